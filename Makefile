@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make demo` runs the pipeline on the embedded local stack,
+# `make test` runs the tests. Both install what they need and are safe to run again.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEVSTACK := PYTHONPATH=plugins:. $(PY) -m devstack
+
+.PHONY: demo test install stack-up stack-down stack-status airflow-init lint clean
+
+demo: stack-up airflow-init
+	$(DEVSTACK) demo
+
+test: install
+	$(PY) -m pytest
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt dbt-requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+stack-up: install
+	$(DEVSTACK) up
+
+stack-down:
+	$(DEVSTACK) down
+
+stack-status:
+	$(DEVSTACK) status
+
+airflow-init: install
+	$(DEVSTACK) airflow-init
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean: stack-down
+	rm -rf .stack

@@ -1,0 +1,63 @@
+"""
+### Stablecoin peg monitor: daily
+
+Watches whether stablecoins hold their $1.00 peg, from Chainlink price feeds on Ethereum.
+
+Each run covers exactly one UTC day, [data_interval_start, data_interval_end). One ingest task per
+feed in `include/feeds.yaml` reads every Chainlink round of that day (plus the last round before
+it, the carry-in that gives the day its opening price) through the `chainlink_<chain>` connection
+and MERGEs it into Snowflake's raw tables through `snowflake_default`. Re-running a day changes
+nothing; backfill any range from the Airflow UI (Backfill button) or
+`airflow backfill create --dag-id stablecoin_peg_daily --from-date ... --to-date ...`.
+
+Connections: `chainlink_ethereum` (RPC URL, API key as password), `snowflake_default`.
+Pool: `chainlink_rpc` bounds concurrent RPC reads.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag
+from airflow.timetables.interval import CronDataIntervalTimetable
+from chainlink_feeds.operators import ChainlinkFeedOperator
+from chainlink_feeds.registry import load_registry
+
+START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
+RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
+MAX_ACTIVE_RUNS = int(os.environ.get("PEG_MAX_ACTIVE_RUNS", "4"))
+SNOWFLAKE_ACCOUNT = os.environ.get("PEG_SNOWFLAKE_ACCOUNT", "peg_monitor")
+SNOWFLAKE_DATABASE = os.environ.get("PEG_SNOWFLAKE_DATABASE", "PEG_MONITOR")
+SNOWFLAKE_RAW_SCHEMA = os.environ.get("PEG_SNOWFLAKE_SCHEMA", "RAW")
+RAW_ROUNDS = Asset(
+    name="chainlink_rounds",
+    uri=f"snowflake://{SNOWFLAKE_ACCOUNT}/{SNOWFLAKE_DATABASE}/{SNOWFLAKE_RAW_SCHEMA}/CHAINLINK_ROUNDS",
+    group="peg_monitor",
+)
+
+FEEDS = load_registry()
+
+
+@dag(
+    dag_id="stablecoin_peg_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=MAX_ACTIVE_RUNS,
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    tags=["stablecoin", "chainlink", "snowflake"],
+    doc_md=__doc__,
+)
+def stablecoin_peg_daily() -> None:
+    for feed in FEEDS:
+        ChainlinkFeedOperator(
+            task_id=f"ingest_{feed.task_id}",
+            feed_pair=feed.pair,
+            chain=feed.chain,
+            pool=RPC_POOL,
+            outlets=[RAW_ROUNDS],
+        )
+
+
+stablecoin_peg_daily()

@@ -1,0 +1,134 @@
+"""Command line for the local stack: `python -m devstack up|down|status|truth DAY|env|airflow ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from chainlink_feeds.registry import load_registry
+from devstack import chain, contracts, history, processes, warehouse
+from devstack.airflow_env import airflow_env
+from devstack.settings import ANVIL_URL, FAKESNOW_PORT
+
+# Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
+POOLS = [("chainlink_rpc", 4, "Concurrent Chainlink RPC reads")]
+
+
+def _up(_: argparse.Namespace) -> None:
+    feeds = load_registry()
+    contracts.build()
+    node_started = chain.start_node()
+    written = chain.ensure_history(feeds)
+    emulator_started = warehouse.start_emulator()
+    sc = chain.scenario()
+    print(f"anvil      {ANVIL_URL} ({'started' if node_started else 'already running'})")
+    print(f"fakesnow   http://127.0.0.1:{FAKESNOW_PORT} ({'started' if emulator_started else 'already running'})")
+    print(f"history    {history.LABEL}: {sc.start.date()} .. {sc.end.date()} (exclusive)")
+    if written:
+        print("           replayed " + ", ".join(f"{pair}: {n} rounds" for pair, n in written.items()))
+
+
+def _down(_: argparse.Namespace) -> None:
+    for name, stopped in (("fakesnow", warehouse.stop_emulator()), ("anvil", chain.stop_node())):
+        print(f"{name:10} {'stopped' if stopped else 'was not running'}")
+
+
+def _status(_: argparse.Namespace) -> None:
+    for name in ("anvil", "fakesnow"):
+        pid = processes.pid_of(name)
+        print(f"{name:10} {'running, pid ' + str(pid) if pid else 'stopped'}")
+
+
+def _truth(args: argparse.Namespace) -> None:
+    """Print the simulated ground truth of one UTC day: carry-in round, then the day's rounds."""
+    day = datetime.combine(args.day, datetime.min.time(), UTC)
+    sc = chain.scenario()
+    result = {"label": history.LABEL, "day": args.day.isoformat(), "feeds": {}}
+    for feed in load_registry():
+        if args.pair and feed.pair != args.pair:
+            continue
+        rounds = history.simulate(feed, sc)
+        carry = history.carry_in(rounds, day)
+        rows = [(carry, True)] if carry else []
+        rows += [(r, False) for r in history.rounds_in_window(rounds, day, day + timedelta(days=1))]
+        result["feeds"][feed.pair] = [
+            {
+                "round_id": str(r.round_id),
+                "phase": r.phase,
+                "aggregator_round": r.aggregator_round,
+                "answer": r.answer,
+                "price": str(history.price(r, feed.decimals)),
+                "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat(),
+                "updated_at": r.updated_at_utc.isoformat(),
+                "is_carry_in": is_carry,
+            }
+            for r, is_carry in rows
+        ]
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+def _env(_: argparse.Namespace) -> None:
+    """Print the project-local Airflow environment as shell exports (`eval "$(python -m devstack env)"`)."""
+    for name, value in airflow_env().items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+def _airflow(args: argparse.Namespace) -> None:
+    """Run the `airflow` CLI of this virtualenv with the project-local environment."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    os.execve(airflow, [airflow, *args.args], os.environ | airflow_env())
+
+
+def _airflow_init(_: argparse.Namespace) -> None:
+    """Create the project-local Airflow metadata DB and the pools the DAGs use (idempotent)."""
+    env = os.environ | airflow_env()
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    for pool, slots, description in POOLS:
+        subprocess.run([airflow, "pools", "set", pool, str(slots), description], env=env, check=True, stdout=subprocess.DEVNULL)
+    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p for p, _, _ in POOLS)}")
+
+
+def _demo(_: argparse.Namespace) -> None:
+    """Run the daily DAG for the most recent day of the simulated history."""
+    env = os.environ | airflow_env()
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    end = chain.scenario().end  # an interval timetable's logical date is the end of its window
+    print(f"running stablecoin_peg_daily for {(end - timedelta(days=1)).date()} ({history.LABEL})")
+    subprocess.run([airflow, "dags", "test", "stablecoin_peg_daily", end.isoformat()], env=env, check=True)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    commands = parser.add_subparsers(required=True)
+    commands.add_parser("up", help="build contracts, start anvil and fakesnow, replay history").set_defaults(run=_up)
+    commands.add_parser("down", help="stop the services (state is kept in .stack)").set_defaults(run=_down)
+    commands.add_parser("status", help="show which services run").set_defaults(run=_status)
+    commands.add_parser("env", help="print the project-local Airflow environment as exports").set_defaults(run=_env)
+    airflow = commands.add_parser("airflow", help="run the airflow CLI with the project-local environment")
+    airflow.add_argument("args", nargs=argparse.REMAINDER)
+    airflow.set_defaults(run=_airflow)
+    commands.add_parser("airflow-init", help="create the Airflow DB and pools").set_defaults(run=_airflow_init)
+    commands.add_parser("demo", help="run the daily DAG for the latest simulated day").set_defaults(run=_demo)
+    truth = commands.add_parser("truth", help="print the simulated ground truth of one UTC day")
+    truth.add_argument("day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
+    truth.add_argument("--pair", help="only this pair, e.g. USDC/USD")
+    truth.set_defaults(run=_truth)
+    args = parser.parse_args()
+    try:
+        args.run(args)
+    except (chain.ChainError, processes.ServiceError, contracts.ContractBuildError) as exc:
+        sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Where the local stack keeps its state and which ports it uses, read from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STACK_DIR = Path(os.environ.get("PEG_STACK_DIR", PROJECT_DIR / ".stack")).resolve()
+BUILD_DIR = STACK_DIR / "build"
+RUN_DIR = STACK_DIR / "run"
+LOG_DIR = STACK_DIR / "logs"
+
+ANVIL_HOST = os.environ.get("PEG_ANVIL_HOST", "127.0.0.1")
+ANVIL_PORT = int(os.environ.get("PEG_ANVIL_PORT", "8545"))
+ANVIL_URL = f"http://{ANVIL_HOST}:{ANVIL_PORT}"
+# The local node impersonates Ethereum mainnet (chain id 1, feeds at their mainnet proxy
+# addresses) so the feed registry and the hook's chain check work unchanged.
+ANVIL_CHAIN_ID = int(os.environ.get("PEG_ANVIL_CHAIN_ID", "1"))
+
+FAKESNOW_HOST = os.environ.get("PEG_FAKESNOW_HOST", "127.0.0.1")
+FAKESNOW_PORT = int(os.environ.get("PEG_FAKESNOW_PORT", "8765"))
+SNOWFLAKE_DATABASE = os.environ.get("PEG_SNOWFLAKE_DATABASE", "PEG_MONITOR")
+SNOWFLAKE_SCHEMA = os.environ.get("PEG_SNOWFLAKE_SCHEMA", "RAW")
+SNOWFLAKE_WAREHOUSE = os.environ.get("PEG_SNOWFLAKE_WAREHOUSE", "PEG_WH")
+
+NODE_BIN = PROJECT_DIR / "node_modules" / ".bin"

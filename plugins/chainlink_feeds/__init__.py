@@ -1,0 +1,1 @@
+"""Chainlink price feeds for Airflow: the feed registry, a hook for RPC endpoints and the operator."""

@@ -1,0 +1,221 @@
+"""ChainlinkHook: an Airflow connection to an EVM JSON-RPC endpoint, for reading Chainlink feeds.
+
+Connection fields: host is the RPC URL, which may contain an `{api_key}` placeholder; password is
+the API key (masked everywhere); extras: `fallback_urls` (list, same placeholder), `timeout`
+(seconds), `batch_size` (calls per Multicall3 eth_call or per JSON-RPC batch), `max_calls_per_request`
+(calls per HTTP request when Multicall3 is used), `max_retries`, `use_multicall` (bool).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk.bases.hook import BaseHook
+
+from chainlink_feeds.abi import MULTICALL3, MULTICALL3_ADDRESS
+from chainlink_feeds.errors import RpcRejectedError, RpcUnavailableError, WrongChainError
+from chainlink_feeds.transport import FailoverHTTPProvider
+
+PLACEHOLDER = "{api_key}"
+
+
+class ChainlinkConnectionError(ValueError):
+    """The Airflow connection is misconfigured; the message says which field to fix."""
+
+
+@dataclass(frozen=True)
+class RpcSettings:
+    """The connection's settings, validated once when the hook reads them."""
+
+    urls: tuple[str, ...]
+    api_key: str | None
+    timeout: float
+    batch_size: int
+    max_calls_per_request: int
+    max_retries: int
+    use_multicall: bool
+
+    @classmethod
+    def from_connection(cls, conn_id: str, host: str | None, password: str | None, extra: dict[str, Any]) -> RpcSettings:
+        where = f"connection {conn_id!r}"
+        if not host:
+            raise ChainlinkConnectionError(f"{where}: set the RPC URL in the host field")
+        fallbacks = extra.get("fallback_urls", [])
+        if isinstance(fallbacks, str):
+            fallbacks = [u.strip() for u in fallbacks.split(",") if u.strip()]
+        urls = (host, *fallbacks)
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ChainlinkConnectionError(f"{where}: RPC URL must start with http:// or https://")
+            if PLACEHOLDER in url and not password:
+                raise ChainlinkConnectionError(f"{where}: a URL has {PLACEHOLDER} but the password (API key) is empty")
+        if password and not any(PLACEHOLDER in url for url in urls):
+            raise ChainlinkConnectionError(
+                f"{where}: the password (API key) is set but no URL says where it goes; write {PLACEHOLDER} in the URL"
+            )
+        try:
+            settings = cls(
+                urls=tuple(url.replace(PLACEHOLDER, password or "") for url in urls),
+                api_key=password or None,
+                timeout=float(extra.get("timeout", 30)),
+                batch_size=int(extra.get("batch_size", 200)),
+                max_calls_per_request=int(extra.get("max_calls_per_request", 1000)),
+                max_retries=int(extra.get("max_retries", 5)),
+                use_multicall=str(extra.get("use_multicall", True)).lower() not in ("false", "0", "no"),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ChainlinkConnectionError(f"{where}: timeout, batch_size and max_retries must be numbers") from exc
+        if settings.timeout <= 0 or min(settings.batch_size, settings.max_calls_per_request) < 1 or settings.max_retries < 0:
+            raise ChainlinkConnectionError(f"{where}: timeout and batch_size must be positive, max_retries >= 0")
+        return settings
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+
+class ChainlinkHook(BaseHook):
+    """Reads contracts on one chain through a failover JSON-RPC provider, in batches."""
+
+    conn_name_attr = "chainlink_conn_id"
+    default_conn_name = "chainlink_ethereum"
+    conn_type = "chainlink"
+    hook_name = "Chainlink (EVM JSON-RPC)"
+
+    def __init__(self, chainlink_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.chainlink_conn_id = chainlink_conn_id
+        self._multicall_available: bool | None = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "login", "port"],
+            "relabeling": {"host": "RPC URL (may contain {api_key})", "password": "API key"},
+            "placeholders": {
+                "host": "https://eth-mainnet.example.com/v2/{api_key}",
+                "extra": '{"fallback_urls": ["https://..."], "timeout": 30, "batch_size": 200, "max_retries": 5}',
+            },
+        }
+
+    @cached_property
+    def settings(self) -> RpcSettings:
+        conn = self.get_connection(self.chainlink_conn_id)
+        settings = RpcSettings.from_connection(self.chainlink_conn_id, conn.host, conn.password, conn.extra_dejson)
+        if settings.api_key:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(settings.api_key)
+        return settings
+
+    @cached_property
+    def provider(self) -> FailoverHTTPProvider:
+        s = self.settings
+        return FailoverHTTPProvider(list(s.urls), timeout=s.timeout, max_retries=s.max_retries, redact=s.redact)
+
+    def get_conn(self) -> Any:
+        """A web3 client on the failover provider."""
+        from web3 import Web3
+
+        return Web3(self.provider)
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self.provider.requests_made
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        answer = self.provider.make_request(method, params)
+        if "error" in answer:
+            raise RpcRejectedError(f"{method} failed: {self.settings.redact(str(answer['error']))}")
+        return answer["result"]
+
+    def chain_id(self) -> int:
+        return int(self._rpc("eth_chainId", []), 16)
+
+    def check_chain(self, expected_chain_id: int) -> None:
+        """Fail fast if the endpoint serves another chain."""
+        self._check_chain_answer(self.provider.make_request("eth_chainId", []), expected_chain_id)
+
+    def pinned_block(self) -> int:
+        """The latest block number, at which a whole read is done."""
+        return int(self._rpc("eth_blockNumber", []), 16)
+
+    def _aggregate3_request(self, calls: list[tuple[str, bytes]], block: int | str) -> tuple[str, list[Any]]:
+        data = MULTICALL3["aggregate3"].encode([(address, True, calldata) for address, calldata in calls])
+        block_tag = hex(block) if isinstance(block, int) else block
+        return "eth_call", [{"to": MULTICALL3_ADDRESS, "data": "0x" + data.hex()}, block_tag]
+
+    def _decode_aggregate3(self, answer: dict[str, Any]) -> list[bytes | None]:
+        if "error" in answer:
+            raise RpcRejectedError(f"Multicall3 aggregate3 failed: {self.settings.redact(str(answer['error']))}")
+        (pairs,) = MULTICALL3["aggregate3"].decode(bytes.fromhex(answer["result"][2:]))
+        return [data if ok else None for ok, data in pairs]
+
+    def snapshot(self, calls: list[tuple[str, bytes]], expected_chain_id: int) -> tuple[int, list[bytes | None]]:
+        """Check the chain and run `calls` on the latest block; return that block, to pin later reads to.
+
+        With Multicall3 this is one HTTP request: eth_chainId plus one aggregate3 that also asks
+        Multicall3 for the block number it ran at.
+        """
+        if self.settings.use_multicall:
+            get_block = (MULTICALL3_ADDRESS, MULTICALL3["getBlockNumber"].encode())
+            chain_answer, call_answer = self.provider.make_batch_request(
+                [("eth_chainId", []), self._aggregate3_request([*calls, get_block], "latest")]
+            )
+            self._check_chain_answer(chain_answer, expected_chain_id)
+            if call_answer.get("result") not in (None, "0x"):  # "0x": no Multicall3 on this chain
+                self._multicall_available = True
+                *results, block_data = self._decode_aggregate3(call_answer)
+                return MULTICALL3["getBlockNumber"].decode(block_data)[0], results
+            self._multicall_available = False
+        else:
+            self.check_chain(expected_chain_id)
+        block = self.pinned_block()
+        return block, self.call_many(calls, block)
+
+    def call_many(self, calls: list[tuple[str, bytes]], block: int) -> list[bytes | None]:
+        """eth_call every (address, calldata) at `block`; a reverting call answers None, not an error.
+
+        Multicall3 `aggregate3` with failures allowed where it is deployed (batch_size calls per
+        eth_call, up to max_calls_per_request calls per HTTP request), else JSON-RPC batches of
+        batch_size eth_calls.
+        """
+        s = self.settings
+        results: list[bytes | None] = []
+        if self._multicall_available is None:
+            self._multicall_available = s.use_multicall and self._rpc(
+                "eth_getCode", [MULTICALL3_ADDRESS, hex(block)]
+            ) not in ("0x", None)
+        if self._multicall_available:
+            for i in range(0, len(calls), s.max_calls_per_request):
+                request = calls[i : i + s.max_calls_per_request]
+                chunks = [request[j : j + s.batch_size] for j in range(0, len(request), s.batch_size)]
+                for answer in self.provider.make_batch_request([self._aggregate3_request(c, block) for c in chunks]):
+                    results.extend(self._decode_aggregate3(answer))
+            return results
+        for i in range(0, len(calls), s.batch_size):
+            answers = self.provider.make_batch_request(
+                [("eth_call", [{"to": a, "data": "0x" + d.hex()}, hex(block)]) for a, d in calls[i : i + s.batch_size]]
+            )
+            results.extend(bytes.fromhex(a["result"][2:]) if "result" in a else None for a in answers)
+        return results
+
+    def _check_chain_answer(self, answer: dict[str, Any], expected_chain_id: int) -> None:
+        if "error" in answer:
+            raise RpcRejectedError(f"eth_chainId failed: {self.settings.redact(str(answer['error']))}")
+        actual = int(answer["result"], 16)
+        if actual != expected_chain_id:
+            raise WrongChainError(
+                f"connection {self.chainlink_conn_id!r} ({self.provider.current_url}) serves chain id {actual}, "
+                f"but the feed is on chain id {expected_chain_id}"
+            )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """For the Airflow UI's Test button: reach the endpoint and report its chain and head."""
+        try:
+            chain_id, block = self.chain_id(), self.pinned_block()
+        except (RpcUnavailableError, RpcRejectedError, ChainlinkConnectionError) as exc:
+            return False, str(exc)
+        return True, f"Connected to {self.provider.current_url}: chain id {chain_id}, block {block}"

@@ -1,0 +1,158 @@
+"""ChainlinkFeedOperator: load one feed's rounds for a time window into Snowflake."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import closing
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from chainlink_feeds.registry import DEFAULT_REGISTRY, Feed, FeedRegistryError, load_registry
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from chainlink_feeds.hooks import ChainlinkHook
+    from peg_monitor.snowflake_hook import PegSnowflakeHook
+
+PHASE_CACHE = Path(
+    os.environ.get("PEG_PHASE_CACHE", Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "cache" / "chainlink_phases.json")
+)
+
+
+def _parse_time(value: str | datetime, name: str) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} {value!r} has no time zone; give UTC times")
+    return moment.astimezone(UTC)
+
+
+class ChainlinkFeedOperator(BaseOperator):
+    """Read every round of one Chainlink feed whose updatedAt falls in [window_start, window_end),
+    plus the carry-in round before it, validate them and MERGE them into the raw Snowflake tables.
+
+    :param feed_pair: the feed's pair in the registry, e.g. ``USDC/USD`` (templated)
+    :param chain: the feed's chain in the registry (templated)
+    :param window_start: start of the window, ISO-8601 with a time zone (templated; default the
+        data interval start). ``None`` resumes from the last round already loaded for the feed.
+    :param window_end: end of the window, exclusive (templated; default the data interval end)
+    :param chainlink_conn_id: RPC connection; default ``chainlink_<chain>`` (templated)
+    :param snowflake_conn_id: Snowflake connection (templated)
+    :param raw_schema: schema of the raw tables; default the connection's schema (templated)
+    :param registry_path: feed registry file; default ``include/feeds.yaml``
+    :return: a summary for XCom: rounds loaded and rejected, min/max price, RPC requests made
+    """
+
+    template_fields: Sequence[str] = (
+        "feed_pair",
+        "chain",
+        "window_start",
+        "window_end",
+        "chainlink_conn_id",
+        "snowflake_conn_id",
+        "raw_schema",
+    )
+    ui_color = "#375bd2"
+
+    def __init__(
+        self,
+        *,
+        feed_pair: str,
+        chain: str = "ethereum",
+        window_start: str | None = "{{ data_interval_start }}",
+        window_end: str = "{{ data_interval_end }}",
+        chainlink_conn_id: str | None = None,
+        snowflake_conn_id: str = "snowflake_default",
+        raw_schema: str | None = None,
+        registry_path: str | Path = DEFAULT_REGISTRY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.feed_pair = feed_pair
+        self.chain = chain
+        self.window_start = window_start
+        self.window_end = window_end
+        self.chainlink_conn_id = chainlink_conn_id or f"chainlink_{chain}"
+        self.snowflake_conn_id = snowflake_conn_id
+        self.raw_schema = raw_schema
+        self.registry_path = registry_path
+
+    @cached_property
+    def feed(self) -> Feed:
+        for feed in load_registry(self.registry_path):
+            if feed.pair == self.feed_pair and feed.chain == self.chain:
+                return feed
+        raise FeedRegistryError(f"{self.registry_path}: no feed {self.feed_pair!r} on chain {self.chain!r}")
+
+    @cached_property
+    def chainlink_hook(self) -> ChainlinkHook:
+        from chainlink_feeds.hooks import ChainlinkHook
+
+        return ChainlinkHook(chainlink_conn_id=self.chainlink_conn_id)
+
+    @cached_property
+    def snowflake_hook(self) -> PegSnowflakeHook:
+        from peg_monitor.snowflake_hook import PegSnowflakeHook
+
+        return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from chainlink_feeds.reader import FeedReader, PhaseRangeCache
+        from chainlink_feeds.rounds import validate
+        from chainlink_feeds.store import RoundStore
+
+        feed = self.feed
+        schema = self.raw_schema  # None: the connection's default schema
+        with closing(self.snowflake_hook.get_conn()) as connection:
+            store = RoundStore(connection, schema)
+            store.ensure_tables()
+            end = _parse_time(self.window_end, "window_end")
+            start = (
+                _parse_time(self.window_start, "window_start")
+                if self.window_start
+                else store.last_loaded(feed) or _parse_time(context["data_interval_start"], "data_interval_start")
+            )
+            if start >= end:
+                self.log.info("%s: nothing to load, window [%s, %s) is empty", feed.pair, start, end)
+                return {"feed": feed.pair, "window_start": start.isoformat(), "window_end": end.isoformat(), "rounds_loaded": 0}
+            reader = FeedReader(self.chainlink_hook, feed, PhaseRangeCache(PHASE_CACHE))
+            read = reader.read(start, end)
+            accepted, rejected = validate(read.rounds, read.carry_in, feed.heartbeat_seconds)
+            for rejection in rejected:
+                self.log.warning("%s: rejected round %s: %s", feed.pair, rejection.round.round_id, rejection.reason)
+            for a in accepted:
+                if a.is_heartbeat_exceeded:
+                    self.log.warning(
+                        "%s: stale feed: round %s came %ss after the previous one (heartbeat %ss)",
+                        feed.pair, a.round.round_id, a.seconds_since_previous, feed.heartbeat_seconds,
+                    )  # fmt: skip
+            carry_in = read.carry_in if read.carry_in in {a.round for a in accepted} else None
+            result = store.load(feed, (start, end), accepted, rejected, carry_in, read.block, context["run_id"])
+        window_prices = [a.round.price(feed.decimals) for a in accepted if a.round is not carry_in]
+        summary = {
+            "feed": feed.pair,
+            "chain": feed.chain,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "block_number": read.block,
+            "phases": read.phases,
+            "rounds_loaded": len(window_prices),
+            "carry_in_round_id": str(carry_in.round_id) if carry_in else None,
+            "rounds_rejected": len(rejected),
+            "stale_gaps": sum(1 for a in accepted if a.is_heartbeat_exceeded),
+            "min_price": str(min(window_prices)) if window_prices else None,
+            "max_price": str(max(window_prices)) if window_prices else None,
+            "rows_merged": result.rounds_merged,
+            "rpc_requests": self.chainlink_hook.requests_made,
+        }
+        self.log.info(
+            "%s: loaded %s rounds (+carry-in %s), rejected %s, with %s RPC requests at block %s",
+            feed.pair, summary["rounds_loaded"], summary["carry_in_round_id"], len(rejected),
+            summary["rpc_requests"], read.block,
+        )  # fmt: skip
+        return summary

@@ -1,0 +1,218 @@
+"""Load rounds into Snowflake: tables created from code, one MERGE per table inside one transaction.
+
+Rows are keyed on (chain, proxy, round id). A re-run inserts nothing new and updates nothing
+unless the chain's own data for a round differs, so load metadata (block, load time, run id)
+keeps the first load's values and re-running a day changes nothing. A failure rolls back the
+whole window: no partial rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
+
+if TYPE_CHECKING:
+    from chainlink_feeds.registry import Feed
+
+log = logging.getLogger(__name__)
+
+ROUNDS_TABLE = "CHAINLINK_ROUNDS"
+REJECTIONS_TABLE = "CHAINLINK_ROUND_REJECTIONS"
+WINDOWS_TABLE = "CHAINLINK_LOAD_WINDOWS"
+ROWS_PER_STATEMENT = 500
+
+# Integer widths: round ids are uint80 (25 digits); NUMBER(38,0) would be exact on Snowflake but
+# the emulator maps it to a 64-bit integer, so every integer column is at most 37 digits wide.
+DDL = {
+    ROUNDS_TABLE: """
+        chain varchar not null,
+        chain_id number(12,0) not null,
+        proxy_address varchar not null,
+        feed_pair varchar not null,
+        round_id number(25,0) not null,
+        phase_id number(5,0) not null,
+        aggregator_round_id number(20,0) not null,
+        answer number(37,0) not null,
+        decimals number(3,0) not null,
+        price number(38,18) not null,
+        started_at timestamp_ntz not null,
+        updated_at timestamp_ntz not null,
+        answered_in_round number(25,0) not null,
+        seconds_since_previous number(20,0),
+        is_heartbeat_exceeded boolean,
+        block_number number(20,0) not null,
+        loaded_at timestamp_ntz not null,
+        airflow_run_id varchar,
+        primary key (chain, proxy_address, round_id)""",
+    REJECTIONS_TABLE: """
+        chain varchar not null,
+        proxy_address varchar not null,
+        feed_pair varchar not null,
+        round_id number(25,0) not null,
+        answer varchar not null,
+        started_at_unix number(25,0) not null,
+        updated_at_unix number(25,0) not null,
+        reason varchar not null,
+        block_number number(20,0) not null,
+        loaded_at timestamp_ntz not null,
+        airflow_run_id varchar,
+        primary key (chain, proxy_address, round_id)""",
+    WINDOWS_TABLE: """
+        chain varchar not null,
+        proxy_address varchar not null,
+        feed_pair varchar not null,
+        window_start timestamp_ntz not null,
+        window_end timestamp_ntz not null,
+        carry_in_round_id number(25,0),
+        rounds_in_window number(10,0) not null,
+        rounds_rejected number(10,0) not null,
+        block_number number(20,0) not null,
+        loaded_at timestamp_ntz not null,
+        airflow_run_id varchar,
+        primary key (chain, proxy_address, window_start, window_end)""",
+}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one window's load stored."""
+
+    rounds_merged: int
+    rejections_merged: int
+
+
+def _ts(value: datetime | int) -> str:
+    moment = value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _merge_sql(table: str, columns: list[tuple[str, str]], keys: list[str], compare: list[str], fill: list[str], rows: int) -> str:
+    """MERGE from a VALUES list: insert new keys; update only if compared columns differ or fill-ins appear."""
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    source = ", ".join(f"column{i + 1}::{kind} as {name}" for i, (name, kind) in enumerate(columns))
+    names = [name for name, _ in columns]
+    changed = [f"t.{c} is distinct from s.{c}" for c in compare]
+    changed += [f"(t.{c} is null and s.{c} is not null)" for c in fill]
+    updates = ", ".join(f"{c} = s.{c}" for c in compare + fill)
+    return (
+        f"merge into {table} as t using (select {source} from values {', '.join([placeholders] * rows)}) as s "
+        f"on {' and '.join(f't.{k} = s.{k}' for k in keys)} "
+        f"when matched and ({' or '.join(changed)}) then update set {updates} "
+        f"when not matched then insert ({', '.join(names)}) values ({', '.join('s.' + n for n in names)})"
+    )
+
+
+ROUND_COLUMNS = [
+    ("chain", "varchar"), ("chain_id", "number(12,0)"), ("proxy_address", "varchar"), ("feed_pair", "varchar"),
+    ("round_id", "number(25,0)"), ("phase_id", "number(5,0)"), ("aggregator_round_id", "number(20,0)"),
+    ("answer", "number(37,0)"), ("decimals", "number(3,0)"), ("price", "number(38,18)"),
+    ("started_at", "timestamp_ntz"), ("updated_at", "timestamp_ntz"), ("answered_in_round", "number(25,0)"),
+    ("seconds_since_previous", "number(20,0)"), ("is_heartbeat_exceeded", "boolean"),
+    ("block_number", "number(20,0)"), ("loaded_at", "timestamp_ntz"), ("airflow_run_id", "varchar"),
+]  # fmt: skip
+REJECTION_COLUMNS = [
+    ("chain", "varchar"), ("proxy_address", "varchar"), ("feed_pair", "varchar"), ("round_id", "number(25,0)"),
+    ("answer", "varchar"), ("started_at_unix", "number(25,0)"), ("updated_at_unix", "number(25,0)"),
+    ("reason", "varchar"), ("block_number", "number(20,0)"), ("loaded_at", "timestamp_ntz"), ("airflow_run_id", "varchar"),
+]  # fmt: skip
+WINDOW_COLUMNS = [
+    ("chain", "varchar"), ("proxy_address", "varchar"), ("feed_pair", "varchar"), ("window_start", "timestamp_ntz"),
+    ("window_end", "timestamp_ntz"), ("carry_in_round_id", "number(25,0)"), ("rounds_in_window", "number(10,0)"),
+    ("rounds_rejected", "number(10,0)"), ("block_number", "number(20,0)"), ("loaded_at", "timestamp_ntz"),
+    ("airflow_run_id", "varchar"),
+]  # fmt: skip
+
+
+class RoundStore:
+    """Writes one feed's window into the raw tables of a Snowflake schema through a DB-API connection."""
+
+    def __init__(self, connection: Any, schema: str | None = None) -> None:
+        self.connection = connection
+        self.prefix = f"{schema}." if schema else ""
+
+    def ensure_tables(self) -> None:
+        """Create the raw tables if absent (DDL commits on its own in Snowflake, so it runs first)."""
+        with self.connection.cursor() as cur:
+            for table, columns in DDL.items():
+                cur.execute(f"create table if not exists {self.prefix}{table} ({columns})")
+
+    def last_loaded(self, feed: Feed) -> datetime | None:
+        """updatedAt of the newest round stored for the feed, to resume a near-real-time load from."""
+        with self.connection.cursor() as cur:
+            cur.execute(
+                f"select max(updated_at) from {self.prefix}{ROUNDS_TABLE} where chain = %s and proxy_address = %s",
+                (feed.chain, feed.proxy),
+            )
+            (latest,) = cur.fetchone()
+        return latest.replace(tzinfo=UTC) if latest else None
+
+    def load(
+        self,
+        feed: Feed,
+        window: tuple[datetime, datetime],
+        accepted: list[AcceptedRound],
+        rejected: list[Rejection],
+        carry_in: Round | None,
+        block: int,
+        run_id: str | None,
+    ) -> LoadResult:
+        """MERGE the window's rounds, rejections and window record in one transaction."""
+        loaded_at = _ts(datetime.now(UTC))
+        round_rows = [
+            (
+                feed.chain, feed.chain_id, feed.proxy, feed.pair, str(a.round.round_id), a.round.phase_id,
+                str(a.round.aggregator_round_id), str(a.round.answer), feed.decimals, str(a.round.price(feed.decimals)),
+                _ts(a.round.started_at), _ts(a.round.updated_at), str(a.round.answered_in_round),
+                a.seconds_since_previous, a.is_heartbeat_exceeded if a.seconds_since_previous is not None else None,
+                block, loaded_at, run_id,
+            )
+            for a in accepted
+        ]  # fmt: skip
+        rejection_rows = [
+            (
+                feed.chain, feed.proxy, feed.pair, str(r.round.round_id), str(r.round.answer), str(r.round.started_at),
+                str(r.round.updated_at), r.reason, block, loaded_at, run_id,
+            )
+            for r in rejected
+        ]  # fmt: skip
+        in_window = sum(1 for a in accepted if carry_in is None or a.round.round_id != carry_in.round_id)
+        window_row = (
+            feed.chain, feed.proxy, feed.pair, _ts(window[0]), _ts(window[1]),
+            str(carry_in.round_id) if carry_in else None, in_window, len(rejected), block, loaded_at, run_id,
+        )  # fmt: skip
+        self.connection.autocommit(False)
+        try:
+            with self.connection.cursor() as cur:
+                cur.execute("begin")
+                self._merge(
+                    cur, ROUNDS_TABLE, ROUND_COLUMNS, round_rows,
+                    keys=["chain", "proxy_address", "round_id"],
+                    compare=["answer", "started_at", "updated_at", "answered_in_round", "price", "decimals"],
+                    fill=["seconds_since_previous", "is_heartbeat_exceeded"],
+                )  # fmt: skip
+                self._merge(
+                    cur, REJECTIONS_TABLE, REJECTION_COLUMNS, rejection_rows,
+                    keys=["chain", "proxy_address", "round_id"], compare=["answer", "updated_at_unix", "reason"], fill=[],
+                )  # fmt: skip
+                self._merge(
+                    cur, WINDOWS_TABLE, WINDOW_COLUMNS, [window_row],
+                    keys=["chain", "proxy_address", "window_start", "window_end"],
+                    compare=["carry_in_round_id", "rounds_in_window", "rounds_rejected"], fill=[],
+                )  # fmt: skip
+            self.connection.commit()
+        except BaseException:
+            self.connection.rollback()
+            raise
+        finally:
+            self.connection.autocommit(True)
+        return LoadResult(len(round_rows), len(rejection_rows))
+
+    def _merge(self, cur: Any, table: str, columns: list[tuple[str, str]], rows: list[tuple], **spec: Any) -> None:
+        for i in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[i : i + ROWS_PER_STATEMENT]
+            sql = _merge_sql(f"{self.prefix}{table}", columns, rows=len(chunk), **spec)
+            cur.execute(sql, [value for row in chunk for value in row])

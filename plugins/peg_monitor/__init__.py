@@ -1,0 +1,1 @@
+"""Peg-monitor specific Airflow pieces: the Snowflake hook variant and the sensors."""
