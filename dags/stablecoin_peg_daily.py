@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
+
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 

@@ -93,7 +93,9 @@ def _airflow_init(_: argparse.Namespace) -> None:
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     for pool, slots, description in POOLS:
-        subprocess.run([airflow, "pools", "set", pool, str(slots), description], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [airflow, "pools", "set", pool, str(slots), description], env=env, check=True, stdout=subprocess.DEVNULL
+        )
     print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p for p, _, _ in POOLS)}")
 
 

@@ -22,5 +22,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": warehouse.airflow_connection_uri(),
         "AIRFLOW_CONN_CHAINLINK_ETHEREUM": chain.airflow_connection_uri(),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR / "plugins"), str(PROJECT_DIR), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_DIR / "plugins"), str(PROJECT_DIR), os.environ.get("PYTHONPATH")])
+        ),
     }

@@ -57,28 +57,27 @@ class Rpc:
         return self.batch([(method, list(params))])[0]
 
 
-def start_node() -> bool:
-    """Start anvil (state kept in .stack/anvil) unless it runs. True if it was started."""
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    argv = [
-        str(NODE_BIN / "anvil"),
-        "--host", ANVIL_HOST,
-        "--port", str(ANVIL_PORT),
-        "--chain-id", str(ANVIL_CHAIN_ID),
-        "--state", str(STATE_FILE),
-        "--state-interval", "30",
-    ]  # fmt: skip
+def start_node(
+    name: str = "anvil", port: int = ANVIL_PORT, chain_id: int = ANVIL_CHAIN_ID, persist: bool = True
+) -> bool:
+    """Start anvil unless it runs (state kept in .stack/anvil when `persist`). True if it was started."""
     if not (NODE_BIN / "anvil").exists():
         raise ChainError(f"{NODE_BIN / 'anvil'} is missing: run `npm ci` first")
-    return processes.start("anvil", argv, ANVIL_HOST, ANVIL_PORT)
+    argv = [str(NODE_BIN / "anvil"), "--host", ANVIL_HOST, "--port", str(port), "--chain-id", str(chain_id)]
+    if persist:
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["--state", str(STATE_FILE), "--state-interval", "30"]
+    return processes.start(name, argv, ANVIL_HOST, port)
 
 
-def stop_node() -> bool:
-    return processes.stop("anvil")
+def stop_node(name: str = "anvil") -> bool:
+    return processes.stop(name)
 
 
 def _deploy(rpc: Rpc, sender: str, artifact: dict, *args: Any) -> str:
-    data = Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(*args).data_in_transaction
+    data = (
+        Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(*args).data_in_transaction
+    )
     tx = rpc.call("eth_sendTransaction", {"from": sender, "data": data, "gas": hex(5_000_000)})
     rpc.call("evm_mine")
     receipt = rpc.call("eth_getTransactionReceipt", tx)
@@ -94,7 +93,10 @@ def _send_all(rpc: Rpc, sender: str, calls: list[tuple[str, str]]) -> None:
         chunk = calls[i : i + WRITE_CHUNK]
         hashes = rpc.batch(
             [
-                ("eth_sendTransaction", [{"from": sender, "to": to, "data": data, "gas": hex(WRITE_GAS), "nonce": hex(nonce + n)}])
+                (
+                    "eth_sendTransaction",
+                    [{"from": sender, "to": to, "data": data, "gas": hex(WRITE_GAS), "nonce": hex(nonce + n)}],
+                )
                 for n, (to, data) in enumerate(chunk)
             ]
         )
@@ -143,7 +145,9 @@ def replay(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None
                 [
                     (
                         mocks[r.phase],
-                        mock.encode_abi("updateRoundData", args=[r.aggregator_round, r.answer, r.updated_at, r.started_at]),
+                        mock.encode_abi(
+                            "updateRoundData", args=[r.aggregator_round, r.answer, r.updated_at, r.started_at]
+                        ),
                     )
                     for r in rounds
                 ],
@@ -164,7 +168,9 @@ def history_matches(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | No
         if w3.eth.get_code(feed.proxy) in (b"", None):
             return False
         last = history.simulate(feed, scenario)[-1]
-        round_id, answer, _, updated_at, _ = w3.eth.contract(feed.proxy, abi=artifact["abi"]).functions.latestRoundData().call()
+        round_id, answer, _, updated_at, _ = (
+            w3.eth.contract(feed.proxy, abi=artifact["abi"]).functions.latestRoundData().call()
+        )
         if (round_id, answer, updated_at) != (last.round_id, last.answer, last.updated_at):
             return False
     return True
@@ -182,13 +188,13 @@ def scenario() -> history.Scenario:
     return history.Scenario(end)
 
 
-def ensure_history(feeds: list[Feed], rpc: Rpc | None = None) -> dict[str, int]:
+def ensure_history(feeds: list[Feed], rpc: Rpc | None = None, sc: history.Scenario | None = None) -> dict[str, int]:
     """Replay the history unless the node already holds it (a restart reuses the saved state)."""
     rpc = rpc or Rpc()
     chain_id = int(rpc.call("eth_chainId"), 16)
     if chain_id != ANVIL_CHAIN_ID:
         raise ChainError(f"{rpc.url} answers chain id {chain_id}, expected the local stack's {ANVIL_CHAIN_ID}")
-    sc = scenario()
+    sc = sc or scenario()
     if history_matches(feeds, sc, rpc):
         return {}
     rpc.call("anvil_reset")

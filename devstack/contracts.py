@@ -7,9 +7,9 @@ solcjs (from node_modules) compiles the proxy, the mock aggregator and Multicall
 from __future__ import annotations
 
 import base64
-import posixpath
 import hashlib
 import json
+import posixpath
 import re
 import subprocess
 import tarfile
@@ -19,9 +19,7 @@ from devstack.settings import BUILD_DIR, PROJECT_DIR
 
 CHAINLINK_PACKAGE = "@chainlink/contracts"
 CHAINLINK_VERSION = "1.5.0"
-CHAINLINK_INTEGRITY = (
-    "sha512-1fGJwjvivqAxvVOTqZUEXGR54CATtg0vjcXgSIk4Cfoad2nUhSG/qaWHXjLg1CkNTeOoteoxGQcpP/HiA5HsUA=="
-)
+CHAINLINK_INTEGRITY = "sha512-1fGJwjvivqAxvVOTqZUEXGR54CATtg0vjcXgSIk4Cfoad2nUhSG/qaWHXjLg1CkNTeOoteoxGQcpP/HiA5HsUA=="
 SOLC_VERSION = "0.8.26"
 CHAINLINK_PREFIX = "@chainlink/contracts/"
 

@@ -32,7 +32,7 @@ SEED = "stablecoin-peg-monitor/v1"
 # Offsets, in days before the history's end, of the scripted episodes.
 DEPEG_START = timedelta(days=10, hours=-2)  # 02:00 UTC, ten days before the end
 DEPEG_PAIR, DEPEG_SYMPATHY_PAIR = "USDC/USD", "DAI/USD"
-PHASE_CHANGE_AT = timedelta(days=13, hours=-13, minutes=-37)  # 13:37 UTC, a mid-day upgrade
+PHASE_CHANGE_AT = timedelta(days=13, hours=-13, minutes=-40)  # 13:40 UTC, a mid-day upgrade
 PHASE_CHANGE_PAIR = "USDC/USD"
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -72,10 +73,8 @@ def stop(name: str, timeout: float = 30) -> bool:
         except ProcessLookupError:
             break
         # Reap it if it is our child (tests start services in-process).
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.1)
     else:
         os.killpg(pid, signal.SIGKILL)

@@ -38,7 +38,9 @@ class RpcSettings:
     use_multicall: bool
 
     @classmethod
-    def from_connection(cls, conn_id: str, host: str | None, password: str | None, extra: dict[str, Any]) -> RpcSettings:
+    def from_connection(
+        cls, conn_id: str, host: str | None, password: str | None, extra: dict[str, Any]
+    ) -> RpcSettings:
         where = f"connection {conn_id!r}"
         if not host:
             raise ChainlinkConnectionError(f"{where}: set the RPC URL in the host field")
@@ -67,7 +69,11 @@ class RpcSettings:
             )
         except (TypeError, ValueError) as exc:
             raise ChainlinkConnectionError(f"{where}: timeout, batch_size and max_retries must be numbers") from exc
-        if settings.timeout <= 0 or min(settings.batch_size, settings.max_calls_per_request) < 1 or settings.max_retries < 0:
+        if (
+            settings.timeout <= 0
+            or min(settings.batch_size, settings.max_calls_per_request) < 1
+            or settings.max_retries < 0
+        ):
             raise ChainlinkConnectionError(f"{where}: timeout and batch_size must be positive, max_retries >= 0")
         return settings
 

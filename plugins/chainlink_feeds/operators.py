@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from peg_monitor.snowflake_hook import PegSnowflakeHook
 
 PHASE_CACHE = Path(
-    os.environ.get("PEG_PHASE_CACHE", Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "cache" / "chainlink_phases.json")
+    os.environ.get(
+        "PEG_PHASE_CACHE",
+        Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "cache" / "chainlink_phases.json",
+    )
 )
 
 
@@ -119,7 +122,12 @@ class ChainlinkFeedOperator(BaseOperator):
             )
             if start >= end:
                 self.log.info("%s: nothing to load, window [%s, %s) is empty", feed.pair, start, end)
-                return {"feed": feed.pair, "window_start": start.isoformat(), "window_end": end.isoformat(), "rounds_loaded": 0}
+                return {
+                    "feed": feed.pair,
+                    "window_start": start.isoformat(),
+                    "window_end": end.isoformat(),
+                    "rounds_loaded": 0,
+                }
             reader = FeedReader(self.chainlink_hook, feed, PhaseRangeCache(PHASE_CACHE))
             read = reader.read(start, end)
             accepted, rejected = validate(read.rounds, read.carry_in, feed.heartbeat_seconds)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -109,7 +109,7 @@ class FeedReader:
                 continue
             try:
                 values = PROXY["getRoundData"].decode(data)
-            except Exception as exc:  # noqa: BLE001 - any decoding failure means the ABI does not match
+            except Exception as exc:
                 raise FeedMismatchError(f"{self.feed.pair}: getRoundData answer does not decode: {exc}") from exc
             r = Round(round_id, values[1], values[2], values[3], values[4])
             self._rounds[round_id] = r if r.exists else None
@@ -149,7 +149,7 @@ class FeedReader:
                 p: PROXY["phaseAggregators"].decode(a)[0] if a else ZERO_ADDRESS
                 for p, a in zip(range(1, phase), speculative, strict=False)
             }
-        except Exception as exc:  # noqa: BLE001 - any decoding failure means the ABI does not match
+        except Exception as exc:
             raise FeedMismatchError(f"{self.feed.pair}: {proxy} does not answer the proxy ABI: {exc}") from exc
         if decimals != self.feed.decimals:
             raise FeedMismatchError(
@@ -161,7 +161,9 @@ class FeedReader:
                 f"the registry expects {self.feed.description!r}"
             )
         if latest.phase_id != phase:
-            raise FeedMismatchError(f"{self.feed.pair}: latest round is in phase {latest.phase_id}, proxy phase is {phase}")
+            raise FeedMismatchError(
+                f"{self.feed.pair}: latest round is in phase {latest.phase_id}, proxy phase is {phase}"
+            )
         return phase, latest, aggregators
 
     # -- search ----------------------------------------------------------------------------
@@ -205,7 +207,9 @@ class FeedReader:
             probes = []
             for lo, hi in open_bounds:
                 width = hi - lo
-                probes.extend(range(lo, hi) if width <= share else (lo + width * (i + 1) // (share + 1) for i in range(share)))
+                probes.extend(
+                    range(lo, hi) if width <= share else (lo + width * (i + 1) // (share + 1) for i in range(share))
+                )
             self._fetch([proxy_round_id(phase, n) for n in probes])
 
     def _closed_phase(self, phase: int, aggregator: str) -> PhaseRange | None:
@@ -259,14 +263,14 @@ class FeedReader:
                 read_all=True,
             )
             self._fetch([proxy_round_id(phase, n) for n in range(max(1, lo - 1), hi)])
-            for n in range(max(1, lo - 1), hi):
-                r = self._round(phase, n)
-                if r is None:
-                    continue
-                if s <= r.updated_at < e:
-                    window.append(r)
-                elif r.updated_at < s and (carry is None or (r.updated_at, r.round_id) > (carry.updated_at, carry.round_id)):
-                    carry = r
+            # The window's rounds are those between the boundaries, by position: a round there
+            # with a bad timestamp is kept so validation can reject it with its reason.
+            window.extend(r for n in range(lo, hi) if (r := self._round(phase, n)) is not None)
+            before = self._round(phase, lo - 1) if lo > 1 else None
+            if before is not None and (
+                carry is None or (before.updated_at, before.round_id) > (carry.updated_at, carry.round_id)
+            ):
+                carry = before
         window.sort(key=lambda r: r.round_id)
         log.info(
             "%s: %s rounds in [%s, %s) from phase(s) %s at block %s, carry-in round %s",

@@ -40,7 +40,7 @@ class Round:
     @property
     def exists(self) -> bool:
         """A round a proxy answers with zeros does not exist."""
-        return self.updated_at > 0
+        return bool(self.answer or self.started_at or self.updated_at)
 
     @property
     def updated_at_utc(self) -> datetime:
@@ -79,6 +79,8 @@ def _problem(r: Round, previous_in_phase: Round | None) -> str | None:
         return f"answer is not positive ({r.answer})"
     if r.answer >= MAX_STORED_ANSWER:
         return f"answer {r.answer} has more than 37 digits"
+    if r.started_at <= 0:
+        return "startedAt is zero"
     if r.started_at > r.updated_at:
         return f"startedAt {r.started_at} is after updatedAt {r.updated_at}"
     if previous_in_phase is not None and r.updated_at < previous_in_phase.updated_at:

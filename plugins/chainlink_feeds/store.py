@@ -90,7 +90,9 @@ def _ts(value: datetime | int) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _merge_sql(table: str, columns: list[tuple[str, str]], keys: list[str], compare: list[str], fill: list[str], rows: int) -> str:
+def _merge_sql(
+    table: str, columns: list[tuple[str, str]], keys: list[str], compare: list[str], fill: list[str], rows: int
+) -> str:
     """MERGE from a VALUES list: insert new keys; update only if compared columns differ or fill-ins appear."""
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     source = ", ".join(f"column{i + 1}::{kind} as {name}" for i, (name, kind) in enumerate(columns))

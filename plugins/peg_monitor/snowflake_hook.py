@@ -19,5 +19,7 @@ class PegSnowflakeHook(SnowflakeHook):
         protocol = extra_dict.get("protocol")
         if protocol:
             if protocol not in ("http", "https"):
-                raise ValueError(f"connection {self.get_conn_id()!r}: extra 'protocol' must be http or https, got {protocol!r}")
+                raise ValueError(
+                    f"connection {self.get_conn_id()!r}: extra protocol must be http or https, got {protocol!r}"
+                )
             conn_config["protocol"] = protocol

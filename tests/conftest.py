@@ -1,0 +1,59 @@
+"""Test set-up: the project-local Airflow environment and the embedded local stack.
+
+The stack (anvil with the simulated history, the Snowflake emulator) is started once per session
+if it is not running yet, exactly as `make demo` starts it; tests that write to a chain use a
+scratch anvil of their own, and tests that write to the emulator use a schema of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from devstack.airflow_env import airflow_env
+
+os.environ.update(airflow_env())  # before anything imports Airflow
+
+from chainlink_feeds.registry import Feed, load_registry
+from devstack import chain, contracts, history, warehouse
+
+
+@pytest.fixture(scope="session")
+def feeds() -> list[Feed]:
+    return load_registry()
+
+
+@pytest.fixture(scope="session")
+def feed_by_pair(feeds: list[Feed]) -> dict[str, Feed]:
+    return {f.pair: f for f in feeds}
+
+
+@pytest.fixture(scope="session")
+def stack(feeds: list[Feed]) -> history.Scenario:
+    """The running local stack (started if needed); returns the history it holds."""
+    contracts.build()
+    chain.start_node()
+    chain.ensure_history(feeds)
+    warehouse.start_emulator()
+    return chain.scenario()
+
+
+@pytest.fixture(scope="session")
+def truth(stack: history.Scenario, feeds: list[Feed]) -> dict[str, list[history.SimRound]]:
+    """The simulated ground truth: every round of every feed."""
+    return {f.pair: history.simulate(f, stack) for f in feeds}
+
+
+@pytest.fixture
+def snowflake_schema(stack: history.Scenario) -> Iterator[str]:
+    """A fresh schema in the emulator for one test, dropped afterwards."""
+    import snowflake.connector
+
+    name = f"TEST_{uuid.uuid4().hex[:10].upper()}"
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        conn.cursor().execute(f"create schema {name}")
+        yield name
+        conn.cursor().execute(f"drop schema if exists {name} cascade")

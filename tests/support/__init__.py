@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: a scratch chain, a faulty RPC proxy, emulator schemas."""
