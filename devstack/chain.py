@@ -7,6 +7,7 @@ address. Behind each proxy sit MockV3Aggregators holding the simulated history (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -159,9 +160,20 @@ def replay(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None
     return written
 
 
+def fingerprint(feeds: list[Feed], sc: history.Scenario) -> str:
+    """A digest of every simulated round, so a changed simulation is replayed."""
+    digest = hashlib.sha256()
+    for feed in feeds:
+        digest.update(repr((feed, history.simulate(feed, sc))).encode())
+    return digest.hexdigest()
+
+
 def history_matches(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None) -> bool:
-    """True if every proxy on the node ends with the scenario's last round."""
+    """True if the node holds this exact history: same fingerprint replayed, same last rounds on chain."""
     rpc = rpc or Rpc()
+    replayed = json.loads(HISTORY_FILE.read_text()).get("fingerprint") if HISTORY_FILE.exists() else None
+    if replayed != fingerprint(feeds, scenario):
+        return False
     artifact = contracts.build()["DataFeedsLegacyAggregatorProxy"]
     w3 = Web3(Web3.HTTPProvider(rpc.url))
     for feed in feeds:
@@ -198,7 +210,12 @@ def ensure_history(feeds: list[Feed], rpc: Rpc | None = None, sc: history.Scenar
     if history_matches(feeds, sc, rpc):
         return {}
     rpc.call("anvil_reset")
-    return replay(feeds, sc, rpc)
+    written = replay(feeds, sc, rpc)
+    if rpc.url == ANVIL_URL:
+        HISTORY_FILE.write_text(
+            json.dumps({"end": sc.end.isoformat(), "label": history.LABEL, "fingerprint": fingerprint(feeds, sc)})
+        )
+    return written
 
 
 def airflow_connection_uri() -> str:

@@ -1,0 +1,72 @@
+"""The feed registry validates where it is read and names the bad line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chainlink_feeds.registry import DEFAULT_REGISTRY, FeedRegistryError, load_registry
+
+GOOD = """\
+feeds:
+  - symbol: USDC
+    pair: USDC/USD
+    chain: ethereum
+    proxy: "0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6"
+    decimals: 8
+    heartbeat_seconds: 86400
+    deviation_threshold_pct: 0.25
+    peg_usd: 1.00
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_project_registry_lists_usdc_and_usdt_at_their_mainnet_proxies() -> None:
+    feeds = {f.pair: f for f in load_registry(DEFAULT_REGISTRY)}
+    assert feeds["USDC/USD"].proxy == "0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6"
+    assert feeds["USDT/USD"].proxy == "0x3E7d1eAB13ad0104d2750B8863b489D65364e32D"
+    assert all(f.chain_id == 1 and f.description == f.pair.replace("/", " / ") for f in feeds.values())
+
+
+def test_a_good_entry_parses(tmp_path: Path) -> None:
+    (feed,) = load_registry(write(tmp_path, GOOD))
+    assert feed.task_id == "ethereum_usdc_usd" and str(feed.deviation_threshold_pct) == "0.25"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6", "0x8fffffd4afb6115b954bd326cbe7b4ba576818f6"),
+            "line 2: .*not EIP-55 checksummed",
+        ),
+        (("0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6", "0x1234"), "line 2: .*not a 20-byte hex address"),
+        (("chain: ethereum", "chain: ethereun"), "line 2: unknown chain 'ethereun'"),
+        (("    decimals: 8\n", ""), "line 2: missing field 'decimals'"),
+        (("decimals: 8", "decimals: eight"), "line 2: field 'decimals' has the wrong type"),
+        (("pair: USDC/USD", "pair: USDCUSD"), "line 2: pair 'USDCUSD' is not of the form BASE/QUOTE"),
+        (("peg_usd: 1.00", "peg_usd: 1.00\n    colour: blue"), r"line 2: unknown field\(s\) \['colour'\]"),
+    ],
+)
+def test_bad_entries_name_their_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    with pytest.raises(FeedRegistryError, match=message):
+        load_registry(write(tmp_path, GOOD.replace(*change)))
+
+
+def test_duplicates_are_refused(tmp_path: Path) -> None:
+    text = GOOD + GOOD.split("feeds:\n", 1)[1].replace("symbol: USDC", "symbol: USDC2")
+    with pytest.raises(FeedRegistryError, match="line 10: duplicate feed .* \\(first at .*line 2\\)"):
+        load_registry(write(tmp_path, text))
+
+
+def test_empty_or_unreadable_registry(tmp_path: Path) -> None:
+    with pytest.raises(FeedRegistryError, match="non-empty 'feeds' list"):
+        load_registry(write(tmp_path, "feeds: []\n"))
+    with pytest.raises(FeedRegistryError, match="cannot read"):
+        load_registry(tmp_path / "missing.yaml")
