@@ -3,7 +3,8 @@
 Connection fields: host is the RPC URL, which may contain an `{api_key}` placeholder; password is
 the API key (masked everywhere); extras: `fallback_urls` (list, same placeholder), `timeout`
 (seconds), `batch_size` (calls per Multicall3 eth_call or per JSON-RPC batch), `max_calls_per_request`
-(calls per HTTP request when Multicall3 is used), `max_retries`, `use_multicall` (bool).
+(calls per HTTP request when Multicall3 is used), `max_retries`, `backoff_seconds` (first retry
+delay, doubled each time), `use_multicall` (bool).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class RpcSettings:
     batch_size: int
     max_calls_per_request: int
     max_retries: int
+    backoff_seconds: float
     use_multicall: bool
 
     @classmethod
@@ -65,6 +67,7 @@ class RpcSettings:
                 batch_size=int(extra.get("batch_size", 200)),
                 max_calls_per_request=int(extra.get("max_calls_per_request", 1000)),
                 max_retries=int(extra.get("max_retries", 5)),
+                backoff_seconds=float(extra.get("backoff_seconds", 0.5)),
                 use_multicall=str(extra.get("use_multicall", True)).lower() not in ("false", "0", "no"),
             )
         except (TypeError, ValueError) as exc:
@@ -118,7 +121,13 @@ class ChainlinkHook(BaseHook):
     @cached_property
     def provider(self) -> FailoverHTTPProvider:
         s = self.settings
-        return FailoverHTTPProvider(list(s.urls), timeout=s.timeout, max_retries=s.max_retries, redact=s.redact)
+        return FailoverHTTPProvider(
+            list(s.urls),
+            timeout=s.timeout,
+            max_retries=s.max_retries,
+            backoff_seconds=s.backoff_seconds,
+            redact=s.redact,
+        )
 
     def get_conn(self) -> Any:
         """A web3 client on the failover provider."""

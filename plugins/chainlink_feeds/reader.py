@@ -129,10 +129,11 @@ class FeedReader:
         calls = [(proxy, PROXY[n].encode()) for n in names]
         calls += [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(1, PHASES_IN_SNAPSHOT + 1)]
         self.block, answers = self.hook.snapshot(calls, self.feed.chain_id)
-        failed = [n for n, a in zip(names, answers, strict=False) if a is None]
+        failed = [n for n, a in zip(names, answers, strict=False) if not a]  # reverted, or no code there
         if failed:
             raise NotAFeedError(
-                f"{self.feed.pair}: {proxy} on {self.feed.chain} is not a Chainlink proxy ({', '.join(failed)} reverted)"
+                f"{self.feed.pair}: {proxy} on {self.feed.chain} is not a Chainlink proxy "
+                f"({', '.join(failed)} reverted or returned nothing)"
             )
         try:
             (phase,) = PROXY["phaseId"].decode(answers[0])

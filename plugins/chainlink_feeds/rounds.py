@@ -74,7 +74,7 @@ class Rejection:
 
 def _problem(r: Round, previous_in_phase: Round | None) -> str | None:
     if r.updated_at <= 0:
-        return "updatedAt is zero (the round has no data)"
+        return "updatedAt is zero"
     if r.answer <= 0:
         return f"answer is not positive ({r.answer})"
     if r.answer >= MAX_STORED_ANSWER:

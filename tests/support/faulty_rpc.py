@@ -15,9 +15,17 @@ FAULTS = ("http_500", "http_429", "garbage", "timeout", "reset", "truncated_batc
 
 
 class FaultyRpc:
-    """Counts what it saw; `failure_rate` of requests get one of FAULTS, chosen by a seeded RNG."""
+    """Counts what it saw; `failure_rate` of requests (and the first `fail_first`) get a fault."""
 
-    def __init__(self, upstream: str, failure_rate: float, seed: int = 7, required_path: str = "/", stall: float = 3.0):
+    def __init__(
+        self,
+        upstream: str,
+        failure_rate: float,
+        seed: int = 7,
+        required_path: str = "/",
+        stall: float = 3.0,
+        fail_first: int = 0,
+    ):
         self.upstream = upstream
         self.failure_rate = failure_rate
         self.rng = random.Random(seed)
@@ -26,7 +34,7 @@ class FaultyRpc:
         self.lock = threading.Lock()
         self.seen = 0
         self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
-        self.down = False
+        self.fail_first = fail_first
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -40,11 +48,10 @@ class FaultyRpc:
                 with proxy.lock:
                     proxy.seen += 1
                     fault = proxy.rng.choice(FAULTS) if proxy.rng.random() < proxy.failure_rate else None
+                    if proxy.seen <= proxy.fail_first:
+                        fault = "http_500"
                     if fault:
                         proxy.faults[fault] += 1
-                if proxy.down:
-                    self.connection.close()
-                    return
                 if self.path != proxy.required_path:
                     self._reply(401, b'{"error": "invalid API key"}')
                     return

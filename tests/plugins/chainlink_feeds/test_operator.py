@@ -1,0 +1,139 @@
+"""ChainlinkFeedOperator against the local node and the emulator: exact rows, idempotent, all-or-nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+import snowflake.connector
+
+from chainlink_feeds.operators import ChainlinkFeedOperator
+from chainlink_feeds.store import RoundStore
+from devstack import history, warehouse
+
+DAY = timedelta(days=1)
+
+
+def midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def run(pair: str, start: datetime, schema: str, run_id: str = "test_run", **kwargs) -> dict:
+    operator = ChainlinkFeedOperator(
+        task_id="ingest", feed_pair=pair, window_start=start.isoformat(), window_end=(start + DAY).isoformat(),
+        raw_schema=schema, **kwargs,
+    )  # fmt: skip
+    return operator.execute({"run_id": run_id, "data_interval_start": start})
+
+
+def rows(schema: str, table: str = "CHAINLINK_ROUNDS") -> list[tuple]:
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(f"select * from {schema}.{table} order by 1, 2, 3, 4, 5")
+        return cur.fetchall()
+
+
+def stored_rounds(schema: str) -> list[tuple]:
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select round_id, answer, price, started_at, updated_at, phase_id, aggregator_round_id "
+            f"from {schema}.CHAINLINK_ROUNDS order by round_id"
+        )
+        return cur.fetchall()
+
+
+def expected_rows(truth_rounds, start: datetime) -> list[tuple]:
+    window = history.rounds_in_window(truth_rounds, start, start + DAY)
+    carry = history.carry_in(truth_rounds, start)
+    return [
+        (
+            r.round_id, r.answer, history.price(r, 8),
+            datetime.utcfromtimestamp(r.started_at), datetime.utcfromtimestamp(r.updated_at),
+            r.phase, r.aggregator_round,
+        )
+        for r in ([carry] if carry else []) + window
+    ]  # fmt: skip
+
+
+def test_phase_change_day_is_stored_exactly(stack, truth, snowflake_schema) -> None:
+    start = midnight(stack.phase_change_at)
+    summary = run("USDC/USD", start, snowflake_schema)
+    assert stored_rounds(snowflake_schema) == expected_rows(truth["USDC/USD"], start)
+    window = history.rounds_in_window(truth["USDC/USD"], start, start + DAY)
+    assert summary["rounds_loaded"] == len(window) and summary["rounds_rejected"] == 0
+    assert summary["phases"] == [2, 1] and summary["rpc_requests"] > 0
+    assert summary["min_price"] == str(min(history.price(r, 8) for r in window))
+    json.dumps(summary)  # XCom-able
+
+
+def test_same_day_three_times_changes_nothing(stack, truth, snowflake_schema) -> None:
+    start = midnight(stack.depeg_start)
+    run("USDC/USD", start, snowflake_schema, run_id="first")
+    first = (rows(snowflake_schema), rows(snowflake_schema, "CHAINLINK_LOAD_WINDOWS"))
+    for again in ("second", "third"):
+        run("USDC/USD", start, snowflake_schema, run_id=again)
+        assert (rows(snowflake_schema), rows(snowflake_schema, "CHAINLINK_LOAD_WINDOWS")) == first
+    assert {row[-1] for row in first[0]} == {"first"}
+
+
+def test_loading_days_out_of_order_gives_the_same_rows(stack, truth, snowflake_schema) -> None:
+    days = [midnight(stack.phase_change_at) + DAY * i for i in (-1, 0, 1)]
+    for day in reversed(days):
+        run("USDC/USD", day, snowflake_schema)
+    out_of_order = [row[:15] for row in rows(snowflake_schema)]  # chain data and gaps, not load metadata
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        conn.cursor().execute(f"delete from {snowflake_schema}.CHAINLINK_ROUNDS")
+    for day in days:
+        run("USDC/USD", day, snowflake_schema)
+    assert [row[:15] for row in rows(snowflake_schema)] == out_of_order
+
+
+def test_stale_gap_is_recorded(stack, truth, snowflake_schema, feed_by_pair) -> None:
+    start = midnight(stack.stale_window[1])
+    summary = run("USDT/USD", start, snowflake_schema)
+    assert summary["stale_gaps"] == 1
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select seconds_since_previous from {snowflake_schema}.CHAINLINK_ROUNDS where is_heartbeat_exceeded"
+        )
+        ((gap,),) = cur.fetchall()
+    assert gap > feed_by_pair["USDT/USD"].heartbeat_seconds
+
+
+def test_a_failed_load_leaves_no_partial_rows(stack, snowflake_schema, monkeypatch) -> None:
+    real_merge = RoundStore._merge
+
+    def failing_merge(self, cur, table, *args, **kwargs):
+        if table == "CHAINLINK_LOAD_WINDOWS":
+            raise RuntimeError("injected failure after the rounds were merged")
+        return real_merge(self, cur, table, *args, **kwargs)
+
+    monkeypatch.setattr(RoundStore, "_merge", failing_merge)
+    with pytest.raises(RuntimeError, match="injected"):
+        run("DAI/USD", stack.start + DAY * 30, snowflake_schema)
+    assert rows(snowflake_schema) == []
+    assert rows(snowflake_schema, "CHAINLINK_LOAD_WINDOWS") == []
+
+
+def test_resume_from_last_loaded(stack, truth, snowflake_schema) -> None:
+    day = stack.end - DAY * 2
+    run("DAI/USD", day, snowflake_schema)
+    operator = ChainlinkFeedOperator(
+        task_id="realtime",
+        feed_pair="DAI/USD",
+        window_start=None,
+        window_end=stack.end.isoformat(),
+        raw_schema=snowflake_schema,
+    )
+    summary = operator.execute({"run_id": "rt", "data_interval_start": day})
+    first_day = history.rounds_in_window(truth["DAI/USD"], day, day + DAY)
+    assert datetime.fromisoformat(summary["window_start"]).timestamp() == first_day[-1].updated_at
+    both_days = history.rounds_in_window(truth["DAI/USD"], day, stack.end)
+    assert len(stored_rounds(snowflake_schema)) == len(both_days) + 1  # plus the first day's carry-in
+
+
+def test_unknown_feed_is_a_clear_error(stack, snowflake_schema) -> None:
+    from chainlink_feeds.registry import FeedRegistryError
+
+    with pytest.raises(FeedRegistryError, match="no feed 'EURC/USD' on chain 'ethereum'"):
+        run("EURC/USD", stack.start, snowflake_schema)

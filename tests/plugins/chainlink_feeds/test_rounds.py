@@ -1,0 +1,90 @@
+"""Bad rounds are rejected with their reason, stored apart, and never loaded as prices."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import snowflake.connector
+from web3 import Web3
+
+from chainlink_feeds.operators import ChainlinkFeedOperator
+from chainlink_feeds.rounds import Round, validate
+from devstack import warehouse
+from tests.support.scratch_chain import deploy, scratch_chain, transact
+
+DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
+T0 = int(DAY_START.timestamp())
+H = 3600
+
+# (answer, startedAt, updatedAt) for aggregator rounds 1..8; the window is [T0, T0 + 24h).
+ROUNDS = [
+    (100_000_000, T0 - H - 5, T0 - H),  # 1: before the window: the carry-in
+    (100_100_000, T0 + H - 5, T0 + H),  # 2: fine
+    (0, T0 + 2 * H - 5, T0 + 2 * H),  # 3: zero answer
+    (-5, T0 + 3 * H - 5, T0 + 3 * H),  # 4: negative answer
+    (100_000_000, 0, T0 + 4 * H),  # 5: zero startedAt
+    (100_000_000, T0 + 5 * H, 0),  # 6: zero updatedAt
+    (100_000_000, T0 + H, T0 + H + 60),  # 7: fine
+    (99_000_000, T0 + 2 * H - 5, T0 + 2 * H),  # 8: updatedAt decreases (round 7 is later)
+    (100_000_000, T0 + 25 * H - 5, T0 + 25 * H),  # 9: after the window
+]
+EXPECTED_REJECTIONS = {
+    3: "answer is not positive (0)",
+    4: "answer is not positive (-5)",
+    5: "startedAt is zero",
+    6: "updatedAt is zero",
+}
+
+
+@pytest.fixture(scope="module")
+def bad_feed(tmp_path_factory):
+    """A proxy with bad rounds on a scratch chain (no Multicall3 there: plain JSON-RPC batches)."""
+    with scratch_chain() as rpc:
+        mock = deploy(rpc, "MockV3Aggregator", 8, 100_000_000)
+        described = deploy(rpc, "DescribedAggregator", mock, "TEST / USD")
+        proxy = deploy(rpc, "DataFeedsLegacyAggregatorProxy", described)
+        for number, (answer, started, updated) in enumerate(ROUNDS, start=1):
+            transact(rpc, mock, "MockV3Aggregator", "updateRoundData", number, answer, updated, started)
+        registry = tmp_path_factory.mktemp("registry") / "feeds.yaml"
+        registry.write_text(
+            "feeds:\n  - symbol: TEST\n    pair: TEST/USD\n    chain: ethereum\n"
+            f'    proxy: "{Web3.to_checksum_address(proxy)}"\n    decimals: 8\n    heartbeat_seconds: 86400\n'
+            "    deviation_threshold_pct: 0.25\n    peg_usd: 1.0\n"
+        )
+        yield rpc.url, registry
+
+
+def test_bad_rounds_are_rejected_with_their_reason(bad_feed, snowflake_schema, monkeypatch) -> None:
+    url, registry = bad_feed
+    monkeypatch.setenv("AIRFLOW_CONN_CHAINLINK_SCRATCH", json.dumps({"conn_type": "chainlink", "host": url}))
+    summary = ChainlinkFeedOperator(
+        task_id="bad", feed_pair="TEST/USD", registry_path=registry, chainlink_conn_id="chainlink_scratch",
+        window_start=DAY_START.isoformat(), window_end=(DAY_START + timedelta(days=1)).isoformat(), raw_schema=snowflake_schema,
+    ).execute({"run_id": "bad"})  # fmt: skip
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(f"select round_id, reason from {snowflake_schema}.CHAINLINK_ROUND_REJECTIONS order by round_id")
+        rejections = {int(rid) & (2**64 - 1): reason for rid, reason in cur.fetchall()}
+        cur.execute(
+            f"select aggregator_round_id, price from {snowflake_schema}.CHAINLINK_ROUNDS order by aggregator_round_id"
+        )
+        stored = cur.fetchall()
+    assert {k: v for k, v in rejections.items() if k != 8} == EXPECTED_REJECTIONS
+    assert rejections[8].startswith("updatedAt") and "decreases within phase 1" in rejections[8]
+    assert [n for n, _ in stored] == [1, 2, 7]
+    assert all(price > 0 for _, price in stored)
+    assert summary["rounds_rejected"] == 5 and summary["rounds_loaded"] == 2
+
+
+def test_gaps_are_measured_across_phases_in_time_order() -> None:
+    carry = Round((1 << 64) | 10, 100, 1_000, 1_000, (1 << 64) | 10)
+    old_phase = Round((1 << 64) | 11, 100, 5_000, 5_000, (1 << 64) | 11)
+    new_phase = Round((2 << 64) | 1, 100, 3_000, 3_000, (2 << 64) | 1)
+    accepted, rejected = validate([new_phase, old_phase], carry, heartbeat_seconds=1_500)
+    assert rejected == []
+    assert [(a.round.round_id, a.seconds_since_previous, a.is_heartbeat_exceeded) for a in accepted] == [
+        (carry.round_id, None, False),
+        (new_phase.round_id, 2_000, True),
+        (old_phase.round_id, 2_000, True),
+    ]
