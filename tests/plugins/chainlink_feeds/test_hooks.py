@@ -137,10 +137,10 @@ def test_description_mismatch_fails_fast(stack, tmp_path, snowflake_schema) -> N
 def test_connection_settings_are_validated(monkeypatch) -> None:
     conn_id = connection(monkeypatch, "chainlink_nokey", "https://rpc.example/v2/{api_key}")
     with pytest.raises(ChainlinkConnectionError, match="password \\(API key\\) is empty"):
-        ChainlinkHook(chainlink_conn_id=conn_id).settings
+        _ = ChainlinkHook(chainlink_conn_id=conn_id).settings
     conn_id = connection(monkeypatch, "chainlink_noplace", "https://rpc.example/v2", password="abcdef123")
     with pytest.raises(ChainlinkConnectionError, match="no URL says where it goes"):
-        ChainlinkHook(chainlink_conn_id=conn_id).settings
+        _ = ChainlinkHook(chainlink_conn_id=conn_id).settings
 
 
 def test_test_connection_reports_chain_and_block(stack) -> None:

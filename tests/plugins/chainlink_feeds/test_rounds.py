@@ -26,7 +26,7 @@ ROUNDS = [
     (-5, T0 + 3 * H - 5, T0 + 3 * H),  # 4: negative answer
     (100_000_000, 0, T0 + 4 * H),  # 5: zero startedAt
     (100_000_000, T0 + 5 * H, 0),  # 6: zero updatedAt
-    (100_000_000, T0 + H, T0 + H + 60),  # 7: fine
+    (100_000_000, T0 + 3 * H - 5, T0 + 3 * H),  # 7: fine
     (99_000_000, T0 + 2 * H - 5, T0 + 2 * H),  # 8: updatedAt decreases (round 7 is later)
     (100_000_000, T0 + 25 * H - 5, T0 + 25 * H),  # 9: after the window
 ]
