@@ -47,6 +47,17 @@ def truth(stack: history.Scenario, feeds: list[Feed]) -> dict[str, list[history.
     return {f.pair: history.simulate(f, stack) for f in feeds}
 
 
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """The project-local Airflow metadata DB, migrated (idempotent), for tests that run Airflow's CLI."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+
+
 @pytest.fixture
 def snowflake_schema(stack: history.Scenario) -> Iterator[str]:
     """A fresh schema in the emulator for one test, dropped afterwards."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,8 @@ PHASE_CACHE = Path(
     )
 )
 
+RESUME_LOOKBACK = timedelta(days=1)
+
 
 def _parse_time(value: str | datetime, name: str) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
@@ -42,7 +44,8 @@ class ChainlinkFeedOperator(BaseOperator):
     :param feed_pair: the feed's pair in the registry, e.g. ``USDC/USD`` (templated)
     :param chain: the feed's chain in the registry (templated)
     :param window_start: start of the window, ISO-8601 with a time zone (templated; default the
-        data interval start). ``None`` resumes from the last round already loaded for the feed.
+        data interval start). ``None`` resumes from the last round already loaded for the feed
+        (or starts a day before ``window_end`` when nothing is loaded yet).
     :param window_end: end of the window, exclusive (templated; default the data interval end)
     :param chainlink_conn_id: RPC connection; default ``chainlink_<chain>`` (templated)
     :param snowflake_conn_id: Snowflake connection (templated)
@@ -118,7 +121,7 @@ class ChainlinkFeedOperator(BaseOperator):
             start = (
                 _parse_time(self.window_start, "window_start")
                 if self.window_start
-                else store.last_loaded(feed) or _parse_time(context["data_interval_start"], "data_interval_start")
+                else store.last_loaded(feed) or end - RESUME_LOOKBACK
             )
             if start >= end:
                 self.log.info("%s: nothing to load, window [%s, %s) is empty", feed.pair, start, end)

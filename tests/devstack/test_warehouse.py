@@ -6,13 +6,14 @@ from decimal import Decimal
 
 import pytest
 
+from devstack.settings import FAKESNOW_PORT
 from peg_monitor.snowflake_hook import PegSnowflakeHook
 
 
 def test_airflow_connection_reaches_the_emulator(snowflake_schema: str) -> None:
     hook = PegSnowflakeHook(snowflake_conn_id="snowflake_default")
     params = hook._get_conn_params()
-    assert params["protocol"] == "http" and params["port"] == 8765
+    assert params["protocol"] == "http" and params["port"] == FAKESNOW_PORT
     with hook.get_conn() as conn, conn.cursor() as cur:
         cur.execute(
             f"create table {snowflake_schema}.prices (id number(25,0), price number(38,18), observed_at timestamp_ntz)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,7 +10,7 @@ from web3 import Web3
 
 from devstack import chain, contracts
 
-SCRATCH_PORT = 8546
+SCRATCH_PORT = int(os.environ.get("PEG_SCRATCH_ANVIL_PORT", "8546"))
 
 
 @contextmanager

@@ -148,7 +148,7 @@ def test_test_connection_reports_chain_and_block(stack) -> None:
     assert ok and "chain id 1" in message
 
 
-def test_api_key_never_appears_in_task_logs(stack, snowflake_schema) -> None:
+def test_api_key_never_appears_in_task_logs(stack, snowflake_schema, airflow_db) -> None:
     """Run a real task through the Airflow CLI against a faulty endpoint whose URL path holds the key."""
     with faulty_rpc(chain.ANVIL_URL, failure_rate=0.3, required_path=f"/v2/{SECRET}", stall=2.0, fail_first=2) as (
         url,

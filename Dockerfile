@@ -1,0 +1,9 @@
+# Astro Runtime 3.3 (Airflow 3.3). The image installs requirements.txt and packages.txt itself.
+FROM astrocrpublic.azurecr.io/runtime:3.3-1
+
+# dbt lives in its own virtualenv, as Cosmos recommends on Astro, so its pins never fight Airflow's.
+COPY dbt-requirements.txt /tmp/dbt-requirements.txt
+RUN python -m venv /usr/local/airflow/dbt_venv \
+    && /usr/local/airflow/dbt_venv/bin/pip install --no-cache-dir -r /tmp/dbt-requirements.txt
+ENV PEG_DBT_EXECUTABLE=/usr/local/airflow/dbt_venv/bin/dbt \
+    PEG_PHASE_CACHE=/usr/local/airflow/cache/chainlink_phases.json
