@@ -5,5 +5,7 @@ FROM astrocrpublic.azurecr.io/runtime:3.3-1
 COPY dbt-requirements.txt /tmp/dbt-requirements.txt
 RUN python -m venv /usr/local/airflow/dbt_venv \
     && /usr/local/airflow/dbt_venv/bin/pip install --no-cache-dir -r /tmp/dbt-requirements.txt
+# Publish the project's `chainlink` connection type to Airflow (provider entry point, no deps).
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e /usr/local/airflow
 ENV PEG_DBT_EXECUTABLE=/usr/local/airflow/dbt_venv/bin/dbt \
     PEG_PHASE_CACHE=/usr/local/airflow/cache/chainlink_phases.json

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 ROUNDS_TABLE = "CHAINLINK_ROUNDS"
 REJECTIONS_TABLE = "CHAINLINK_ROUND_REJECTIONS"
 WINDOWS_TABLE = "CHAINLINK_LOAD_WINDOWS"
+FEEDS_TABLE = "CHAINLINK_FEEDS"
 ROWS_PER_STATEMENT = 500
 
 # Integer widths: round ids are uint80 (25 digits); NUMBER(38,0) would be exact on Snowflake but
@@ -74,6 +75,20 @@ DDL = {
         loaded_at timestamp_ntz not null,
         airflow_run_id varchar,
         primary key (chain, proxy_address, window_start, window_end)""",
+    FEEDS_TABLE: """
+        chain varchar not null,
+        chain_id number(12,0) not null,
+        proxy_address varchar not null,
+        feed_pair varchar not null,
+        symbol varchar not null,
+        description varchar not null,
+        decimals number(3,0) not null,
+        heartbeat_seconds number(12,0) not null,
+        deviation_threshold_pct number(10,6) not null,
+        peg_usd number(38,18) not null,
+        loaded_at timestamp_ntz not null,
+        airflow_run_id varchar,
+        primary key (chain, proxy_address)""",
 }
 
 
@@ -127,6 +142,12 @@ WINDOW_COLUMNS = [
     ("rounds_rejected", "number(10,0)"), ("block_number", "number(20,0)"), ("loaded_at", "timestamp_ntz"),
     ("airflow_run_id", "varchar"),
 ]  # fmt: skip
+FEED_COLUMNS = [
+    ("chain", "varchar"), ("chain_id", "number(12,0)"), ("proxy_address", "varchar"), ("feed_pair", "varchar"),
+    ("symbol", "varchar"), ("description", "varchar"), ("decimals", "number(3,0)"), ("heartbeat_seconds", "number(12,0)"),
+    ("deviation_threshold_pct", "number(10,6)"), ("peg_usd", "number(38,18)"), ("loaded_at", "timestamp_ntz"),
+    ("airflow_run_id", "varchar"),
+]  # fmt: skip
 
 
 class RoundStore:
@@ -162,7 +183,7 @@ class RoundStore:
         block: int,
         run_id: str | None,
     ) -> LoadResult:
-        """MERGE the window's rounds, rejections and window record in one transaction."""
+        """MERGE the feed's registry entry, the window's rounds, rejections and window record in one transaction."""
         loaded_at = _ts(datetime.now(UTC))
         round_rows = [
             (
@@ -186,6 +207,10 @@ class RoundStore:
             feed.chain, feed.proxy, feed.pair, _ts(window[0]), _ts(window[1]),
             str(carry_in.round_id) if carry_in else None, in_window, len(rejected), block, loaded_at, run_id,
         )  # fmt: skip
+        feed_row = (
+            feed.chain, feed.chain_id, feed.proxy, feed.pair, feed.symbol, feed.description, feed.decimals,
+            feed.heartbeat_seconds, str(feed.deviation_threshold_pct), str(feed.peg_usd), loaded_at, run_id,
+        )  # fmt: skip
         self.connection.autocommit(False)
         try:
             with self.connection.cursor() as cur:
@@ -199,6 +224,11 @@ class RoundStore:
                 self._merge(
                     cur, REJECTIONS_TABLE, REJECTION_COLUMNS, rejection_rows,
                     keys=["chain", "proxy_address", "round_id"], compare=["answer", "updated_at_unix", "reason"], fill=[],
+                )  # fmt: skip
+                self._merge(
+                    cur, FEEDS_TABLE, FEED_COLUMNS, [feed_row], keys=["chain", "proxy_address"],
+                    compare=["feed_pair", "symbol", "description", "decimals", "heartbeat_seconds", "deviation_threshold_pct", "peg_usd"],
+                    fill=[],
                 )  # fmt: skip
                 self._merge(
                     cur, WINDOWS_TABLE, WINDOW_COLUMNS, [window_row],

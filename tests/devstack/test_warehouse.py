@@ -51,3 +51,23 @@ def test_protocol_extra_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_BAD", json.dumps(bad))
     with pytest.raises(ValueError, match="protocol must be http or https"):
         PegSnowflakeHook(snowflake_conn_id="snowflake_bad")._get_conn_params()
+
+
+def test_several_merges_in_one_transaction_roll_back_together(snowflake_schema: str) -> None:
+    """The emulator's MERGE used to commit the open transaction (devstack.fakesnow_server mends it)."""
+    merge = (
+        "merge into {schema}.{table} as t using (select column1::int as x from values (%s)) as s "
+        "on t.x = s.x when not matched then insert (x) values (s.x)"
+    )
+    hook = PegSnowflakeHook(snowflake_conn_id="snowflake_default")
+    with hook.get_conn() as conn:
+        for table in ("a", "b"):
+            conn.cursor().execute(f"create table {snowflake_schema}.{table} (x int)")
+        conn.autocommit(False)
+        conn.cursor().execute("begin")
+        for table in ("a", "b"):
+            conn.cursor().execute(merge.format(schema=snowflake_schema, table=table), (1,))
+        conn.rollback()
+        conn.autocommit(True)
+        for table in ("a", "b"):
+            assert conn.cursor().execute(f"select count(*) from {snowflake_schema}.{table}").fetchone() == (0,)

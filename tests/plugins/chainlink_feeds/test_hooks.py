@@ -177,3 +177,12 @@ def test_api_key_never_appears_in_task_logs(stack, snowflake_schema, airflow_db)
     for log_file in log_dir.rglob("*"):
         if log_file.is_file():
             assert SECRET not in log_file.read_text(errors="replace"), log_file
+
+
+def test_connection_type_is_registered_and_testable_from_airflow(stack) -> None:
+    """The `chainlink` type comes from the project's provider entry point; the CLI runs the same test as the UI."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    hooks = subprocess.run([airflow, "providers", "hooks"], capture_output=True, text=True, check=True).stdout
+    assert "chainlink_feeds.hooks.ChainlinkHook" in hooks
+    tested = subprocess.run([airflow, "connections", "test", "chainlink_ethereum"], capture_output=True, text=True)
+    assert "Connection success!" in tested.stdout, tested.stdout + tested.stderr
