@@ -6,12 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEVSTACK := PYTHONPATH=plugins:. $(PY) -m devstack
 
-.PHONY: demo test install stack-up stack-down stack-status airflow-init lint clean
+.PHONY: demo test install dbt-manifest stack-up stack-down stack-status airflow-init lint clean
 
-demo: stack-up airflow-init
+demo: stack-up airflow-init dbt-manifest
 	$(DEVSTACK) demo
 
-test: install
+test: install dbt-manifest
 	$(PY) -m pytest
 
 install: $(VENV)/.installed node_modules/.installed
@@ -26,6 +26,9 @@ $(VENV)/.installed: requirements.txt dbt-requirements.txt requirements-dev.txt c
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+dbt-manifest: install
+	$(DEVSTACK) dbt-manifest
 
 stack-up: install
 	$(DEVSTACK) up

@@ -10,8 +10,12 @@ and MERGEs it into Snowflake's raw tables through `snowflake_default`. Re-runnin
 nothing; backfill any range from the Airflow UI (Backfill button) or
 `airflow backfill create --dag-id stablecoin_peg_daily --from-date ... --to-date ...`.
 
-Connections: `chainlink_ethereum` (RPC URL, API key as password), `snowflake_default`.
-Pool: `chainlink_rpc` bounds concurrent RPC reads.
+Then Cosmos renders the dbt project (`include/dbt`) as one task per model, each followed by its
+tests: staging views, then the marts (peg health, hourly z-scores, depeg events, daily summary,
+feed staleness) in the `ANALYTICS_*` schemas.
+
+Connections: `chainlink_ethereum` (RPC URL, API key as password), `snowflake_default` (used by
+both the ingest and dbt). Pool: `chainlink_rpc` bounds concurrent RPC reads.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
+from cosmos import DbtTaskGroup
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
+from peg_monitor.dbt_project import DbtSettings
 
 START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
 RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
@@ -38,6 +44,7 @@ RAW_ROUNDS = Asset(
 )
 
 FEEDS = load_registry()
+DBT = DbtSettings()
 
 
 @dag(
@@ -51,7 +58,7 @@ FEEDS = load_registry()
     doc_md=__doc__,
 )
 def stablecoin_peg_daily() -> None:
-    for feed in FEEDS:
+    ingest = [
         ChainlinkFeedOperator(
             task_id=f"ingest_{feed.task_id}",
             feed_pair=feed.pair,
@@ -59,6 +66,14 @@ def stablecoin_peg_daily() -> None:
             pool=RPC_POOL,
             outlets=[RAW_ROUNDS],
         )
+        for feed in FEEDS
+    ]
+    transform = DbtTaskGroup(
+        group_id="dbt",
+        default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+        **DBT.cosmos_kwargs(),
+    )
+    ingest >> transform
 
 
 stablecoin_peg_daily()

@@ -108,6 +108,13 @@ def _demo(_: argparse.Namespace) -> None:
     subprocess.run([airflow, "dags", "test", "stablecoin_peg_daily", end.isoformat()], env=env, check=True)
 
 
+def _dbt_manifest(_: argparse.Namespace) -> None:
+    """Build include/dbt/target/manifest.json, which the DAGs render the dbt project from."""
+    from peg_monitor.dbt_project import build_manifest
+
+    print(f"dbt        manifest {build_manifest()}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
@@ -120,6 +127,7 @@ def main() -> None:
     airflow.add_argument("args", nargs=argparse.REMAINDER)
     airflow.set_defaults(run=_airflow)
     commands.add_parser("airflow-init", help="create the Airflow DB and pools").set_defaults(run=_airflow_init)
+    commands.add_parser("dbt-manifest", help="build the dbt manifest for Cosmos").set_defaults(run=_dbt_manifest)
     commands.add_parser("demo", help="run the daily DAG for the latest simulated day").set_defaults(run=_demo)
     truth = commands.add_parser("truth", help="print the simulated ground truth of one UTC day")
     truth.add_argument("day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")

@@ -1,0 +1,57 @@
+{#- Per feed: the last update against its heartbeat, as of the end of the loaded data. -#}
+with
+
+health as (
+    select * from {{ ref('stablecoin_peg_health') }}
+),
+
+feeds as (
+    select * from {{ ref('stg_chainlink__feeds') }}
+),
+
+windows as (
+    select * from {{ ref('stg_chainlink__load_windows') }}
+),
+
+loaded as (
+    select chain, proxy_address, max(window_end) as data_as_of
+    from windows
+    group by chain, proxy_address
+),
+
+updates as (
+    select
+        chain,
+        proxy_address,
+        max(updated_at) as last_updated_at,
+        count(*) as rounds_loaded,
+        max(seconds_since_previous_update) as max_gap_seconds,
+        sum(case when is_heartbeat_exceeded then 1 else 0 end) as heartbeat_misses,
+        max(case when is_heartbeat_exceeded then updated_at end) as last_heartbeat_miss_at
+    from health
+    group by chain, proxy_address
+),
+
+final as (
+    select
+        feeds.chain,
+        feeds.proxy_address,
+        feeds.feed_pair,
+        feeds.symbol,
+        feeds.heartbeat_seconds,
+        loaded.data_as_of,
+        updates.last_updated_at,
+        datediff('second', updates.last_updated_at, loaded.data_as_of) as seconds_since_last_update,
+        coalesce(datediff('second', updates.last_updated_at, loaded.data_as_of) > feeds.heartbeat_seconds, true) as is_stale,
+        coalesce(updates.rounds_loaded, 0) as rounds_loaded,
+        updates.max_gap_seconds,
+        coalesce(updates.heartbeat_misses, 0) as heartbeat_misses,
+        updates.last_heartbeat_miss_at
+    from feeds
+    inner join loaded
+        on feeds.chain = loaded.chain and feeds.proxy_address = loaded.proxy_address
+    left join updates
+        on feeds.chain = updates.chain and feeds.proxy_address = updates.proxy_address
+)
+
+select * from final

@@ -1,0 +1,90 @@
+{#- Contiguous runs of rounds beyond the warning threshold (gaps and islands). An event ends at
+    the first round back within the threshold; without one it is still open. -#}
+with
+
+health as (
+    select * from {{ ref('stablecoin_peg_health') }}
+),
+
+flagged as (
+    select
+        *,
+        abs_deviation_bps >= {{ var('warning_bps') }} as is_off_peg,
+        lag(abs_deviation_bps >= {{ var('warning_bps') }}) over (
+            partition by chain, proxy_address order by updated_at, round_id
+        ) as was_off_peg,
+        lead(updated_at) over (partition by chain, proxy_address order by updated_at, round_id) as next_updated_at
+    from health
+),
+
+islands as (
+    select
+        *,
+        sum(case when is_off_peg and not coalesce(was_off_peg, false) then 1 else 0 end) over (
+            partition by chain, proxy_address order by updated_at, round_id
+            rows between unbounded preceding and current row
+        ) as event_number
+    from flagged
+),
+
+off_peg as (
+    select * from islands where is_off_peg
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by chain, proxy_address, event_number order by abs_deviation_bps desc, updated_at
+        ) as severity_rank,
+        row_number() over (
+            partition by chain, proxy_address, event_number order by updated_at desc, round_id desc
+        ) as recency_rank
+    from off_peg
+),
+
+last_seen as (
+    select chain, proxy_address, max(updated_at) as last_round_at
+    from health
+    group by chain, proxy_address
+),
+
+events as (
+    select
+        ranked.chain,
+        ranked.proxy_address,
+        ranked.feed_pair,
+        ranked.symbol,
+        ranked.event_number,
+        min(ranked.updated_at) as started_at,
+        max(case when ranked.recency_rank = 1 then ranked.next_updated_at end) as ended_at,
+        count(*) as rounds_off_peg,
+        max(case when ranked.severity_rank = 1 then ranked.price_usd end) as worst_price_usd,
+        max(case when ranked.severity_rank = 1 then ranked.deviation_bps end) as worst_deviation_bps,
+        max(ranked.abs_deviation_bps) as worst_abs_deviation_bps
+    from ranked
+    group by 1, 2, 3, 4, 5
+),
+
+final as (
+    select
+        events.chain || ':' || events.proxy_address || ':' || to_char(events.started_at, 'YYYY-MM-DD HH24:MI:SS') as depeg_event_id,
+        events.chain,
+        events.proxy_address,
+        events.feed_pair,
+        events.symbol,
+        events.started_at,
+        events.ended_at,
+        events.ended_at is null as is_open,
+        datediff('second', events.started_at, coalesce(events.ended_at, last_seen.last_round_at)) as duration_seconds,
+        events.rounds_off_peg,
+        events.worst_price_usd,
+        events.worst_deviation_bps,
+        events.worst_abs_deviation_bps,
+        {{ peg_status('events.worst_abs_deviation_bps') }} as worst_status
+    from events
+    inner join last_seen
+        on events.chain = last_seen.chain and events.proxy_address = last_seen.proxy_address
+)
+
+select * from final

@@ -1,0 +1,129 @@
+{#- Per feed and UTC day of every loaded window: the price in effect through the day (opening with
+    the carry-in round), its extremes, rounds, time off peg, worst |z| and the worst status. -#}
+with
+
+health as (
+    select * from {{ ref('stablecoin_peg_health') }}
+),
+
+zscores as (
+    select * from {{ ref('stablecoin_peg_zscore') }}
+),
+
+windows as (
+    select * from {{ ref('stg_chainlink__load_windows') }}
+),
+
+days as (
+    select distinct
+        chain,
+        proxy_address,
+        feed_pair,
+        symbol,
+        day,
+        cast(day as timestamp_ntz) as day_start,
+        dateadd('day', 1, cast(day as timestamp_ntz)) as day_end
+    from zscores
+),
+
+data_end as (
+    select chain, proxy_address, max(window_end) as loaded_until
+    from windows
+    group by chain, proxy_address
+),
+
+in_effect as (
+    -- each round is the feed's price from its update until the next round (or the end of the data)
+    select
+        health.*,
+        coalesce(
+            lead(health.updated_at) over (
+                partition by health.chain, health.proxy_address order by health.updated_at, health.round_id
+            ),
+            data_end.loaded_until
+        ) as effective_until
+    from health
+    inner join data_end
+        on health.chain = data_end.chain and health.proxy_address = data_end.proxy_address
+),
+
+day_segments as (
+    select
+        days.chain,
+        days.proxy_address,
+        days.day,
+        in_effect.round_id,
+        in_effect.updated_at,
+        in_effect.price_usd,
+        in_effect.peg_status,
+        in_effect.abs_deviation_bps,
+        in_effect.updated_at >= days.day_start as is_round_of_day,
+        datediff(
+            'second',
+            greatest(in_effect.updated_at, days.day_start),
+            least(in_effect.effective_until, days.day_end)
+        ) as seconds_in_effect
+    from days
+    inner join in_effect
+        on days.chain = in_effect.chain
+        and days.proxy_address = in_effect.proxy_address
+        and in_effect.updated_at < days.day_end
+        and in_effect.effective_until > days.day_start
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by chain, proxy_address, day order by updated_at, round_id) as first_rank,
+        row_number() over (partition by chain, proxy_address, day order by updated_at desc, round_id desc) as last_rank
+    from day_segments
+),
+
+daily as (
+    select
+        chain,
+        proxy_address,
+        day,
+        max(case when first_rank = 1 then price_usd end) as open_price_usd,
+        max(case when last_rank = 1 then price_usd end) as close_price_usd,
+        min(price_usd) as low_price_usd,
+        max(price_usd) as high_price_usd,
+        sum(case when is_round_of_day then 1 else 0 end) as rounds,
+        sum(case when abs_deviation_bps >= {{ var('warning_bps') }} then seconds_in_effect else 0 end) as seconds_off_peg,
+        max(abs_deviation_bps) as worst_abs_deviation_bps,
+        max({{ status_rank('peg_status') }}) as worst_status_rank
+    from ranked
+    group by chain, proxy_address, day
+),
+
+daily_z as (
+    select chain, proxy_address, day, max(abs(z_score)) as worst_abs_z_score
+    from zscores
+    group by chain, proxy_address, day
+),
+
+final as (
+    select
+        days.chain,
+        days.proxy_address,
+        days.feed_pair,
+        days.symbol,
+        days.day,
+        daily.open_price_usd,
+        daily.close_price_usd,
+        daily.low_price_usd,
+        daily.high_price_usd,
+        coalesce(daily.rounds, 0) as rounds,
+        coalesce(daily.seconds_off_peg, 0) as seconds_off_peg,
+        daily.worst_abs_deviation_bps,
+        daily_z.worst_abs_z_score,
+        case daily.worst_status_rank when 2 then 'critical' when 1 then 'warning' when 0 then 'healthy' else 'no_data' end
+            as day_status
+    from days
+    left join daily
+        on days.chain = daily.chain and days.proxy_address = daily.proxy_address and days.day = daily.day
+    left join daily_z
+        on days.chain = daily_z.chain and days.proxy_address = daily_z.proxy_address and days.day = daily_z.day
+)
+
+select * from final

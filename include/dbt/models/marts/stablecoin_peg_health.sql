@@ -1,0 +1,59 @@
+with
+
+rounds as (
+    select * from {{ ref('stg_chainlink__rounds') }}
+),
+
+feeds as (
+    select * from {{ ref('stg_chainlink__feeds') }}
+),
+
+deviations as (
+    select
+        rounds.chain,
+        rounds.proxy_address,
+        rounds.feed_pair,
+        feeds.symbol,
+        rounds.round_id,
+        rounds.phase_id,
+        rounds.updated_at,
+        rounds.price_usd,
+        feeds.peg_usd,
+        feeds.heartbeat_seconds,
+        cast(rounds.price_usd - feeds.peg_usd as float) / cast(feeds.peg_usd as float) * 100 as deviation_pct
+    from rounds
+    inner join feeds
+        on rounds.chain = feeds.chain and rounds.proxy_address = feeds.proxy_address
+),
+
+ordered as (
+    select
+        *,
+        lag(updated_at) over (
+            partition by chain, proxy_address order by updated_at, round_id
+        ) as previous_updated_at
+    from deviations
+),
+
+final as (
+    select
+        chain,
+        proxy_address,
+        feed_pair,
+        symbol,
+        round_id,
+        phase_id,
+        updated_at,
+        price_usd,
+        peg_usd,
+        deviation_pct,
+        abs(deviation_pct) as abs_deviation_pct,
+        deviation_pct * 100 as deviation_bps,
+        abs(deviation_pct) * 100 as abs_deviation_bps,
+        {{ peg_status('abs(deviation_pct) * 100') }} as peg_status,
+        datediff('second', previous_updated_at, updated_at) as seconds_since_previous_update,
+        coalesce(datediff('second', previous_updated_at, updated_at) > heartbeat_seconds, false) as is_heartbeat_exceeded
+    from ordered
+)
+
+select * from final

@@ -1,0 +1,21 @@
+with
+
+source as (
+    select * from {{ source('chainlink', 'chainlink_feeds') }}
+),
+
+renamed as (
+    select
+        chain,
+        proxy_address,
+        feed_pair,
+        symbol,
+        description as feed_description,
+        decimals,
+        heartbeat_seconds,
+        cast(deviation_threshold_pct as float) as deviation_threshold_pct,
+        cast(peg_usd as number(38, 18)) as peg_usd
+    from source
+)
+
+select * from renamed

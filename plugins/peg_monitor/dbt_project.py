@@ -1,0 +1,118 @@
+"""Everything Cosmos needs to render the dbt project, validated where it enters (DAG parse time).
+
+Parsing never runs dbt: the graph comes from `include/dbt/target/manifest.json`, built by
+`make dbt-manifest` (the demo and test commands and the Dockerfile run it). A missing or stale
+manifest is refused with a message that says how to rebuild it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = Path(os.environ.get("PEG_DBT_PROJECT_DIR", PROJECT_ROOT / "include" / "dbt"))
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+SOURCES_STAMP = DBT_PROJECT_DIR / "target" / "peg_sources.sha256"
+SOURCE_GLOBS = ("dbt_project.yml", "models/**/*", "macros/**/*", "tests/**/*")
+
+
+class DbtProjectError(RuntimeError):
+    """The dbt project cannot be rendered; the message says what to run or set."""
+
+
+def sources_digest(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """A digest of every file the manifest is built from."""
+    digest = hashlib.sha256()
+    for pattern in SOURCE_GLOBS:
+        for path in sorted(project_dir.glob(pattern)):
+            if path.is_file():
+                digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def default_dbt_executable() -> str:
+    """PEG_DBT_EXECUTABLE (the Astro image's dbt virtualenv), else the dbt next to this Python."""
+    configured = os.environ.get("PEG_DBT_EXECUTABLE")
+    if configured:
+        return configured
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+@dataclass(frozen=True)
+class DbtSettings:
+    """The project's Cosmos settings; `check()` refuses a missing or stale manifest."""
+
+    project_dir: Path = DBT_PROJECT_DIR
+    conn_id: str = os.environ.get("PEG_SNOWFLAKE_CONN_ID", "snowflake_default")
+    target: str = os.environ.get("PEG_DBT_TARGET", "local")
+    schema: str = os.environ.get("PEG_DBT_SCHEMA", "ANALYTICS")
+    raw_schema: str = os.environ.get("PEG_RAW_SCHEMA", "RAW")
+    execution_mode: str = os.environ.get("PEG_DBT_EXECUTION_MODE", "local")
+    dbt_executable: str = default_dbt_executable()
+
+    def __post_init__(self) -> None:
+        if self.execution_mode not in ("local", "watcher"):
+            raise DbtProjectError(f"PEG_DBT_EXECUTION_MODE={self.execution_mode!r}: use 'local' (default) or 'watcher'")
+
+    @property
+    def manifest(self) -> Path:
+        return self.project_dir / "target" / "manifest.json"
+
+    def check(self) -> None:
+        stamp = self.project_dir / "target" / "peg_sources.sha256"
+        if not self.manifest.exists() or not stamp.exists():
+            raise DbtProjectError(f"{self.manifest} is missing: build it with `make dbt-manifest`")
+        if stamp.read_text().strip() != sources_digest(self.project_dir):
+            raise DbtProjectError(
+                f"{self.manifest} is stale: the dbt project changed since it was built; run `make dbt-manifest`"
+            )
+
+    def cosmos_kwargs(self) -> dict[str, Any]:
+        """ProjectConfig, ProfileConfig, ExecutionConfig, RenderConfig and operator args for DbtTaskGroup."""
+        from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+        from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+        from peg_monitor.dbt_profile import PegSnowflakeProfileMapping
+
+        self.check()
+        in_process = Path(self.dbt_executable).parent == Path(sys.executable).parent
+        return {
+            "project_config": ProjectConfig(
+                dbt_project_path=self.project_dir,
+                manifest_path=self.manifest,
+                project_name="peg_monitor",
+                dbt_vars={"raw_schema": self.raw_schema},
+            ),
+            "profile_config": ProfileConfig(
+                profile_name="peg_monitor",
+                target_name=self.target,
+                profile_mapping=PegSnowflakeProfileMapping(conn_id=self.conn_id, profile_args={"schema": self.schema}),
+            ),
+            "execution_config": ExecutionConfig(
+                execution_mode=ExecutionMode(self.execution_mode),
+                invocation_mode=InvocationMode.DBT_RUNNER if in_process else InvocationMode.SUBPROCESS,
+                dbt_executable_path=self.dbt_executable,
+            ),
+            "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        }
+
+
+def build_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """Run `dbt parse` and stamp the manifest with the digest of the sources it was built from."""
+    import subprocess
+
+    digest = sources_digest(project_dir)
+    subprocess.run(
+        [default_dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)],
+        check=True,
+        cwd=project_dir,
+    )
+    (project_dir / "target" / "peg_sources.sha256").write_text(digest + "\n")
+    return project_dir / "target" / "manifest.json"
