@@ -19,20 +19,12 @@ deviations as (
         rounds.updated_at,
         rounds.price_usd,
         feeds.peg_usd,
-        feeds.heartbeat_seconds,
+        rounds.seconds_since_previous,
+        rounds.is_heartbeat_exceeded,
         cast(rounds.price_usd - feeds.peg_usd as float) / cast(feeds.peg_usd as float) * 100 as deviation_pct
     from rounds
     inner join feeds
         on rounds.chain = feeds.chain and rounds.proxy_address = feeds.proxy_address
-),
-
-ordered as (
-    select
-        *,
-        lag(updated_at) over (
-            partition by chain, proxy_address order by updated_at, round_id
-        ) as previous_updated_at
-    from deviations
 ),
 
 final as (
@@ -51,9 +43,11 @@ final as (
         deviation_pct * 100 as deviation_bps,
         abs(deviation_pct) * 100 as abs_deviation_bps,
         {{ peg_status('abs(deviation_pct) * 100') }} as peg_status,
-        datediff('second', previous_updated_at, updated_at) as seconds_since_previous_update,
-        coalesce(datediff('second', previous_updated_at, updated_at) > heartbeat_seconds, false) as is_heartbeat_exceeded
-    from ordered
+        -- measured on chain at load time against the feed's true previous round, so it does not
+        -- depend on which days happen to be loaded
+        seconds_since_previous as seconds_since_previous_update,
+        coalesce(is_heartbeat_exceeded, false) as is_heartbeat_exceeded
+    from deviations
 )
 
 select * from final

@@ -1,5 +1,7 @@
 {#- Hourly grid per feed over every loaded window, last known price carried forward, then rolling
-    24-hour statistics over the grid (so irregular Chainlink updates do not bias them). -#}
+    24-hour statistics over the grid (so irregular Chainlink updates do not bias them).
+    Statistics are computed on the answer's offset from the peg in the feed's own units (an exact
+    integer), then scaled back: z-scores of tiny moves stay exact in floating point. -#}
 with
 
 rounds as (
@@ -36,19 +38,21 @@ events as (
         dateadd('hour', 1, hour_at) as event_at,
         0 as is_round,
         null as round_id,
-        cast(null as float) as price_usd,
+        cast(null as float) as peg_offset_units,
         hour_at
     from grid
     union all
     select
-        chain,
-        proxy_address,
-        updated_at as event_at,
+        rounds.chain,
+        rounds.proxy_address,
+        rounds.updated_at as event_at,
         1 as is_round,
-        round_id,
-        cast(price_usd as float) as price_usd,
+        rounds.round_id,
+        cast(rounds.answer_raw - feeds.peg_usd * power(10, rounds.decimals) as float) as peg_offset_units,
         null as hour_at
     from rounds
+    inner join feeds
+        on rounds.chain = feeds.chain and rounds.proxy_address = feeds.proxy_address
 ),
 
 carried as (
@@ -57,11 +61,11 @@ carried as (
         proxy_address,
         hour_at,
         is_round,
-        last_value(price_usd ignore nulls) over (
+        last_value(peg_offset_units ignore nulls) over (
             partition by chain, proxy_address
             order by event_at, is_round, round_id
             rows between unbounded preceding and current row
-        ) as price_usd
+        ) as peg_offset_units
     from events
 ),
 
@@ -70,7 +74,7 @@ hourly as (
         chain,
         proxy_address,
         hour_at,
-        price_usd
+        peg_offset_units
     from carried
     where is_round = 0
 ),
@@ -85,19 +89,22 @@ rolling as (
                 range between interval '23 hours' preceding and current row
             )
         {%- endset %}
-        avg(price_usd) {{ rolling_24h }} as rolling_mean_24h,
-        stddev_samp(price_usd) {{ rolling_24h }} as rolling_stddev_24h,
-        count(price_usd) {{ rolling_24h }} as observations_24h
+        avg(peg_offset_units) {{ rolling_24h }} as mean_offset_units,
+        stddev_samp(peg_offset_units) {{ rolling_24h }} as stddev_offset_units,
+        min(peg_offset_units) {{ rolling_24h }} as min_offset_units,
+        max(peg_offset_units) {{ rolling_24h }} as max_offset_units,
+        count(peg_offset_units) {{ rolling_24h }} as observations_24h
     from hourly
 ),
 
 scored as (
     select
         rolling.*,
+        min_offset_units = max_offset_units as is_flat_window,
         case
-            when price_usd is null or observations_24h < 2 or rolling_stddev_24h is null then null
-            when rolling_stddev_24h = 0 then null
-            else (price_usd - rolling_mean_24h) / rolling_stddev_24h
+            when peg_offset_units is null or observations_24h < 2 then null
+            when min_offset_units = max_offset_units then null  -- zero standard deviation
+            else (peg_offset_units - mean_offset_units) / stddev_offset_units
         end as z_score
     from rolling
 ),
@@ -110,12 +117,12 @@ final as (
         feeds.symbol,
         scored.hour_at,
         to_date(scored.hour_at) as day,
-        scored.price_usd,
-        scored.price_usd is null as is_before_first_round,
-        scored.rolling_mean_24h,
-        scored.rolling_stddev_24h,
+        cast(feeds.peg_usd as float) + scored.peg_offset_units / power(10, feeds.decimals) as price_usd,
+        scored.peg_offset_units is null as is_before_first_round,
+        cast(feeds.peg_usd as float) + scored.mean_offset_units / power(10, feeds.decimals) as rolling_mean_24h,
+        scored.stddev_offset_units / power(10, feeds.decimals) as rolling_stddev_24h,
         scored.observations_24h,
-        coalesce(scored.rolling_stddev_24h = 0, false) as is_flat_window,
+        coalesce(scored.is_flat_window, false) as is_flat_window,
         scored.z_score,
         coalesce(abs(scored.z_score) > {{ var('unusual_abs_z') }}, false) as is_unusual,
         coalesce(abs(scored.z_score) > {{ var('outlier_abs_z') }}, false) as is_outlier

@@ -1,0 +1,217 @@
+"""The marts, built by dbt on the emulator from loaded simulated history, equal an independent pandas
+recomputation (deviation, hourly grid, z-scores) and do not depend on the order days were loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import snowflake.connector
+
+from chainlink_feeds.operators import ChainlinkFeedOperator
+from devstack import warehouse
+from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
+
+DAY = timedelta(days=1)
+TOLERANCE = 1e-9
+
+
+def query(sql: str) -> pd.DataFrame:
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        frame = pd.DataFrame(cur.fetchall(), columns=[c[0].lower() for c in cur.description])
+    return frame
+
+
+def load_days(schema: str, feeds, days: list[datetime]) -> None:
+    for feed in feeds:
+        for day in days:
+            ChainlinkFeedOperator(
+                task_id="load", feed_pair=feed.pair, window_start=day.isoformat(), window_end=(day + DAY).isoformat(),
+                raw_schema=schema,
+            ).execute({"run_id": "marts_test"})  # fmt: skip
+
+
+def dbt_build(raw_schema: str, target_schema: str, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            default_dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+            "--vars", json.dumps({"raw_schema": raw_schema}),
+        ],
+        capture_output=True, text=True, env=os.environ | {"PEG_DBT_SCHEMA": target_schema}, cwd=DBT_PROJECT_DIR,
+    )  # fmt: skip
+
+
+def drop(*schemas: str) -> None:
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        for schema in schemas:
+            conn.cursor().execute(f"drop schema if exists {schema} cascade")
+
+
+@pytest.fixture(scope="module")
+def built(stack, feeds, tmp_path_factory):
+    """Twelve days around the phase change, the depeg and the stale gap, loaded for every feed, then built."""
+    midnight = stack.phase_change_at.replace(hour=0, minute=0)
+    days = [midnight + DAY * i for i in range(-1, 8)] + [
+        stack.stale_window[0].replace(hour=0) + DAY * i for i in range(3)
+    ]
+    raw = f"MARTS_{uuid.uuid4().hex[:8].upper()}"
+    analytics = f"{raw}_A"
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        conn.cursor().execute(f"create schema {raw}")
+    try:
+        load_days(raw, feeds, days)
+        result = dbt_build(raw, analytics, tmp_path_factory.mktemp("dbt"))
+        assert result.returncode == 0, result.stdout[-4000:]
+        yield raw, f"{analytics}_MARTS", days, result.stdout
+    finally:
+        drop(raw, f"{analytics}_STAGING", f"{analytics}_MARTS")
+
+
+def test_every_model_and_test_passed(built) -> None:
+    *_, log = built
+    assert "ERROR=0" in log and "WARN=0" in log
+    assert "assert_24_grid_hours_per_loaded_feed_day" in log and "assert_depeg_events_do_not_overlap" in log
+
+
+def raw_frames(raw: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rounds = query(
+        f"select chain, proxy_address, round_id, answer, decimals, price, updated_at from {raw}.CHAINLINK_ROUNDS"
+    )
+    feeds = query(f"select chain, proxy_address, feed_pair, peg_usd, decimals from {raw}.CHAINLINK_FEEDS")
+    windows = query(f"select chain, proxy_address, window_start, window_end from {raw}.CHAINLINK_LOAD_WINDOWS")
+    return rounds, feeds, windows
+
+
+def test_deviation_and_status_match_pandas(built) -> None:
+    raw, marts, *_ = built
+    rounds, feeds, _ = raw_frames(raw)
+    expected = rounds.merge(feeds, on=["chain", "proxy_address"])
+    price, peg = expected["price"].astype(float), expected["peg_usd"].astype(float)
+    expected["deviation_pct"] = (price - peg) / peg * 100
+    bps = expected["deviation_pct"].abs() * 100
+    expected["peg_status"] = np.where(bps >= 100, "critical", np.where(bps >= 50, "warning", "healthy"))
+    actual = query(
+        f"select chain, proxy_address, round_id, deviation_pct, deviation_bps, peg_status from {marts}.STABLECOIN_PEG_HEALTH"
+    )
+    both = expected.merge(
+        actual, on=["chain", "proxy_address", "round_id"], suffixes=("_pd", "_dbt"), validate="one_to_one"
+    )
+    assert len(both) == len(expected) == len(actual)
+    assert np.allclose(both["deviation_pct_pd"], both["deviation_pct_dbt"].astype(float), rtol=0, atol=TOLERANCE)
+    assert np.allclose(both["deviation_pct_pd"] * 100, both["deviation_bps"].astype(float), rtol=0, atol=TOLERANCE)
+    assert (both["peg_status_pd"] == both["peg_status_dbt"]).all()
+    assert set(both["peg_status_dbt"]) == {"healthy", "warning", "critical"}
+
+
+def pandas_zscores(rounds: pd.DataFrame, feeds: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """The hourly grid, carried-forward prices and rolling 24-hour statistics, recomputed with pandas."""
+    out = []
+    for (chain, proxy), feed_windows in windows.groupby(["chain", "proxy_address"]):
+        feed = feeds[(feeds.chain == chain) & (feeds.proxy_address == proxy)].iloc[0]
+        scale = 10 ** int(feed.decimals)
+        hours = sorted(
+            {
+                h
+                for w in feed_windows.itertuples()
+                for h in pd.date_range(w.window_start.floor("h"), w.window_end, freq="h", inclusive="left")
+            }
+        )
+        feed_rounds = rounds[(rounds.chain == chain) & (rounds.proxy_address == proxy)].sort_values(
+            ["updated_at", "round_id"]
+        )
+        offsets = (feed_rounds["answer"].astype(object) - int(feed.peg_usd * scale)).astype(float).to_numpy()
+        times = feed_rounds["updated_at"].to_numpy()
+        grid = pd.DataFrame({"hour_at": hours})
+        ends = (grid["hour_at"] + pd.Timedelta(hours=1)).to_numpy()
+        position = np.searchsorted(times, ends, side="left") - 1  # the last round updated before the hour ends
+        grid["offset"] = np.where(position >= 0, offsets[np.clip(position, 0, None)], np.nan)
+        means, stds, zs, flats = [], [], [], []
+        for hour, offset in zip(grid["hour_at"], grid["offset"], strict=True):
+            window = (
+                grid[(grid.hour_at > hour - pd.Timedelta(hours=24)) & (grid.hour_at <= hour)]["offset"]
+                .dropna()
+                .to_numpy()
+            )
+            mean = window.mean() if len(window) else np.nan
+            std = window.std(ddof=1) if len(window) >= 2 else np.nan
+            flat = bool(len(window)) and window.min() == window.max()
+            z = np.nan if (np.isnan(offset) or len(window) < 2 or flat) else (offset - mean) / std
+            means.append(mean), stds.append(std), zs.append(z), flats.append(flat)
+        grid["price_usd"] = float(feed.peg_usd) + grid["offset"] / scale
+        grid["rolling_mean_24h"] = float(feed.peg_usd) + np.array(means) / scale
+        grid["rolling_stddev_24h"] = np.array(stds) / scale
+        grid["z_score"], grid["is_flat_window"] = zs, flats
+        grid["chain"], grid["proxy_address"] = chain, proxy
+        out.append(grid)
+    return pd.concat(out, ignore_index=True)
+
+
+def test_hourly_grid_and_zscores_match_pandas(built) -> None:
+    raw, marts, days, _ = built
+    expected = pandas_zscores(*raw_frames(raw))
+    actual = query(
+        f"select chain, proxy_address, hour_at, price_usd, rolling_mean_24h, rolling_stddev_24h, z_score, "
+        f"is_flat_window, is_unusual, is_outlier from {marts}.STABLECOIN_PEG_ZSCORE"
+    )
+    assert len(actual) == len(expected) == 24 * len(days) * 3
+    both = expected.merge(
+        actual, on=["chain", "proxy_address", "hour_at"], suffixes=("_pd", "_dbt"), validate="one_to_one"
+    )
+    assert len(both) == len(expected)
+    for column in ("price_usd", "rolling_mean_24h", "rolling_stddev_24h", "z_score"):
+        pd_values, dbt_values = both[f"{column}_pd"].astype(float), both[f"{column}_dbt"].astype(float)
+        assert ((pd_values.isna()) == (dbt_values.isna())).all(), column
+        assert np.allclose(pd_values.dropna(), dbt_values.dropna(), rtol=0, atol=TOLERANCE), column
+    assert (both["is_flat_window_pd"] == both["is_flat_window_dbt"]).all()
+    z = both["z_score_pd"].abs()
+    assert ((z > 1).fillna(False) == both["is_unusual"]).all() and ((z > 2).fillna(False) == both["is_outlier"]).all()
+    assert both["is_outlier"].any() and both["is_flat_window_dbt"].any()
+
+
+def test_marts_show_the_scripted_episodes(built, stack) -> None:
+    _, marts, *_ = built
+    events = query(
+        f"select feed_pair, started_at, ended_at, worst_price_usd, worst_status from {marts}.STABLECOIN_DEPEG_EVENTS"
+    )
+    usdc = events[events.feed_pair == "USDC/USD"].sort_values("worst_price_usd").iloc[0]
+    assert 0.87 < float(usdc.worst_price_usd) < 0.89 and usdc.worst_status == "critical"
+    assert usdc.started_at.to_pydatetime() >= stack.depeg_start.replace(tzinfo=None)
+    stale = query(f"select feed_pair, heartbeat_misses from {marts}.CHAINLINK_FEED_STALENESS")
+    assert dict(zip(stale.feed_pair, stale.heartbeat_misses, strict=True)) == {
+        "USDC/USD": 0,
+        "USDT/USD": 1,
+        "DAI/USD": 0,
+    }
+    daily = query(f"select day, rounds, day_status from {marts}.STABLECOIN_PEG_DAILY where feed_pair = 'USDC/USD'")
+    assert daily.set_index("day").loc[stack.depeg_start.date(), "day_status"] == "critical"
+
+
+def test_loading_old_days_later_gives_the_same_marts(built, feeds, tmp_path) -> None:
+    raw, marts, days, _ = built
+    shuffled = f"SHUF_{uuid.uuid4().hex[:8].upper()}"
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        conn.cursor().execute(f"create schema {shuffled}")
+    try:
+        load_days(shuffled, feeds, list(reversed(days[1::2])) + list(reversed(days[::2])))
+        result = dbt_build(shuffled, f"{shuffled}_A", tmp_path)
+        assert result.returncode == 0, result.stdout[-4000:]
+        for table, key in [
+            ("STABLECOIN_PEG_HEALTH", "chain, proxy_address, round_id"),
+            ("STABLECOIN_PEG_ZSCORE", "chain, proxy_address, hour_at"),
+            ("STABLECOIN_DEPEG_EVENTS", "depeg_event_id"),
+            ("STABLECOIN_PEG_DAILY", "chain, proxy_address, day"),
+            ("CHAINLINK_FEED_STALENESS", "chain, proxy_address"),
+        ]:
+            in_order = query(f"select * from {marts}.{table} order by {key}")
+            out_of_order = query(f"select * from {shuffled}_A_MARTS.{table} order by {key}")
+            pd.testing.assert_frame_equal(in_order, out_of_order, check_exact=False, rtol=0, atol=TOLERANCE)
+    finally:
+        drop(shuffled, f"{shuffled}_A_STAGING", f"{shuffled}_A_MARTS")
