@@ -1,7 +1,7 @@
 """The feed registry: which Chainlink feeds to watch, validated where the config file is read.
 
-Reading it is cheap (YAML plus a keccak per address) so DAG files can build one task per feed at
-parse time without touching the network.
+Reading it is cheap (YAML plus a pure-Python keccak per address) so DAG files can build one task
+per feed at parse time without touching the network.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from chainlink_feeds.keccak import keccak256
 
 DEFAULT_REGISTRY = Path(
     os.environ.get("PEG_FEED_REGISTRY", Path(__file__).resolve().parents[2] / "include" / "feeds.yaml")
@@ -74,11 +76,9 @@ class Feed:
 
 
 def to_checksum_address(address: str) -> str:
-    """EIP-55 checksum of a hex address (keccak from eth_hash, which web3 already depends on)."""
-    from eth_hash.auto import keccak
-
+    """EIP-55 checksum of a hex address."""
     lower = address[2:].lower()
-    digest = keccak(lower.encode()).hex()
+    digest = keccak256(lower.encode()).hex()
     return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(lower))
 
 
@@ -128,7 +128,11 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> list[Feed]:
     """Read and validate the registry; raise FeedRegistryError naming the bad line."""
     path = Path(path)
     try:
-        document = yaml.compose(path.read_text())
+        loader = yaml.SafeLoader(path.read_text())
+        try:
+            document = loader.get_single_node()
+        finally:
+            loader.dispose()
     except (OSError, yaml.YAMLError) as exc:
         raise FeedRegistryError(f"{path}: cannot read the feed registry: {exc}") from exc
     if not isinstance(document, yaml.MappingNode):
@@ -140,9 +144,9 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> list[Feed]:
     seen: dict[tuple[str, str], str] = {}
     for node in feeds_node.value:
         where = f"{path} line {node.start_mark.line + 1}"
-        raw = yaml.safe_load(yaml.serialize(node))
-        if not isinstance(raw, dict):
+        if not isinstance(node, yaml.MappingNode):
             raise FeedRegistryError(f"{where}: each feed must be a mapping")
+        raw = loader.construct_mapping(node, deep=True)
         feed = _feed_from_mapping(raw, where)
         for key in ((feed.chain, feed.proxy.lower()), (feed.chain, feed.pair)):
             if key in seen:

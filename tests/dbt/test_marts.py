@@ -3,56 +3,20 @@ recomputation (deviation, hourly grid, z-scores) and do not depend on the order 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 import snowflake.connector
 
-from chainlink_feeds.operators import ChainlinkFeedOperator
 from devstack import warehouse
-from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
+from tests.support.pipeline import dbt_build, load_days, query
+from tests.support.pipeline import drop_schemas as drop
 
 DAY = timedelta(days=1)
 TOLERANCE = 1e-9
-
-
-def query(sql: str) -> pd.DataFrame:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
-        cur.execute(sql)
-        frame = pd.DataFrame(cur.fetchall(), columns=[c[0].lower() for c in cur.description])
-    return frame
-
-
-def load_days(schema: str, feeds, days: list[datetime]) -> None:
-    for feed in feeds:
-        for day in days:
-            ChainlinkFeedOperator(
-                task_id="load", feed_pair=feed.pair, window_start=day.isoformat(), window_end=(day + DAY).isoformat(),
-                raw_schema=schema,
-            ).execute({"run_id": "marts_test"})  # fmt: skip
-
-
-def dbt_build(raw_schema: str, target_schema: str, tmp_path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            default_dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-            "--vars", json.dumps({"raw_schema": raw_schema}),
-        ],
-        capture_output=True, text=True, env=os.environ | {"PEG_DBT_SCHEMA": target_schema}, cwd=DBT_PROJECT_DIR,
-    )  # fmt: skip
-
-
-def drop(*schemas: str) -> None:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
-        for schema in schemas:
-            conn.cursor().execute(f"drop schema if exists {schema} cascade")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,57 @@
+"""Run the pipeline's pieces for tests: load days into a raw schema, build the marts with dbt."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import snowflake.connector
+
+from chainlink_feeds.operators import ChainlinkFeedOperator
+from devstack import warehouse
+from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
+
+DAY = timedelta(days=1)
+
+
+def query(sql: str) -> pd.DataFrame:
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return pd.DataFrame(cur.fetchall(), columns=[c[0].lower() for c in cur.description])
+
+
+def create_schema(schema: str) -> None:
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        conn.cursor().execute(f"create schema if not exists {schema}")
+
+
+def drop_schemas(*schemas: str) -> None:
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        for schema in schemas:
+            conn.cursor().execute(f"drop schema if exists {schema} cascade")
+
+
+def load_days(schema: str, feeds, days: list[datetime]) -> None:
+    """Run ChainlinkFeedOperator for every feed and day into `schema`."""
+    for feed in feeds:
+        for day in days:
+            ChainlinkFeedOperator(
+                task_id="load", feed_pair=feed.pair, window_start=day.isoformat(), window_end=(day + DAY).isoformat(),
+                raw_schema=schema,
+            ).execute({"run_id": "test_load"})  # fmt: skip
+
+
+def dbt_build(raw_schema: str, target_schema: str, work_dir: Path) -> subprocess.CompletedProcess:
+    """`dbt build` reading `raw_schema`, writing <target_schema>_STAGING and <target_schema>_MARTS."""
+    return subprocess.run(
+        [
+            default_dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
+            "--vars", json.dumps({"raw_schema": raw_schema}),
+        ],
+        capture_output=True, text=True, env=os.environ | {"PEG_DBT_SCHEMA": target_schema}, cwd=DBT_PROJECT_DIR,
+    )  # fmt: skip
