@@ -1,0 +1,47 @@
+"""The Cosmos settings refuse a missing or stale manifest, and map the connection's protocol extra."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from peg_monitor.dbt_project import DBT_PROJECT_DIR, DbtProjectError, DbtSettings
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    copy = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("logs", "compiled", "run"))
+    return copy
+
+
+def test_a_fresh_manifest_passes(project_copy) -> None:
+    DbtSettings(project_dir=project_copy).check()
+
+
+def test_a_changed_model_makes_the_manifest_stale(project_copy) -> None:
+    model = project_copy / "models" / "marts" / "stablecoin_peg_daily.sql"
+    model.write_text(model.read_text() + "\n-- changed\n")
+    with pytest.raises(DbtProjectError, match="is stale: .* run `make dbt-manifest`"):
+        DbtSettings(project_dir=project_copy).check()
+
+
+def test_a_missing_manifest_says_how_to_build_it(project_copy) -> None:
+    (project_copy / "target" / "manifest.json").unlink()
+    with pytest.raises(DbtProjectError, match="is missing: build it with `make dbt-manifest`"):
+        DbtSettings(project_dir=project_copy).check()
+
+
+def test_unknown_execution_mode_is_refused() -> None:
+    with pytest.raises(DbtProjectError, match="PEG_DBT_EXECUTION_MODE='kubernetes'"):
+        DbtSettings(execution_mode="kubernetes")
+
+
+def test_profile_mapping_passes_the_emulator_protocol_and_keeps_the_password_out(stack) -> None:
+    from peg_monitor.dbt_profile import PegSnowflakeProfileMapping
+
+    mapping = PegSnowflakeProfileMapping(conn_id="snowflake_default", profile_args={"schema": "ANALYTICS"})
+    profile = mapping.profile
+    assert profile["protocol"] == "http" and profile["host"] == "127.0.0.1" and profile["schema"] == "ANALYTICS"
+    assert profile["password"].startswith("{{ env_var(") and "emulator" not in str(profile)
