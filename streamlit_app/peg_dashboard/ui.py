@@ -1,0 +1,119 @@
+"""Shared UI pieces: the sidebar's connection panel and guide, status badges, error and empty states."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from peg_dashboard import __version__, data
+from peg_dashboard.config import ConfigurationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from peg_dashboard.filters import Selection
+
+REFRESH_EVERY = "60s"
+STATUS_BADGES = {
+    "healthy": ("green", ":material/check_circle:"),
+    "warning": ("orange", ":material/warning:"),
+    "critical": ("red", ":material/error:"),
+    "no data": ("gray", ":material/help:"),
+}
+GUIDE = """
+- **Peg Deviation**: each token's status now (healthy below 50 bps from the peg, warning from 50,
+  critical from 100), its price, its deviation with the bands, and the latest Chainlink rounds.
+  Refreshes every minute.
+- **Peg Z-Score**: how unusual each hour's price is against the rolling 24 h mean and standard
+  deviation; |z| > 1 is unusual, |z| > 2 an outlier.
+- **Depeg Events**: every run of rounds beyond 50 bps, worst first, and each day's status.
+- **Feed Health**: whether each feed still updates within its heartbeat.
+
+The token and date range apply to every page and are kept in the link, e.g.
+`?feed=USDC&start=2026-03-01&end=2026-03-31`. Times are UTC.
+"""
+
+
+def status_badge(status: str) -> None:
+    color, icon = STATUS_BADGES.get(status, STATUS_BADGES["no data"])
+    st.badge(status, color=color, icon=icon)
+
+
+def connection_panel(status: data.ConnectionStatus) -> None:
+    """The sidebar's live connection check: where the app reads from, never a secret."""
+    summary = status.summary
+    with st.sidebar.container(border=True):
+        st.markdown("**Connection**")
+        if status.ok:
+            st.markdown(f":green[:material/check_circle:] Connected to the **{summary['backend']}**")
+        else:
+            st.markdown(f":red[:material/cancel:] Not connected ({summary.get('backend', 'not configured')})")
+        details = [f"{name} `{summary[name]}`" for name in ("account", "database", "schema") if name in summary]
+        if "address" in summary:
+            details.append(f"at `{summary['address']}`")
+        if status.latency_ms is not None:
+            details.append(f"{status.latency_ms:.0f} ms")
+        if details:
+            st.caption(" · ".join(details))
+
+
+def version_caption() -> None:
+    try:
+        version = data.data_version()
+    except (data.DataError, ConfigurationError):
+        return
+    as_of = f"{version.data_as_of:%Y-%m-%d %H:%M} UTC" if version.data_as_of else "no data"
+    st.sidebar.caption(f"Data version `{version.token}` · data as of {as_of} · app {__version__}")
+
+
+def guide() -> None:
+    with st.sidebar.expander("Guide", icon=":material/help:"):
+        st.markdown(GUIDE)
+
+
+@contextmanager
+def data_errors() -> Iterator[None]:
+    """Show a data-layer failure as an error (what to fix, no traceback) instead of raising."""
+    try:
+        yield
+    except (data.DataError, ConfigurationError) as exc:
+        st.error(str(exc), icon=":material/cloud_off:")
+
+
+def empty_state(what: str, selection: Selection) -> None:
+    st.info(
+        f"No {what} for {selection.label} in {selection.period}. Widen the date range or pick another token.",
+        icon=":material/inbox:",
+    )
+
+
+def refreshed_caption() -> None:
+    version = data.data_version()
+    st.caption(
+        f"Refreshed {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC · refreshes every minute · data version `{version.token}`"
+    )
+
+
+def seconds_to_text(seconds: float | None) -> str:
+    """A duration like `2 d 3 h`, `4 h 10 min` or `35 min`."""
+    if seconds is None or seconds != seconds:
+        return "—"
+    minutes = int(seconds // 60)
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+def feeds_in_view(selection: Selection) -> list[data.Feed]:
+    return [selection.feed] if selection.feed else data.feeds()
+
+
+def rows_by_pair(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    return {row["feed_pair"]: row for _, row in frame.iterrows()}
