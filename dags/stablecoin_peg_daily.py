@@ -14,8 +14,14 @@ Then Cosmos renders the dbt project (`include/dbt`) as one task per model, each 
 tests: staging views, then the marts (peg health, hourly z-scores, depeg events, daily summary,
 feed staleness) in the `ANALYTICS_*` schemas.
 
+A freshness gate then checks the marts cover the day for every feed (a stale feed is reported, not
+hidden), and a deferred refresh check waits until the separately deployed Streamlit dashboard
+serves the new day (`PEG_DASHBOARD_CHECK=warn` makes a missing or stale dashboard a warning
+instead of a failure).
+
 Connections: `chainlink_ethereum` (RPC URL, API key as password), `snowflake_default` (used by
-both the ingest and dbt). Pool: `chainlink_rpc` bounds concurrent RPC reads.
+the ingest, dbt and the gate), `dashboard_default` (HTTP, the app's URL). Pools: `chainlink_rpc`
+bounds concurrent RPC reads, `snowflake_warehouse` concurrent warehouse work.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from cosmos import DbtTaskGroup
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 from peg_monitor.dbt_project import DbtSettings
+from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
 
 START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
 RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
+WAREHOUSE_POOL = os.environ.get("PEG_WAREHOUSE_POOL", "snowflake_warehouse")
 MAX_ACTIVE_RUNS = int(os.environ.get("PEG_MAX_ACTIVE_RUNS", "4"))
 SNOWFLAKE_ACCOUNT = os.environ.get("PEG_SNOWFLAKE_ACCOUNT", "peg_monitor")
 SNOWFLAKE_DATABASE = os.environ.get("PEG_SNOWFLAKE_DATABASE", "PEG_MONITOR")
@@ -70,10 +78,17 @@ def stablecoin_peg_daily() -> None:
     ]
     transform = DbtTaskGroup(
         group_id="dbt",
-        default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+        default_args={
+            "owner": "data-platform",
+            "retries": 2,
+            "retry_delay": timedelta(minutes=1),
+            "pool": WAREHOUSE_POOL,
+        },
         **DBT.cosmos_kwargs(),
     )
-    ingest >> transform
+    gate = MartsFreshnessSensor(task_id="marts_freshness_gate", pool=WAREHOUSE_POOL)
+    refresh_check = DashboardFreshnessSensor(task_id="dashboard_refresh_check")
+    ingest >> transform >> gate >> refresh_check
 
 
 stablecoin_peg_daily()

@@ -18,7 +18,10 @@ from devstack.airflow_env import airflow_env
 from devstack.settings import ANVIL_URL, FAKESNOW_PORT
 
 # Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
-POOLS = [("chainlink_rpc", 4, "Concurrent Chainlink RPC reads")]
+POOLS = [
+    ("chainlink_rpc", 4, "Concurrent Chainlink RPC reads"),
+    ("snowflake_warehouse", 4, "Concurrent Snowflake work (dbt models and tests, the freshness gate)"),
+]
 
 
 def _up(_: argparse.Namespace) -> None:

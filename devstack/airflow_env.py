@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from devstack import chain, warehouse
-from devstack.settings import PROJECT_DIR, STACK_DIR
+from devstack.settings import DASHBOARD_URL, PROJECT_DIR, STACK_DIR
 
 AIRFLOW_HOME = STACK_DIR / "airflow"
 
@@ -23,6 +24,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": warehouse.airflow_connection_uri(),
         "AIRFLOW_CONN_CHAINLINK_ETHEREUM": chain.airflow_connection_uri(),
+        "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps({"conn_type": "http", "host": DASHBOARD_URL}),
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(PROJECT_DIR / "plugins"), str(PROJECT_DIR), os.environ.get("PYTHONPATH")])
         ),

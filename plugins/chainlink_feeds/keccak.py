@@ -34,9 +34,7 @@ def _permute(lanes: list[int]) -> list[int]:
         for x in range(5):
             for y in range(5):
                 moved[y + 5 * ((2 * x + 3 * y) % 5)] = _rotate(lanes[x + 5 * y], _ROTATIONS[x][y])
-        lanes = [
-            moved[i] ^ (~moved[(i + 1) % 5 + 5 * (i // 5)] & moved[(i + 2) % 5 + 5 * (i // 5)]) for i in range(25)
-        ]
+        lanes = [moved[i] ^ (~moved[(i + 1) % 5 + 5 * (i // 5)] & moved[(i + 2) % 5 + 5 * (i // 5)]) for i in range(25)]
         lanes[0] ^= constant
     return lanes
 

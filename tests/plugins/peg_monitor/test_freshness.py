@@ -1,0 +1,50 @@
+"""The refresh check's verdict on a freshness answer names what is missing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from peg_monitor.freshness import dashboard_url, evaluate
+
+END = datetime(2026, 11, 24, tzinfo=UTC)
+URL = "http://dash:8501"
+
+
+def answer(**data_as_of: str) -> dict:
+    return {
+        "app_version": "1.0",
+        "data_version": "v7",
+        "feeds": [{"feed_pair": pair.replace("_", "/"), "data_as_of": value} for pair, value in data_as_of.items()],
+    }
+
+
+def test_fresh_when_every_feed_reaches_the_window_end() -> None:
+    fresh, message = evaluate(URL, answer(USDC_USD="2026-11-24T00:00:00Z", DAI_USD="2026-11-24T06:00:00"), END, ["USDC/USD", "DAI/USD"])
+    assert fresh and "v7" in message
+
+
+def test_old_and_missing_feeds_are_named() -> None:
+    fresh, message = evaluate(URL, answer(USDC_USD="2026-11-23T00:00:00Z"), END, ["USDC/USD", "DAI/USD"])
+    assert not fresh
+    assert "no data for DAI/USD" in message and "only USDC/USD up to 2026-11-23T00:00:00+00:00" in message
+    assert "window ends 2026-11-24T00:00:00+00:00" in message
+
+
+def test_garbage_is_not_fresh() -> None:
+    fresh, message = evaluate(URL, "<html>oops</html>", END, ["USDC/USD"])
+    assert not fresh and "did not answer the freshness JSON" in message
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "schema", "expected"),
+    [("http://dash:8501/", None, None, "http://dash:8501"), ("dash", 8501, None, "http://dash:8501"), ("dash.example.com", None, "https", "https://dash.example.com")],
+)
+def test_dashboard_url_from_connection_fields(host, port, schema, expected) -> None:
+    assert dashboard_url(host, port, schema) == expected
+
+
+def test_dashboard_url_needs_a_host() -> None:
+    with pytest.raises(ValueError, match="no host"):
+        dashboard_url(None)
