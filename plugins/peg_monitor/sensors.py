@@ -159,11 +159,10 @@ class DashboardFreshnessSensor(BaseSensorOperator):
         import asyncio
 
         import httpx
+        from airflow.sdk.bases.hook import BaseHook
 
         from peg_monitor.freshness import dashboard_url
         from peg_monitor.triggers import DashboardFreshnessTrigger, check_dashboard
-
-        from airflow.sdk.bases.hook import BaseHook
 
         conn = BaseHook.get_connection(self.dashboard_conn_id)
         url = dashboard_url(conn.host, conn.port, conn.schema)
@@ -197,7 +196,7 @@ class DashboardFreshnessSensor(BaseSensorOperator):
         if event.get("status") == "success":
             self.log.info("%s", event["message"])
             return event["message"]
-        message = f"dashboard refresh check gave up after {self.timeout}s: {event.get('message')}"
+        message = f"dashboard refresh check gave up after {self.timeout:.0f}s: {event.get('message')}"
         if self.on_stale == "warn":
             self.log.warning("%s (PEG_DASHBOARD_CHECK=warn: not failing the run)", message)
             raise AirflowSkipException(message)

@@ -21,7 +21,9 @@ def answer(**data_as_of: str) -> dict:
 
 
 def test_fresh_when_every_feed_reaches_the_window_end() -> None:
-    fresh, message = evaluate(URL, answer(USDC_USD="2026-11-24T00:00:00Z", DAI_USD="2026-11-24T06:00:00"), END, ["USDC/USD", "DAI/USD"])
+    fresh, message = evaluate(
+        URL, answer(USDC_USD="2026-11-24T00:00:00Z", DAI_USD="2026-11-24T06:00:00"), END, ["USDC/USD", "DAI/USD"]
+    )
     assert fresh and "v7" in message
 
 
@@ -39,7 +41,11 @@ def test_garbage_is_not_fresh() -> None:
 
 @pytest.mark.parametrize(
     ("host", "port", "schema", "expected"),
-    [("http://dash:8501/", None, None, "http://dash:8501"), ("dash", 8501, None, "http://dash:8501"), ("dash.example.com", None, "https", "https://dash.example.com")],
+    [
+        ("http://dash:8501/", None, None, "http://dash:8501"),
+        ("dash", 8501, None, "http://dash:8501"),
+        ("dash.example.com", None, "https", "https://dash.example.com"),
+    ],
 )
 def test_dashboard_url_from_connection_fields(host, port, schema, expected) -> None:
     assert dashboard_url(host, port, schema) == expected

@@ -1,0 +1,105 @@
+"""The marts freshness gate and the dashboard refresh check, against the emulator and real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+
+from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
+
+DAY = timedelta(days=1)
+
+
+def gate(marts: str, start: datetime) -> MartsFreshnessSensor:
+    return MartsFreshnessSensor(
+        task_id="gate", marts_schema=marts, window_start=start.isoformat(), window_end=(start + DAY).isoformat(),
+        mode="poke", poke_interval=0.1, timeout=0.5,
+    )  # fmt: skip
+
+
+def test_gate_passes_when_the_marts_cover_the_window(marts, stack) -> None:
+    result = gate(marts, stack.end - DAY).execute({})
+    assert result == {"window_end": stack.end.isoformat(), "stale_feeds": []}
+
+
+def test_gate_fails_naming_each_feed_and_what_is_missing(marts, stack, feeds) -> None:
+    with pytest.raises(AirflowSensorTimeout) as raised:
+        gate(marts, stack.end).execute({})
+    message = str(raised.value)
+    for feed in feeds:
+        assert f"{feed.pair}: marts cover data up to {stack.end.isoformat()}" in message
+    assert f"the window ends {(stack.end + DAY).isoformat()}" in message
+    assert "no STABLECOIN_PEG_DAILY row for " + stack.end.date().isoformat() in message
+
+
+def test_gate_reports_a_stale_feed_without_failing(stack, feeds, tmp_path) -> None:
+    """Data loaded up to noon while USDT misses its heartbeat: covered, and USDT is reported stale."""
+    import uuid
+
+    from chainlink_feeds.operators import ChainlinkFeedOperator
+    from tests.support.pipeline import create_schema, dbt_build, drop_schemas, load_days
+
+    raw = f"STALE_{uuid.uuid4().hex[:8].upper()}"
+    start = stack.stale_window[0].replace(hour=0)
+    end = start + timedelta(hours=36)  # inside the outage, more than a heartbeat after USDT's last round
+    assert end < stack.stale_window[1]
+    create_schema(raw)
+    try:
+        load_days(raw, feeds, [start - DAY])
+        for feed in feeds:
+            ChainlinkFeedOperator(
+                task_id="load",
+                feed_pair=feed.pair,
+                window_start=start.isoformat(),
+                window_end=end.isoformat(),
+                raw_schema=raw,
+            ).execute({"run_id": "stale"})
+        assert dbt_build(raw, f"{raw}_A", tmp_path).returncode == 0
+        sensor = gate(f"{raw}_A_MARTS", start)
+        sensor.window_end = end.isoformat()
+        result = sensor.execute({})
+    finally:
+        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+    assert result["stale_feeds"] == ["USDT/USD"]
+
+
+def down_sensor(monkeypatch, on_stale: str) -> DashboardFreshnessSensor:
+    monkeypatch.setenv("AIRFLOW_CONN_DASHBOARD_DOWN", json.dumps({"conn_type": "http", "host": "http://127.0.0.1:9"}))
+    return DashboardFreshnessSensor(
+        task_id="refresh", dashboard_conn_id="dashboard_down", window_end="2026-11-24T00:00:00+00:00",
+        on_stale=on_stale, poll_interval=0.1, timeout=1,
+    )  # fmt: skip
+
+
+def run_trigger(deferred: TaskDeferred) -> dict:
+    async def first_event() -> dict:
+        async for event in deferred.trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(first_event())
+
+
+@pytest.mark.parametrize(("on_stale", "raised"), [("fail", AirflowFailException), ("warn", AirflowSkipException)])
+def test_dashboard_down_defers_then_fails_or_warns_with_the_reason(monkeypatch, on_stale, raised) -> None:
+    sensor = down_sensor(monkeypatch, on_stale)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    classpath, kwargs = deferred.value.trigger.serialize()
+    assert (
+        classpath == "peg_monitor.triggers.DashboardFreshnessTrigger"
+        and kwargs["dashboard_conn_id"] == "dashboard_down"
+    )
+    event = run_trigger(deferred.value)
+    assert event["status"] == "timeout" and "dashboard http://127.0.0.1:9 is down or unreachable" in event["message"]
+    with pytest.raises(raised, match="dashboard refresh check gave up after 1s: dashboard http://127.0.0.1:9 is down"):
+        sensor.execute_complete({}, event)
+
+
+def test_bad_check_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="PEG_DASHBOARD_CHECK must be one of"):
+        DashboardFreshnessSensor(task_id="x", on_stale="maybe")
