@@ -1,0 +1,113 @@
+"""Peg Deviation on the marts built from the simulated history: the status cards and the latest
+updates equal the marts (queried here independently), the token and range filters change them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from tests.support.pipeline import query
+
+DAY = timedelta(days=1)
+
+
+def expected_status(marts: str, end, pair: str | None = None) -> pd.DataFrame:
+    """Per feed, the last round before `end`, computed in pandas from the health mart."""
+    rounds = query(
+        f"select feed_pair, symbol, updated_at, round_id, price_usd, deviation_bps, peg_status "
+        f"from {marts}.STABLECOIN_PEG_HEALTH where updated_at < '{end:%Y-%m-%d %H:%M:%S}'"
+    )
+    if pair:
+        rounds = rounds[rounds.feed_pair == pair]
+    rounds["round_id"] = rounds["round_id"].map(int)
+    latest = rounds.sort_values(["updated_at", "round_id"]).groupby("feed_pair").tail(1)
+    return latest.sort_values("symbol").reset_index(drop=True)
+
+
+def expected_updates(marts: str, start, end, pair: str | None = None) -> pd.DataFrame:
+    rounds = query(
+        f"select updated_at, symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id "
+        f"from {marts}.STABLECOIN_PEG_HEALTH where updated_at >= '{start:%Y-%m-%d}' and updated_at < '{end:%Y-%m-%d}'"
+    )
+    if pair:
+        rounds = rounds[rounds.feed_pair == pair]
+    rounds["round_id"] = rounds["round_id"].map(int)
+    return rounds.sort_values(["updated_at", "round_id"], ascending=False).head(100).reset_index(drop=True)
+
+
+def badges(at) -> list[str]:
+    return [m.value.split(" ")[-1].rstrip("]") for m in at.markdown if "-badge[" in m.value]
+
+
+def check_page(at, marts: str, start, end, pair: str | None = None) -> None:
+    assert not at.exception, at.exception
+    status = expected_status(marts, end, pair)
+    assert len(status) == (1 if pair else 3)
+    metrics = {m.label: m for m in at.metric}
+    assert list(metrics) == list(status["symbol"])
+    for row in status.itertuples():
+        assert metrics[row.symbol].value == f"${float(row.price_usd):.4f}"
+        assert metrics[row.symbol].delta == f"{float(row.deviation_bps):+.1f} bps"
+    assert badges(at) == list(status["peg_status"])
+
+    updates = expected_updates(marts, start, end, pair)
+    shown = at.dataframe[0].value
+    assert len(shown) == len(updates) > 0
+    assert list(shown["updated_at"]) == list(updates["updated_at"])
+    assert list(shown["symbol"]) == list(updates["symbol"])
+    assert list(shown["round_id"]) == [str(r) for r in updates["round_id"]]
+    assert list(shown["peg_status"]) == list(updates["peg_status"])
+    for column in ("price_usd", "deviation_pct", "deviation_bps"):
+        assert shown[column].to_numpy() == pytest.approx(updates[column].astype(float).to_numpy(), abs=1e-12)
+    assert shown["deviation_bps"].to_numpy() == pytest.approx(shown["deviation_pct"].to_numpy() * 100)
+    # one price chart per token, one deviation chart
+    assert len(at.get("vega_lite_chart")) == len(status) + 1
+
+
+def test_all_feeds_by_default(app, marts, stack) -> None:
+    at = app().run()
+    first, last = stack.end.date() - 21 * DAY, stack.end.date() - DAY
+    assert at.date_input[0].value == (first, last)  # the fixture's 21 days, within the default 30
+    assert at.selectbox[0].options == [
+        "All feeds",
+        *sorted(query(f"select feed_pair from {marts}.CHAINLINK_FEED_STALENESS").feed_pair),
+    ]
+    check_page(at, marts, first, last + DAY)
+    assert at.title[0].value == "Peg Deviation"
+
+
+def test_the_token_filter_and_the_range_change_what_is_shown(app, marts, stack) -> None:
+    depeg_day = stack.depeg_start.date()
+    start = depeg_day - 2 * DAY
+    at = app(start=str(start), end=str(depeg_day)).run()
+    check_page(at, marts, start, depeg_day + DAY)
+    assert "critical" in badges(at)  # USDC at the end of the day its depeg began
+
+    at.selectbox[0].set_value("USDC/USD").run()
+    check_page(at, marts, start, depeg_day + DAY, pair="USDC/USD")
+    assert badges(at) == ["critical"]
+    assert set(at.dataframe[0].value["symbol"]) == {"USDC"}
+    assert at.query_params == {"feed": "USDC", "start": str(start), "end": str(depeg_day)}
+
+    at.selectbox[0].set_value("DAI/USD").run()
+    check_page(at, marts, start, depeg_day + DAY, pair="DAI/USD")
+
+
+def test_a_token_without_rounds_shows_an_empty_state(app, marts_copy, stack) -> None:
+    from tests.streamlit_app.conftest import execute
+
+    execute(f"delete from {marts_copy}.STABLECOIN_PEG_HEALTH where feed_pair = 'USDT/USD'")
+    at = app(marts_schema=marts_copy).run()
+    assert not at.exception
+    usdt = next(m for m in at.metric if m.label == "USDT")
+    assert usdt.value == "—"
+    assert badges(at)[-1] == "data"  # the "no data" badge, last (symbols sorted)
+
+    at.selectbox[0].set_value("USDT/USD").run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["—"]
+    infos = [i.value for i in at.info]
+    assert len(infos) == 2 and all(i.startswith("No Chainlink rounds for USDT/USD") for i in infos)
+    assert not at.dataframe and not at.get("vega_lite_chart")

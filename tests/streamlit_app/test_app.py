@@ -1,0 +1,138 @@
+"""The app as it is served (`streamlit run streamlit_app/app.py` in a subprocess): the freshness
+route over HTTP, and every page in a real headless Chromium (Debian's), with screenshots in artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from tests.streamlit_app.conftest import ARTIFACTS, TEST_PASSWORD, emulator_env, free_port, running_app
+from tests.support.pipeline import query
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = {
+    "": "Peg Deviation",
+    "peg_zscore": "Peg Z-Score",
+    "depeg_events": "Depeg Events",
+    "feed_health": "Feed Health",
+}
+
+
+@pytest.fixture(scope="module")
+def served(marts, tmp_path_factory) -> Iterator[str]:
+    with running_app(emulator_env(marts), tmp_path_factory.mktemp("app")) as url:
+        yield url
+
+
+def iso(value) -> str | None:
+    return None if value is None else value.to_pydatetime().replace(tzinfo=UTC).isoformat()
+
+
+def test_freshness_route_reports_what_the_app_serves(served, marts) -> None:
+    staleness = query(
+        f"select feed_pair, data_as_of, last_updated_at from {marts}.CHAINLINK_FEED_STALENESS order by feed_pair"
+    )
+    answer = requests.get(f"{served}/api/freshness", timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert list(body) == ["app_version", "data_version", "served_at", "data_as_of", "feeds"]
+    from peg_dashboard import __version__
+
+    assert body["app_version"] == __version__
+    assert len(body["data_version"]) == 12
+    served_at = datetime.fromisoformat(body["served_at"])
+    assert served_at.tzinfo is not None and abs(datetime.now(UTC) - served_at) < timedelta(minutes=1)
+    assert body["feeds"] == [
+        {"feed_pair": r.feed_pair, "data_as_of": iso(r.data_as_of), "last_updated_at": iso(r.last_updated_at)}
+        for r in staleness.itertuples()
+    ]
+    assert body["data_as_of"] == iso(staleness.data_as_of.min())
+    assert TEST_PASSWORD not in answer.text
+
+    # no input: query parameters (SQL included) change nothing; other methods are refused
+    again = requests.get(f"{served}/api/freshness", params={"sql": "drop table x", "feed": "USDC"}, timeout=30)
+    assert {k: v for k, v in again.json().items() if k != "served_at"} == {
+        k: v for k, v in body.items() if k != "served_at"
+    }
+    assert requests.post(f"{served}/api/freshness", data="select 1", timeout=30).status_code == 405
+    assert requests.get(f"{served}/_stcore/health", timeout=30).text == "ok"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            viewport={"width": 1400, "height": 2400},
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )  # fmt: skip
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_renders_in_chromium(served, browser, path) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{served}/{path}", wait_until="domcontentloaded")
+        page.get_by_role("heading", name=PAGES[path], level=1).wait_for(timeout=60_000)
+        page.wait_for_selector("text=Refreshed", timeout=60_000)  # the page body ran to its end
+        if path != "feed_health":
+            page.wait_for_selector("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg")
+        page.wait_for_timeout(1000)  # let the charts draw
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"dashboard_{path or 'peg_deviation'}.png"), full_page=True)
+
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert page.locator("[data-testid=stAlertContentError]").count() == 0
+        assert not errors
+        sidebar = page.locator("[data-testid=stSidebar]").inner_text()
+        assert "Connected to the local Snowflake emulator" in sidebar
+        assert TEST_PASSWORD not in page.content()
+        version = requests.get(f"{served}/api/freshness", timeout=30).json()["data_version"]
+        assert f"Data version {version}" in " ".join(sidebar.split())
+        if path == "":
+            assert page.locator("[data-testid=stMetric]").count() == 3
+    finally:
+        page.close()
+
+
+def test_unreachable_warehouse_answers_503_and_shows_an_error_without_traceback(marts, browser, tmp_path) -> None:
+    env = emulator_env(marts, SNOWFLAKE_PORT=str(free_port()))
+    with running_app(env, tmp_path) as url:
+        answer = requests.get(f"{url}/api/freshness", timeout=60)
+        assert answer.status_code == 503
+        assert answer.json() == {"error": "the warehouse is unreachable"}
+        assert requests.get(f"{url}/_stcore/health", timeout=30).status_code == 200
+
+        page = browser.new_page()
+        try:
+            page.goto(url, wait_until="domcontentloaded")
+            alert = page.locator("[data-testid=stAlertContentError]")
+            alert.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "dashboard_unreachable.png"), full_page=True)
+            assert "Cannot read from local Snowflake emulator" in alert.inner_text()
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert "Not connected" in page.locator("[data-testid=stSidebar]").inner_text()
+            assert TEST_PASSWORD not in page.content()
+        finally:
+            page.close()

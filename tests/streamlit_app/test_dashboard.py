@@ -1,0 +1,151 @@
+"""The router: the sidebar (filters, live connection status, guide), link parameters, and the
+error and empty states; and new data showing once the data version changes."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from streamlit.testing.v1 import AppTest
+
+from tests.streamlit_app.conftest import (
+    APP_DIR,
+    TEST_PASSWORD,
+    emulator_connection,
+    emulator_env,
+    execute,
+    free_port,
+)
+
+DAY = timedelta(days=1)
+
+
+def all_text(at: AppTest) -> str:
+    """Every string the run rendered (elements, widget labels and options, table cells)."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            parts.append(str(getattr(child, "proto", "")))
+            walk(child)
+
+    walk(at._tree)
+    parts += [d.value.to_csv() for d in at.dataframe]
+    return "\n".join(parts)
+
+
+def data_version_shown(at: AppTest) -> str:
+    caption = next(c.value for c in at.sidebar.caption if c.value.startswith("Data version"))
+    return caption.split("`")[1]
+
+
+def test_sidebar_shows_filters_connection_and_guide_without_secrets(app, marts) -> None:
+    at = app().run()
+    assert not at.exception and not at.error
+    sidebar = [m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
+    text = "\n".join(sidebar)
+    assert "Connected to the **local Snowflake emulator**" in text
+    assert f"schema `{marts}`" in text and "account `fakesnow`" in text and "database `PEG_MONITOR`" in text
+    assert "127.0.0.1:" in text and " ms" in text
+    assert "**Peg Z-Score**" in text  # the guide
+    assert [s.label for s in at.sidebar.selectbox] == ["Token"]
+    assert [d.label for d in at.sidebar.date_input] == ["Date range (UTC days)"]
+    assert TEST_PASSWORD not in all_text(at)
+
+
+def test_environment_settings_work_without_secrets(marts, monkeypatch) -> None:
+    for name, value in emulator_env(marts).items():
+        monkeypatch.setenv(name, value)
+    at = AppTest.from_file(str(APP_DIR / "dashboard.py"), default_timeout=120).run()
+    assert not at.exception and not at.error
+    assert len(at.metric) == 3
+    assert TEST_PASSWORD not in all_text(at)
+
+
+def test_bad_link_parameters_are_ignored_with_a_warning(app, stack) -> None:
+    first, last = stack.end.date() - 21 * DAY, stack.end.date() - DAY
+    at = app(feed="NOPE';drop table x", start="yesterday", end="2099-01-01", sql="select 1").run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert warnings == [
+        "Ignored `feed=NOPE';drop table x`: no such feed in the data; showing all feeds.",
+        "Ignored `start=yesterday`: not a date like 2026-01-31.",
+        f"The data covers {first} to {last} (UTC); the date range was narrowed to fit.",
+    ]
+    assert at.selectbox[0].value == "All feeds"
+    assert at.date_input[0].value == (first, last)
+    assert at.query_params == {"feed": "all", "start": str(first), "end": str(last)}
+    assert len(at.metric) == 3
+
+    swapped = app(feed="usdc", start=str(last), end=str(first)).run()
+    assert [w.value for w in swapped.warning] == [f"Ignored the range {last} to {first}: the start is after the end."]
+    assert swapped.selectbox[0].value == "USDC/USD"
+    assert swapped.date_input[0].value == (first, last)
+
+
+def test_unreachable_warehouse_shows_what_to_fix(app) -> None:
+    at = app(connection=emulator_connection(port=free_port())).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert message.startswith("**The dashboard cannot read the marts.** Cannot read from local Snowflake emulator")
+    assert "make stack-up" in message
+    assert "Not connected" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert not at.metric and not at.dataframe
+    assert TEST_PASSWORD not in all_text(at)
+
+
+def test_no_configuration_says_what_to_set() -> None:
+    at = AppTest.from_file(str(APP_DIR / "dashboard.py"), default_timeout=60)
+    at.secrets["peg_monitor"] = {"marts_schema": "ANALYTICS_MARTS"}  # secrets, but no connection in them
+    at.run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "No Snowflake connection is configured" in message
+    assert "[connections.snowflake]" in message and "SNOWFLAKE_ACCOUNT" in message
+
+
+def test_bad_marts_schema_name_is_rejected(app) -> None:
+    at = app(marts_schema="MARTS; drop table x").run()
+    assert not at.exception
+    assert "is not a plain Snowflake identifier" in at.error[0].value
+
+
+def test_missing_marts_say_how_to_build_them(app) -> None:
+    at = app(marts_schema="NO_SUCH_MARTS").run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "The marts are not in `PEG_MONITOR.NO_SUCH_MARTS`" in message and "make demo" in message
+
+
+def test_empty_marts_show_an_empty_state(app, marts_copy) -> None:
+    execute(*(f"delete from {marts_copy}.{t}" for t in ("CHAINLINK_FEED_STALENESS", "STABLECOIN_PEG_DAILY")))
+    at = app(marts_schema=marts_copy).run()
+    assert not at.exception and not at.error
+    assert at.info[0].value.startswith("The marts hold no data yet.")
+    assert not at.metric
+
+
+def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypatch) -> None:
+    monkeypatch.setenv("PEG_DATA_VERSION_TTL", "1")
+    at = app(marts_schema=marts_copy).run()
+    newest = at.dataframe[0].value.iloc[0]
+    version = data_version_shown(at)
+    assert newest.symbol == "DAI"
+    # a new DAI round lands one minute after the newest one, with the staleness mart rebuilt
+    landed = newest.updated_at + timedelta(minutes=1)
+    execute(
+        f"insert into {marts_copy}.STABLECOIN_PEG_HEALTH select chain, proxy_address, feed_pair, symbol, "
+        f"round_id + 1, phase_id, '{landed}'::timestamp_ntz, 0.99, peg_usd, -1.0, 1.0, -100.0, 100.0, 'critical', "
+        f"60, false from {marts_copy}.STABLECOIN_PEG_HEALTH where feed_pair = 'DAI/USD' "
+        f"order by updated_at desc limit 1",
+        f"update {marts_copy}.CHAINLINK_FEED_STALENESS set last_updated_at = '{landed}'::timestamp_ntz, "
+        f"rounds_loaded = rounds_loaded + 1 where feed_pair = 'DAI/USD'",
+    )
+    time.sleep(1.2)
+    at.run()
+    assert not at.exception
+    shown = at.dataframe[0].value.iloc[0]
+    assert (shown.updated_at, shown.price_usd, shown.peg_status) == (landed, 0.99, "critical")
+    assert next(m for m in at.metric if m.label == "DAI").value == "$0.9900"
+    assert data_version_shown(at) != version
