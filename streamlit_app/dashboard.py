@@ -19,7 +19,8 @@ page = st.navigation(
 
 status = data.connection_status()
 if not status.ok:
-    ui.connection_panel(status)
+    with st.sidebar:
+        ui.connection_panel(status)
     ui.guide()
     st.error(f"**The dashboard cannot read the marts.** {status.error}", icon=":material/cloud_off:")
     st.stop()
@@ -28,7 +29,8 @@ with ui.data_errors():
     feeds = data.feeds()
     bounds = data.day_bounds()
     if not feeds or bounds is None:
-        ui.connection_panel(status)
+        with st.sidebar:
+            ui.connection_panel(status)
         ui.guide()
         st.info(
             "The marts hold no data yet. Load some days and build the marts (the daily DAG; locally `make demo`).",
@@ -36,8 +38,8 @@ with ui.data_errors():
         )
         st.stop()
     filters.sidebar(feeds, bounds)
-    ui.connection_panel(status)
-    ui.version_caption()
+    with st.sidebar:
+        ui.live_status()
     ui.guide()
     for warning in filters.pop_warnings():
         st.warning(warning, icon=":material/link_off:")

@@ -46,7 +46,7 @@ def status_badge(status: str) -> None:
 def connection_panel(status: data.ConnectionStatus) -> None:
     """The sidebar's live connection check: where the app reads from, never a secret."""
     summary = status.summary
-    with st.sidebar.container(border=True):
+    with st.container(border=True):
         st.markdown("**Connection**")
         if status.ok:
             st.markdown(f":green[:material/check_circle:] Connected to the **{summary['backend']}**")
@@ -67,7 +67,14 @@ def version_caption() -> None:
     except (data.DataError, ConfigurationError):
         return
     as_of = f"{version.data_as_of:%Y-%m-%d %H:%M} UTC" if version.data_as_of else "no data"
-    st.sidebar.caption(f"Data version `{version.token}` · data as of {as_of} · app {__version__}")
+    st.caption(f"Data version `{version.token}` · data as of {as_of} · app {__version__}")
+
+
+@st.fragment(run_every=REFRESH_EVERY)
+def live_status() -> None:
+    """The connection panel and data version, re-checked every minute (call it inside `with st.sidebar`)."""
+    connection_panel(data.connection_status())
+    version_caption()
 
 
 def guide() -> None:

@@ -149,3 +149,25 @@ def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypat
     assert (shown.updated_at, shown.price_usd, shown.peg_status) == (landed, 0.99, "critical")
     assert next(m for m in at.metric if m.label == "DAI").value == "$0.9900"
     assert data_version_shown(at) != version
+
+
+def test_a_range_ending_on_the_last_day_follows_new_days(app, marts_copy, stack, monkeypatch) -> None:
+    monkeypatch.setenv("PEG_DATA_VERSION_TTL", "1")
+    first, last = stack.end.date() - 21 * DAY, stack.end.date() - DAY
+    following = app(marts_schema=marts_copy).run()
+    pinned = app(marts_schema=marts_copy, start=str(first), end=str(last - DAY)).run()
+    assert following.date_input[0].value == (first, last)
+    # the next day lands (a daily row per feed; the data version changes with the row count)
+    execute(
+        f"insert into {marts_copy}.STABLECOIN_PEG_DAILY select chain, proxy_address, feed_pair, symbol, "
+        f"dateadd('day', 1, day), open_price_usd, close_price_usd, low_price_usd, high_price_usd, 0, 0, "
+        f"worst_abs_deviation_bps, worst_abs_z_score, day_status from {marts_copy}.STABLECOIN_PEG_DAILY "
+        f"where day = '{last}'"
+    )
+    time.sleep(1.2)
+    following.run()
+    pinned.run()
+    assert not following.exception and not pinned.exception
+    assert following.date_input[0].value == (first, last + DAY)
+    assert following.query_params["end"] == str(last + DAY)
+    assert pinned.date_input[0].value == (first, last - DAY)
