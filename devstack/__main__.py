@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from chainlink_feeds.registry import load_registry
-from devstack import chain, contracts, history, processes, warehouse
+from devstack import chain, contracts, history, processes, services, warehouse
 from devstack.airflow_env import airflow_env
-from devstack.settings import ANVIL_URL, FAKESNOW_PORT
+from devstack.settings import AIRFLOW_PORT, ANVIL_URL, DASHBOARD_URL, FAKESNOW_PORT
+
+DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
 
 # Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
 POOLS = [
@@ -39,12 +41,14 @@ def _up(_: argparse.Namespace) -> None:
 
 
 def _down(_: argparse.Namespace) -> None:
+    for name in ("airflow", "dashboard"):
+        print(f"{name:10} {'stopped' if processes.stop(name) else 'was not running'}")
     for name, stopped in (("fakesnow", warehouse.stop_emulator()), ("anvil", chain.stop_node())):
         print(f"{name:10} {'stopped' if stopped else 'was not running'}")
 
 
 def _status(_: argparse.Namespace) -> None:
-    for name in ("anvil", "fakesnow"):
+    for name in ("anvil", "fakesnow", "dashboard", "airflow"):
         pid = processes.pid_of(name)
         print(f"{name:10} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
@@ -103,12 +107,27 @@ def _airflow_init(_: argparse.Namespace) -> None:
 
 
 def _demo(_: argparse.Namespace) -> None:
-    """Run the daily DAG for the most recent day of the simulated history."""
-    env = os.environ | airflow_env()
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    end = chain.scenario().end  # an interval timetable's logical date is the end of its window
-    print(f"running stablecoin_peg_daily for {(end - timedelta(days=1)).date()} ({history.LABEL})")
-    subprocess.run([airflow, "dags", "test", "stablecoin_peg_daily", end.isoformat()], env=env, check=True)
+    """Start the dashboard and Airflow, backfill the most recent weeks through Airflow, print URLs."""
+    sc = chain.scenario()
+    services.start_dashboard()
+    env = services.standalone_env()
+    services.start_airflow(env=env)
+    services.wait_dag_parsed()
+    first, last = (sc.end - timedelta(days=DEMO_DAYS)).date(), (sc.end - timedelta(days=1)).date()
+    print(f"backfill   {services.DAILY_DAG} {first} .. {last} through Airflow ({history.LABEL})")
+    states = services.wait_runs(services.backfill(first, last))
+    failed = sorted(day for day, state in states.items() if state != "success")
+    print(f"\nAirflow UI  http://127.0.0.1:{AIRFLOW_PORT}  (no login: local demo)")
+    print(f"Dashboard   {DASHBOARD_URL}  (freshness: {DASHBOARD_URL}/api/freshness)")
+    print(
+        "Backfill more history from the UI: open the stablecoin_peg_daily DAG, click Trigger > Backfill, pick a\n"
+        f"date range within {sc.start.date()} .. {last} (the simulated history), and Run.\n"
+        "Or: .venv/bin/python -m devstack airflow backfill create --dag-id stablecoin_peg_daily "
+        "--from-date YYYY-MM-DD --to-date YYYY-MM-DD\n"
+        "Stop everything with `make stack-down` (state stays in .stack/)."
+    )
+    if failed:
+        sys.exit(f"error: runs failed for {', '.join(failed)}; see the Airflow UI")
 
 
 def _dbt_manifest(_: argparse.Namespace) -> None:
@@ -131,7 +150,7 @@ def main() -> None:
     airflow.set_defaults(run=_airflow)
     commands.add_parser("airflow-init", help="create the Airflow DB and pools").set_defaults(run=_airflow_init)
     commands.add_parser("dbt-manifest", help="build the dbt manifest for Cosmos").set_defaults(run=_dbt_manifest)
-    commands.add_parser("demo", help="run the daily DAG for the latest simulated day").set_defaults(run=_demo)
+    commands.add_parser("demo", help="start Airflow and the dashboard, backfill recent weeks").set_defaults(run=_demo)
     truth = commands.add_parser("truth", help="print the simulated ground truth of one UTC day")
     truth.add_argument("day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
     truth.add_argument("--pair", help="only this pair, e.g. USDC/USD")
@@ -139,7 +158,12 @@ def main() -> None:
     args = parser.parse_args()
     try:
         args.run(args)
-    except (chain.ChainError, processes.ServiceError, contracts.ContractBuildError) as exc:
+    except (
+        chain.ChainError,
+        processes.ServiceError,
+        contracts.ContractBuildError,
+        subprocess.CalledProcessError,
+    ) as exc:
         sys.exit(f"error: {exc}")
 
 

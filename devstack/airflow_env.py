@@ -21,6 +21,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "devstack.sqlite_connect_args.CONNECT_ARGS",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": warehouse.airflow_connection_uri(),
         "AIRFLOW_CONN_CHAINLINK_ETHEREUM": chain.airflow_connection_uri(),

@@ -36,7 +36,9 @@ def pid_of(name: str) -> int | None:
     return pid
 
 
-def start(name: str, argv: list[str], host: str, port: int, timeout: float = 60) -> bool:
+def start(
+    name: str, argv: list[str], host: str, port: int, timeout: float = 60, env: dict[str, str] | None = None
+) -> bool:
     """Start `argv` in the background unless it already runs; wait until it listens. True if started."""
     if pid_of(name):
         if not port_open(host, port):
@@ -47,7 +49,13 @@ def start(name: str, argv: list[str], host: str, port: int, timeout: float = 60)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=None if env is None else os.environ | env,
+    )
     (RUN_DIR / f"{name}.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
     while not port_open(host, port):

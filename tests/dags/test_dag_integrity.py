@@ -65,19 +65,24 @@ def test_daily_dag_windows_are_whole_utc_days(dagbag) -> None:
     assert info.data_interval.end == datetime(2026, 3, 11, tzinfo=UTC)
 
 
-def test_dbt_models_are_tasks_with_their_tests_after_the_ingest(dagbag) -> None:
+def test_dbt_models_are_tasks_that_run_their_tests_after_the_ingest(dagbag) -> None:
     from peg_monitor.dbt_project import DBT_PROJECT_DIR
 
     dag = dagbag.dags["stablecoin_peg_daily"]
     models = {p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql")}
-    task_ids = set(dag.task_ids)
-    for model in models:
-        assert f"dbt.{model}.run" in task_ids and f"dbt.{model}.test" in task_ids, model
-        assert dag.get_task(f"dbt.{model}.test").upstream_task_ids == {f"dbt.{model}.run"}
-    ingest = {t for t in task_ids if t.startswith("ingest_")}
+    build_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
+    assert build_tasks == {f"dbt.{model}_model_build" for model in models}  # dbt build: the model, then its tests
+    ingest = {t for t in dag.task_ids if t.startswith("ingest_")}
     for model in ("stg_chainlink__rounds", "stg_chainlink__feeds", "stg_chainlink__load_windows"):
-        assert dag.get_task(f"dbt.{model}.run").upstream_task_ids == ingest
-    assert "dbt.stg_chainlink__rounds.test" in dag.get_task("dbt.stablecoin_peg_health.run").upstream_task_ids
+        assert dag.get_task(f"dbt.{model}_model_build").upstream_task_ids == ingest
+    assert dag.get_task("dbt.stablecoin_peg_health_model_build").upstream_task_ids == {
+        "dbt.stg_chainlink__rounds_model_build",
+        "dbt.stg_chainlink__feeds_model_build",
+    }
+    gate = dag.get_task("marts_freshness_gate")
+    assert {t for t in gate.upstream_task_ids} <= build_tasks and gate.downstream_task_ids == {
+        "dashboard_refresh_check"
+    }
 
 
 def test_ingest_tasks_declare_the_raw_table_asset(dagbag) -> None:

@@ -1,0 +1,144 @@
+"""End to end on the embedded stack: one daily run through Airflow, a re-run, and the refresh check's failures."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from devstack import history, processes, services
+from peg_monitor.sensors import DashboardFreshnessSensor
+from tests.e2e.conftest import E2E_DASHBOARD_PORT
+from tests.support.pipeline import query
+
+DAY = timedelta(days=1)
+MART_TABLES = {
+    "STABLECOIN_PEG_HEALTH": "chain, proxy_address, round_id",
+    "STABLECOIN_PEG_ZSCORE": "chain, proxy_address, hour_at",
+    "STABLECOIN_DEPEG_EVENTS": "depeg_event_id",
+    "STABLECOIN_PEG_DAILY": "chain, proxy_address, day",
+    "CHAINLINK_FEED_STALENESS": "chain, proxy_address",
+}
+
+
+@pytest.fixture(scope="module")
+def depeg_day(stack):
+    return stack.depeg_start.replace(hour=0, minute=0)
+
+
+@pytest.fixture(scope="module")
+def first_run(pipeline, depeg_day):
+    """`airflow dags test` of the depeg day (a manual run's window ends at its logical date)."""
+    result = pipeline.airflow("dags", "test", "stablecoin_peg_daily", (depeg_day + DAY).isoformat())
+    return result.stdout + result.stderr
+
+
+def test_daily_run_succeeds_with_every_task(first_run) -> None:
+    assert "DagRun Finished" in first_run and "state=success" in first_run.split("DagRun Finished")[-1], first_run[
+        -3000:
+    ]
+    for task in (
+        "ingest_ethereum_usdc_usd",
+        "dbt.stablecoin_peg_zscore_model_build",
+        "marts_freshness_gate",
+        "dashboard_refresh_check",
+    ):
+        assert f"end task task_id={task} " in first_run, task
+
+
+def test_raw_rows_equal_the_chains_ground_truth(first_run, pipeline, truth, depeg_day) -> None:
+    for pair, rounds in truth.items():
+        expected = history.rounds_in_window(rounds, depeg_day, depeg_day + DAY)
+        carry = history.carry_in(rounds, depeg_day)
+        stored = query(
+            f"select round_id, answer, started_at, updated_at from {pipeline.raw}.CHAINLINK_ROUNDS "
+            f"where feed_pair = '{pair}' order by round_id"
+        )
+        assert [int(x) for x in stored.round_id] == [r.round_id for r in [carry, *expected]], pair
+        assert [int(x) for x in stored.answer] == [r.answer for r in [carry, *expected]], pair
+        assert [t.timestamp() for t in stored.updated_at.dt.tz_localize("UTC")] == [
+            r.updated_at for r in [carry, *expected]
+        ]
+
+
+def test_marts_are_built_and_cover_the_day(first_run, pipeline, depeg_day) -> None:
+    grid = query(f"select feed_pair, count(*) as hours from {pipeline.marts}.STABLECOIN_PEG_ZSCORE group by feed_pair")
+    assert dict(zip(grid.feed_pair, grid.hours, strict=True)) == {"USDC/USD": 24, "USDT/USD": 24, "DAI/USD": 24}
+    daily = query(f"select feed_pair, day_status from {pipeline.marts}.STABLECOIN_PEG_DAILY")
+    assert dict(zip(daily.feed_pair, daily.day_status, strict=True))["USDC/USD"] == "critical"
+    assert "Done. PASS=" in first_run and "ERROR=0" in first_run
+
+
+def test_refresh_check_passed_against_the_running_dashboard(first_run, depeg_day) -> None:
+    assert f"serves every feed up to at least {(depeg_day + DAY).isoformat()}" in first_run
+
+
+def snapshot(pipeline) -> dict:
+    tables = {"RAW": query(f"select * from {pipeline.raw}.CHAINLINK_ROUNDS order by round_id, proxy_address")}
+    tables |= {t: query(f"select * from {pipeline.marts}.{t} order by {key}") for t, key in MART_TABLES.items()}
+    return tables
+
+
+def test_rerunning_a_finished_day_changes_nothing(first_run, pipeline, depeg_day) -> None:
+    import pandas as pd
+
+    before = snapshot(pipeline)
+    again = pipeline.airflow("dags", "test", "stablecoin_peg_daily", (depeg_day + DAY).isoformat())
+    assert "state=success" in (again.stdout + again.stderr).split("DagRun Finished")[-1]
+    after = snapshot(pipeline)
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[table], obj=table)
+
+
+def refresh_sensor(window_end, conn_port: int, monkeypatch) -> DashboardFreshnessSensor:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DASHBOARD_E2E", json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{conn_port}"})
+    )
+    return DashboardFreshnessSensor(
+        task_id="refresh",
+        dashboard_conn_id="dashboard_e2e",
+        window_end=window_end.isoformat(),
+        poll_interval=0.5,
+        timeout=3,
+    )
+
+
+def run_to_completion(sensor: DashboardFreshnessSensor) -> None:
+    import asyncio
+
+    try:
+        sensor.execute({})
+    except TaskDeferred:
+
+        async def first_event() -> dict:
+            async for event in deferred.trigger.run():
+                return event.payload
+            raise AssertionError("no event")
+
+        sensor.execute_complete({}, asyncio.run(first_event()))
+
+
+def test_refresh_check_fails_when_the_dashboard_serves_old_data(first_run, depeg_day, monkeypatch) -> None:
+    sensor = refresh_sensor(depeg_day + 2 * DAY, E2E_DASHBOARD_PORT, monkeypatch)
+    with pytest.raises(AirflowFailException) as failed:
+        run_to_completion(sensor)
+    message = str(failed.value)
+    assert "gave up after 3s" in message and f"only USDC/USD up to {(depeg_day + DAY).isoformat()}" in message
+
+
+def test_refresh_check_fails_when_the_dashboard_is_down(first_run, pipeline, depeg_day, monkeypatch) -> None:
+    processes.stop("dashboard-e2e")
+    try:
+        with pytest.raises(
+            AirflowFailException, match=f"dashboard http://127.0.0.1:{E2E_DASHBOARD_PORT} is down or unreachable"
+        ):
+            run_to_completion(refresh_sensor(depeg_day + DAY, E2E_DASHBOARD_PORT, monkeypatch))
+    finally:
+        services.start_dashboard(
+            name="dashboard-e2e",
+            port=E2E_DASHBOARD_PORT,
+            marts_schema=pipeline.marts,
+            extra={"PEG_DATA_VERSION_TTL": "2"},
+        )
