@@ -64,9 +64,14 @@ def test_raw_rows_equal_the_chains_ground_truth(first_run, pipeline, truth, depe
 
 
 def test_marts_are_built_and_cover_the_day(first_run, pipeline, depeg_day) -> None:
-    grid = query(f"select feed_pair, count(*) as hours from {pipeline.marts}.STABLECOIN_PEG_ZSCORE group by feed_pair")
+    grid = query(
+        f"select feed_pair, count(*) as hours from {pipeline.marts}.STABLECOIN_PEG_ZSCORE "
+        f"where day = '{depeg_day.date()}' group by feed_pair"
+    )
     assert dict(zip(grid.feed_pair, grid.hours, strict=True)) == {"USDC/USD": 24, "USDT/USD": 24, "DAI/USD": 24}
-    daily = query(f"select feed_pair, day_status from {pipeline.marts}.STABLECOIN_PEG_DAILY")
+    daily = query(
+        f"select feed_pair, day_status from {pipeline.marts}.STABLECOIN_PEG_DAILY where day = '{depeg_day.date()}'"
+    )
     assert dict(zip(daily.feed_pair, daily.day_status, strict=True))["USDC/USD"] == "critical"
     assert "Done. PASS=" in first_run and "ERROR=0" in first_run
 
@@ -106,18 +111,21 @@ def refresh_sensor(window_end, conn_port: int, monkeypatch) -> DashboardFreshnes
 
 
 def run_to_completion(sensor: DashboardFreshnessSensor) -> None:
+    """Execute the sensor; if it defers, run its trigger to the first event and complete with it."""
     import asyncio
 
     try:
         sensor.execute({})
-    except TaskDeferred:
+        return
+    except TaskDeferred as deferred:
+        trigger = deferred.trigger
 
-        async def first_event() -> dict:
-            async for event in deferred.trigger.run():
-                return event.payload
-            raise AssertionError("no event")
+    async def first_event() -> dict:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
 
-        sensor.execute_complete({}, asyncio.run(first_event()))
+    sensor.execute_complete({}, asyncio.run(first_event()))
 
 
 def test_refresh_check_fails_when_the_dashboard_serves_old_data(first_run, depeg_day, monkeypatch) -> None:
