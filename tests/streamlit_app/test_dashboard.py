@@ -56,9 +56,12 @@ def test_sidebar_shows_filters_connection_and_guide_without_secrets(app, marts) 
 def test_environment_settings_work_without_secrets(marts, monkeypatch) -> None:
     for name, value in emulator_env(marts).items():
         monkeypatch.setenv(name, value)
-    at = AppTest.from_file(str(APP_DIR / "dashboard.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(APP_DIR / "dashboard.py"), default_timeout=120)
+    at.secrets["unrelated"] = {"note": "no [connections.snowflake] here"}  # and no secrets.toml read
+    at.run()
     assert not at.exception and not at.error
     assert len(at.metric) == 3
+    assert f"schema `{marts}`" in "\n".join(c.value for c in at.sidebar.caption)
     assert TEST_PASSWORD not in all_text(at)
 
 
