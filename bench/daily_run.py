@@ -1,0 +1,135 @@
+"""Benchmark: one daily run on the embedded stack, and its dbt part in Cosmos LOCAL vs WATCHER mode.
+
+1. Wall time of `airflow dags test` for one simulated day (ingest, dbt, gate, dashboard check;
+   goal <= 45 s), with the dbt task group's share.
+2. The dbt task group's wall time (first dbt task start to last dbt task end) under a real
+   scheduler (`airflow standalone`, LocalExecutor) in LOCAL and then WATCHER mode (WATCHER needs
+   tasks running in parallel, which `dags test` does not do), and their ratio.
+
+Each part uses its own AIRFLOW_HOME and raw/marts schemas. Needs the stack up (`make stack-up`)
+and `make dbt-manifest`. Run: `.venv/bin/python bench/daily_run.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+from devstack.airflow_env import airflow_env  # noqa: E402
+
+os.environ.update(airflow_env())
+
+import requests  # noqa: E402
+
+from devstack import chain, processes, services, warehouse  # noqa: E402
+from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
+
+PORT = 8091
+DASHBOARD_PORT = 8602
+STAMP = re.compile(r"^(\S+Z) .*\[DAG TEST\] (starting|end) task task_id=(\S+)")
+
+
+def isolated(home: Path, raw: str, mode: str) -> dict[str, str]:
+    snowflake = json.loads(warehouse.airflow_connection_uri()) | {"schema": raw}
+    return services.standalone_env(
+        home=home,
+        port=PORT,
+        extra={
+            "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
+            "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
+                {"conn_type": "http", "host": f"http://127.0.0.1:{DASHBOARD_PORT}"}
+            ),
+            "PEG_RAW_SCHEMA": raw,
+            "PEG_DBT_SCHEMA": f"{raw}_A",
+            "PEG_DBT_EXECUTION_MODE": mode,
+            "PEG_PHASE_CACHE": str(home / "phases.json"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8797",
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8798",
+        },
+    )
+
+
+def dags_test(day: datetime) -> tuple[float, float]:
+    """(whole run, dbt part) seconds of `airflow dags test` for the day."""
+    raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
+    create_schema(raw)
+    services.start_dashboard(
+        name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
+    )
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            env = isolated(Path(home), raw, "local")
+            airflow = str(Path(sys.executable).with_name("airflow"))
+            subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+            started = time.perf_counter()
+            out = subprocess.run(
+                [airflow, "dags", "test", "stablecoin_peg_daily", (day + timedelta(days=1)).isoformat()],
+                env=env, capture_output=True, text=True,
+            )  # fmt: skip
+            total = time.perf_counter() - started
+        stamps = [m.groups() for line in (out.stdout + out.stderr).splitlines() if (m := STAMP.match(line))]
+        dbt = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t, _, task in stamps if task.startswith("dbt.")]
+        if "state=success" not in (out.stdout + out.stderr).split("DagRun Finished")[-1] or not dbt:
+            raise SystemExit("the daily run failed:\n" + (out.stdout + out.stderr)[-3000:])
+        return total, (max(dbt) - min(dbt)).total_seconds()
+    finally:
+        processes.stop("dashboard-bench")
+        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+
+
+def scheduled_dbt_part(day: datetime, mode: str) -> float:
+    """Seconds from the first dbt task's start to the last one's end, in a run under a real scheduler."""
+    raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
+    create_schema(raw)
+    services.start_dashboard(
+        name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
+    )
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            services.start_airflow(name="airflow-bench", env=isolated(Path(home), raw, mode), port=PORT)
+            try:
+                services.wait_dag_parsed(port=PORT)
+                services.backfill(day.date(), day.date(), port=PORT)
+                states = services.wait_runs({day.date().isoformat()}, port=PORT, timeout=1800)
+                if set(states.values()) != {"success"}:
+                    raise SystemExit(f"{mode} run failed: {states}")
+                run_id = next(r["dag_run_id"] for r in services.runs(port=PORT) if r["run_type"] == "backfill")
+                tis = requests.get(
+                    f"http://127.0.0.1:{PORT}/api/v2/dags/stablecoin_peg_daily/dagRuns/{run_id}/taskInstances",
+                    params={"limit": 100}, timeout=60,
+                ).json()["task_instances"]  # fmt: skip
+            finally:
+                processes.stop("airflow-bench")
+        dbt = [t for t in tis if t["task_id"].startswith("dbt.") and t["start_date"] and t["end_date"]]
+        start = min(datetime.fromisoformat(t["start_date"].replace("Z", "+00:00")) for t in dbt)
+        end = max(datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for t in dbt)
+        return (end - start).total_seconds()
+    finally:
+        processes.stop("dashboard-bench")
+        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+
+
+def main() -> None:
+    day = chain.scenario().depeg_start.replace(hour=0, minute=0)
+    total, dbt = dags_test(day)
+    print(f"one daily run (airflow dags test, {day.date()}): {total:.1f} s (goal <= 45 s), dbt part {dbt:.1f} s")
+    local = scheduled_dbt_part(day, "local")
+    watcher = scheduled_dbt_part(day, "watcher")
+    print(
+        f"dbt task group under airflow standalone: LOCAL {local:.1f} s, WATCHER {watcher:.1f} s, WATCHER/LOCAL {watcher / local:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
