@@ -6,12 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEVSTACK := PYTHONPATH=plugins:. $(PY) -m devstack
 
-.PHONY: demo test install dbt-manifest stack-up stack-down stack-status airflow-init lint clean
+.PHONY: demo test install browser dbt-manifest stack-up stack-down stack-status airflow-init lint clean
 
 demo: stack-up airflow-init dbt-manifest
 	$(DEVSTACK) demo
 
-test: install dbt-manifest
+test: install browser dbt-manifest
 	$(PY) -m pytest
 
 install: $(VENV)/.installed node_modules/.installed
@@ -22,6 +22,11 @@ $(VENV)/.installed: requirements.txt dbt-requirements.txt requirements-dev.txt c
 	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+# Debian's Chromium for the dashboard's headless-browser test (Playwright drives it; it never
+# downloads a browser of its own).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -23,7 +23,7 @@ from devstack.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env())
 
-TRIVIAL = '''
+TRIVIAL = """
 from datetime import datetime
 from airflow.sdk import dag
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -33,7 +33,7 @@ def trivial():
     EmptyOperator(task_id="only")
 
 trivial()
-'''
+"""
 
 
 def _parse(path: str, queue) -> None:  # type: ignore[no-untyped-def]

@@ -132,13 +132,13 @@ def runs(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG) -> list[dict]:
 def wait_runs(
     days: set[str], port: int = AIRFLOW_PORT, timeout: float = 3600, dag_id: str = DAILY_DAG
 ) -> dict[str, str]:
-    """Wait until the scheduled or backfill runs of these logical dates finish; return their states by date."""
+    """Wait until the runs of these logical dates finish (whatever created them); return their states by date."""
     deadline = time.monotonic() + timeout
     while True:
         states = {
             r["logical_date"][:10]: r["state"]
             for r in runs(port, dag_id)
-            if r["run_type"] in ("backfill", "scheduled") and r["logical_date"] and r["logical_date"][:10] in days
+            if r["logical_date"] and r["logical_date"][:10] in days
         }
         done = {d: s for d, s in states.items() if s in ("success", "failed")}
         print(
