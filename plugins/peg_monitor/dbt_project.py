@@ -77,7 +77,7 @@ class DbtSettings:
     def cosmos_kwargs(self) -> dict[str, Any]:
         """ProjectConfig, ProfileConfig, ExecutionConfig, RenderConfig and operator args for DbtTaskGroup."""
         from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-        from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+        from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
         from peg_monitor.dbt_profile import PegSnowflakeProfileMapping
 
@@ -97,6 +97,9 @@ class DbtSettings:
             ),
             "execution_config": ExecutionConfig(
                 execution_mode=ExecutionMode(self.execution_mode),
+                # A test runs in the task of the last of its models to be built (a singular test
+                # reading two models must not run before the second exists).
+                test_indirect_selection=TestIndirectSelection.BUILDABLE,
                 invocation_mode=InvocationMode.DBT_RUNNER if in_process else InvocationMode.SUBPROCESS,
                 dbt_executable_path=self.dbt_executable,
             ),
