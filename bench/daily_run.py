@@ -70,8 +70,8 @@ def dags_test(day: datetime) -> tuple[float, float]:
     try:
         with tempfile.TemporaryDirectory() as home:
             env = isolated(Path(home), raw, "local")
+            services.init_airflow(env)
             airflow = str(Path(sys.executable).with_name("airflow"))
-            subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
             started = time.perf_counter()
             out = subprocess.run(
                 [airflow, "dags", "test", "stablecoin_peg_daily", (day + timedelta(days=1)).isoformat()],
@@ -97,7 +97,9 @@ def scheduled_dbt_part(day: datetime, mode: str) -> float:
     )
     try:
         with tempfile.TemporaryDirectory() as home:
-            services.start_airflow(name="airflow-bench", env=isolated(Path(home), raw, mode), port=PORT)
+            env = isolated(Path(home), raw, mode)
+            services.init_airflow(env)
+            services.start_airflow(name="airflow-bench", env=env, port=PORT)
             try:
                 services.wait_dag_parsed(port=PORT)
                 services.backfill(day.date(), day.date(), port=PORT)

@@ -19,12 +19,6 @@ from devstack.settings import AIRFLOW_PORT, ANVIL_URL, DASHBOARD_URL, FAKESNOW_P
 
 DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
 
-# Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
-POOLS = [
-    ("chainlink_rpc", 4, "Concurrent Chainlink RPC reads"),
-    ("snowflake_warehouse", 4, "Concurrent Snowflake work (dbt models and tests, the freshness gate)"),
-]
-
 
 def _up(_: argparse.Namespace) -> None:
     feeds = load_registry()
@@ -96,14 +90,9 @@ def _airflow(args: argparse.Namespace) -> None:
 
 def _airflow_init(_: argparse.Namespace) -> None:
     """Create the project-local Airflow metadata DB and the pools the DAGs use (idempotent)."""
-    env = os.environ | airflow_env()
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    for pool, slots, description in POOLS:
-        subprocess.run(
-            [airflow, "pools", "set", pool, str(slots), description], env=env, check=True, stdout=subprocess.DEVNULL
-        )
-    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p for p, _, _ in POOLS)}")
+    env = airflow_env()
+    services.init_airflow(env)
+    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p for p, _, _ in services.POOLS)}")
 
 
 def _demo(_: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from datetime import date
@@ -16,6 +17,24 @@ from devstack.settings import AIRFLOW_PORT, DASHBOARD_HOST, DASHBOARD_PORT, PROJ
 
 BIN = Path(sys.executable).parent
 DAILY_DAG = "stablecoin_peg_daily"
+# Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
+POOLS = [
+    ("chainlink_rpc", 4, "Concurrent Chainlink RPC reads"),
+    ("snowflake_warehouse", 4, "Concurrent Snowflake work (dbt models and tests, the freshness gate)"),
+]
+
+
+def init_airflow(env: dict[str, str]) -> None:
+    """Migrate the metadata DB and create the pools (idempotent)."""
+    airflow = str(BIN / "airflow")
+    subprocess.run([airflow, "db", "migrate"], env=os.environ | env, check=True, capture_output=True)
+    for pool, slots, description in POOLS:
+        subprocess.run(
+            [airflow, "pools", "set", pool, str(slots), description],
+            env=os.environ | env,
+            check=True,
+            capture_output=True,
+        )
 
 
 def dashboard_env(marts_schema: str = "ANALYTICS_MARTS") -> dict[str, str]:

@@ -59,8 +59,7 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
     home = tmp_path_factory.mktemp("airflow_home")
     env = isolated_env(home, raw, f"{raw}_A", E2E_DASHBOARD_PORT)
     create_schema(raw)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    services.init_airflow(env)
     services.start_dashboard(
         name="dashboard-e2e",
         port=E2E_DASHBOARD_PORT,
