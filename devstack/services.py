@@ -117,7 +117,9 @@ def wait_dag_parsed(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, timeout: 
         time.sleep(3)
 
 
-def backfill(first: date, last: date, port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG) -> set[str]:
+def backfill(
+    first: date, last: date, port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, max_active_runs: int = 4
+) -> set[str]:
     """Create a backfill of logical dates first..last through the REST API, as the UI's Backfill button does."""
     api = f"http://127.0.0.1:{port}/api/v2"
     requests.patch(f"{api}/dags/{dag_id}", json={"is_paused": False}, timeout=30).raise_for_status()
@@ -126,7 +128,7 @@ def backfill(first: date, last: date, port: int = AIRFLOW_PORT, dag_id: str = DA
         "from_date": f"{first.isoformat()}T00:00:00Z",
         "to_date": f"{last.isoformat()}T00:00:00Z",
         "reprocess_behavior": "none",  # days already run are kept: running the demo again reuses them
-        "max_active_runs": 4,
+        "max_active_runs": max_active_runs,
         "run_backwards": False,
         "dag_run_conf": {},
     }

@@ -49,6 +49,7 @@ def isolated_env(home: Path, raw: str, dbt_schema: str, dashboard_port: int) -> 
             "PEG_PHASE_CACHE": str(home / "cache" / "phases.json"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8795",
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8796",
+            "AIRFLOW__CORE__PARALLELISM": "4",
         },
     )
 
