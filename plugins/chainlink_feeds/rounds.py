@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 PHASE_OFFSET = 64
@@ -41,14 +40,6 @@ class Round:
     def exists(self) -> bool:
         """A round a proxy answers with zeros does not exist."""
         return bool(self.answer or self.started_at or self.updated_at)
-
-    @property
-    def updated_at_utc(self) -> datetime:
-        return datetime.fromtimestamp(self.updated_at, UTC)
-
-    @property
-    def started_at_utc(self) -> datetime:
-        return datetime.fromtimestamp(self.started_at, UTC)
 
     def price(self, decimals: int) -> Decimal:
         """The answer as an exact decimal price."""

@@ -17,8 +17,6 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = Path(os.environ.get("PEG_DBT_PROJECT_DIR", PROJECT_ROOT / "include" / "dbt"))
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-SOURCES_STAMP = DBT_PROJECT_DIR / "target" / "peg_sources.sha256"
 SOURCE_GLOBS = ("dbt_project.yml", "models/**/*", "macros/**/*", "tests/**/*")
 
 
