@@ -71,3 +71,50 @@ def test_several_merges_in_one_transaction_roll_back_together(snowflake_schema: 
         conn.autocommit(True)
         for table in ("a", "b"):
             assert conn.cursor().execute(f"select count(*) from {snowflake_schema}.{table}").fetchone() == (0,)
+
+
+def test_concurrent_transactions_merging_the_same_key_both_land(snowflake_schema: str) -> None:
+    """Two loads MERGE the same feed row at once; Snowflake makes the second wait, so both commit.
+
+    The emulator used to fail the second COMMIT on the duplicate key with HTTP 500, which the
+    connector retried into a silent success: that load's rows were lost (devstack.fakesnow_server).
+    """
+    import threading
+
+    hook = PegSnowflakeHook(snowflake_conn_id="snowflake_default")
+    with hook.get_conn() as conn:
+        conn.cursor().execute(f"create table {snowflake_schema}.feeds (k varchar primary key, v int)")
+        conn.cursor().execute(f"create table {snowflake_schema}.windows (w varchar primary key)")
+    merge = (
+        f"merge into {snowflake_schema}.feeds as t using (select column1::varchar as k, column2::int as v "
+        "from values (%s, %s)) as s on t.k = s.k when not matched then insert (k, v) values (s.k, s.v)"
+    )
+    first_merged = threading.Event()
+    errors: list[BaseException] = []
+
+    def load(window: str, hold_open: float) -> None:
+        try:
+            with hook.get_conn() as conn:
+                conn.autocommit(False)
+                conn.cursor().execute("begin")
+                conn.cursor().execute(merge, ("USDC/USD", 1))
+                conn.cursor().execute(f"insert into {snowflake_schema}.windows values (%s)", (window,))
+                first_merged.set()
+                threading.Event().wait(hold_open)
+                conn.commit()
+                conn.autocommit(True)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=load, args=("day-1", 1.5))
+    first.start()
+    assert first_merged.wait(30)
+    second = threading.Thread(target=load, args=("day-2", 0))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert not errors
+    with hook.get_conn() as conn:
+        assert conn.cursor().execute(f"select count(*) from {snowflake_schema}.feeds").fetchone() == (1,)
+        windows = conn.cursor().execute(f"select w from {snowflake_schema}.windows order by w").fetchall()
+    assert windows == [("day-1",), ("day-2",)]
