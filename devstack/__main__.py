@@ -120,7 +120,7 @@ def _demo(_: argparse.Namespace) -> None:
 
 
 def _dbt_manifest(_: argparse.Namespace) -> None:
-    """Build include/dbt/target/manifest.json, which the DAGs render the dbt project from."""
+    """Build include/dbt/target/render_manifest.json, which the DAGs render the dbt project from."""
     from peg_monitor.dbt_project import build_manifest
 
     print(f"dbt        manifest {build_manifest()}")

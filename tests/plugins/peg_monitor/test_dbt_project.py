@@ -28,7 +28,7 @@ def test_a_changed_model_makes_the_manifest_stale(project_copy) -> None:
 
 
 def test_a_missing_manifest_says_how_to_build_it(project_copy) -> None:
-    (project_copy / "target" / "manifest.json").unlink()
+    DbtSettings(project_dir=project_copy).manifest.unlink()
     with pytest.raises(DbtProjectError, match="is missing: build it with `make dbt-manifest`"):
         DbtSettings(project_dir=project_copy).check()
 
