@@ -12,7 +12,6 @@ and `make dbt-manifest`. Run: `.venv/bin/python bench/daily_run.py`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -32,7 +31,7 @@ os.environ.update(airflow_env())
 
 import requests  # noqa: E402
 
-from devstack import chain, processes, services, warehouse  # noqa: E402
+from devstack import chain, processes, services  # noqa: E402
 from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
 
 PORT = 8091
@@ -41,23 +40,7 @@ STAMP = re.compile(r"^(\S+Z) .*\[DAG TEST\] (starting|end) task task_id=(\S+)")
 
 
 def isolated(home: Path, raw: str, mode: str) -> dict[str, str]:
-    snowflake = json.loads(warehouse.airflow_connection_uri()) | {"schema": raw}
-    return services.standalone_env(
-        home=home,
-        port=PORT,
-        extra={
-            "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
-            "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": f"http://127.0.0.1:{DASHBOARD_PORT}"}
-            ),
-            "PEG_RAW_SCHEMA": raw,
-            "PEG_DBT_SCHEMA": f"{raw}_A",
-            "PEG_DBT_EXECUTION_MODE": mode,
-            "PEG_PHASE_CACHE": str(home / "phases.json"),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8797",
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8798",
-        },
-    )
+    return services.isolated_env(home, PORT, raw, DASHBOARD_PORT, (8797, 8798), {"PEG_DBT_EXECUTION_MODE": mode})
 
 
 def dags_test(day: datetime) -> tuple[float, float]:

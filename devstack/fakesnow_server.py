@@ -9,6 +9,7 @@ a transaction where Snowflake would not: MERGE committing the caller's transacti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import threading
 
@@ -127,10 +128,8 @@ def _serialize_writers() -> None:
             session = self[token]
             super().__delitem__(token)
             if session._in_transaction:
-                try:
+                with contextlib.suppress(duckdb.Error):  # already ended by DuckDB
                     session._duck_conn.rollback()
-                except duckdb.Error:
-                    pass  # already ended by DuckDB
                 session._in_transaction = False
             lock.drop(session)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,30 @@ def standalone_env(home: Path | None = None, port: int = AIRFLOW_PORT, extra: di
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         }
     return env | (extra or {})
+
+
+def isolated_env(
+    home: Path, port: int, raw: str, dashboard_port: int, log_ports: tuple[int, int], extra: dict | None = None
+) -> dict[str, str]:
+    """A project-local Airflow of its own beside the demo's: home, ports, raw schema `raw` and dbt
+    schemas `{raw}_A_*`, reading the dashboard on `dashboard_port` (tests and benchmarks)."""
+    snowflake = json.loads(warehouse.airflow_connection_uri()) | {"schema": raw}
+    return standalone_env(
+        home=home,
+        port=port,
+        extra={
+            "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
+            "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
+                {"conn_type": "http", "host": f"http://127.0.0.1:{dashboard_port}"}
+            ),
+            "PEG_RAW_SCHEMA": raw,
+            "PEG_DBT_SCHEMA": f"{raw}_A",
+            "PEG_PHASE_CACHE": str(home / "cache" / "phases.json"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
+        }
+        | (extra or {}),
+    )
 
 
 def start_airflow(name: str = "airflow", env: dict[str, str] | None = None, port: int = AIRFLOW_PORT) -> bool:

@@ -103,7 +103,7 @@ def test_concurrent_transactions_merging_the_same_key_both_land(snowflake_schema
                 threading.Event().wait(hold_open)
                 conn.commit()
                 conn.autocommit(True)
-        except BaseException as exc:  # reported below
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
     first = threading.Thread(target=load, args=("day-1", 1.5))

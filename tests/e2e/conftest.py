@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,11 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from devstack import processes, services, warehouse
+from devstack import processes, services
 from tests.support.pipeline import create_schema, drop_schemas
 
 E2E_DASHBOARD_PORT = int(os.environ.get("PEG_E2E_DASHBOARD_PORT", "8601"))
 E2E_AIRFLOW_PORT = int(os.environ.get("PEG_E2E_AIRFLOW_PORT", "8090"))
+# The marts and the columns that order their rows, for comparing whole tables.
+MART_TABLES = {
+    "STABLECOIN_PEG_HEALTH": "chain, proxy_address, round_id",
+    "STABLECOIN_PEG_ZSCORE": "chain, proxy_address, hour_at",
+    "STABLECOIN_DEPEG_EVENTS": "depeg_event_id",
+    "STABLECOIN_PEG_DAILY": "chain, proxy_address, day",
+    "CHAINLINK_FEED_STALENESS": "chain, proxy_address",
+}
 
 
 @dataclass
@@ -34,31 +41,14 @@ class Pipeline:
         return subprocess.run([airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
 
 
-def isolated_env(home: Path, raw: str, dbt_schema: str, dashboard_port: int) -> dict[str, str]:
-    snowflake = json.loads(warehouse.airflow_connection_uri()) | {"schema": raw}
-    return services.standalone_env(
-        home=home,
-        port=E2E_AIRFLOW_PORT,
-        extra={
-            "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
-            "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": f"http://127.0.0.1:{dashboard_port}"}
-            ),
-            "PEG_RAW_SCHEMA": raw,
-            "PEG_DBT_SCHEMA": dbt_schema,
-            "PEG_PHASE_CACHE": str(home / "cache" / "phases.json"),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8795",
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8796",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-        },
-    )
-
-
 @pytest.fixture(scope="session")
 def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
     raw = f"E2E_{uuid.uuid4().hex[:8].upper()}"
     home = tmp_path_factory.mktemp("airflow_home")
-    env = isolated_env(home, raw, f"{raw}_A", E2E_DASHBOARD_PORT)
+    # parallelism 4: the SQLite metadata DB of a local standalone stalls under more writers
+    env = services.isolated_env(
+        home, E2E_AIRFLOW_PORT, raw, E2E_DASHBOARD_PORT, (8795, 8796), {"AIRFLOW__CORE__PARALLELISM": "4"}
+    )
     create_schema(raw)
     services.init_airflow(env)
     services.start_dashboard(

@@ -10,17 +10,10 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from devstack import history, processes, services
 from peg_monitor.sensors import DashboardFreshnessSensor
-from tests.e2e.conftest import E2E_DASHBOARD_PORT
+from tests.e2e.conftest import E2E_DASHBOARD_PORT, MART_TABLES
 from tests.support.pipeline import query
 
 DAY = timedelta(days=1)
-MART_TABLES = {
-    "STABLECOIN_PEG_HEALTH": "chain, proxy_address, round_id",
-    "STABLECOIN_PEG_ZSCORE": "chain, proxy_address, hour_at",
-    "STABLECOIN_DEPEG_EVENTS": "depeg_event_id",
-    "STABLECOIN_PEG_DAILY": "chain, proxy_address, day",
-    "CHAINLINK_FEED_STALENESS": "chain, proxy_address",
-}
 
 
 @pytest.fixture(scope="module")
