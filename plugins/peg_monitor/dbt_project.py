@@ -65,6 +65,16 @@ class DbtSettings:
             raise DbtProjectError(f"PEG_DBT_EXECUTION_MODE={self.execution_mode!r}: use 'local' (default) or 'watcher'")
 
     @property
+    def test_behavior(self) -> Any:
+        """LOCAL: one task per model running `dbt build` for it (the model, then its tests), half the
+        tasks of AFTER_EACH for the same checks, which matters on a backfill. WATCHER: one producer
+        task runs `dbt build` for all models and Cosmos cannot render BUILD tasks beside it, so each
+        model gets a run watcher and a test watcher (AFTER_EACH)."""
+        from cosmos.constants import TestBehavior
+
+        return TestBehavior.BUILD if self.execution_mode == "local" else TestBehavior.AFTER_EACH
+
+    @property
     def manifest(self) -> Path:
         return self.project_dir / "target" / "render_manifest.json"
 
@@ -80,7 +90,7 @@ class DbtSettings:
     def cosmos_kwargs(self) -> dict[str, Any]:
         """ProjectConfig, ProfileConfig, ExecutionConfig, RenderConfig and operator args for DbtTaskGroup."""
         from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-        from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+        from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestIndirectSelection
 
         from peg_monitor.dbt_profile import PegSnowflakeProfileMapping
 
@@ -106,9 +116,7 @@ class DbtSettings:
                 invocation_mode=InvocationMode.DBT_RUNNER if in_process else InvocationMode.SUBPROCESS,
                 dbt_executable_path=self.dbt_executable,
             ),
-            # BUILD: one task per model that runs it and then its tests (`dbt build`), half the tasks
-            # of AFTER_EACH for the same checks, which matters on a backfill.
-            "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+            "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=self.test_behavior),
         }
 
 

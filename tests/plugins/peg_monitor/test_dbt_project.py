@@ -66,3 +66,24 @@ def test_the_render_manifest_gives_cosmos_the_same_graph_as_dbts_manifest() -> N
 
     assert settings.manifest.stat().st_size < full.stat().st_size / 3
     assert render(settings.manifest) == render(full)
+
+
+@pytest.mark.parametrize(
+    ("mode", "model_tasks"),
+    [
+        ("local", {"stablecoin_peg_daily_model_build"}),
+        ("watcher", {"stablecoin_peg_daily.run", "stablecoin_peg_daily.test"}),
+    ],
+)
+def test_each_execution_mode_renders_a_task_per_model(mode: str, model_tasks: set[str]) -> None:
+    """WATCHER cannot render `dbt build` tasks (its producer runs the build), so it watches run and test."""
+    from datetime import datetime
+
+    from airflow.sdk import DAG
+    from cosmos import DbtTaskGroup
+
+    with DAG(f"modes_{mode}", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        DbtTaskGroup(group_id="dbt", **DbtSettings(execution_mode=mode).cosmos_kwargs())
+    task_ids = {task.task_id.removeprefix("dbt.") for task in dag.tasks}
+    assert {t for t in task_ids if t.startswith("stablecoin_peg_daily")} == model_tasks
+    assert ("dbt_producer_watcher" in task_ids) == (mode == "watcher")
