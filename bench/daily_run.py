@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -39,70 +41,64 @@ DASHBOARD_PORT = 8602
 STAMP = re.compile(r"^(\S+Z) .*\[DAG TEST\] (starting|end) task task_id=(\S+)")
 
 
-def isolated(home: Path, raw: str, mode: str) -> dict[str, str]:
-    return services.isolated_env(home, PORT, raw, DASHBOARD_PORT, (8797, 8798), {"PEG_DBT_EXECUTION_MODE": mode})
+@contextmanager
+def isolated_pipeline(mode: str) -> Iterator[dict[str, str]]:
+    """A fresh raw schema, a dashboard on its marts and an initialised Airflow home; the Airflow env."""
+    raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
+    create_schema(raw)
+    services.start_dashboard(
+        name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
+    )
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            env = services.isolated_env(
+                Path(home), PORT, raw, DASHBOARD_PORT, (8797, 8798), {"PEG_DBT_EXECUTION_MODE": mode}
+            )
+            services.init_airflow(env)
+            yield env
+    finally:
+        processes.stop("dashboard-bench")
+        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
 
 
 def dags_test(day: datetime) -> tuple[float, float]:
     """(whole run, dbt part) seconds of `airflow dags test` for the day."""
-    raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
-    create_schema(raw)
-    services.start_dashboard(
-        name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
-    )
-    try:
-        with tempfile.TemporaryDirectory() as home:
-            env = isolated(Path(home), raw, "local")
-            services.init_airflow(env)
-            airflow = str(Path(sys.executable).with_name("airflow"))
-            started = time.perf_counter()
-            out = subprocess.run(
-                [airflow, "dags", "test", "stablecoin_peg_daily", (day + timedelta(days=1)).isoformat()],
-                env=env, capture_output=True, text=True,
-            )  # fmt: skip
-            total = time.perf_counter() - started
-        stamps = [m.groups() for line in (out.stdout + out.stderr).splitlines() if (m := STAMP.match(line))]
-        dbt = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t, _, task in stamps if task.startswith("dbt.")]
-        if "state=success" not in (out.stdout + out.stderr).split("DagRun Finished")[-1] or not dbt:
-            raise SystemExit("the daily run failed:\n" + (out.stdout + out.stderr)[-3000:])
-        return total, (max(dbt) - min(dbt)).total_seconds()
-    finally:
-        processes.stop("dashboard-bench")
-        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+    with isolated_pipeline("local") as env:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        started = time.perf_counter()
+        out = subprocess.run(
+            [airflow, "dags", "test", "stablecoin_peg_daily", (day + timedelta(days=1)).isoformat()],
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        total = time.perf_counter() - started
+    stamps = [m.groups() for line in (out.stdout + out.stderr).splitlines() if (m := STAMP.match(line))]
+    dbt = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t, _, task in stamps if task.startswith("dbt.")]
+    if "state=success" not in (out.stdout + out.stderr).split("DagRun Finished")[-1] or not dbt:
+        raise SystemExit("the daily run failed:\n" + (out.stdout + out.stderr)[-3000:])
+    return total, (max(dbt) - min(dbt)).total_seconds()
 
 
 def scheduled_dbt_part(day: datetime, mode: str) -> float:
     """Seconds from the first dbt task's start to the last one's end, in a run under a real scheduler."""
-    raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
-    create_schema(raw)
-    services.start_dashboard(
-        name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
-    )
-    try:
-        with tempfile.TemporaryDirectory() as home:
-            env = isolated(Path(home), raw, mode)
-            services.init_airflow(env)
-            services.start_airflow(name="airflow-bench", env=env, port=PORT)
-            try:
-                services.wait_dag_parsed(port=PORT)
-                services.backfill(day.date(), day.date(), port=PORT)
-                states = services.wait_runs({day.date().isoformat()}, port=PORT, timeout=1800)
-                if set(states.values()) != {"success"}:
-                    raise SystemExit(f"{mode} run failed: {states}")
-                run_id = next(r["dag_run_id"] for r in services.runs(port=PORT) if r["run_type"] == "backfill")
-                tis = requests.get(
-                    f"http://127.0.0.1:{PORT}/api/v2/dags/stablecoin_peg_daily/dagRuns/{run_id}/taskInstances",
-                    params={"limit": 100}, timeout=60,
-                ).json()["task_instances"]  # fmt: skip
-            finally:
-                processes.stop("airflow-bench")
-        dbt = [t for t in tis if t["task_id"].startswith("dbt.") and t["start_date"] and t["end_date"]]
-        start = min(datetime.fromisoformat(t["start_date"].replace("Z", "+00:00")) for t in dbt)
-        end = max(datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for t in dbt)
-        return (end - start).total_seconds()
-    finally:
-        processes.stop("dashboard-bench")
-        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+    with isolated_pipeline(mode) as env:
+        services.start_airflow(name="airflow-bench", env=env, port=PORT)
+        try:
+            services.wait_dag_parsed(port=PORT)
+            services.backfill(day.date(), day.date(), port=PORT)
+            states = services.wait_runs({day.date().isoformat()}, port=PORT, timeout=1800)
+            if set(states.values()) != {"success"}:
+                raise SystemExit(f"{mode} run failed: {states}")
+            run_id = next(r["dag_run_id"] for r in services.runs(port=PORT) if r["run_type"] == "backfill")
+            tis = requests.get(
+                f"http://127.0.0.1:{PORT}/api/v2/dags/stablecoin_peg_daily/dagRuns/{run_id}/taskInstances",
+                params={"limit": 100}, timeout=60,
+            ).json()["task_instances"]  # fmt: skip
+        finally:
+            processes.stop("airflow-bench")
+    dbt = [t for t in tis if t["task_id"].startswith("dbt.") and t["start_date"] and t["end_date"]]
+    start = min(datetime.fromisoformat(t["start_date"].replace("Z", "+00:00")) for t in dbt)
+    end = max(datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for t in dbt)
+    return (end - start).total_seconds()
 
 
 def main() -> None:
