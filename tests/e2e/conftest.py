@@ -41,8 +41,9 @@ class Pipeline:
         return subprocess.run([airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
+    """A pipeline of its own per test module: what one module's runs load never shows in another's."""
     raw = f"E2E_{uuid.uuid4().hex[:8].upper()}"
     home = tmp_path_factory.mktemp("airflow_home")
     # parallelism 4: the SQLite metadata DB of a local standalone stalls under more writers
