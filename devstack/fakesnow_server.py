@@ -12,13 +12,19 @@ import argparse
 import contextlib
 import os
 import threading
+import time
+from typing import Any
 
 import fakesnow.server
 import uvicorn
 from fakesnow.instance import FakeSnow
 
-# How long a write waits for another session's transaction, like Snowflake's LOCK_TIMEOUT.
-LOCK_TIMEOUT_SECONDS = float(os.environ.get("PEG_FAKESNOW_LOCK_TIMEOUT", "120"))
+# How long a write waits for another session's transaction, like Snowflake's LOCK_TIMEOUT. Kept
+# under the connector's 60 s read timeout, past which it would resend the waiting statement.
+LOCK_TIMEOUT_SECONDS = float(os.environ.get("PEG_FAKESNOW_LOCK_TIMEOUT", "45"))
+# A transaction idle this long while another session waits is rolled back (its client is gone:
+# a killed task never logs out, and the connector cannot log out of fakesnow at all).
+IDLE_TRANSACTION_SECONDS = float(os.environ.get("PEG_FAKESNOW_IDLE_TRANSACTION_TIMEOUT", "10"))
 
 
 def _keep_merges_in_transaction() -> None:
@@ -56,84 +62,118 @@ class _WriteLock:
 
     Snowflake locks a table for a MERGE/UPDATE/DELETE until the transaction ends, so a second
     writer waits and then sees the first one's rows. DuckDB instead lets both run on snapshots and
-    fails the second COMMIT on the duplicate key; fakesnow answers that with HTTP 500, the connector
-    retries the COMMIT, and the retry "succeeds" with no transaction left: the load is silently
-    lost. Serializing writers gives Snowflake's outcome. Reads never wait.
+    fails the second COMMIT on the duplicate key; fakesnow answered that with HTTP 500, the
+    connector retried the COMMIT, and the retry "succeeded" with no transaction left: the load was
+    silently lost. Serializing writers gives Snowflake's outcome. Reads never wait.
     """
 
     def __init__(self) -> None:
         self._free = threading.Condition()
-        self._owner: object | None = None
-        self._depth = 0  # fakesnow runs some statements (MERGE) as nested statements
+        self._owner: Any = None
+        self._running = 0  # the owner's statements in flight
+        self._idle_since = 0.0  # when the owner's last statement ended
+        self.open: set[int] = set()  # ids of sessions inside a transaction
+        self._aborted: set[int] = set()  # ids of sessions whose idle transaction was rolled back
 
-    def enter(self, session: object) -> None:
+    def enter(self, session: Any) -> None:
         import snowflake.connector.errors
 
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
         with self._free:
-            if self._owner is not session:
-                if not self._free.wait_for(lambda: self._owner is None, LOCK_TIMEOUT_SECONDS):
+            while self._owner not in (None, session):
+                if self._running == 0 and time.monotonic() - self._idle_since > IDLE_TRANSACTION_SECONDS:
+                    self._abort_owner()
+                    continue
+                if time.monotonic() > deadline:
                     raise snowflake.connector.errors.ProgrammingError(
                         msg=f"emulator: waited {LOCK_TIMEOUT_SECONDS:.0f}s for another session's transaction to end",
                         errno=625,
                         sqlstate="57014",
                     )
-                self._owner = session
-            self._depth += 1
+                self._free.wait(0.5)
+            if id(session) in self._aborted:
+                self._aborted.discard(id(session))
+                raise snowflake.connector.errors.ProgrammingError(
+                    msg=f"emulator: this session's transaction was rolled back after holding locks idle "
+                    f"for {IDLE_TRANSACTION_SECONDS:.0f}s while another session waited",
+                    errno=625,
+                    sqlstate="40001",
+                )
+            self._owner = session
+            self._running += 1
 
-    def leave(self, session: object, in_transaction: bool) -> None:
+    def leave(self, session: Any, in_transaction: bool) -> None:
+        """After the owner's statement: keep the lock while its transaction is open."""
         with self._free:
-            if self._owner is session:
-                self._depth -= 1
-                if self._depth == 0 and not in_transaction:
+            (self.open.add if in_transaction else self.open.discard)(id(session))
+            self._running -= 1
+            if self._running == 0:
+                self._idle_since = time.monotonic()
+                if not in_transaction:
                     self._owner = None
                     self._free.notify_all()
 
-    def drop(self, session: object) -> None:
-        with self._free:
-            if self._owner is session:
-                self._owner, self._depth = None, 0
-                self._free.notify_all()
+    def _abort_owner(self) -> None:
+        import duckdb
+
+        owner, self._owner = self._owner, None
+        with contextlib.suppress(duckdb.Error):  # already ended by DuckDB
+            owner._duck_conn.rollback()
+        owner._in_transaction = False
+        self.open.discard(id(owner))
+        self._aborted.add(id(owner))  # its next statement (a COMMIT, say) must fail, not "succeed"
+        self._free.notify_all()
 
 
 def _serialize_writers() -> None:
     """Run writes one session at a time, and report a failed transaction instead of a retryable 500."""
     import duckdb
     import snowflake.connector.errors
+    import sqlglot
     from fakesnow.cursor import FakeSnowflakeCursor
     from sqlglot import exp
 
     lock = _WriteLock()
-    reads = (exp.Select, exp.Union, exp.Show, exp.Describe, exp.Use)
-    execute = FakeSnowflakeCursor._execute
+    reads = (exp.Query, exp.Values, exp.Show, exp.Describe, exp.Use, exp.Pragma)
+    dml = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy)
+    ddl = (exp.Create, exp.Drop, exp.Alter, exp.Comment)
 
-    def _execute(self, transformed, params=None):  # type: ignore[no-untyped-def]
-        session = self._conn
-        write = not isinstance(transformed, reads)
-        if write:
-            lock.enter(session)
+    def statement(command: str) -> exp.Expression | None:
         try:
-            return execute(self, transformed, params)
-        except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
-            raise snowflake.connector.errors.ProgrammingError(msg=str(exc), errno=603, sqlstate="40001") from exc
+            return sqlglot.parse_one(command, read="snowflake")
+        except sqlglot.errors.SqlglotError:
+            return None  # counted as a write; fakesnow reports the error itself
+
+    def in_transaction_after(session: Any, parsed: exp.Expression | None, autocommit_before: bool) -> bool:
+        if isinstance(parsed, exp.Transaction):
+            return True
+        if isinstance(parsed, (exp.Commit, exp.Rollback)):
+            return False
+        if not autocommit_before and (isinstance(parsed, ddl) or session._autocommit):
+            return False  # DDL commits first; switching autocommit on commits too
+        return id(session) in lock.open or (not autocommit_before and isinstance(parsed, dml))
+
+    execute = FakeSnowflakeCursor.execute
+
+    def _execute(self, command, params=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        session = self._conn
+        parsed = statement(command)
+        if isinstance(parsed, reads):
+            return execute(self, command, params, *args, **kwargs)
+        lock.enter(session)
+        autocommit_before = session._autocommit
+        try:
+            return execute(self, command, params, *args, **kwargs)
+        except duckdb.Error as exc:
+            if isinstance(parsed, exp.Commit) or isinstance(
+                exc, (duckdb.TransactionException, duckdb.ConstraintException)
+            ):
+                raise snowflake.connector.errors.ProgrammingError(msg=str(exc), errno=603, sqlstate="XX000") from exc
+            raise
         finally:
-            if write:
-                lock.leave(session, session._in_transaction)
+            lock.leave(session, in_transaction_after(session, parsed, autocommit_before))
 
-    FakeSnowflakeCursor._execute = _execute
-
-    class Sessions(dict):
-        """The server's session table; a client that ends its session ends its transaction too."""
-
-        def __delitem__(self, token: str) -> None:
-            session = self[token]
-            super().__delitem__(token)
-            if session._in_transaction:
-                with contextlib.suppress(duckdb.Error):  # already ended by DuckDB
-                    session._duck_conn.rollback()
-                session._in_transaction = False
-            lock.drop(session)
-
-    fakesnow.server.sessions = Sessions(fakesnow.server.sessions)
+    FakeSnowflakeCursor.execute = _execute
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import snowflake.connector.errors
 
 from devstack.settings import FAKESNOW_PORT
 from peg_monitor.snowflake_hook import PegSnowflakeHook
@@ -118,3 +119,26 @@ def test_concurrent_transactions_merging_the_same_key_both_land(snowflake_schema
         assert conn.cursor().execute(f"select count(*) from {snowflake_schema}.feeds").fetchone() == (1,)
         windows = conn.cursor().execute(f"select w from {snowflake_schema}.windows order by w").fetchall()
     assert windows == [("day-1",), ("day-2",)]
+
+
+def test_an_abandoned_transaction_is_rolled_back_and_frees_the_writers(snowflake_schema: str) -> None:
+    """A client gone mid-transaction (a killed task) must not block every later load, nor may its
+    work half-land: its transaction is rolled back once idle, and its COMMIT then fails."""
+    import time
+
+    hook = PegSnowflakeHook(snowflake_conn_id="snowflake_default")
+    with hook.get_conn() as conn:
+        conn.cursor().execute(f"create table {snowflake_schema}.t (x int)")
+    abandoned = hook.get_conn()
+    abandoned.autocommit(False)
+    abandoned.cursor().execute("begin")
+    abandoned.cursor().execute(f"insert into {snowflake_schema}.t values (1)")
+    started = time.monotonic()
+    with hook.get_conn() as conn:
+        conn.cursor().execute(f"insert into {snowflake_schema}.t values (2)")
+        rows = conn.cursor().execute(f"select x from {snowflake_schema}.t").fetchall()
+    assert rows == [(2,)]
+    assert time.monotonic() - started < 40  # the idle limit (10 s), well before the lock timeout
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="rolled back after holding locks idle"):
+        abandoned.commit()
+    abandoned.close()
