@@ -10,4 +10,4 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation -e /usr/local/airf
 ENV PEG_DBT_EXECUTABLE=/usr/local/airflow/dbt_venv/bin/dbt \
     PEG_PHASE_CACHE=/usr/local/airflow/cache/chainlink_phases.json
 # The manifest Cosmos renders the DAG from (`dbt parse`, no warehouse needed): DAG parsing never runs dbt.
-RUN python -m peg_monitor.dbt_project
+RUN PYTHONPATH=/usr/local/airflow/plugins DBT_SEND_ANONYMOUS_USAGE_STATS=false python -m peg_monitor.dbt_project

@@ -133,7 +133,9 @@ def build_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     target = project_dir / "target"
     full = json.loads((target / "manifest.json").read_text())
     render = DbtSettings(project_dir=project_dir).manifest
-    render.write_text(json.dumps({key: full[key] for key in RENDER_KEYS if key in full}))
+    partial = render.with_suffix(".partial")  # a DAG parse never sees half a file
+    partial.write_text(json.dumps({key: full[key] for key in RENDER_KEYS if key in full}))
+    partial.replace(render)
     (target / "peg_sources.sha256").write_text(digest + "\n")
     return render
 

@@ -62,8 +62,10 @@ def test_marts_equal_a_load_in_order(backfilled, pipeline, feeds, tmp_path) -> N
             where = {"STABLECOIN_PEG_ZSCORE": f"where day {window}", "STABLECOIN_PEG_DAILY": f"where day {window}"}.get(
                 table, ""
             )
-            if table in ("STABLECOIN_PEG_HEALTH", "STABLECOIN_DEPEG_EVENTS", "CHAINLINK_FEED_STALENESS"):
+            if table in ("STABLECOIN_PEG_HEALTH", "STABLECOIN_DEPEG_EVENTS"):
                 continue  # compared below on the days both loaded
+            if table == "CHAINLINK_FEED_STALENESS":
+                continue  # "now" for it is the end of all loaded data, which the scheduler's own latest run moves
             expected = query(f"select * from {in_order}_A_MARTS.{table} {where} order by {key}")
             actual = query(f"select * from {pipeline.marts}.{table} {where} order by {key}")
             pd.testing.assert_frame_equal(expected, actual, obj=table)
