@@ -25,3 +25,11 @@ class NotAFeedError(ChainlinkError):
 
 class FeedMismatchError(ChainlinkError):
     """The proxy answers, but not as the registry says (decimals, description, ABI)."""
+
+
+class HistoricalStateUnavailableError(ChainlinkError):
+    """The node cannot answer calls at past blocks (not an archive node); pin the activation instead."""
+
+
+class PhaseActivationError(ChainlinkError):
+    """The registry's pinned phase activations disagree with the proxy (a phase it never reached)."""

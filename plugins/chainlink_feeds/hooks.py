@@ -16,7 +16,12 @@ from typing import Any
 from airflow.sdk.bases.hook import BaseHook
 
 from chainlink_feeds.abi import MULTICALL3, MULTICALL3_ADDRESS
-from chainlink_feeds.errors import RpcRejectedError, RpcUnavailableError, WrongChainError
+from chainlink_feeds.errors import (
+    HistoricalStateUnavailableError,
+    RpcRejectedError,
+    RpcUnavailableError,
+    WrongChainError,
+)
 from chainlink_feeds.transport import FailoverHTTPProvider
 
 PLACEHOLDER = "{api_key}"
@@ -216,6 +221,35 @@ class ChainlinkHook(BaseHook):
             )
             results.extend(bytes.fromhex(a["result"][2:]) if "result" in a else None for a in answers)
         return results
+
+    def call_at_blocks(self, calls: list[tuple[str, bytes, int]]) -> list[bytes]:
+        """eth_call every (address, calldata, block) in JSON-RPC batches of batch_size (Multicall3
+        runs at one block only). Any error answer means the node cannot serve that past state."""
+        results: list[bytes] = []
+        for i in range(0, len(calls), self.settings.batch_size):
+            chunk = calls[i : i + self.settings.batch_size]
+            answers = self.provider.make_batch_request(
+                [("eth_call", [{"to": a, "data": "0x" + d.hex()}, hex(b)]) for a, d, b in chunk]
+            )
+            for (_, _, block), answer in zip(chunk, answers, strict=True):
+                if "error" in answer:
+                    raise HistoricalStateUnavailableError(
+                        f"eth_call at block {block} failed: {self.settings.redact(str(answer['error']))}"
+                    )
+                results.append(bytes.fromhex(answer["result"][2:]))
+        return results
+
+    def block_timestamps(self, blocks: list[int]) -> dict[int, int]:
+        """Each block's timestamp (Unix seconds), in one batch."""
+        answers = self.provider.make_batch_request([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
+        stamps = {}
+        for block, answer in zip(blocks, answers, strict=True):
+            if "error" in answer or not answer.get("result"):
+                raise RpcRejectedError(
+                    f"eth_getBlockByNumber({block}) failed: {self.settings.redact(str(answer.get('error')))}"
+                )
+            stamps[block] = int(answer["result"]["timestamp"], 16)
+        return stamps
 
     def _check_chain_answer(self, answer: dict[str, Any], expected_chain_id: int) -> None:
         if "error" in answer:

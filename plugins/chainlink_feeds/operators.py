@@ -38,8 +38,9 @@ def _parse_time(value: str | datetime, name: str) -> datetime:
 
 
 class ChainlinkFeedOperator(BaseOperator):
-    """Read every round of one Chainlink feed whose updatedAt falls in [window_start, window_end),
-    plus the carry-in round before it, validate them and MERGE them into the raw Snowflake tables.
+    """Read every round the feed's proxy served from a time in [window_start, window_end), plus the
+    carry-in round in effect at window_start, validate them and MERGE them into the raw Snowflake
+    tables; rounds the proxy never served, or that are not prices, are stored apart with their reason.
 
     :param feed_pair: the feed's pair in the registry, e.g. ``USDC/USD`` (templated)
     :param chain: the feed's chain in the registry (templated)
@@ -108,7 +109,8 @@ class ChainlinkFeedOperator(BaseOperator):
         return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from chainlink_feeds.reader import FeedReader, PhaseRangeCache
+        from chainlink_feeds.phases import PhaseCache
+        from chainlink_feeds.reader import FeedReader
         from chainlink_feeds.rounds import validate
         from chainlink_feeds.store import RoundStore
 
@@ -131,19 +133,25 @@ class ChainlinkFeedOperator(BaseOperator):
                     "window_end": end.isoformat(),
                     "rounds_loaded": 0,
                 }
-            reader = FeedReader(self.chainlink_hook, feed, PhaseRangeCache(PHASE_CACHE))
+            reader = FeedReader(self.chainlink_hook, feed, PhaseCache(PHASE_CACHE))
             read = reader.read(start, end)
-            accepted, rejected = validate(read.rounds, read.carry_in, feed.heartbeat_seconds)
+            accepted, invalid = validate(read.rounds, read.carry_in, feed.heartbeat_limit_seconds)
+            rejected = read.unserved + invalid
             for rejection in rejected:
                 self.log.warning("%s: rejected round %s: %s", feed.pair, rejection.round.round_id, rejection.reason)
             for a in accepted:
                 if a.is_heartbeat_exceeded:
                     self.log.warning(
-                        "%s: stale feed: round %s came %ss after the previous one (heartbeat %ss)",
+                        "%s: heartbeat missed: round %s replaced a price %ss old (heartbeat %ss + grace %ss)",
                         feed.pair, a.round.round_id, a.seconds_since_previous, feed.heartbeat_seconds,
+                        feed.heartbeat_grace_seconds,
                     )  # fmt: skip
-            carry_in = read.carry_in if read.carry_in in {a.round for a in accepted} else None
-            result = store.load(feed, (start, end), accepted, rejected, carry_in, read.block, context["run_id"])
+            carry_in = (
+                read.carry_in.round if read.carry_in and read.carry_in.round in {a.round for a in accepted} else None
+            )
+            result = store.load(
+                feed, (start, end), accepted, rejected, carry_in, read.activations, read.block, context["run_id"]
+            )
         window_prices = [a.round.price(feed.decimals) for a in accepted if a.round is not carry_in]
         summary = {
             "feed": feed.pair,
@@ -152,6 +160,8 @@ class ChainlinkFeedOperator(BaseOperator):
             "window_end": end.isoformat(),
             "block_number": read.block,
             "phases": read.phases,
+            "phase_activations": {str(p): a.timestamp for p, a in read.activations.items()},
+            "rounds_not_served": sum(1 for r in read.unserved if r.reason.startswith("never served")),
             "rounds_loaded": len(window_prices),
             "carry_in_round_id": str(carry_in.round_id) if carry_in else None,
             "rounds_rejected": len(rejected),

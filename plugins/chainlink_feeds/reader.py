@@ -1,29 +1,34 @@
-"""Find and read every round of a time window on a Chainlink proxy, in few batched RPC requests.
+"""Find and read the rounds a Chainlink proxy served in a time window, in few batched RPC requests.
+
+Served semantics: a proxy serves phase p from its activation A_p (see chainlink_feeds.phases)
+until A_{p+1}. At any moment the feed's price is the latest price round of the phase being served;
+when the phase changes, the new phase's latest round becomes the price at A_p even if it was
+updated earlier. So a price round of phase p (timed-out rounds are not prices) with updatedAt u is
+served iff u < A_{p+1} and (u >= A_p, or it is the phase's last round with u <= A_p), from
+max(u, A_p). A window [start, end) holds the served rounds whose served_from falls in it, plus the
+carry-in: the served round in effect just before start. Rounds the proxy never served (a new
+aggregator's shadow rounds before the switch, the old one's rounds after it) are returned apart
+with their reason, never as prices.
 
 Inside one phase, rounds are numbered 1..last contiguously and their `updatedAt` never decreases,
-so the window's boundary rounds are found by a batched k-ary search (each batch of probes narrows
-the candidate range by the batch size), never by walking back from the latest round. A round the
-proxy answers with zeros, or a call that reverts (unknown phase), does not exist.
-
-Two phases reporting in the same window: every round of every phase whose `updatedAt` falls in the
-window is read; they are told apart by their proxy round ids (phase in the high bits) and ordered
-by (`updatedAt`, round id) downstream, so a newer phase wins a tie.
+so boundary rounds are found by a batched k-ary search (each batch of probes narrows the candidate
+range by the batch size), never by walking back from the latest round. A round the proxy answers
+with zeros (OCR), or a call that reverts (FluxAggregator, unknown phase), does not exist.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from chainlink_feeds.abi import PROXY
 from chainlink_feeds.errors import FeedMismatchError, NotAFeedError
-from chainlink_feeds.rounds import Round, proxy_round_id
+from chainlink_feeds.phases import Activation, PhaseCache, PhaseRange, find_activations
+from chainlink_feeds.rounds import Rejection, Round, ServedRound, proxy_round_id, timed_out_reason
 
 if TYPE_CHECKING:
     from chainlink_feeds.hooks import ChainlinkHook
@@ -36,43 +41,8 @@ ROUND_MASK = (1 << 64) - 1
 PHASES_IN_SNAPSHOT = 15
 
 
-@dataclass(frozen=True)
-class PhaseRange:
-    """A closed phase's rounds: 1..last_round, first and last `updatedAt`. Never changes."""
-
-    aggregator: str
-    last_round: int
-    first_updated_at: int
-    last_updated_at: int
-
-
-class PhaseRangeCache:
-    """Closed phases' round ranges, in memory and optionally in a JSON file shared between runs."""
-
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path else None
-        self._data: dict[str, dict] = {}
-        if self.path and self.path.exists():
-            try:
-                self._data = json.loads(self.path.read_text())
-            except ValueError:
-                log.warning("ignoring unreadable phase cache %s", self.path)
-
-    @staticmethod
-    def key(chain_id: int, proxy: str, phase: int, aggregator: str) -> str:
-        return f"{chain_id}:{proxy.lower()}:{phase}:{aggregator.lower()}"
-
-    def get(self, key: str) -> PhaseRange | None:
-        raw = self._data.get(key)
-        return PhaseRange(**raw) if raw else None
-
-    def put(self, key: str, value: PhaseRange) -> None:
-        self._data[key] = value.__dict__
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._data))
-            tmp.replace(self.path)
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 @dataclass
@@ -80,18 +50,20 @@ class WindowRead:
     """What one read of a window found."""
 
     block: int
-    rounds: list[Round]
-    carry_in: Round | None
+    rounds: list[ServedRound]
+    carry_in: ServedRound | None
+    unserved: list[Rejection] = field(default_factory=list)
+    activations: dict[int, Activation] = field(default_factory=dict)
     phases: list[int] = field(default_factory=list)
 
 
 class FeedReader:
     """Reads one feed's rounds for [start, end) at a pinned block."""
 
-    def __init__(self, hook: ChainlinkHook, feed: Feed, cache: PhaseRangeCache | None = None) -> None:
+    def __init__(self, hook: ChainlinkHook, feed: Feed, cache: PhaseCache | None = None) -> None:
         self.hook = hook
         self.feed = feed
-        self.cache = cache or PhaseRangeCache()
+        self.cache = cache or PhaseCache()
         self.block = 0
         self._rounds: dict[int, Round | None] = {}
 
@@ -118,7 +90,7 @@ class FeedReader:
         return self._rounds.get(proxy_round_id(phase, number))
 
     def _metadata(self) -> tuple[int, Round, dict[int, str]]:
-        """Pin the block; read the current phase, latest round and earlier phases' aggregators.
+        """Pin the block; read the current phase, latest round and every phase's aggregator.
 
         One request: the chain check and every call ride in the snapshot. Aggregators of up to
         PHASES_IN_SNAPSHOT earlier phases are asked for speculatively (a phase that does not exist
@@ -141,14 +113,14 @@ class FeedReader:
             (decimals,) = PROXY["decimals"].decode(answers[2])
             (description,) = PROXY["description"].decode(answers[3])
             speculative = answers[len(names) :]
-            if phase > PHASES_IN_SNAPSHOT + 1:
+            if phase > PHASES_IN_SNAPSHOT:
                 speculative += self.hook.call_many(
-                    [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(PHASES_IN_SNAPSHOT + 1, phase)],
+                    [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(PHASES_IN_SNAPSHOT + 1, phase + 1)],
                     self.block,
                 )
             aggregators = {
                 p: PROXY["phaseAggregators"].decode(a)[0] if a else ZERO_ADDRESS
-                for p, a in zip(range(1, phase), speculative, strict=False)
+                for p, a in zip(range(1, phase + 1), speculative, strict=False)
             }
         except Exception as exc:
             raise FeedMismatchError(f"{self.feed.pair}: {proxy} does not answer the proxy ABI: {exc}") from exc
@@ -217,8 +189,8 @@ class FeedReader:
         """The round range of an earlier phase, from the cache or found by search."""
         if aggregator == ZERO_ADDRESS:
             return None
-        key = PhaseRangeCache.key(self.feed.chain_id, self.feed.proxy, phase, aggregator)
-        cached = self.cache.get(key)
+        key = PhaseCache.key("range", self.feed.chain_id, self.feed.proxy, phase, aggregator)
+        cached = self.cache.get_range(key)
         if cached:
             return cached
         # Existence is monotone over 1..last: probe powers of two first, then narrow down.
@@ -233,54 +205,97 @@ class FeedReader:
         self.cache.put(key, value)
         return value
 
+    def _price_round_at_or_before(self, phase: int, number: int) -> Round | None:
+        """The phase's last price round numbered `number` or less: a timed-out round points, through
+        answeredInRound, at the round whose answer it repeats."""
+        while number >= 1:
+            self._fetch([proxy_round_id(phase, number)])
+            r = self._round(phase, number)
+            if r is None or not r.is_timed_out:
+                return r
+            number = min(number - 1, r.answered_in_round & ROUND_MASK)
+        return None
+
     # -- the read --------------------------------------------------------------------------
 
     def read(self, start: datetime, end: datetime) -> WindowRead:
-        """Every round with start <= updatedAt < end in every phase, plus the carry-in round."""
+        """The rounds served with start <= served_from < end, the carry-in, and the window's unserved rounds."""
         if start >= end:
             raise ValueError(f"empty window: start {start} is not before end {end}")
         s, e = int(start.timestamp()), int(end.timestamp())
         current, latest, aggregators = self._metadata()
+        activations = find_activations(self.hook, self.feed, current, aggregators, self.block, self.cache)
         if latest.exists:
             self._rounds[latest.round_id] = latest
-        window: list[Round] = []
-        carry: Round | None = None
+        served: dict[int, ServedRound] = {}
+        unserved: list[Rejection] = []
+        carry: ServedRound | None = None
+        serving_at_start = max((p for p, a in activations.items() if a.timestamp < s), default=None)
         phases_read = []
         for phase in range(current, 0, -1):
+            begins = activations[phase].timestamp
+            ends = activations[phase + 1].timestamp if phase < current else math.inf
             if phase == current:
-                last, last_ts = latest.aggregator_round_id, latest.updated_at
+                last, first_ts, last_ts = latest.aggregator_round_id if latest.exists else 0, None, latest.updated_at
             else:
                 closed = self._closed_phase(phase, aggregators[phase])
                 if closed is None:
                     continue
-                last, last_ts = closed.last_round, closed.last_updated_at
-            if last < 1 or (carry is not None and last_ts < carry.updated_at):
-                break  # this phase, and every older one, ends before the carry-in already found
+                last, first_ts, last_ts = closed.last_round, closed.first_updated_at, closed.last_updated_at
+            has_window_rounds = last_ts >= s and (first_ts is None or first_ts < e)
+            gives_carry_in = phase == serving_at_start
+            activates_in_window = s <= begins < e
+            if last < 1 or not (has_window_rounds or gives_carry_in or activates_in_window):
+                continue
             phases_read.append(phase)
-            lo, hi = self._search(
-                phase,
-                [[1, last + 1], [1, last + 1]],
-                [lambda r: r is not None and r.updated_at >= s, lambda r: r is not None and r.updated_at >= e],
-                read_all=True,
-            )
+            needs_activation_round = activates_in_window or (has_window_rounds and begins >= s)
+            preds: list[Callable[[Round | None], bool]] = [
+                lambda r: r is not None and r.updated_at >= s,
+                lambda r: r is not None and r.updated_at >= e,
+            ]
+            if needs_activation_round:
+                preds.append(lambda r, at=begins: r is not None and r.updated_at > at)
+            found = self._search(phase, [[1, last + 1] for _ in preds], preds, read_all=True)
+            lo, hi = found[0], found[1]
             self._fetch([proxy_round_id(phase, n) for n in range(max(1, lo - 1), hi)])
-            # The window's rounds are those between the boundaries, by position: a round there
-            # with a bad timestamp is kept so validation can reject it with its reason.
-            window.extend(r for n in range(lo, hi) if (r := self._round(phase, n)) is not None)
-            before = self._round(phase, lo - 1) if lo > 1 else None
-            if before is not None and (
-                carry is None or (before.updated_at, before.round_id) > (carry.updated_at, carry.round_id)
-            ):
-                carry = before
-        window.sort(key=lambda r: r.round_id)
+            first_served = self._price_round_at_or_before(phase, found[2] - 1) if needs_activation_round else None
+            if first_served is not None and activates_in_window:
+                served[first_served.round_id] = ServedRound(first_served, begins)
+            # The window's rounds lie between the boundaries, by position: a round there with a bad
+            # timestamp is kept so validation can reject it with its reason.
+            for n in range(lo, hi):
+                r = self._round(phase, n)
+                if r is None or r.round_id in served:
+                    continue
+                if r.is_timed_out:
+                    unserved.append(Rejection(r, timed_out_reason(r)))
+                elif r.updated_at >= ends:
+                    unserved.append(
+                        Rejection(
+                            r, f"never served: updated after the proxy switched to phase {phase + 1} at {_utc(ends)}"
+                        )
+                    )
+                elif r.updated_at >= begins:
+                    served[r.round_id] = ServedRound(r, r.updated_at)
+                elif first_served is None or r.round_id != first_served.round_id:
+                    unserved.append(
+                        Rejection(
+                            r, f"never served: superseded before the proxy switched to phase {phase} at {_utc(begins)}"
+                        )
+                    )
+            if gives_carry_in:
+                before = self._price_round_at_or_before(phase, lo - 1)
+                carry = ServedRound(before, max(before.updated_at, begins)) if before else None
+        rounds = sorted(served.values(), key=lambda x: (x.served_from, x.round.round_id))
         log.info(
-            "%s: %s rounds in [%s, %s) from phase(s) %s at block %s, carry-in round %s",
+            "%s: %s served rounds in [%s, %s) from phase(s) %s at block %s, carry-in round %s, %s not served",
             self.feed.pair,
-            len(window),
+            len(rounds),
             start.isoformat(),
             end.isoformat(),
             phases_read,
             self.block,
-            carry.round_id if carry else None,
+            carry.round.round_id if carry else None,
+            len(unserved),
         )
-        return WindowRead(self.block, window, carry, phases_read)
+        return WindowRead(self.block, rounds, carry, unserved, activations, phases_read)

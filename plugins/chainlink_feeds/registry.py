@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,12 @@ _REQUIRED = {
     "deviation_threshold_pct": (int, float),
     "peg_usd": (int, float),
 }
-_OPTIONAL = {"description": str}
+_OPTIONAL = {"description": str, "heartbeat_grace_seconds": int, "phase_activations": dict}
+# A heartbeat-only update lands a little after the heartbeat expires: on the recorded mainnet
+# USDC/USD and USDT/USD rounds (2021-02..2022-11) up to 562 s late, while real misses last hours
+# or days. 900 s keeps every late heartbeat quiet with room to spare and still flags a miss
+# within a quarter of an hour.
+DEFAULT_HEARTBEAT_GRACE_SECONDS = 900
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _PAIR = re.compile(r"^[A-Za-z0-9.]+/[A-Za-z0-9.]+$")
 
@@ -67,10 +73,18 @@ class Feed:
     deviation_threshold_pct: Decimal
     peg_usd: Decimal
     description: str
+    heartbeat_grace_seconds: int = DEFAULT_HEARTBEAT_GRACE_SECONDS
+    # phase id -> when the proxy switched to it, pinned by hand for nodes without historical state
+    phase_activations: dict[int, datetime] = field(default_factory=dict, hash=False, compare=True)
 
     @property
     def chain_id(self) -> int:
         return KNOWN_CHAINS[self.chain]
+
+    @property
+    def heartbeat_limit_seconds(self) -> int:
+        """The longest gap between served rounds that is not a heartbeat miss."""
+        return self.heartbeat_seconds + self.heartbeat_grace_seconds
 
     @property
     def task_id(self) -> str:
@@ -89,11 +103,11 @@ def _feed_from_mapping(raw: dict[str, Any], where: str) -> Feed:
     unknown = set(raw) - set(_REQUIRED) - set(_OPTIONAL)
     if unknown:
         raise FeedRegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
-    for field, kind in _REQUIRED.items():
-        if field not in raw:
-            raise FeedRegistryError(f"{where}: missing field {field!r}")
-        if not isinstance(raw[field], kind) or isinstance(raw[field], bool):
-            raise FeedRegistryError(f"{where}: field {field!r} has the wrong type ({raw[field]!r})")
+    for name, kind in _REQUIRED.items():
+        if name not in raw:
+            raise FeedRegistryError(f"{where}: missing field {name!r}")
+        if not isinstance(raw[name], kind) or isinstance(raw[name], bool):
+            raise FeedRegistryError(f"{where}: field {name!r} has the wrong type ({raw[name]!r})")
     if not _PAIR.match(raw["pair"]):
         raise FeedRegistryError(f"{where}: pair {raw['pair']!r} is not of the form BASE/QUOTE")
     if raw["chain"] not in KNOWN_CHAINS:
@@ -113,6 +127,9 @@ def _feed_from_mapping(raw: dict[str, Any], where: str) -> Feed:
         raise FeedRegistryError(f"{where}: deviation_threshold_pct must be in (0, 100)")
     if raw["peg_usd"] <= 0:
         raise FeedRegistryError(f"{where}: peg_usd must be positive")
+    grace = raw.get("heartbeat_grace_seconds", DEFAULT_HEARTBEAT_GRACE_SECONDS)
+    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+        raise FeedRegistryError(f"{where}: heartbeat_grace_seconds must be a whole number >= 0, got {grace!r}")
     base, quote = raw["pair"].split("/")
     return Feed(
         symbol=raw["symbol"],
@@ -124,7 +141,37 @@ def _feed_from_mapping(raw: dict[str, Any], where: str) -> Feed:
         deviation_threshold_pct=Decimal(str(raw["deviation_threshold_pct"])),
         peg_usd=Decimal(str(raw["peg_usd"])),
         description=raw.get("description", f"{base} / {quote}"),
+        heartbeat_grace_seconds=grace,
+        phase_activations=_phase_activations(raw.get("phase_activations", {}), where),
     )
+
+
+def _phase_activations(raw: dict[Any, Any], where: str) -> dict[int, datetime]:
+    """Validate `phase_activations`: phase id (>= 1) -> UTC time, later for every later phase."""
+    if not isinstance(raw, dict):
+        raise FeedRegistryError(f"{where}: phase_activations must map phase ids to times, got {raw!r}")
+    pins: dict[int, datetime] = {}
+    for phase, value in raw.items():
+        if isinstance(phase, bool) or not isinstance(phase, int) or not 1 <= phase < 2**16:
+            raise FeedRegistryError(f"{where}: phase_activations: phase {phase!r} is not a phase id (1..65535)")
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise FeedRegistryError(
+                f"{where}: phase_activations: phase {phase} must be an ISO-8601 time with a time zone, "
+                f"e.g. '2021-06-15T13:37:00Z', got {raw[phase]!r}"
+            )
+        pins[phase] = value.astimezone(UTC)
+    ordered = sorted(pins.items())
+    for (p, t), (q, u) in zip(ordered, ordered[1:], strict=False):
+        if u <= t:
+            raise FeedRegistryError(
+                f"{where}: phase_activations: phase {q} ({u.isoformat()}) must start after phase {p} ({t.isoformat()})"
+            )
+    return pins
 
 
 def load_registry(path: str | Path = DEFAULT_REGISTRY) -> list[Feed]:

@@ -1,4 +1,10 @@
-"""Rounds as read from a proxy, and the checks a round must pass before it is stored as a price."""
+"""Rounds as read from a proxy, and the checks a round must pass before it is stored as a price.
+
+A round is a price only if the proxy served it (see chainlink_feeds.reader) and it is a fresh
+answer: a FluxAggregator round that timed out repeats an older round's answer
+(`answeredInRound` < round id) and is rejected with that reason. Gaps are measured on the served
+series: the age the previous served price reached when this round replaced it.
+"""
 
 from __future__ import annotations
 
@@ -41,9 +47,22 @@ class Round:
         """A round a proxy answers with zeros does not exist."""
         return bool(self.answer or self.started_at or self.updated_at)
 
+    @property
+    def is_timed_out(self) -> bool:
+        """A round that answers an earlier round's answer (a FluxAggregator round that timed out)."""
+        return self.exists and self.answered_in_round < self.round_id
+
     def price(self, decimals: int) -> Decimal:
         """The answer as an exact decimal price."""
         return Decimal(self.answer).scaleb(-decimals)
+
+
+@dataclass(frozen=True)
+class ServedRound:
+    """A round the proxy served, and from when (its updatedAt, or its phase's activation if later)."""
+
+    round: Round
+    served_from: int
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,7 @@ class AcceptedRound:
     """A round that passed validation, with the gap to the round before it."""
 
     round: Round
+    served_from: int
     seconds_since_previous: int | None
     is_heartbeat_exceeded: bool
 
@@ -61,6 +81,13 @@ class Rejection:
 
     round: Round
     reason: str
+
+
+def timed_out_reason(r: Round) -> str:
+    return (
+        f"timed out: answeredInRound {r.answered_in_round} is below round id {r.round_id} "
+        "(the round repeats an earlier round's answer)"
+    )
 
 
 def _problem(r: Round, previous_in_phase: Round | None) -> str | None:
@@ -74,34 +101,35 @@ def _problem(r: Round, previous_in_phase: Round | None) -> str | None:
         return "startedAt is zero"
     if r.started_at > r.updated_at:
         return f"startedAt {r.started_at} is after updatedAt {r.updated_at}"
+    if r.is_timed_out:
+        return timed_out_reason(r)
     if previous_in_phase is not None and r.updated_at < previous_in_phase.updated_at:
         return f"updatedAt {r.updated_at} decreases within phase {r.phase_id} (previous round: {previous_in_phase.updated_at})"
     return None
 
 
 def validate(
-    rounds: list[Round], carry_in: Round | None, heartbeat_seconds: int
+    served: list[ServedRound], carry_in: ServedRound | None, heartbeat_limit_seconds: int
 ) -> tuple[list[AcceptedRound], list[Rejection]]:
-    """Split rounds (carry-in first, then the window's rounds in round-id order) into accepted and rejected.
+    """Split served rounds (the carry-in, then the window's) into accepted and rejected.
 
-    Gaps are measured to the previous accepted round in time, across phases; a gap longer than the
-    heartbeat means the feed was stale, which is recorded on the later round.
+    Each accepted round records the gap since the previous accepted one: how old the previous
+    served price was when this round replaced it (served_from - previous updatedAt). A gap above
+    the heartbeat plus its grace is a heartbeat miss, recorded on the later round.
     """
     accepted: list[AcceptedRound] = []
     rejected: list[Rejection] = []
     last_in_phase: dict[int, Round] = {}
     previous: Round | None = None
-    ordered = ([carry_in] if carry_in else []) + sorted(rounds, key=lambda r: r.round_id)
-    checked = []
-    for r in ordered:
+    ordered = ([carry_in] if carry_in else []) + sorted(served, key=lambda s: (s.served_from, s.round.round_id))
+    for s in ordered:
+        r = s.round
         problem = _problem(r, last_in_phase.get(r.phase_id))
         if problem:
             rejected.append(Rejection(r, problem))
             continue
         last_in_phase[r.phase_id] = r
-        checked.append(r)
-    for r in sorted(checked, key=lambda r: (r.updated_at, r.round_id)):
-        gap = r.updated_at - previous.updated_at if previous else None
-        accepted.append(AcceptedRound(r, gap, gap is not None and gap > heartbeat_seconds))
+        gap = s.served_from - previous.updated_at if previous else None
+        accepted.append(AcceptedRound(r, s.served_from, gap, gap is not None and gap > heartbeat_limit_seconds))
         previous = r
     return accepted, rejected

@@ -1,5 +1,10 @@
 """Load rounds into Snowflake: tables created from code, one MERGE per table inside one transaction.
 
+Prices are the rounds the proxy served, with `served_from` (see chainlink_feeds.reader); rounds it
+never served and rounds that are not prices go to the rejections table with their reason, and a
+reload removes such a round from the price table if an older load stored it there. Each phase's
+activation (block and time, or the registry pin) goes to `CHAINLINK_PHASES`.
+
 Rows are keyed on (chain, proxy, round id). A re-run inserts nothing new and updates nothing
 unless the chain's own data for a round differs, so load metadata (block, load time, run id)
 keeps the first load's values and re-running a day changes nothing. A failure rolls back the
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
 
 if TYPE_CHECKING:
+    from chainlink_feeds.phases import Activation
     from chainlink_feeds.registry import Feed
 
 log = logging.getLogger(__name__)
@@ -24,6 +30,7 @@ ROUNDS_TABLE = "CHAINLINK_ROUNDS"
 REJECTIONS_TABLE = "CHAINLINK_ROUND_REJECTIONS"
 WINDOWS_TABLE = "CHAINLINK_LOAD_WINDOWS"
 FEEDS_TABLE = "CHAINLINK_FEEDS"
+PHASES_TABLE = "CHAINLINK_PHASES"
 ROWS_PER_STATEMENT = 500
 
 # Integer widths: round ids are uint80 (25 digits); NUMBER(38,0) would be exact on Snowflake but
@@ -42,6 +49,7 @@ DDL = {
         price number(38,18) not null,
         started_at timestamp_ntz not null,
         updated_at timestamp_ntz not null,
+        served_from timestamp_ntz not null,
         answered_in_round number(25,0) not null,
         seconds_since_previous number(20,0),
         is_heartbeat_exceeded boolean,
@@ -84,11 +92,31 @@ DDL = {
         description varchar not null,
         decimals number(3,0) not null,
         heartbeat_seconds number(12,0) not null,
+        heartbeat_grace_seconds number(12,0) not null,
         deviation_threshold_pct number(10,6) not null,
         peg_usd number(38,18) not null,
         loaded_at timestamp_ntz not null,
         airflow_run_id varchar,
         primary key (chain, proxy_address)""",
+    PHASES_TABLE: """
+        chain varchar not null,
+        proxy_address varchar not null,
+        feed_pair varchar not null,
+        phase_id number(5,0) not null,
+        aggregator_address varchar not null,
+        activated_block number(20,0),
+        activated_at timestamp_ntz not null,
+        activation_source varchar not null,
+        loaded_at timestamp_ntz not null,
+        airflow_run_id varchar,
+        primary key (chain, proxy_address, phase_id)""",
+}
+# Columns added after a table's first release: `create table if not exists` leaves an older table
+# as it was, so they are added to it (a reload then fills them; dbt's not_null tests name rows that
+# an older release loaded).
+ADDED_COLUMNS = {
+    ROUNDS_TABLE: [("served_from", "timestamp_ntz")],
+    FEEDS_TABLE: [("heartbeat_grace_seconds", "number(12,0)")],
 }
 
 
@@ -108,13 +136,14 @@ def _ts(value: datetime | int) -> str:
 def _merge_sql(
     table: str, columns: list[tuple[str, str]], keys: list[str], compare: list[str], fill: list[str], rows: int
 ) -> str:
-    """MERGE from a VALUES list: insert new keys; update only if compared columns differ or fill-ins appear."""
+    """MERGE from a VALUES list: insert new keys; update only if compared columns differ, or fill
+    columns get a known value that differs (a null fill value never overwrites one)."""
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     source = ", ".join(f"column{i + 1}::{kind} as {name}" for i, (name, kind) in enumerate(columns))
     names = [name for name, _ in columns]
     changed = [f"t.{c} is distinct from s.{c}" for c in compare]
-    changed += [f"(t.{c} is null and s.{c} is not null)" for c in fill]
-    updates = ", ".join(f"{c} = s.{c}" for c in compare + fill)
+    changed += [f"(s.{c} is not null and t.{c} is distinct from s.{c})" for c in fill]
+    updates = ", ".join([f"{c} = s.{c}" for c in compare] + [f"{c} = coalesce(s.{c}, t.{c})" for c in fill])
     return (
         f"merge into {table} as t using (select {source} from values {', '.join([placeholders] * rows)}) as s "
         f"on {' and '.join(f't.{k} = s.{k}' for k in keys)} "
@@ -127,8 +156,8 @@ ROUND_COLUMNS = [
     ("chain", "varchar"), ("chain_id", "number(12,0)"), ("proxy_address", "varchar"), ("feed_pair", "varchar"),
     ("round_id", "number(25,0)"), ("phase_id", "number(5,0)"), ("aggregator_round_id", "number(20,0)"),
     ("answer", "number(37,0)"), ("decimals", "number(3,0)"), ("price", "number(38,18)"),
-    ("started_at", "timestamp_ntz"), ("updated_at", "timestamp_ntz"), ("answered_in_round", "number(25,0)"),
-    ("seconds_since_previous", "number(20,0)"), ("is_heartbeat_exceeded", "boolean"),
+    ("started_at", "timestamp_ntz"), ("updated_at", "timestamp_ntz"), ("served_from", "timestamp_ntz"),
+    ("answered_in_round", "number(25,0)"), ("seconds_since_previous", "number(20,0)"), ("is_heartbeat_exceeded", "boolean"),
     ("block_number", "number(20,0)"), ("loaded_at", "timestamp_ntz"), ("airflow_run_id", "varchar"),
 ]  # fmt: skip
 REJECTION_COLUMNS = [
@@ -145,8 +174,13 @@ WINDOW_COLUMNS = [
 FEED_COLUMNS = [
     ("chain", "varchar"), ("chain_id", "number(12,0)"), ("proxy_address", "varchar"), ("feed_pair", "varchar"),
     ("symbol", "varchar"), ("description", "varchar"), ("decimals", "number(3,0)"), ("heartbeat_seconds", "number(12,0)"),
-    ("deviation_threshold_pct", "number(10,6)"), ("peg_usd", "number(38,18)"), ("loaded_at", "timestamp_ntz"),
+    ("heartbeat_grace_seconds", "number(12,0)"), ("deviation_threshold_pct", "number(10,6)"), ("peg_usd", "number(38,18)"), ("loaded_at", "timestamp_ntz"),
     ("airflow_run_id", "varchar"),
+]  # fmt: skip
+PHASE_COLUMNS = [
+    ("chain", "varchar"), ("proxy_address", "varchar"), ("feed_pair", "varchar"), ("phase_id", "number(5,0)"),
+    ("aggregator_address", "varchar"), ("activated_block", "number(20,0)"), ("activated_at", "timestamp_ntz"),
+    ("activation_source", "varchar"), ("loaded_at", "timestamp_ntz"), ("airflow_run_id", "varchar"),
 ]  # fmt: skip
 
 
@@ -162,12 +196,15 @@ class RoundStore:
         with self.connection.cursor() as cur:
             for table, columns in DDL.items():
                 cur.execute(f"create table if not exists {self.prefix}{table} ({columns})")
+            for table, added in ADDED_COLUMNS.items():
+                for name, kind in added:
+                    cur.execute(f"alter table {self.prefix}{table} add column if not exists {name} {kind}")
 
     def last_loaded(self, feed: Feed) -> datetime | None:
-        """updatedAt of the newest round stored for the feed, to resume a near-real-time load from."""
+        """served_from of the newest price stored for the feed, to resume a near-real-time load from."""
         with self.connection.cursor() as cur:
             cur.execute(
-                f"select max(updated_at) from {self.prefix}{ROUNDS_TABLE} where chain = %s and proxy_address = %s",
+                f"select max(served_from) from {self.prefix}{ROUNDS_TABLE} where chain = %s and proxy_address = %s",
                 (feed.chain, feed.proxy),
             )
             (latest,) = cur.fetchone()
@@ -180,16 +217,18 @@ class RoundStore:
         accepted: list[AcceptedRound],
         rejected: list[Rejection],
         carry_in: Round | None,
+        activations: dict[int, Activation],
         block: int,
         run_id: str | None,
     ) -> LoadResult:
-        """MERGE the feed's registry entry, the window's rounds, rejections and window record in one transaction."""
+        """MERGE the feed's registry entry, phases, the window's rounds, rejections and window record
+        in one transaction; a rejected round an older load stored as a price leaves the price table."""
         loaded_at = _ts(datetime.now(UTC))
         round_rows = [
             (
                 feed.chain, feed.chain_id, feed.proxy, feed.pair, str(a.round.round_id), a.round.phase_id,
                 str(a.round.aggregator_round_id), str(a.round.answer), feed.decimals, str(a.round.price(feed.decimals)),
-                _ts(a.round.started_at), _ts(a.round.updated_at), str(a.round.answered_in_round),
+                _ts(a.round.started_at), _ts(a.round.updated_at), _ts(a.served_from), str(a.round.answered_in_round),
                 a.seconds_since_previous, a.is_heartbeat_exceeded if a.seconds_since_previous is not None else None,
                 block, loaded_at, run_id,
             )
@@ -209,8 +248,16 @@ class RoundStore:
         )  # fmt: skip
         feed_row = (
             feed.chain, feed.chain_id, feed.proxy, feed.pair, feed.symbol, feed.description, feed.decimals,
-            feed.heartbeat_seconds, str(feed.deviation_threshold_pct), str(feed.peg_usd), loaded_at, run_id,
+            feed.heartbeat_seconds, feed.heartbeat_grace_seconds, str(feed.deviation_threshold_pct), str(feed.peg_usd),
+            loaded_at, run_id,
         )  # fmt: skip
+        phase_rows = [
+            (
+                feed.chain, feed.proxy, feed.pair, a.phase_id, a.aggregator, a.block, _ts(a.timestamp), a.source,
+                loaded_at, run_id,
+            )
+            for a in activations.values()
+        ]  # fmt: skip
         self.connection.autocommit(False)
         try:
             with self.connection.cursor() as cur:
@@ -218,16 +265,30 @@ class RoundStore:
                 self._merge(
                     cur, ROUNDS_TABLE, ROUND_COLUMNS, round_rows,
                     keys=["chain", "proxy_address", "round_id"],
-                    compare=["answer", "started_at", "updated_at", "answered_in_round", "price", "decimals"],
+                    compare=["answer", "started_at", "updated_at", "served_from", "answered_in_round", "price", "decimals"],
                     fill=["seconds_since_previous", "is_heartbeat_exceeded"],
                 )  # fmt: skip
                 self._merge(
                     cur, REJECTIONS_TABLE, REJECTION_COLUMNS, rejection_rows,
                     keys=["chain", "proxy_address", "round_id"], compare=["answer", "updated_at_unix", "reason"], fill=[],
                 )  # fmt: skip
+                for i in range(0, len(rejection_rows), ROWS_PER_STATEMENT):
+                    ids = [row[3] for row in rejection_rows[i : i + ROWS_PER_STATEMENT]]
+                    cur.execute(
+                        f"delete from {self.prefix}{ROUNDS_TABLE} where chain = %s and proxy_address = %s "
+                        f"and round_id in ({', '.join(['%s'] * len(ids))})",
+                        [feed.chain, feed.proxy, *ids],
+                    )
+                self._merge(
+                    cur, PHASES_TABLE, PHASE_COLUMNS, phase_rows, keys=["chain", "proxy_address", "phase_id"],
+                    compare=["aggregator_address", "activated_block", "activated_at", "activation_source"], fill=[],
+                )  # fmt: skip
                 self._merge(
                     cur, FEEDS_TABLE, FEED_COLUMNS, [feed_row], keys=["chain", "proxy_address"],
-                    compare=["feed_pair", "symbol", "description", "decimals", "heartbeat_seconds", "deviation_threshold_pct", "peg_usd"],
+                    compare=[
+                        "feed_pair", "symbol", "description", "decimals", "heartbeat_seconds", "heartbeat_grace_seconds",
+                        "deviation_threshold_pct", "peg_usd",
+                    ],
                     fill=[],
                 )  # fmt: skip
                 self._merge(

@@ -1,4 +1,5 @@
-{#- Per feed: the last update against its heartbeat, as of the end of the loaded data. -#}
+{#- Per feed: the served price's age against its heartbeat plus grace, as of the end of the loaded
+    data, the phase being served, and the heartbeat misses measured on the served series. -#}
 with
 
 health as (
@@ -13,17 +14,32 @@ windows as (
     select * from {{ ref('stg_chainlink__load_windows') }}
 ),
 
+phases as (
+    select * from {{ ref('stg_chainlink__phases') }}
+),
+
 loaded as (
     select chain, proxy_address, max(window_end) as data_as_of
     from windows
     group by chain, proxy_address
 ),
 
+serving as (
+    -- the phase the proxy serves at the end of the loaded data
+    select phases.chain, phases.proxy_address, phases.phase_id, phases.activated_at
+    from phases
+    inner join loaded
+        on phases.chain = loaded.chain and phases.proxy_address = loaded.proxy_address
+    where phases.activated_at < loaded.data_as_of
+    qualify row_number() over (partition by phases.chain, phases.proxy_address order by phases.phase_id desc) = 1
+),
+
 updates as (
     select
         chain,
         proxy_address,
-        max(updated_at) as last_updated_at,
+        max_by(updated_at, served_from) as last_updated_at,
+        max(served_from) as last_served_at,
         count(*) as rounds_loaded,
         max(seconds_since_previous_update) as max_gap_seconds,
         sum(case when is_heartbeat_exceeded then 1 else 0 end) as heartbeat_misses,
@@ -39,10 +55,18 @@ final as (
         feeds.feed_pair,
         feeds.symbol,
         feeds.heartbeat_seconds,
+        feeds.heartbeat_grace_seconds,
+        serving.phase_id as serving_phase_id,
+        serving.activated_at as serving_phase_activated_at,
         loaded.data_as_of,
         updates.last_updated_at,
+        updates.last_served_at,
         datediff('second', updates.last_updated_at, loaded.data_as_of) as seconds_since_last_update,
-        coalesce(datediff('second', updates.last_updated_at, loaded.data_as_of) > feeds.heartbeat_seconds, true) as is_stale,
+        coalesce(
+            datediff('second', updates.last_updated_at, loaded.data_as_of)
+            > feeds.heartbeat_seconds + feeds.heartbeat_grace_seconds,
+            true
+        ) as is_stale,
         coalesce(updates.rounds_loaded, 0) as rounds_loaded,
         updates.max_gap_seconds,
         coalesce(updates.heartbeat_misses, 0) as heartbeat_misses,
@@ -52,6 +76,8 @@ final as (
         on feeds.chain = loaded.chain and feeds.proxy_address = loaded.proxy_address
     left join updates
         on feeds.chain = updates.chain and feeds.proxy_address = updates.proxy_address
+    left join serving
+        on feeds.chain = serving.chain and feeds.proxy_address = serving.proxy_address
 )
 
 select * from final

@@ -1,5 +1,6 @@
-{#- Contiguous runs of rounds beyond the warning threshold (gaps and islands). An event ends at
-    the first round back within the threshold; without one it is still open. -#}
+{#- Contiguous runs of served rounds beyond the warning threshold (gaps and islands), in the order
+    the proxy served them. An event ends when the first round back within the threshold is served;
+    without one it is still open. -#}
 with
 
 health as (
@@ -11,9 +12,9 @@ flagged as (
         *,
         abs_deviation_bps >= {{ var('warning_bps') }} as is_off_peg,
         lag(abs_deviation_bps >= {{ var('warning_bps') }}) over (
-            partition by chain, proxy_address order by updated_at, round_id
+            partition by chain, proxy_address order by served_from, round_id
         ) as was_off_peg,
-        lead(updated_at) over (partition by chain, proxy_address order by updated_at, round_id) as next_updated_at
+        lead(served_from) over (partition by chain, proxy_address order by served_from, round_id) as next_served_from
     from health
 ),
 
@@ -21,7 +22,7 @@ islands as (
     select
         *,
         sum(case when is_off_peg and not coalesce(was_off_peg, false) then 1 else 0 end) over (
-            partition by chain, proxy_address order by updated_at, round_id
+            partition by chain, proxy_address order by served_from, round_id
             rows between unbounded preceding and current row
         ) as event_number
     from flagged
@@ -35,16 +36,16 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by chain, proxy_address, event_number order by abs_deviation_bps desc, updated_at
+            partition by chain, proxy_address, event_number order by abs_deviation_bps desc, served_from
         ) as severity_rank,
         row_number() over (
-            partition by chain, proxy_address, event_number order by updated_at desc, round_id desc
+            partition by chain, proxy_address, event_number order by served_from desc, round_id desc
         ) as recency_rank
     from off_peg
 ),
 
 last_seen as (
-    select chain, proxy_address, max(updated_at) as last_round_at
+    select chain, proxy_address, max(served_from) as last_served_at
     from health
     group by chain, proxy_address
 ),
@@ -56,8 +57,8 @@ events as (
         ranked.feed_pair,
         ranked.symbol,
         ranked.event_number,
-        min(ranked.updated_at) as started_at,
-        max(case when ranked.recency_rank = 1 then ranked.next_updated_at end) as ended_at,
+        min(ranked.served_from) as started_at,
+        max(case when ranked.recency_rank = 1 then ranked.next_served_from end) as ended_at,
         count(*) as rounds_off_peg,
         max(case when ranked.severity_rank = 1 then ranked.price_usd end) as worst_price_usd,
         max(case when ranked.severity_rank = 1 then ranked.deviation_bps end) as worst_deviation_bps,
@@ -76,7 +77,7 @@ final as (
         events.started_at,
         events.ended_at,
         events.ended_at is null as is_open,
-        datediff('second', events.started_at, coalesce(events.ended_at, last_seen.last_round_at)) as duration_seconds,
+        datediff('second', events.started_at, coalesce(events.ended_at, last_seen.last_served_at)) as duration_seconds,
         events.rounds_off_peg,
         events.worst_price_usd,
         events.worst_deviation_bps,

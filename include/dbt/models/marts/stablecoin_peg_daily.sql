@@ -33,12 +33,12 @@ data_end as (
 ),
 
 in_effect as (
-    -- each round is the feed's price from its update until the next round (or the end of the data)
+    -- each round is the feed's price from when the proxy served it until the next round (or the end of the data)
     select
         health.*,
         coalesce(
-            lead(health.updated_at) over (
-                partition by health.chain, health.proxy_address order by health.updated_at, health.round_id
+            lead(health.served_from) over (
+                partition by health.chain, health.proxy_address order by health.served_from, health.round_id
             ),
             data_end.loaded_until
         ) as effective_until
@@ -53,29 +53,29 @@ day_segments as (
         days.proxy_address,
         days.day,
         in_effect.round_id,
-        in_effect.updated_at,
+        in_effect.served_from,
         in_effect.price_usd,
         in_effect.peg_status,
         in_effect.abs_deviation_bps,
-        in_effect.updated_at >= days.day_start as is_round_of_day,
+        in_effect.served_from >= days.day_start as is_round_of_day,
         datediff(
             'second',
-            greatest(in_effect.updated_at, days.day_start),
+            greatest(in_effect.served_from, days.day_start),
             least(in_effect.effective_until, days.day_end)
         ) as seconds_in_effect
     from days
     inner join in_effect
         on days.chain = in_effect.chain
         and days.proxy_address = in_effect.proxy_address
-        and in_effect.updated_at < days.day_end
+        and in_effect.served_from < days.day_end
         and in_effect.effective_until > days.day_start
 ),
 
 ranked as (
     select
         *,
-        row_number() over (partition by chain, proxy_address, day order by updated_at, round_id) as first_rank,
-        row_number() over (partition by chain, proxy_address, day order by updated_at desc, round_id desc) as last_rank
+        row_number() over (partition by chain, proxy_address, day order by served_from, round_id) as first_rank,
+        row_number() over (partition by chain, proxy_address, day order by served_from desc, round_id desc) as last_rank
     from day_segments
 ),
 

@@ -17,6 +17,7 @@ deviations as (
         rounds.round_id,
         rounds.phase_id,
         rounds.updated_at,
+        rounds.served_from,
         rounds.price_usd,
         feeds.peg_usd,
         rounds.seconds_since_previous,
@@ -36,6 +37,7 @@ final as (
         round_id,
         phase_id,
         updated_at,
+        served_from,
         price_usd,
         peg_usd,
         deviation_pct,
@@ -43,8 +45,8 @@ final as (
         deviation_pct * 100 as deviation_bps,
         abs(deviation_pct) * 100 as abs_deviation_bps,
         {{ peg_status('abs(deviation_pct) * 100') }} as peg_status,
-        -- measured on chain at load time against the feed's true previous round, so it does not
-        -- depend on which days happen to be loaded
+        -- measured at load time on the served series (how old the previous served price was when
+        -- this round replaced it), so it does not depend on which days happen to be loaded
         seconds_since_previous as seconds_since_previous_update,
         coalesce(is_heartbeat_exceeded, false) as is_heartbeat_exceeded
     from deviations

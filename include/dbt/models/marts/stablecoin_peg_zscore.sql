@@ -31,7 +31,7 @@ grid as (
 ),
 
 events as (
-    -- a grid row sorts after every round updated before the end of its hour
+    -- a grid row sorts after every round served from before the end of its hour
     select
         chain,
         proxy_address,
@@ -45,7 +45,7 @@ events as (
     select
         rounds.chain,
         rounds.proxy_address,
-        rounds.updated_at as event_at,
+        rounds.served_from as event_at,
         1 as is_round,
         rounds.round_id,
         cast(rounds.answer_raw - feeds.peg_usd * power(10, rounds.decimals) as float) as peg_offset_units,

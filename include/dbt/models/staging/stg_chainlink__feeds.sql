@@ -13,6 +13,7 @@ renamed as (
         description as feed_description,
         decimals,
         heartbeat_seconds,
+        heartbeat_grace_seconds,
         cast(deviation_threshold_pct as float) as deviation_threshold_pct,
         cast(peg_usd as number(38, 18)) as peg_usd
     from source

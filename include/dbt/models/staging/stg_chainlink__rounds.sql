@@ -18,6 +18,7 @@ renamed as (
         cast(price as number(38, 18)) as price_usd,
         started_at,
         updated_at,
+        served_from,
         seconds_since_previous,
         is_heartbeat_exceeded,
         block_number,

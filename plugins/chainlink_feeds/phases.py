@@ -1,0 +1,167 @@
+"""When a proxy switched to each phase, and the closed phases' round ranges, cached forever.
+
+`EACAggregatorProxy` (0.6.6) emits no event when it changes phase: the switch is visible only as
+`phaseId()` changing between two blocks. Phase ids only grow, so the first block whose
+`phaseId()` is at least p is found by a k-ary search over block numbers: each JSON-RPC batch of
+`eth_call`s at evenly spaced past blocks (Multicall3 runs at one block only) narrows every phase's
+candidate range by the batch size, so a mainnet proxy's switches are found in about five requests,
+once. That needs a node with historical state (an archive node); without one, the registry's
+`phase_activations` pins the switch times by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chainlink_feeds.abi import PROXY
+from chainlink_feeds.errors import HistoricalStateUnavailableError, PhaseActivationError
+
+if TYPE_CHECKING:
+    from chainlink_feeds.hooks import ChainlinkHook
+    from chainlink_feeds.registry import Feed
+
+log = logging.getLogger(__name__)
+
+SOURCE_CHAIN, SOURCE_REGISTRY = "chain", "registry"
+
+
+@dataclass(frozen=True)
+class PhaseRange:
+    """A closed phase's rounds: 1..last_round, first and last `updatedAt`. Never changes."""
+
+    aggregator: str
+    last_round: int
+    first_updated_at: int
+    last_updated_at: int
+
+
+@dataclass(frozen=True)
+class Activation:
+    """When the proxy started serving a phase: the block (None when pinned by hand) and its time."""
+
+    phase_id: int
+    aggregator: str
+    block: int | None
+    timestamp: int
+    source: str
+
+
+class PhaseCache:
+    """Closed phases' round ranges and phase activations, in memory and optionally in a JSON file
+    shared between runs. Only facts that can never change are stored."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else None
+        self._data: dict[str, dict] = {}
+        if self.path and self.path.exists():
+            try:
+                self._data = json.loads(self.path.read_text())
+            except ValueError:
+                log.warning("ignoring unreadable phase cache %s", self.path)
+
+    @staticmethod
+    def key(kind: str, chain_id: int, proxy: str, phase: int, aggregator: str) -> str:
+        return f"{kind}:{chain_id}:{proxy.lower()}:{phase}:{aggregator.lower()}"
+
+    def get_range(self, key: str) -> PhaseRange | None:
+        raw = self._data.get(key)
+        return PhaseRange(**raw) if raw else None
+
+    def get_activation(self, key: str) -> Activation | None:
+        raw = self._data.get(key)
+        return Activation(**raw) if raw else None
+
+    def put(self, key: str, value: PhaseRange | Activation) -> None:
+        self._data[key] = asdict(value)
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._data))
+            tmp.replace(self.path)
+
+
+def find_activations(
+    hook: ChainlinkHook, feed: Feed, current_phase: int, aggregators: dict[int, str], block: int, cache: PhaseCache
+) -> dict[int, Activation]:
+    """The activation of every phase 1..current_phase: pinned in the registry, cached, or searched on chain."""
+    beyond = sorted(p for p in feed.phase_activations if p > current_phase)
+    if beyond:
+        raise PhaseActivationError(
+            f"{feed.pair}: the registry pins the activation of phase {beyond[0]}, but the proxy {feed.proxy} "
+            f"answers phaseId() {current_phase} at block {block}: it never changed to phase {beyond[0]}. "
+            f"Fix phase_activations in the feed registry."
+        )
+    found: dict[int, Activation] = {}
+    wanted: list[int] = []
+    for phase in range(1, current_phase + 1):
+        pinned = feed.phase_activations.get(phase)
+        key = PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase])
+        if pinned is not None:
+            found[phase] = Activation(phase, aggregators[phase], None, int(pinned.timestamp()), SOURCE_REGISTRY)
+        elif cached := cache.get_activation(key):
+            found[phase] = cached
+        else:
+            wanted.append(phase)
+    if wanted:
+        blocks = _search_switch_blocks(hook, feed, wanted, current_phase, block)
+        stamps = hook.block_timestamps(sorted(set(blocks.values())))
+        for phase, at in blocks.items():
+            found[phase] = Activation(phase, aggregators[phase], at, stamps[at], SOURCE_CHAIN)
+            cache.put(PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase]), found[phase])
+            log.info("%s: phase %s became current at block %s (%s)", feed.pair, phase, at, stamps[at])
+    times = [found[p].timestamp for p in sorted(found)]
+    if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
+        raise PhaseActivationError(
+            f"{feed.pair}: phase activations are out of order ({[(p, found[p].timestamp) for p in sorted(found)]}); "
+            "a pinned time in phase_activations disagrees with the chain"
+        )
+    return found
+
+
+def _search_switch_blocks(
+    hook: ChainlinkHook, feed: Feed, phases: list[int], current_phase: int, block: int
+) -> dict[int, int]:
+    """For each phase p, the first block at which the proxy's phaseId() is p or more."""
+    call = PROXY["phaseId"].encode()
+    seen: dict[int, int] = {block: current_phase}  # block -> phaseId() there (0 before the proxy existed)
+    limit = hook.settings.batch_size
+
+    def bounds(p: int) -> tuple[int, int]:
+        below = max((b for b, q in seen.items() if q < p), default=-1)
+        at_or_above = min(b for b, q in seen.items() if q >= p)
+        return below, at_or_above
+
+    while True:
+        open_ranges = [(lo, hi) for lo, hi in map(bounds, phases) if hi - lo > 1]
+        if not open_ranges:
+            break
+        share = max(1, limit // len(open_ranges))
+        probes: set[int] = set()
+        for lo, hi in open_ranges:
+            width = hi - lo - 1  # candidates strictly between lo and hi
+            probes.update(
+                range(lo + 1, hi) if width <= share else (lo + (hi - lo) * (i + 1) // (share + 1) for i in range(share))
+            )
+        ordered = sorted(probes)
+        try:
+            answers = hook.call_at_blocks([(feed.proxy, call, b) for b in ordered])
+        except HistoricalStateUnavailableError as exc:
+            raise HistoricalStateUnavailableError(
+                f"{feed.pair}: cannot find when the proxy {feed.proxy} switched phases: the RPC node does not "
+                f"answer phaseId() at past blocks ({exc}). Use an archive node, or pin each phase's activation "
+                f"time in the feed registry, e.g. phase_activations: {{2: '2021-06-15T13:37:00Z'}}"
+            ) from exc
+        for b, data in zip(ordered, answers, strict=True):
+            seen[b] = PROXY["phaseId"].decode(data)[0] if data else 0
+        by_block = [seen[b] for b in sorted(seen)]
+        if any(later < earlier for earlier, later in zip(by_block, by_block[1:], strict=False)):
+            raise HistoricalStateUnavailableError(
+                f"{feed.pair}: the node answers phaseId() of {feed.proxy} going down between past blocks "
+                f"({sorted(seen.items())[:20]}...): its historical state cannot be trusted"
+            )
+    return {p: bounds(p)[1] for p in phases}
