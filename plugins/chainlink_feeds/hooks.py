@@ -145,6 +145,11 @@ class ChainlinkHook(BaseHook):
         """HTTP requests sent so far, retries included."""
         return self.provider.requests_made
 
+    @property
+    def calls_made(self) -> int:
+        """JSON-RPC calls sent so far (eth_call, eth_getBlockByNumber, ...), retries included."""
+        return self.provider.calls_made
+
     def _rpc(self, method: str, params: list[Any]) -> Any:
         answer = self.provider.make_request(method, params)
         if "error" in answer:

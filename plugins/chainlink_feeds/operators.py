@@ -170,6 +170,7 @@ class ChainlinkFeedOperator(BaseOperator):
             "max_price": str(max(window_prices)) if window_prices else None,
             "rows_merged": result.rounds_merged,
             "rpc_requests": self.chainlink_hook.requests_made,
+            "rpc_calls": self.chainlink_hook.calls_made,
         }
         self.log.info(
             "%s: loaded %s rounds (+carry-in %s), rejected %s, with %s RPC requests at block %s",

@@ -1,6 +1,6 @@
 """A web3 HTTP provider that retries transient faults with backoff and fails over between URLs.
 
-It counts every HTTP request it makes (retries included), so callers can report RPC cost, and
+It counts every HTTP request it makes and the JSON-RPC calls in them (retries included), so callers can report RPC cost, and
 never lets an API key reach a message: URLs are redacted before they are logged or raised.
 """
 
@@ -51,6 +51,7 @@ class FailoverHTTPProvider(JSONBaseProvider):
         self.max_backoff_seconds = max_backoff_seconds
         self.redact = redact
         self.requests_made = 0
+        self.calls_made = 0  # JSON-RPC calls inside those requests (a Multicall3 eth_call counts once)
         self._current = 0
         self._session = requests.Session()
 
@@ -61,6 +62,7 @@ class FailoverHTTPProvider(JSONBaseProvider):
 
     def _post_once(self, url: str, payload: bytes, expect_batch: int | None) -> Any:
         self.requests_made += 1
+        self.calls_made += expect_batch or 1
         try:
             response = self._session.post(
                 url, data=payload, headers={"Content-Type": "application/json"}, timeout=self.timeout

@@ -43,11 +43,12 @@ def test_every_model_and_test_passed(built) -> None:
     *_, log = built
     assert "ERROR=0" in log and "WARN=0" in log
     assert "assert_24_grid_hours_per_loaded_feed_day" in log and "assert_depeg_events_do_not_overlap" in log
+    assert "assert_no_unserved_round_in_marts" in log
 
 
 def raw_frames(raw: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rounds = query(
-        f"select chain, proxy_address, round_id, answer, decimals, price, updated_at from {raw}.CHAINLINK_ROUNDS"
+        f"select chain, proxy_address, round_id, answer, decimals, price, updated_at, served_from from {raw}.CHAINLINK_ROUNDS"
     )
     feeds = query(f"select chain, proxy_address, feed_pair, peg_usd, decimals from {raw}.CHAINLINK_FEEDS")
     windows = query(f"select chain, proxy_address, window_start, window_end from {raw}.CHAINLINK_LOAD_WINDOWS")
@@ -89,13 +90,13 @@ def pandas_zscores(rounds: pd.DataFrame, feeds: pd.DataFrame, windows: pd.DataFr
             }
         )
         feed_rounds = rounds[(rounds.chain == chain) & (rounds.proxy_address == proxy)].sort_values(
-            ["updated_at", "round_id"]
+            ["served_from", "round_id"]
         )
         offsets = (feed_rounds["answer"].astype(object) - int(feed.peg_usd * scale)).astype(float).to_numpy()
-        times = feed_rounds["updated_at"].to_numpy()
+        times = feed_rounds["served_from"].to_numpy()
         grid = pd.DataFrame({"hour_at": hours})
         ends = (grid["hour_at"] + pd.Timedelta(hours=1)).to_numpy()
-        position = np.searchsorted(times, ends, side="left") - 1  # the last round updated before the hour ends
+        position = np.searchsorted(times, ends, side="left") - 1  # the last round served before the hour ends
         grid["offset"] = np.where(position >= 0, offsets[np.clip(position, 0, None)], np.nan)
         means, stds, zs, flats = [], [], [], []
         for hour, offset in zip(grid["hour_at"], grid["offset"], strict=True):

@@ -42,19 +42,21 @@ def test_daily_run_succeeds_with_every_task(first_run) -> None:
 
 
 def test_raw_rows_equal_the_chains_ground_truth(first_run, pipeline, truth, depeg_day) -> None:
-    for pair, rounds in truth.items():
-        expected = history.rounds_in_window(rounds, depeg_day, depeg_day + DAY)
-        carry = history.carry_in(rounds, depeg_day)
+    for pair, served in truth.items():
+        expected = history.rounds_in_window(served, depeg_day, depeg_day + DAY)
+        carry = history.carry_in(served, depeg_day)
         stored = query(
-            f"select round_id, answer, started_at, updated_at from {pipeline.raw}.CHAINLINK_ROUNDS "
-            f"where feed_pair = '{pair}' and updated_at >= '{depeg_day:%Y-%m-%d}' "
-            f"and updated_at < '{depeg_day + DAY:%Y-%m-%d}' order by round_id"
+            f"select round_id, answer, served_from from {pipeline.raw}.CHAINLINK_ROUNDS "
+            f"where feed_pair = '{pair}' and served_from >= '{depeg_day:%Y-%m-%d}' "
+            f"and served_from < '{depeg_day + DAY:%Y-%m-%d}' order by served_from, round_id"
         )
-        assert [int(x) for x in stored.round_id] == [r.round_id for r in expected], pair
-        assert [int(x) for x in stored.answer] == [r.answer for r in expected], pair
-        assert [t.timestamp() for t in stored.updated_at.dt.tz_localize("UTC")] == [r.updated_at for r in expected]
-        carried = query(f"select answer from {pipeline.raw}.CHAINLINK_ROUNDS where round_id = {carry.round_id}")
-        assert [int(x) for x in carried.answer] == [carry.answer], pair
+        assert [int(x) for x in stored.round_id] == [s.round.round_id for s in expected], pair
+        assert [int(x) for x in stored.answer] == [s.round.answer for s in expected], pair
+        assert [t.timestamp() for t in stored.served_from.dt.tz_localize("UTC")] == [s.served_from for s in expected]
+        carried = query(
+            f"select answer from {pipeline.raw}.CHAINLINK_ROUNDS where feed_pair = '{pair}' and round_id = {carry.round.round_id}"
+        )
+        assert [int(x) for x in carried.answer] == [carry.round.answer], pair
 
 
 def test_marts_are_built_and_cover_the_day(first_run, pipeline, depeg_day) -> None:

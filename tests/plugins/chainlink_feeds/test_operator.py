@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import snowflake.connector
@@ -36,33 +36,55 @@ def rows(schema: str, table: str = "CHAINLINK_ROUNDS") -> list[tuple]:
 def stored_rounds(schema: str) -> list[tuple]:
     with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(
-            f"select round_id, answer, price, started_at, updated_at, phase_id, aggregator_round_id "
+            f"select round_id, answer, price, started_at, updated_at, served_from, phase_id, aggregator_round_id "
             f"from {schema}.CHAINLINK_ROUNDS order by round_id"
         )
         return cur.fetchall()
 
 
-def expected_rows(truth_rounds, start: datetime) -> list[tuple]:
-    window = history.rounds_in_window(truth_rounds, start, start + DAY)
-    carry = history.carry_in(truth_rounds, start)
-    return [
+def utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+
+
+def expected_rows(truth_served, start: datetime) -> list[tuple]:
+    window = history.rounds_in_window(truth_served, start, start + DAY)
+    carry = history.carry_in(truth_served, start)
+    return sorted(
         (
-            r.round_id, r.answer, history.price(r, 8),
-            datetime.utcfromtimestamp(r.started_at), datetime.utcfromtimestamp(r.updated_at),
-            r.phase, r.aggregator_round,
+            s.round.round_id, s.round.answer, history.price(s.round, 8), utc(s.round.started_at),
+            utc(s.round.updated_at), utc(s.served_from), s.round.phase, s.round.aggregator_round,
         )
-        for r in ([carry] if carry else []) + window
-    ]  # fmt: skip
+        for s in ([carry] if carry else []) + window
+    )  # fmt: skip
 
 
-def test_phase_change_day_is_stored_exactly(stack, truth, snowflake_schema) -> None:
+def not_prices_in(feed, stack, start: datetime) -> list:
+    """The simulated rounds of the day that the proxy never served or that timed out."""
+    lo, hi = start.timestamp(), (start + DAY).timestamp()
+    phases = history.phases(feed, stack)
+    rounds = history.never_served(phases) + [r for p in phases for r in p.rounds if r.is_timed_out]
+    return [r for r in rounds if lo <= r.updated_at < hi]
+
+
+def test_phase_change_day_is_stored_exactly(stack, truth, snowflake_schema, feed_by_pair) -> None:
     start = midnight(stack.phase_change_at)
     summary = run("USDC/USD", start, snowflake_schema)
     assert stored_rounds(snowflake_schema) == expected_rows(truth["USDC/USD"], start)
     window = history.rounds_in_window(truth["USDC/USD"], start, start + DAY)
-    assert summary["rounds_loaded"] == len(window) and summary["rounds_rejected"] == 0
+    unserved = not_prices_in(feed_by_pair["USDC/USD"], stack, start)
+    assert summary["rounds_loaded"] == len(window) and summary["rounds_rejected"] == len(unserved) > 0
     assert summary["phases"] == [2, 1] and summary["rpc_requests"] > 0
-    assert summary["min_price"] == str(min(history.price(r, 8) for r in window))
+    assert summary["phase_activations"]["2"] == int(stack.phase_change_at.timestamp())
+    assert summary["min_price"] == str(min(history.price(s.round, 8) for s in window))
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(f"select round_id, reason from {snowflake_schema}.CHAINLINK_ROUND_REJECTIONS")
+        rejected = dict(cur.fetchall())
+        cur.execute(
+            f"select phase_id, activated_at, activation_source from {snowflake_schema}.CHAINLINK_PHASES order by 1"
+        )
+        phases = cur.fetchall()
+    assert sorted(int(r) for r in rejected) == sorted(r.round_id for r in unserved)
+    assert phases[1] == (2, utc(int(stack.phase_change_at.timestamp())), "chain")
     json.dumps(summary)  # XCom-able
 
 
@@ -88,7 +110,7 @@ def test_loading_days_out_of_order_gives_the_same_rows(stack, truth, snowflake_s
     assert [row[:15] for row in rows(snowflake_schema)] == out_of_order
 
 
-def test_stale_gap_is_recorded(stack, truth, snowflake_schema, feed_by_pair) -> None:
+def test_stale_gap_is_recorded_and_late_heartbeats_are_not(stack, truth, snowflake_schema, feed_by_pair) -> None:
     start = midnight(stack.stale_window[1])
     summary = run("USDT/USD", start, snowflake_schema)
     assert summary["stale_gaps"] == 1
@@ -97,7 +119,14 @@ def test_stale_gap_is_recorded(stack, truth, snowflake_schema, feed_by_pair) -> 
             f"select seconds_since_previous from {snowflake_schema}.CHAINLINK_ROUNDS where is_heartbeat_exceeded"
         )
         ((gap,),) = cur.fetchall()
-    assert gap > feed_by_pair["USDT/USD"].heartbeat_seconds
+    assert gap > feed_by_pair["USDT/USD"].heartbeat_limit_seconds
+    late = [
+        b for a, b in zip(truth["USDT/USD"], truth["USDT/USD"][1:], strict=False)
+        if feed_by_pair["USDT/USD"].heartbeat_seconds < b.served_from - a.round.updated_at <= 86400 + 900
+    ]  # fmt: skip
+    assert late, "the simulation has heartbeats that land a little late"
+    day = midnight(datetime.fromtimestamp(late[0].served_from, UTC))
+    assert run("USDT/USD", day, snowflake_schema)["stale_gaps"] == 0
 
 
 def test_a_failed_load_leaves_no_partial_rows(stack, snowflake_schema, monkeypatch) -> None:
@@ -127,7 +156,7 @@ def test_resume_from_last_loaded(stack, truth, snowflake_schema) -> None:
     )
     summary = operator.execute({"run_id": "rt", "data_interval_start": day})
     first_day = history.rounds_in_window(truth["DAI/USD"], day, day + DAY)
-    assert datetime.fromisoformat(summary["window_start"]).timestamp() == first_day[-1].updated_at
+    assert datetime.fromisoformat(summary["window_start"]).timestamp() == first_day[-1].served_from
     both_days = history.rounds_in_window(truth["DAI/USD"], day, stack.end)
     assert len(stored_rounds(snowflake_schema)) == len(both_days) + 1  # plus the first day's carry-in
 

@@ -1,4 +1,4 @@
-"""Windows read from the local node equal the replayer's ground truth exactly."""
+"""Windows read from the local node equal the simulation's served ground truth exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from chainlink_feeds.hooks import ChainlinkHook
-from chainlink_feeds.reader import FeedReader, PhaseRangeCache
+from chainlink_feeds.phases import PhaseCache
+from chainlink_feeds.reader import FeedReader
 from devstack import history
 
 DAY = timedelta(days=1)
@@ -17,22 +18,29 @@ def midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def as_tuples(rounds) -> list[tuple[int, int, int, int]]:
-    return [(r.round_id, r.answer, r.started_at, r.updated_at) for r in rounds]
+def as_tuples(served) -> list[tuple[int, int, int, int, int]]:
+    return [(s.round.round_id, s.round.answer, s.round.started_at, s.round.updated_at, s.served_from) for s in served]
 
 
-def read_day(feed, start: datetime, cache: PhaseRangeCache | None = None):
+def read_day(feed, start: datetime, cache: PhaseCache | None = None):
     hook = ChainlinkHook()
     return FeedReader(hook, feed, cache).read(start, start + DAY), hook.requests_made
 
 
-def check_against_truth(feed, truth_rounds, start: datetime, cache=None):
+def check_against_truth(feed, truth_served, start: datetime, cache=None, stack=None):
     result, requests = read_day(feed, start, cache)
-    assert as_tuples(result.rounds) == as_tuples(history.rounds_in_window(truth_rounds, start, start + DAY))
-    expected_carry = history.carry_in(truth_rounds, start)
-    assert (result.carry_in.round_id if result.carry_in else None) == (
-        expected_carry.round_id if expected_carry else None
+    assert as_tuples(result.rounds) == as_tuples(history.rounds_in_window(truth_served, start, start + DAY))
+    expected_carry = history.carry_in(truth_served, start)
+    assert as_tuples([result.carry_in] if result.carry_in else []) == as_tuples(
+        [expected_carry] if expected_carry else []
     )
+    if stack is not None:
+        phases = history.phases(feed, stack)
+        lo, hi = start.timestamp(), (start + DAY).timestamp()
+        not_prices = history.never_served(phases) + [r for p in phases for r in p.rounds if r.is_timed_out]
+        assert sorted(r.round.round_id for r in result.unserved) == sorted(
+            r.round_id for r in not_prices if lo <= r.updated_at < hi
+        )
     return result, requests
 
 
@@ -70,41 +78,50 @@ def windows(stack, truth) -> dict[str, tuple[str, datetime]]:
 )
 def test_window_equals_ground_truth(case, stack, truth, feed_by_pair) -> None:
     pair, start = windows(stack, truth)[case]
-    result, requests = check_against_truth(feed_by_pair[pair], truth[pair], start)
+    result, requests = check_against_truth(feed_by_pair[pair], truth[pair], start, stack=stack)
     if case == "phase change":
-        assert {r.phase_id for r in result.rounds} == {1, 2} and result.phases == [2, 1]
+        assert {s.round.phase_id for s in result.rounds} == {1, 2} and result.phases == [2, 1]
+        switch = int(stack.phase_change_at.timestamp())
+        first_served = next(s for s in result.rounds if s.round.phase_id == 2)
+        assert first_served.served_from == switch > first_served.round.updated_at
+        assert {r.reason.split(":")[0] for r in result.unserved} >= {"never served"}
     if case == "single heartbeat update":
         assert len(result.rounds) == 1
     if case == "depeg":
-        assert len(result.rounds) > 20 and min(r.answer for r in result.rounds) < 0.92e8
+        assert len(result.rounds) > 20 and min(s.round.answer for s in result.rounds) < 0.92e8
     if case == "before the feed existed":
         assert result.rounds == [] and result.carry_in is None
-    assert requests <= 12
+    assert requests <= 16  # a cold cache: the switch search and the closed phase's range included
 
 
 def test_every_day_of_one_feed_matches_and_stays_cheap(stack, truth, feed_by_pair) -> None:
-    """Walk USDC day by day across both phases; closed phase ranges come from the cache after once."""
-    cache = PhaseRangeCache()
+    """Walk USDC day by day across both phases; switches and closed phase ranges come from the cache after once."""
+    cache = PhaseCache()
     total = 0
     days = 0
     for i in range(-1, 201, 3):
-        _, requests = check_against_truth(feed_by_pair["USDC/USD"], truth["USDC/USD"], stack.start + DAY * i, cache)
+        _, requests = check_against_truth(
+            feed_by_pair["USDC/USD"], truth["USDC/USD"], stack.start + DAY * i, cache, stack=stack
+        )
         total += requests
         days += 1
     assert total / days <= 4
 
 
-def test_phase_cache_persists_closed_phases(tmp_path, stack, truth, feed_by_pair) -> None:
+def test_phase_cache_persists_switches_and_closed_phases(tmp_path, stack, truth, feed_by_pair) -> None:
     path = tmp_path / "phases.json"
     start = midnight(stack.phase_change_at)
-    check_against_truth(feed_by_pair["USDC/USD"], truth["USDC/USD"], start, PhaseRangeCache(path))
-    (entry,) = PhaseRangeCache(path)._data.values()
-    phase_one = [r for r in truth["USDC/USD"] if r.phase == 1]
-    assert entry["last_round"] == phase_one[-1].aggregator_round
-    assert entry["last_updated_at"] == phase_one[-1].updated_at
-    _, cold = read_day(feed_by_pair["USDC/USD"], start - DAY * 30, PhaseRangeCache())
-    _, warm = read_day(feed_by_pair["USDC/USD"], start - DAY * 30, PhaseRangeCache(path))
-    assert warm < cold
+    check_against_truth(feed_by_pair["USDC/USD"], truth["USDC/USD"], start, PhaseCache(path))
+    entries = PhaseCache(path)._data
+    (closed,) = [v for k, v in entries.items() if k.startswith("range:")]
+    phase_one = history.phases(feed_by_pair["USDC/USD"], stack)[0].rounds
+    assert closed["last_round"] == phase_one[-1].aggregator_round
+    assert closed["last_updated_at"] == phase_one[-1].updated_at
+    switches = {v["phase_id"]: v["timestamp"] for k, v in entries.items() if k.startswith("activation:")}
+    assert switches[2] == int(stack.phase_change_at.timestamp())
+    _, cold = read_day(feed_by_pair["USDC/USD"], start - DAY * 30, PhaseCache())
+    _, warm = read_day(feed_by_pair["USDC/USD"], start - DAY * 30, PhaseCache(path))
+    assert warm + 3 <= cold
 
 
 def test_empty_window_is_refused(stack, feed_by_pair) -> None:

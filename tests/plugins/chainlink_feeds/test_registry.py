@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from chainlink_feeds.registry import DEFAULT_REGISTRY, FeedRegistryError, load_registry
+from chainlink_feeds.registry import (
+    DEFAULT_HEARTBEAT_GRACE_SECONDS,
+    DEFAULT_REGISTRY,
+    FeedRegistryError,
+    load_registry,
+)
 
 GOOD = """\
 feeds:
@@ -52,11 +58,49 @@ def test_a_good_entry_parses(tmp_path: Path) -> None:
         (("decimals: 8", "decimals: eight"), "line 2: field 'decimals' has the wrong type"),
         (("pair: USDC/USD", "pair: USDCUSD"), "line 2: pair 'USDCUSD' is not of the form BASE/QUOTE"),
         (("peg_usd: 1.00", "peg_usd: 1.00\n    colour: blue"), r"line 2: unknown field\(s\) \['colour'\]"),
+        (
+            ("peg_usd: 1.00", "peg_usd: 1.00\n    heartbeat_grace_seconds: -1"),
+            "line 2: heartbeat_grace_seconds must be",
+        ),
+        (("peg_usd: 1.00", "peg_usd: 1.00\n    phase_activations: [2]"), "line 2: phase_activations must map"),
+        (
+            ("peg_usd: 1.00", "peg_usd: 1.00\n    phase_activations: {0: '2021-06-15T13:37:00Z'}"),
+            "line 2: phase_activations: phase 0 is not a phase id",
+        ),
+        (
+            ("peg_usd: 1.00", "peg_usd: 1.00\n    phase_activations: {2: '2021-06-15 13:37:00'}"),
+            "line 2: phase_activations: phase 2 must be an ISO-8601 time with a time zone",
+        ),
+        (
+            ("peg_usd: 1.00", "peg_usd: 1.00\n    phase_activations: {2: 'next tuesday'}"),
+            "line 2: phase_activations: phase 2 must be an ISO-8601 time",
+        ),
+        (
+            (
+                "peg_usd: 1.00",
+                "peg_usd: 1.00\n    phase_activations: {2: '2021-06-15T13:37:00Z', 3: '2021-06-01T00:00:00Z'}",
+            ),
+            r"line 2: phase_activations: phase 3 \(2021-06-01T00:00:00\+00:00\) must start after phase 2",
+        ),
     ],
 )
 def test_bad_entries_name_their_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     with pytest.raises(FeedRegistryError, match=message):
         load_registry(write(tmp_path, GOOD.replace(*change)))
+
+
+def test_grace_and_pins_parse(tmp_path: Path) -> None:
+    (default,) = load_registry(write(tmp_path, GOOD))
+    assert default.heartbeat_grace_seconds == DEFAULT_HEARTBEAT_GRACE_SECONDS == 900
+    assert default.heartbeat_limit_seconds == 86400 + 900 and default.phase_activations == {}
+    text = GOOD + "    heartbeat_grace_seconds: 60\n    phase_activations:\n      2: 2021-06-15T13:37:00Z\n"
+    text += "      3: '2022-01-01T01:00:00+01:00'\n"
+    (feed,) = load_registry(write(tmp_path, text))
+    assert feed.heartbeat_limit_seconds == 86460
+    assert feed.phase_activations == {
+        2: datetime(2021, 6, 15, 13, 37, tzinfo=UTC),
+        3: datetime(2022, 1, 1, 0, 0, tzinfo=UTC),
+    }
 
 
 def test_duplicates_are_refused(tmp_path: Path) -> None:

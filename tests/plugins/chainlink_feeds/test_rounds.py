@@ -10,7 +10,7 @@ import snowflake.connector
 from web3 import Web3
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
-from chainlink_feeds.rounds import Round, validate
+from chainlink_feeds.rounds import Round, ServedRound, validate
 from devstack import warehouse
 from tests.support.scratch_chain import deploy, scratch_chain, transact
 
@@ -77,14 +77,30 @@ def test_bad_rounds_are_rejected_with_their_reason(bad_feed, snowflake_schema, m
     assert summary["rounds_rejected"] == 5 and summary["rounds_loaded"] == 2
 
 
-def test_gaps_are_measured_across_phases_in_time_order() -> None:
-    carry = Round((1 << 64) | 10, 100, 1_000, 1_000, (1 << 64) | 10)
-    old_phase = Round((1 << 64) | 11, 100, 5_000, 5_000, (1 << 64) | 11)
-    new_phase = Round((2 << 64) | 1, 100, 3_000, 3_000, (2 << 64) | 1)
-    accepted, rejected = validate([new_phase, old_phase], carry, heartbeat_seconds=1_500)
+def test_gaps_are_measured_on_the_served_series() -> None:
+    """At a switch the new phase's round, updated earlier, is served from the activation: the gap
+    is how old the previous served price was when it was replaced, and the grace absorbs a late heartbeat."""
+    carry = ServedRound(Round((1 << 64) | 10, 100, 1_000, 1_000, (1 << 64) | 10), 1_000)
+    switch = ServedRound(Round((2 << 64) | 1, 100, 900, 900, (2 << 64) | 1), 2_600)
+    late_heartbeat = ServedRound(Round((1 << 64) | 11, 100, 2_450, 2_450, (1 << 64) | 11), 2_450)
+    after = ServedRound(Round((2 << 64) | 2, 100, 4_100, 4_100, (2 << 64) | 2), 4_100)
+    accepted, rejected = validate([after, switch, late_heartbeat], carry, heartbeat_limit_seconds=1_600)
     assert rejected == []
-    assert [(a.round.round_id, a.seconds_since_previous, a.is_heartbeat_exceeded) for a in accepted] == [
-        (carry.round_id, None, False),
-        (new_phase.round_id, 2_000, True),
-        (old_phase.round_id, 2_000, True),
+    assert [
+        (a.round.aggregator_round_id, a.served_from, a.seconds_since_previous, a.is_heartbeat_exceeded)
+        for a in accepted
+    ] == [
+        (10, 1_000, None, False),
+        (11, 2_450, 1_450, False),  # a heartbeat 1_450 s after the last, within heartbeat + grace (1_600)
+        (1, 2_600, 150, False),
+        (2, 4_100, 4_100 - 900, True),  # the served price had been updated at 900
     ]
+
+
+def test_a_timed_out_round_is_not_a_price() -> None:
+    fresh = ServedRound(Round((1 << 64) | 5, 101, 1_000, 1_010, (1 << 64) | 5), 1_010)
+    timed_out = ServedRound(Round((1 << 64) | 6, 101, 2_000, 9_000, (1 << 64) | 5), 9_000)
+    accepted, rejected = validate([timed_out], fresh, heartbeat_limit_seconds=100_000)
+    assert [a.round for a in accepted] == [fresh.round]
+    (rejection,) = rejected
+    assert rejection.round == timed_out.round and rejection.reason.startswith("timed out: answeredInRound")

@@ -1,0 +1,181 @@
+"""Recorded mainnet days through the operator and dbt: the daily rows, the hourly grid, the depeg
+event of USDT on 2022-05-12 and the heartbeat misses equal the served expectation computed from the
+CSV rows, and no round the proxy never served reaches a mart."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from chainlink_feeds import operators
+from chainlink_feeds.operators import ChainlinkFeedOperator
+from devstack import chain
+from tests.support import recorded
+from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
+from tests.support.scratch_chain import scratch_chain
+
+DAY = timedelta(days=1)
+SWITCH_AT = {
+    "USDC/USD": int(datetime(2021, 6, 15, 13, 37, 11, tzinfo=UTC).timestamp()),
+    "USDT/USD": int(datetime(2021, 9, 2, 7, 45, 30, tzinfo=UTC).timestamp()),
+}
+
+
+def days(first: str, count: int) -> list[datetime]:
+    start = datetime.fromisoformat(first).replace(tzinfo=UTC)
+    return [start + DAY * i for i in range(count)]
+
+
+SAMPLE = {
+    # the overlap (phase 2 reports unserved; 04-18 is critical if both phases are mixed), the switch,
+    # and phase 1's timed-out rounds after the switch
+    "USDC/USD": days("2021-04-17", 3) + days("2021-06-14", 3) + days("2021-11-16", 2),
+    # the switch, and the depeg of 2022-05-12 (0.95181623 at 07:22:33 UTC)
+    "USDT/USD": days("2021-09-01", 3) + days("2022-05-11", 3),
+}
+CONN_ID = "chainlink_recorded_marts"
+WARNING_BPS, CRITICAL_BPS = 50, 100
+GRACE = 900
+
+
+@pytest.fixture(scope="module")
+def built(stack, feed_by_pair, tmp_path_factory):
+    """The sample days loaded by ChainlinkFeedOperator from a node holding the recorded rounds, then dbt build."""
+    raw = f"REC_{uuid.uuid4().hex[:8].upper()}"
+    env_key = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+    with scratch_chain() as rpc:
+        plans = {feed_by_pair[pair]: recorded.plan(pair, at) for pair, at in SWITCH_AT.items()}
+        chain.replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
+        os.environ[env_key] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
+        cache, operators.PHASE_CACHE = operators.PHASE_CACHE, tmp_path_factory.mktemp("cache") / "phases.json"
+        create_schema(raw)
+        try:
+            summaries = {
+                (pair, day): ChainlinkFeedOperator(
+                    task_id="load",
+                    feed_pair=pair,
+                    chainlink_conn_id=CONN_ID,
+                    raw_schema=raw,
+                    window_start=day.isoformat(),
+                    window_end=(day + DAY).isoformat(),
+                ).execute({"run_id": "recorded"})  # fmt: skip
+                for pair, sample in SAMPLE.items()
+                for day in sample
+            }
+            result = dbt_build(raw, f"{raw}_A", tmp_path_factory.mktemp("dbt"))
+            assert result.returncode == 0, result.stdout[-4000:]
+            yield raw, f"{raw}_A_MARTS", summaries, result.stdout
+        finally:
+            operators.PHASE_CACHE = cache
+            os.environ.pop(env_key, None)
+            drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+
+
+def price(r) -> Decimal:
+    return Decimal(r.answer).scaleb(-8)
+
+
+def status(prices: list[Decimal]) -> str:
+    worst = max(abs(p - 1) * 10_000 for p in prices)
+    return "critical" if worst >= CRITICAL_BPS else "warning" if worst >= WARNING_BPS else "healthy"
+
+
+def test_dbt_tests_pass_including_no_unserved_round(built) -> None:
+    *_, log = built
+    assert "ERROR=0" in log and "WARN=0" in log and "assert_no_unserved_round_in_marts" in log
+
+
+def test_daily_rows_equal_the_served_expectation(built) -> None:
+    _, marts, *_ = built
+    daily = query(
+        f"select feed_pair, day, open_price_usd, close_price_usd, low_price_usd, high_price_usd, rounds, day_status "
+        f"from {marts}.STABLECOIN_PEG_DAILY"
+    ).set_index(["feed_pair", "day"])
+    assert len(daily) == sum(len(v) for v in SAMPLE.values())
+    for pair, sample in SAMPLE.items():
+        expected = recorded.expected(pair, SWITCH_AT[pair])
+        for day in sample:
+            inside, carry = recorded.window(expected, day, day + DAY)
+            in_effect = ([carry] if carry else []) + inside
+            prices = [price(r) for r, _ in in_effect]
+            row = daily.loc[(pair, day.date())]
+            got = (row.open_price_usd, row.close_price_usd, row.low_price_usd, row.high_price_usd, row.rounds)
+            assert tuple(Decimal(str(v)) for v in got[:4]) + (got[4],) == (
+                prices[0], prices[-1], min(prices), max(prices), len(inside)
+            ), (pair, day)  # fmt: skip
+            assert row.day_status == status(prices), (pair, day)
+
+
+def test_mixing_both_phases_would_have_made_2021_04_18_critical(built) -> None:
+    """The old rule (every round of every phase) mixes two aggregators; served, the day is healthy."""
+    _, marts, *_ = built
+    day = datetime(2021, 4, 18, tzinfo=UTC)
+    lo, hi = int(day.timestamp()), int((day + DAY).timestamp())
+    mixed = [price(r) for r in recorded.rounds("USDC/USD") if lo <= r.updated_at < hi]
+    assert status(mixed) == "critical"
+    shown = query(
+        f"select day_status from {marts}.STABLECOIN_PEG_DAILY where feed_pair = 'USDC/USD' and day = '2021-04-18'"
+    )
+    assert list(shown.day_status) == ["healthy"]
+
+
+def test_hourly_grid_carries_the_served_price(built) -> None:
+    _, marts, *_ = built
+    grid = query(f"select feed_pair, hour_at, price_usd from {marts}.STABLECOIN_PEG_ZSCORE")
+    assert len(grid) == 24 * sum(len(v) for v in SAMPLE.values())
+    for pair in SAMPLE:
+        expected = recorded.expected(pair, SWITCH_AT[pair])
+        for row in grid[grid.feed_pair == pair].itertuples():
+            hour_end = int(row.hour_at.replace(tzinfo=UTC).timestamp()) + 3600
+            served = [r for r, f in expected.served if f < hour_end]
+            assert abs(float(row.price_usd) - float(price(served[-1]))) < 1e-9, (pair, row.hour_at)
+
+
+def test_the_usdt_depeg_event(built) -> None:
+    _, marts, *_ = built
+    events = query(
+        f"select started_at, ended_at, worst_price_usd, worst_status from {marts}.STABLECOIN_DEPEG_EVENTS "
+        f"where feed_pair = 'USDT/USD' order by worst_price_usd"
+    )
+    worst = events.iloc[0]
+    assert Decimal(str(worst.worst_price_usd)) == Decimal("0.95181623") and worst.worst_status == "critical"
+    served = recorded.expected("USDT/USD", SWITCH_AT["USDT/USD"]).served
+    bottom = next(i for i, (r, _) in enumerate(served) if r.answer == 95181623)
+    first = bottom
+    while abs(price(served[first - 1][0]) - 1) * 10_000 >= WARNING_BPS:
+        first -= 1
+    back = next(i for i in range(bottom, len(served)) if abs(price(served[i][0]) - 1) * 10_000 < WARNING_BPS)
+    assert worst.started_at == datetime.fromtimestamp(served[first][1], UTC).replace(tzinfo=None)
+    assert worst.ended_at == datetime.fromtimestamp(served[back][1], UTC).replace(tzinfo=None)
+    assert datetime.fromtimestamp(served[bottom][1], UTC) == datetime(2022, 5, 12, 7, 22, 33, tzinfo=UTC)
+
+
+def test_heartbeat_misses_are_only_the_real_gaps(built) -> None:
+    raw, marts, summaries, _ = built
+    stale = query(f"select feed_pair, heartbeat_misses from {marts}.CHAINLINK_FEED_STALENESS")
+    got = dict(zip(stale.feed_pair, stale.heartbeat_misses, strict=True))
+    late_heartbeats = 0
+    for pair, sample in SAMPLE.items():
+        served = recorded.expected(pair, SWITCH_AT[pair]).served
+        misses = strict = 0
+        for (prev, _), (_, served_from) in zip(served, served[1:], strict=False):
+            day = datetime.fromtimestamp(served_from, UTC).replace(hour=0, minute=0, second=0)
+            if day in sample:
+                misses += served_from - prev.updated_at > 86400 + GRACE
+                strict += served_from - prev.updated_at > 86400
+        assert got[pair] == misses, pair
+        assert sum(s["stale_gaps"] for (p, _), s in summaries.items() if p == pair) == misses
+        late_heartbeats += strict - misses
+    assert late_heartbeats > 0  # heartbeats a little late, which the old strict rule called misses
+    rounds = query(f"select round_id from {raw}.CHAINLINK_ROUNDS")
+    never = {str(r.round_id) for pair in SAMPLE for r in recorded.expected(pair, SWITCH_AT[pair]).never_served}
+    assert never.isdisjoint(set(rounds.round_id.astype(str)))
+    rejected = query(f"select round_id, reason from {raw}.CHAINLINK_ROUND_REJECTIONS")
+    assert set(rejected.round_id.astype(str)) & never
+    assert pd.Series(rejected.reason).str.startswith(("never served", "timed out")).all()
