@@ -15,9 +15,9 @@ import pytest
 
 from chainlink_feeds import operators
 from chainlink_feeds.operators import ChainlinkFeedOperator
-from devstack import chain
-from tests.support import recorded
+from devstack import chain, recorded
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
+from tests.support.recorded import expected, window
 from tests.support.scratch_chain import scratch_chain
 
 DAY = timedelta(days=1)
@@ -99,9 +99,9 @@ def test_daily_rows_equal_the_served_expectation(built) -> None:
     ).set_index(["feed_pair", "day"])
     assert len(daily) == sum(len(v) for v in SAMPLE.values())
     for pair, sample in SAMPLE.items():
-        expected = recorded.expected(pair, SWITCH_AT[pair])
+        exp = expected(pair, SWITCH_AT[pair])
         for day in sample:
-            inside, carry = recorded.window(expected, day, day + DAY)
+            inside, carry = window(exp, day, day + DAY)
             in_effect = ([carry] if carry else []) + inside
             prices = [price(r) for r, _ in in_effect]
             row = daily.loc[(pair, day.date())]
@@ -130,10 +130,10 @@ def test_hourly_grid_carries_the_served_price(built) -> None:
     grid = query(f"select feed_pair, hour_at, price_usd from {marts}.STABLECOIN_PEG_ZSCORE")
     assert len(grid) == 24 * sum(len(v) for v in SAMPLE.values())
     for pair in SAMPLE:
-        expected = recorded.expected(pair, SWITCH_AT[pair])
+        exp = expected(pair, SWITCH_AT[pair])
         for row in grid[grid.feed_pair == pair].itertuples():
             hour_end = int(row.hour_at.replace(tzinfo=UTC).timestamp()) + 3600
-            served = [r for r, f in expected.served if f < hour_end]
+            served = [r for r, f in exp.served if f < hour_end]
             assert abs(float(row.price_usd) - float(price(served[-1]))) < 1e-9, (pair, row.hour_at)
 
 
@@ -145,7 +145,7 @@ def test_the_usdt_depeg_event(built) -> None:
     )
     worst = events.iloc[0]
     assert Decimal(str(worst.worst_price_usd)) == Decimal("0.95181623") and worst.worst_status == "critical"
-    served = recorded.expected("USDT/USD", SWITCH_AT["USDT/USD"]).served
+    served = expected("USDT/USD", SWITCH_AT["USDT/USD"]).served
     bottom = next(i for i, (r, _) in enumerate(served) if r.answer == 95181623)
     first = bottom
     while abs(price(served[first - 1][0]) - 1) * 10_000 >= WARNING_BPS:
@@ -162,7 +162,7 @@ def test_heartbeat_misses_are_only_the_real_gaps(built) -> None:
     got = dict(zip(stale.feed_pair, stale.heartbeat_misses, strict=True))
     late_heartbeats = 0
     for pair, sample in SAMPLE.items():
-        served = recorded.expected(pair, SWITCH_AT[pair]).served
+        served = expected(pair, SWITCH_AT[pair]).served
         misses = strict = 0
         for (prev, _), (_, served_from) in zip(served, served[1:], strict=False):
             day = datetime.fromtimestamp(served_from, UTC).replace(hour=0, minute=0, second=0)
@@ -174,7 +174,7 @@ def test_heartbeat_misses_are_only_the_real_gaps(built) -> None:
         late_heartbeats += strict - misses
     assert late_heartbeats > 0  # heartbeats a little late, which the old strict rule called misses
     rounds = query(f"select round_id from {raw}.CHAINLINK_ROUNDS")
-    never = {str(r.round_id) for pair in SAMPLE for r in recorded.expected(pair, SWITCH_AT[pair]).never_served}
+    never = {str(r.round_id) for pair in SAMPLE for r in expected(pair, SWITCH_AT[pair]).never_served}
     assert never.isdisjoint(set(rounds.round_id.astype(str)))
     rejected = query(f"select round_id, reason from {raw}.CHAINLINK_ROUND_REJECTIONS")
     assert set(rejected.round_id.astype(str)) & never

@@ -1,29 +1,17 @@
-"""Real recorded mainnet rounds (../shared/data/chainlink-recorded/), as replay plans and as the
-served expectation, computed here from the CSV rows alone.
+"""The served expectation of recorded mainnet rounds (devstack.recorded), computed from the CSV rows
+alone, independent of the reader's search.
 
-The recording holds every round of the USDC/USD and USDT/USD proxies but not when each proxy
-switched from phase 1 (FluxAggregator) to phase 2 (OCR); the tests choose that time. The
-expectation is an event simulation of the proxy, second by second, independent of the reader's
-search: every price round and every phase switch is an event, and each time the round the proxy
-serves changes, that round is served from that moment.
+It is an event simulation of the proxy, second by second: every price round and every phase switch
+is an event, and each time the round the proxy serves changes, that round is served from that moment.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 from devstack import history
-
-RECORDED_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "chainlink-recorded"
-FILES = {"USDC/USD": "usdc_usd_rounds.csv", "USDT/USD": "usdt_usd_rounds.csv"}
-MASK = (1 << 64) - 1
-KINDS = {1: "flux", 2: "ocr"}
-# The proxies existed before their first recorded round (2021-02-16 19:43 UTC is the earliest startedAt).
-DEPLOYED_AT = int(datetime(2021, 2, 15, tzinfo=UTC).timestamp())
-PHASE_1_ACTIVATED_AT = int(datetime(2021, 2, 16, tzinfo=UTC).timestamp())
+from devstack.recorded import PHASE_1_ACTIVATED_AT, rounds
 
 
 @dataclass(frozen=True)
@@ -33,39 +21,6 @@ class Expected:
     served: list[tuple[history.SimRound, int]]  # (round, served_from) in served order
     never_served: list[history.SimRound]
     timed_out: list[history.SimRound]
-
-
-def rounds(pair: str) -> list[history.SimRound]:
-    """Every recorded round of the pair, as (phase, aggregator round) ordered SimRounds."""
-    path = RECORDED_DIR / FILES[pair]
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: the recorded mainnet rounds live in ../shared/data/chainlink-recorded"
-        )
-    with path.open() as f:
-        out = [
-            history.SimRound(
-                pair=pair,
-                phase=int(row["phaseId"]),
-                aggregator_round=int(row["aggregatorRoundId"]),
-                answer=int(row["answer"]),
-                started_at=int(row["startedAt"]),
-                updated_at=int(row["updatedAt"]),
-                answered_in_round=int(row["answeredInRound"]) & MASK,
-            )
-            for row in csv.DictReader(f)
-        ]
-    return sorted(out, key=lambda r: (r.phase, r.aggregator_round))
-
-
-def plan(pair: str, switch_at: int) -> list[history.SimPhase]:
-    """Replay plan: phase 1 on a FluxAggregator, phase 2 on an OCR-style aggregator switched to at `switch_at`."""
-    all_rounds = rounds(pair)
-    activations = {1: PHASE_1_ACTIVATED_AT, 2: switch_at}
-    return [
-        history.SimPhase(phase, KINDS[phase], activations[phase], tuple(r for r in all_rounds if r.phase == phase))
-        for phase in (1, 2)
-    ]
 
 
 def expected(pair: str, switch_at: int) -> Expected:

@@ -15,8 +15,8 @@ from chainlink_feeds.errors import HistoricalStateUnavailableError, PhaseActivat
 from chainlink_feeds.hooks import ChainlinkHook
 from chainlink_feeds.phases import PhaseCache
 from chainlink_feeds.reader import FeedReader
-from devstack import chain
-from tests.support import recorded
+from devstack import chain, recorded
+from tests.support.recorded import expected, window
 from tests.support.scratch_chain import scratch_chain
 
 DAY = timedelta(days=1)
@@ -56,15 +56,15 @@ def got_key(r) -> tuple[int, int, int, int, int]:
 @pytest.mark.parametrize("pair", sorted(SWITCH_AT))
 def test_every_day_served_equals_the_recorded_expectation(recorded_node, feed_by_pair, pair) -> None:
     feed = feed_by_pair[pair]
-    expected = recorded.expected(pair, SWITCH_AT[pair])
-    not_prices = expected.never_served + expected.timed_out
+    exp = expected(pair, SWITCH_AT[pair])
+    not_prices = exp.never_served + exp.timed_out
     cache = PhaseCache()
     hook = ChainlinkHook(chainlink_conn_id=CONN_ID)
     days, seen_unserved = 0, 0
     day = FIRST_DAY
     while day < LAST_DAY:
         read = FeedReader(hook, feed, cache).read(day, day + DAY)
-        inside, carry = recorded.window(expected, day, day + DAY)
+        inside, carry = window(exp, day, day + DAY)
         assert [(got_key(s.round), s.served_from) for s in read.rounds] == [(key(r), f) for r, f in inside], day
         got_carry = (got_key(read.carry_in.round), read.carry_in.served_from) if read.carry_in else None
         assert got_carry == ((key(carry[0]), carry[1]) if carry else None), day
@@ -121,11 +121,11 @@ def test_pinned_activations_replace_the_search(pruned_node, feed_by_pair) -> Non
         2: datetime.fromtimestamp(SWITCH_AT["USDC/USD"], UTC),
     }
     feed = replace(feed_by_pair["USDC/USD"], phase_activations=pinned)
-    expected = recorded.expected("USDC/USD", SWITCH_AT["USDC/USD"])
+    exp = expected("USDC/USD", SWITCH_AT["USDC/USD"])
     hook = ChainlinkHook(chainlink_conn_id=PRUNED_CONN_ID)
     for day in (datetime(2021, 6, 15, tzinfo=UTC), datetime(2021, 6, 16, tzinfo=UTC)):
         read = FeedReader(hook, feed).read(day, day + DAY)
-        inside, _ = recorded.window(expected, day, day + DAY)
+        inside, _ = window(exp, day, day + DAY)
         assert [(got_key(s.round), s.served_from) for s in read.rounds] == [(key(r), f) for r, f in inside]
         assert {a.source for a in read.activations.values()} == {"registry"}
 
