@@ -1,19 +1,27 @@
-"""Benchmark: a 180-day backfill of every feed's rounds from the local node.
+"""Benchmark: backfills through the ChainlinkFeedOperator's reader, counted in RPC work.
 
-Prints RPC HTTP requests per feed-day (goal: <= 4 on average) and rounds per second for the
-ChainlinkFeedOperator's reader, and the same figures for a naive walk-back from the latest round
-(one getRoundData request per round), measured on a sample of days because it is slow.
+1. The simulated history: a 180-day backfill of every feed from the local stack's node. Prints HTTP
+   requests per feed-day (goal: <= 4 on average) and rounds per second, and the same figures for a
+   naive walk-back from the latest round (one getRoundData request per round), measured on a sample
+   of days because it is slow.
+2. The recorded mainnet history (`--recorded`, ../shared/data/chainlink-recorded): every UTC day of
+   USDC/USD and USDT/USD from 2021-02-16 to 2022-11-15, replayed onto a scratch node with Multicall3
+   (as on mainnet) and a phase switch in the overlap. Prints HTTP requests and JSON-RPC calls per
+   feed-day, with the phase-switch search (cold cache, first day) and without it, and the heartbeat
+   misses on the served series with and without the grace.
 
-Run with the local stack up: `make stack-up && .venv/bin/python bench/ingest_backfill.py`.
+Run with the local stack up: `make stack-up && .venv/bin/python bench/ingest_backfill.py [--recorded]`
+(`--recorded` runs part 2 instead of part 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "plugins"), str(Path(__file__).resolve().parents[1])]
@@ -26,10 +34,11 @@ os.environ.update(airflow_env())
 
 from chainlink_feeds.abi import PROXY  # noqa: E402
 from chainlink_feeds.hooks import ChainlinkHook  # noqa: E402
-from chainlink_feeds.reader import FeedReader, PhaseRangeCache  # noqa: E402
+from chainlink_feeds.phases import PhaseCache  # noqa: E402
+from chainlink_feeds.reader import FeedReader  # noqa: E402
 from chainlink_feeds.registry import load_registry  # noqa: E402
 from chainlink_feeds.rounds import Round, validate  # noqa: E402
-from devstack import chain  # noqa: E402
+from devstack import chain, contracts, recorded  # noqa: E402
 
 DAY = timedelta(days=1)
 
@@ -67,11 +76,82 @@ def naive_walk_back(feed, start, end) -> tuple[int, int]:
     return hook.requests_made, in_window
 
 
+RECORDED_SWITCH_AT = {
+    "USDC/USD": datetime(2021, 6, 15, 13, 37, 11, tzinfo=UTC),
+    "USDT/USD": datetime(2021, 9, 2, 7, 45, 30, tzinfo=UTC),
+}
+RECORDED_PORT = int(os.environ.get("PEG_BENCH_ANVIL_PORT", "8547"))
+
+
+def recorded_backfill() -> None:
+    """Every UTC day of the recorded mainnet rounds, read back day by day from a scratch node."""
+    feeds = {f.pair: f for f in load_registry() if f.pair in RECORDED_SWITCH_AT}
+    name = f"anvil-bench-{RECORDED_PORT}"
+    chain.stop_node(name)
+    chain.start_node(name=name, port=RECORDED_PORT, persist=False)
+    try:
+        rpc = chain.Rpc(f"http://127.0.0.1:{RECORDED_PORT}")
+        rpc.call("anvil_setCode", chain.MULTICALL3_ADDRESS, contracts.build()["Multicall3"]["deployedBytecode"])
+        plans = {feeds[p]: recorded.plan(p, int(at.timestamp())) for p, at in RECORDED_SWITCH_AT.items()}
+        started = time.perf_counter()
+        chain.replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
+        print(f"recorded mainnet rounds replayed onto a scratch node in {time.perf_counter() - started:.1f} s")
+        os.environ["AIRFLOW_CONN_CHAINLINK_BENCH"] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
+        first, last = datetime(2021, 2, 16, tzinfo=UTC), datetime(2022, 11, 16, tzinfo=UTC)
+        print(
+            f"{'feed':10} {'feed-days':>9} {'req/day':>8} {'calls/day':>9} {'1st day req':>11} {'1st day calls':>13} "
+            f"{'served':>6} {'never served':>12} {'timed out':>9} {'misses':>6} {'strict':>6} {'late hb':>7}"
+        )
+        totals = [0, 0, 0]
+        for pair, feed in feeds.items():
+            cache, days = PhaseCache(), 0
+            requests = calls = 0
+            first_requests = first_calls = 0
+            served = never = timed_out = misses = strict = late = 0
+            day = first
+            while day < last:
+                hook = ChainlinkHook(chainlink_conn_id="chainlink_bench")
+                read = FeedReader(hook, feed, cache).read(day, day + DAY)
+                accepted, _ = validate(read.rounds, read.carry_in, feed.heartbeat_limit_seconds)
+                if days == 0:
+                    first_requests, first_calls = hook.requests_made, hook.calls_made
+                requests, calls, days = requests + hook.requests_made, calls + hook.calls_made, days + 1
+                served += len(read.rounds)
+                never += sum(r.reason.startswith("never served") for r in read.unserved)
+                timed_out += sum(r.reason.startswith("timed out") for r in read.unserved)
+                window_rounds = [
+                    a for a in accepted if a.seconds_since_previous is not None and a.served_from >= day.timestamp()
+                ]
+                misses += sum(a.is_heartbeat_exceeded for a in window_rounds)
+                strict += sum(a.seconds_since_previous > feed.heartbeat_seconds for a in window_rounds)
+                late += sum(0 < a.seconds_since_previous - feed.heartbeat_seconds <= 600 for a in window_rounds)
+                day += DAY
+            print(
+                f"{pair:10} {days:9d} {requests / days:8.2f} {calls / days:9.2f} {first_requests:11d} {first_calls:13d} "
+                f"{served:6d} {never:12d} {timed_out:9d} {misses:6d} {strict:6d} {late:7d}"
+            )
+            totals = [totals[0] + requests, totals[1] + calls, totals[2] + days]
+        print(
+            f"average per feed-day, switch search included: {totals[0] / totals[2]:.2f} HTTP requests, "
+            f"{totals[1] / totals[2]:.2f} JSON-RPC calls"
+        )
+        print(
+            "misses: gaps on the served series > heartbeat + grace; strict: > heartbeat; "
+            "late hb: heartbeat updates 1-600 s after the heartbeat"
+        )
+    finally:
+        chain.stop_node(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--naive-sample", type=int, default=4, help="days per feed measured with the naive walk-back")
+    parser.add_argument("--recorded", action="store_true", help="backfill the recorded mainnet history instead")
     args = parser.parse_args()
+    if args.recorded:
+        recorded_backfill()
+        return
     scenario = chain.scenario()
     feeds = load_registry()
     first_day = scenario.end - DAY * args.days
@@ -81,14 +161,14 @@ def main() -> None:
     )
     total_requests = total_days = 0
     for feed in feeds:
-        cache = PhaseRangeCache()
+        cache = PhaseCache()
         requests = rounds = 0
         started = time.perf_counter()
         for i in range(args.days):
             day = first_day + DAY * i
             hook = ChainlinkHook()
             read = FeedReader(hook, feed, cache).read(day, day + DAY)
-            validate(read.rounds, read.carry_in, feed.heartbeat_seconds)
+            validate(read.rounds, read.carry_in, feed.heartbeat_limit_seconds)
             requests += hook.requests_made
             rounds += len(read.rounds)
         elapsed = time.perf_counter() - started
