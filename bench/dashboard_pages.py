@@ -59,7 +59,8 @@ def simulated_marts(schema: str, days: int, feeds: int) -> dict[str, int]:
         f"symbol varchar, heartbeat_seconds int)",
         f"insert into {schema}.SIMULATED_FEEDS values {feed_rows}",
         f"create table {schema}.STABLECOIN_PEG_HEALTH as "
-        f"select chain, proxy_address, feed_pair, symbol, round_id, 1 as phase_id, updated_at, price_usd, 1.0 as peg_usd, "
+        f"select chain, proxy_address, feed_pair, symbol, round_id, 1 as phase_id, updated_at, updated_at as served_from, "
+        f"price_usd, 1.0 as peg_usd, "
         f"deviation_pct, abs(deviation_pct) as abs_deviation_pct, deviation_pct * 100 as deviation_bps, "
         f"abs(deviation_pct) * 100 as abs_deviation_bps, "
         f"case when abs(deviation_pct) * 100 >= 100 then 'critical' when abs(deviation_pct) * 100 >= 50 then 'warning' "

@@ -30,7 +30,7 @@ def peg_deviation() -> None:
                         f"${row['price_usd']:.4f}",
                         delta=f"{row['deviation_bps']:+.1f} bps",
                         delta_color="off",
-                        help=f"{feed.feed_pair}, round of {row['updated_at']:%Y-%m-%d %H:%M:%S} UTC",
+                        help=f"{feed.feed_pair}, the price since {row['served_from']:%Y-%m-%d %H:%M:%S} UTC",
                     )
                     ui.status_badge(row["peg_status"])
 
@@ -62,7 +62,7 @@ def peg_deviation() -> None:
                 hide_index=True,
                 width="stretch",
                 column_order=[
-                    "updated_at",
+                    "served_from",
                     "symbol",
                     "price_usd",
                     "deviation_pct",
@@ -74,7 +74,7 @@ def peg_deviation() -> None:
                     "round_id",
                 ],  # fmt: skip
                 column_config={
-                    "updated_at": st.column_config.DatetimeColumn("Updated (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                    "served_from": st.column_config.DatetimeColumn("Price since (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                     "symbol": "Token",
                     "price_usd": st.column_config.NumberColumn("Price (USD)", format="%.6f"),
                     "deviation_pct": st.column_config.NumberColumn("Deviation (%)", format="%+.4f"),

@@ -319,7 +319,7 @@ def _feed_staleness(marts: str, version: str, feed_key: str | None) -> pd.DataFr
 
 
 def latest_status(feed: Feed | None, until: datetime) -> pd.DataFrame:
-    """Per feed, the last round updated before `until` (the price in effect then) and its status."""
+    """Per feed, the last round the proxy served before `until` (the price in effect then) and its status."""
     return _latest_status(*_version(), feed.key if feed else None, until)
 
 
@@ -327,9 +327,9 @@ def latest_status(feed: Feed | None, until: datetime) -> pd.DataFrame:
 def _latest_status(marts: str, version: str, feed_key: str | None, until: datetime) -> pd.DataFrame:
     where, params = _feed_filter(feed_key)
     frame = _query(
-        f"select chain, proxy_address, feed_pair, symbol, round_id, updated_at, price_usd, deviation_pct, "
-        f"deviation_bps, abs_deviation_bps, peg_status from {marts}.{HEALTH} where updated_at < ?{where} "
-        f"qualify row_number() over (partition by chain, proxy_address order by updated_at desc, round_id desc) = 1 "
+        f"select chain, proxy_address, feed_pair, symbol, round_id, served_from, price_usd, deviation_pct, "
+        f"deviation_bps, abs_deviation_bps, peg_status from {marts}.{HEALTH} where served_from < ?{where} "
+        f"qualify row_number() over (partition by chain, proxy_address order by served_from desc, round_id desc) = 1 "
         f"order by symbol, feed_pair",
         (until, *params),
     )
@@ -346,9 +346,9 @@ def latest_updates(feed: Feed | None, start: datetime, end: datetime) -> pd.Data
 def _latest_updates(marts: str, version: str, feed_key: str | None, start: datetime, end: datetime) -> pd.DataFrame:
     where, params = _feed_filter(feed_key)
     frame = _query(
-        f"select updated_at, symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id, "
+        f"select served_from, symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id, "
         f"phase_id, seconds_since_previous_update, is_heartbeat_exceeded from {marts}.{HEALTH} "
-        f"where updated_at >= ? and updated_at < ?{where} order by updated_at desc, round_id desc "
+        f"where served_from >= ? and served_from < ?{where} order by served_from desc, round_id desc "
         f"limit {LATEST_UPDATES_LIMIT}",
         (start, end, *params),
     )
@@ -374,11 +374,11 @@ def _price_series(
 ) -> pd.DataFrame:
     where, params = _feed_filter(feed_key)
     frame = _query(
-        f"select symbol, feed_pair, time_slice(updated_at, {int(bucket_seconds)}, 'SECOND') as bucket_at, "
-        f"max_by(price_usd, updated_at) as close_price_usd, min(price_usd) as low_price_usd, "
+        f"select symbol, feed_pair, time_slice(served_from, {int(bucket_seconds)}, 'SECOND') as bucket_at, "
+        f"max_by(price_usd, served_from) as close_price_usd, min(price_usd) as low_price_usd, "
         f"max(price_usd) as high_price_usd, min(deviation_bps) as min_deviation_bps, "
         f"max(deviation_bps) as max_deviation_bps, count(*) as rounds from {marts}.{HEALTH} "
-        f"where updated_at >= ? and updated_at < ?{where} group by symbol, feed_pair, bucket_at "
+        f"where served_from >= ? and served_from < ?{where} group by symbol, feed_pair, bucket_at "
         f"order by symbol, bucket_at",
         (start, end, *params),
     )

@@ -136,12 +136,12 @@ def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypat
     version = data_version_shown(at)
     assert newest.symbol == "DAI"
     # a new DAI round lands one minute after the newest one, with the staleness mart rebuilt
-    landed = newest.updated_at + timedelta(minutes=1)
+    landed = newest.served_from + timedelta(minutes=1)
     execute(
         f"insert into {marts_copy}.STABLECOIN_PEG_HEALTH select chain, proxy_address, feed_pair, symbol, "
-        f"round_id + 1, phase_id, '{landed}'::timestamp_ntz, 0.99, peg_usd, -1.0, 1.0, -100.0, 100.0, 'critical', "
-        f"60, false from {marts_copy}.STABLECOIN_PEG_HEALTH where feed_pair = 'DAI/USD' "
-        f"order by updated_at desc limit 1",
+        f"round_id + 1, phase_id, '{landed}'::timestamp_ntz, '{landed}'::timestamp_ntz, 0.99, peg_usd, -1.0, 1.0, "
+        f"-100.0, 100.0, 'critical', 60, false from {marts_copy}.STABLECOIN_PEG_HEALTH where feed_pair = 'DAI/USD' "
+        f"order by served_from desc limit 1",
         f"update {marts_copy}.CHAINLINK_FEED_STALENESS set last_updated_at = '{landed}'::timestamp_ntz, "
         f"rounds_loaded = rounds_loaded + 1 where feed_pair = 'DAI/USD'",
     )
@@ -149,7 +149,7 @@ def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypat
     at.run()
     assert not at.exception
     shown = at.dataframe[0].value.iloc[0]
-    assert (shown.updated_at, shown.price_usd, shown.peg_status) == (landed, 0.99, "critical")
+    assert (shown.served_from, shown.price_usd, shown.peg_status) == (landed, 0.99, "critical")
     assert next(m for m in at.metric if m.label == "DAI").value == "$0.9900"
     assert data_version_shown(at) != version
 

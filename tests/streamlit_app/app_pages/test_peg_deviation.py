@@ -14,27 +14,27 @@ DAY = timedelta(days=1)
 
 
 def expected_status(marts: str, end, pair: str | None = None) -> pd.DataFrame:
-    """Per feed, the last round before `end`, computed in pandas from the health mart."""
+    """Per feed, the last round served before `end`, computed in pandas from the health mart."""
     rounds = query(
-        f"select feed_pair, symbol, updated_at, round_id, price_usd, deviation_bps, peg_status "
-        f"from {marts}.STABLECOIN_PEG_HEALTH where updated_at < '{end:%Y-%m-%d %H:%M:%S}'"
+        f"select feed_pair, symbol, served_from, round_id, price_usd, deviation_bps, peg_status "
+        f"from {marts}.STABLECOIN_PEG_HEALTH where served_from < '{end:%Y-%m-%d %H:%M:%S}'"
     )
     if pair:
         rounds = rounds[rounds.feed_pair == pair]
     rounds["round_id"] = rounds["round_id"].map(int)
-    latest = rounds.sort_values(["updated_at", "round_id"]).groupby("feed_pair").tail(1)
+    latest = rounds.sort_values(["served_from", "round_id"]).groupby("feed_pair").tail(1)
     return latest.sort_values("symbol").reset_index(drop=True)
 
 
 def expected_updates(marts: str, start, end, pair: str | None = None) -> pd.DataFrame:
     rounds = query(
-        f"select updated_at, symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id "
-        f"from {marts}.STABLECOIN_PEG_HEALTH where updated_at >= '{start:%Y-%m-%d}' and updated_at < '{end:%Y-%m-%d}'"
+        f"select served_from, symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id "
+        f"from {marts}.STABLECOIN_PEG_HEALTH where served_from >= '{start:%Y-%m-%d}' and served_from < '{end:%Y-%m-%d}'"
     )
     if pair:
         rounds = rounds[rounds.feed_pair == pair]
     rounds["round_id"] = rounds["round_id"].map(int)
-    return rounds.sort_values(["updated_at", "round_id"], ascending=False).head(100).reset_index(drop=True)
+    return rounds.sort_values(["served_from", "round_id"], ascending=False).head(100).reset_index(drop=True)
 
 
 def badges(at) -> list[str]:
@@ -55,7 +55,7 @@ def check_page(at, marts: str, start, end, pair: str | None = None) -> None:
     updates = expected_updates(marts, start, end, pair)
     shown = at.dataframe[0].value
     assert len(shown) == len(updates) > 0
-    assert list(shown["updated_at"]) == list(updates["updated_at"])
+    assert list(shown["served_from"]) == list(updates["served_from"])
     assert list(shown["symbol"]) == list(updates["symbol"])
     assert list(shown["round_id"]) == [str(r) for r in updates["round_id"]]
     assert list(shown["peg_status"]) == list(updates["peg_status"])
