@@ -4,9 +4,11 @@
 Watches whether stablecoins hold their $1.00 peg, from Chainlink price feeds on Ethereum.
 
 Each run covers exactly one UTC day, [data_interval_start, data_interval_end). One ingest task per
-feed in `include/feeds.yaml` reads every Chainlink round of that day (plus the last round before
-it, the carry-in that gives the day its opening price) through the `chainlink_<chain>` connection
-and MERGEs it into Snowflake's raw tables through `snowflake_default`. Re-running a day changes
+feed in `include/feeds.yaml` reads every Chainlink round the feed's proxy served during that day
+(plus the round it served just before, the carry-in that gives the day its opening price; rounds the
+proxy never served, such as a new aggregator's rounds before the switch, are stored apart) through
+the `chainlink_<chain>` connection and MERGEs them into Snowflake's raw tables through
+`snowflake_default`. Re-running a day changes
 nothing; backfill any range from the Airflow UI (Backfill button) or
 `airflow backfill create --dag-id stablecoin_peg_daily --from-date ... --to-date ...`.
 
