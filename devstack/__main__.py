@@ -47,31 +47,57 @@ def _status(_: argparse.Namespace) -> None:
         print(f"{name:10} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
 
+def _round_row(r: history.SimRound, decimals: int) -> dict:
+    return {
+        "round_id": str(r.round_id),
+        "phase": r.phase,
+        "aggregator_round": r.aggregator_round,
+        "answer": r.answer,
+        "price": str(history.price(r, decimals)),
+        "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat(),
+        "updated_at": r.updated_at_utc.isoformat(),
+        "answered_in_round": str(r.proxy_answered_in_round),
+    }
+
+
 def _truth(args: argparse.Namespace) -> None:
-    """Print the simulated ground truth of one UTC day: carry-in round, then the day's rounds."""
+    """Print the simulated ground truth of one UTC day: what the proxy served (the carry-in round,
+    then the day's rounds, each with the time it was served from), then the day's rounds it never served."""
     day = datetime.combine(args.day, datetime.min.time(), UTC)
     sc = chain.scenario()
     result = {"label": history.LABEL, "day": args.day.isoformat(), "feeds": {}}
     for feed in load_registry():
         if args.pair and feed.pair != args.pair:
             continue
-        rounds = history.simulate(feed, sc)
-        carry = history.carry_in(rounds, day)
+        feed_phases = history.phases(feed, sc)
+        served = history.served(feed_phases)
+        carry = history.carry_in(served, day)
         rows = [(carry, True)] if carry else []
-        rows += [(r, False) for r in history.rounds_in_window(rounds, day, day + timedelta(days=1))]
-        result["feeds"][feed.pair] = [
-            {
-                "round_id": str(r.round_id),
-                "phase": r.phase,
-                "aggregator_round": r.aggregator_round,
-                "answer": r.answer,
-                "price": str(history.price(r, feed.decimals)),
-                "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat(),
-                "updated_at": r.updated_at_utc.isoformat(),
-                "is_carry_in": is_carry,
-            }
-            for r, is_carry in rows
+        rows += [(s, False) for s in history.rounds_in_window(served, day, day + timedelta(days=1))]
+        never = [
+            r
+            for r in history.never_served(feed_phases)
+            if day.timestamp() <= r.updated_at < (day + timedelta(days=1)).timestamp()
         ]
+        result["feeds"][feed.pair] = {
+            "phases": [
+                {
+                    "phase": p.phase,
+                    "kind": p.kind,
+                    "activated_at": datetime.fromtimestamp(p.activated_at, UTC).isoformat(),
+                }
+                for p in feed_phases
+            ],
+            "served": [
+                _round_row(s.round, feed.decimals)
+                | {"served_from": s.served_from_utc.isoformat(), "is_carry_in": is_carry}
+                for s, is_carry in rows
+            ],
+            "never_served": [
+                _round_row(r, feed.decimals) | {"served_from": None, "is_never_served": True}
+                for r in sorted(never, key=lambda r: (r.updated_at, r.round_id))
+            ],
+        }
     json.dump(result, sys.stdout, indent=2)
     print()
 
@@ -140,7 +166,7 @@ def main() -> None:
     commands.add_parser("airflow-init", help="create the Airflow DB and pools").set_defaults(run=_airflow_init)
     commands.add_parser("dbt-manifest", help="build the dbt manifest for Cosmos").set_defaults(run=_dbt_manifest)
     commands.add_parser("demo", help="start Airflow and the dashboard, backfill recent weeks").set_defaults(run=_demo)
-    truth = commands.add_parser("truth", help="print the simulated ground truth of one UTC day")
+    truth = commands.add_parser("truth", help="print what the proxies served on one UTC day (simulated)")
     truth.add_argument("day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
     truth.add_argument("--pair", help="only this pair, e.g. USDC/USD")
     truth.set_defaults(run=_truth)

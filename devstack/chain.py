@@ -1,8 +1,24 @@
-"""The local Ethereum node: Foundry's anvil with Chainlink's proxy, aggregators and Multicall3.
+"""The local Ethereum node: Foundry's anvil with Chainlink's 0.6 proxy and aggregators, and Multicall3.
 
 The node answers as Ethereum mainnet does for the pipeline: chain id 1, each registry feed's
-proxy at its mainnet address (installed with `anvil_setCode`), Multicall3 at its canonical
-address. Behind each proxy sit MockV3Aggregators holding the simulated history (devstack.history).
+`EACAggregatorProxy` at its mainnet address (installed with `anvil_setCode`), Multicall3 at its
+canonical address, and blocks that carry the history's own timestamps (the genesis is dated
+2020-01-01, so recorded 2021 mainnet rounds fit too). Behind each proxy sits one aggregator per
+phase: a FluxAggregator, then an OcrStyleAggregator.
+
+A round is written into its aggregator's storage (laid out as solc's `storageLayout` says) in the
+block mined at the round's `updatedAt`, and a phase starts with a real `confirmAggregator`
+transaction in the block mined at its activation time, so reads at historical blocks see what
+mainnet would have shown then. Anvil records a block's state when the *next* block is mined,
+including `anvil_setStorageAt` writes made in between: so each block is mined first and its
+writes follow. Anvil may run the calls of one JSON-RPC batch concurrently, so a batch never holds
+calls whose order matters.
+
+Anvil snapshots the whole state for every block; its default fork (`prague`) adds system-contract
+storage to every block, which makes each snapshot bigger and the replay slower, so the node runs
+`shanghai`. Those snapshots are also why historical states do not survive a restart: anvil's
+`--preserve-historical-states` would write every block's full state into the state file
+(gigabytes for this history), so after a restart `ensure_history` replays instead.
 """
 
 from __future__ import annotations
@@ -10,10 +26,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
+from eth_utils import keccak
 from web3 import Web3
 
 from chainlink_feeds.registry import Feed
@@ -25,8 +47,15 @@ log = logging.getLogger(__name__)
 MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 STATE_FILE = STACK_DIR / "anvil" / "state.json"
 HISTORY_FILE = STACK_DIR / "history.json"
-WRITE_CHUNK = 200  # transactions per mined block while replaying
-WRITE_GAS = 150_000
+GENESIS_TIMESTAMP = 1577836800  # 2020-01-01 00:00 UTC, before any history the node replays
+HARDFORK = "shanghai"
+MAX_PERSISTED_STATES = 1_000_000  # keep every block's state (anvil's default drops all but ~4,100)
+DEPLOY_LEAD_SECONDS = 3600  # the stack's contracts are deployed this long before its history starts
+TX_GAS = 6_000_000
+# FluxAggregator constructor settings: no LINK, no payment, no validator, mainnet's 0.6 timeout.
+FLUX_TIMEOUT = 604_800
+FLUX_SUBMISSION_RANGE = (1, 2**255 - 1)
+_ZERO_ADDRESS = "0x" + "0" * 40
 
 
 class ChainError(RuntimeError):
@@ -34,7 +63,7 @@ class ChainError(RuntimeError):
 
 
 class Rpc:
-    """A minimal JSON-RPC client for the local node, with batches."""
+    """A minimal JSON-RPC client for the local node, with batches (whose calls may run in any order)."""
 
     def __init__(self, url: str = ANVIL_URL) -> None:
         self.url = url
@@ -42,6 +71,8 @@ class Rpc:
         self._next_id = 0
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        if not calls:
+            return []
         payload = []
         for method, params in calls:
             self._next_id += 1
@@ -58,133 +89,331 @@ class Rpc:
         return self.batch([(method, list(params))])[0]
 
 
+def node_argv(
+    port: int,
+    chain_id: int,
+    state_file: Path | None = None,
+    prune_history: bool = False,
+    preserve_history: bool = False,
+) -> list[str]:
+    """anvil's command line: genesis dated GENESIS_TIMESTAMP, every historical state kept (unless
+    `prune_history`, a node that answers the latest state only), state saved to `state_file`, with
+    every block's state too if `preserve_history` (affordable for a small test history only)."""
+    argv = [
+        str(NODE_BIN / "anvil"), "--host", ANVIL_HOST, "--port", str(port), "--chain-id", str(chain_id),
+        "--timestamp", str(GENESIS_TIMESTAMP), "--hardfork", HARDFORK,
+    ]  # fmt: skip
+    argv += ["--prune-history"] if prune_history else ["--max-persisted-states", str(MAX_PERSISTED_STATES)]
+    if state_file:
+        argv += ["--state", str(state_file), "--state-interval", "30"]
+    if preserve_history:
+        argv += ["--preserve-historical-states"]
+    return argv
+
+
 def start_node(
-    name: str = "anvil", port: int = ANVIL_PORT, chain_id: int = ANVIL_CHAIN_ID, persist: bool = True
+    name: str = "anvil",
+    port: int = ANVIL_PORT,
+    chain_id: int = ANVIL_CHAIN_ID,
+    persist: bool = True,
+    prune_history: bool = False,
+    state_file: Path = STATE_FILE,
+    preserve_history: bool = False,
 ) -> bool:
-    """Start anvil unless it runs (state kept in .stack/anvil when `persist`). True if it was started."""
+    """Start anvil unless it runs (state kept in `state_file` when `persist`). True if it was started."""
     if not (NODE_BIN / "anvil").exists():
         raise ChainError(f"{NODE_BIN / 'anvil'} is missing: run `npm ci` first")
-    argv = [str(NODE_BIN / "anvil"), "--host", ANVIL_HOST, "--port", str(port), "--chain-id", str(chain_id)]
     if persist:
-        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        argv += ["--state", str(STATE_FILE), "--state-interval", "30"]
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+    argv = node_argv(port, chain_id, state_file if persist else None, prune_history, preserve_history)
     return processes.start(name, argv, ANVIL_HOST, port)
 
 
-def stop_node(name: str = "anvil") -> bool:
-    return processes.stop(name)
+def stop_node(name: str = "anvil", timeout: float = 60) -> bool:
+    """Stop anvil and wait until it has saved its state and exited. True if it ran.
+
+    npm's `anvil` is a Node wrapper that exits at once while the real binary (in the same process
+    group) still writes the state file, so the whole group is waited for.
+    """
+    group = processes.pid_of(name)
+    if not processes.stop(name):
+        return False
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() > deadline:
+            raise ChainError(f"anvil {name} (process group {group}) still runs {timeout:.0f}s after it was stopped")
+        time.sleep(0.1)
 
 
-def _deploy(rpc: Rpc, sender: str, artifact: dict, *args: Any) -> str:
-    data = (
-        Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(*args).data_in_transaction
-    )
-    tx = rpc.call("eth_sendTransaction", {"from": sender, "data": data, "gas": hex(5_000_000)})
-    rpc.call("evm_mine")
-    receipt = rpc.call("eth_getTransactionReceipt", tx)
-    if receipt is None or receipt["status"] != "0x1":
-        raise ChainError(f"deployment failed: {receipt}")
-    return Web3.to_checksum_address(receipt["contractAddress"])
+def _word(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
 
 
-def _send_all(rpc: Rpc, sender: str, calls: list[tuple[str, str]]) -> None:
-    """Send (to, data) transactions in mined chunks and check every receipt."""
-    nonce = int(rpc.call("eth_getTransactionCount", sender, "pending"), 16)
-    for i in range(0, len(calls), WRITE_CHUNK):
-        chunk = calls[i : i + WRITE_CHUNK]
-        hashes = rpc.batch(
-            [
-                (
-                    "eth_sendTransaction",
-                    [{"from": sender, "to": to, "data": data, "gas": hex(WRITE_GAS), "nonce": hex(nonce + n)}],
-                )
-                for n, (to, data) in enumerate(chunk)
-            ]
-        )
-        nonce += len(chunk)
-        rpc.call("evm_mine")
-        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        failed = [r for r in receipts if r is None or r["status"] != "0x1"]
-        if failed:
-            raise ChainError(f"{len(failed)} of {len(chunk)} history writes failed, first: {failed[0]}")
+def _owner(rpc: Rpc) -> str:
+    return Web3.to_checksum_address(rpc.call("eth_accounts")[0])
 
 
-def _install_proxy(rpc: Rpc, owner: str, feed: Feed, proxy_artifact: dict, aggregators: list[str]) -> None:
-    """Put Chainlink's proxy at the feed's mainnet address, owned by `owner`, one phase per aggregator."""
-    rpc.call("anvil_setCode", feed.proxy, proxy_artifact["deployedBytecode"])
-    # ConfirmedOwnerWithProposal keeps s_owner in slot 0; the constructor cannot run at a fixed address.
-    rpc.call("anvil_setStorageAt", feed.proxy, "0x0", "0x" + owner[2:].lower().rjust(64, "0"))
-    proxy = Web3().eth.contract(address=feed.proxy, abi=proxy_artifact["abi"])
+class StorageLayout:
+    """Where solc put a contract's state variables (its `storageLayout` output)."""
+
+    def __init__(self, artifact: dict) -> None:
+        self.variables = {v["label"]: v for v in artifact["storageLayout"]["storage"]}
+        self.types = artifact["storageLayout"]["types"]
+
+    def slot(self, label: str) -> int:
+        return int(self.variables[label]["slot"])
+
+    def field(self, label: str) -> tuple[int, int, int]:
+        """(slot, byte offset, size in bytes) of a state variable."""
+        v = self.variables[label]
+        return int(v["slot"]), v["offset"], int(self.types[v["type"]]["numberOfBytes"])
+
+    def mapping_entry(self, label: str, key: int, values: dict[str, int]) -> dict[int, int]:
+        """The storage words of `mapping[key] = struct(values)` (a mapping with a value-type key)."""
+        base = int.from_bytes(keccak(key.to_bytes(32, "big") + self.slot(label).to_bytes(32, "big")), "big")
+        struct = self.types[self.types[self.variables[label]["type"]]["value"]]
+        words: dict[int, int] = defaultdict(int)
+        for member in struct["members"]:
+            size = int(self.types[member["type"]]["numberOfBytes"])
+            words[base + int(member["slot"])] = pack(
+                words[base + int(member["slot"])], member["offset"], size, values[member["label"]]
+            )
+        return dict(words)
+
+
+def pack(word: int, offset: int, size: int, value: int) -> int:
+    """Put `value` (two's complement if negative) into bytes [offset, offset+size) of a storage word."""
+    mask = (1 << (8 * size)) - 1
+    if not -(1 << (8 * size - 1)) <= value <= mask:
+        raise ChainError(f"{value} does not fit in {size} bytes")
+    return (word & ~(mask << (8 * offset))) | ((value & mask) << (8 * offset))
+
+
+@dataclass
+class _Aggregator:
+    """One deployed aggregator and the storage writes that hold its rounds."""
+
+    address: str
+    kind: str
+    layout: StorageLayout
+    header: int = 0  # the word holding the latest round id (read after deployment)
+    header_slot: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.header_slot = self.layout.slot("latestRoundId" if self.kind == "flux" else "latestAggregatorRoundId")
+
+    def writes(self, rounds: list[history.SimRound]) -> dict[int, int]:
+        """The words to write for rounds updated in one block, as the aggregator itself stores them."""
+        words: dict[int, int] = {}
+        for r in rounds:
+            if self.kind == "flux":
+                if not 1 <= r.answered_in_round <= r.aggregator_round:
+                    raise ChainError(f"{r}: a Flux round's answered_in_round must be in 1..its round")
+                entry = {
+                    "answer": r.answer,
+                    "startedAt": r.started_at,
+                    "updatedAt": r.updated_at,
+                    "answeredInRound": r.answered_in_round,
+                }
+                words |= self.layout.mapping_entry("rounds", r.aggregator_round, entry)
+                # A timed-out round never becomes the latest: Flux only advances latestRoundId on an answer.
+                _, offset, size = self.layout.field("reportingRoundId")
+                self.header = pack(self.header, offset, size, r.aggregator_round)
+                if not r.is_timed_out:
+                    _, offset, size = self.layout.field("latestRoundId")
+                    self.header = pack(self.header, offset, size, r.aggregator_round)
+            else:
+                if r.started_at != r.updated_at or r.is_timed_out:
+                    raise ChainError(f"{r}: an OCR round has started_at == updated_at and answers itself")
+                entry = {"answer": r.answer, "timestamp": r.updated_at}
+                words |= self.layout.mapping_entry("s_transmissions", r.aggregator_round, entry)
+                _, offset, size = self.layout.field("latestAggregatorRoundId")
+                self.header = pack(self.header, offset, size, r.aggregator_round)
+        words[self.header_slot] = self.header
+        return words
+
+
+@dataclass
+class _Block:
+    """What happens in the block mined at one timestamp: transactions, then storage writes."""
+
+    transactions: list[tuple[str, str]] = field(default_factory=list)  # (to, data)
+    rounds: dict[str, list[history.SimRound]] = field(default_factory=lambda: defaultdict(list))  # by aggregator
+
+
+def _check_plan(feed: Feed, feed_phases: list[history.SimPhase], deployed_at: int) -> None:
+    if [p.phase for p in feed_phases] != list(range(1, len(feed_phases) + 1)):
+        raise ChainError(f"{feed.pair}: phases must be numbered 1..n in order")
+    activations = [p.activated_at for p in feed_phases]
+    if any(a >= b for a, b in zip(activations, activations[1:], strict=False)):
+        raise ChainError(f"{feed.pair}: phase activations must increase, got {activations}")
+    first = min([*activations, *(r.updated_at for p in feed_phases for r in p.rounds)])
+    if deployed_at >= first:
+        raise ChainError(f"{feed.pair}: deployed_at {deployed_at} must precede every round and activation ({first})")
+
+
+def _send(rpc: Rpc, sender: str, transactions: list[tuple[str | None, str]], nonce: int) -> list[str]:
+    """Queue transactions (automine is off) with consecutive nonces; they run in nonce order."""
     calls = []
-    for aggregator in aggregators:  # proposeAggregator + confirmAggregator starts the next phase
-        calls.append((feed.proxy, proxy.encode_abi("proposeAggregator", args=[aggregator])))
-        calls.append((feed.proxy, proxy.encode_abi("confirmAggregator", args=[aggregator])))
-    _send_all(rpc, owner, calls)
+    for n, (to, data) in enumerate(transactions):
+        tx = {"from": sender, "data": data, "gas": hex(TX_GAS), "nonce": hex(nonce + n)}
+        if to:
+            tx["to"] = to
+        calls.append(("eth_sendTransaction", [tx]))
+    return rpc.batch(calls)
+
+
+def _receipts(rpc: Rpc, hashes: list[str], what: str) -> list[dict]:
+    receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+    failed = [r for r in receipts if r is None or r["status"] != "0x1"]
+    if failed:
+        raise ChainError(f"{len(failed)} of {len(hashes)} {what} transactions failed, first: {failed[0]}")
+    return receipts
+
+
+def replay_phases(rpc: Rpc, feed: Feed, feed_phases: list[history.SimPhase], *, deployed_at: int) -> None:
+    """Install the feed's proxy and aggregators and mine its rounds and phase switches at their times."""
+    replay_many(rpc, {feed: feed_phases}, deployed_at=deployed_at)
+
+
+def replay_many(rpc: Rpc, plans: dict[Feed, list[history.SimPhase]], *, deployed_at: int) -> None:
+    """Replay several feeds onto one node, all events merged in time order.
+
+    In a block at `deployed_at`: one aggregator per phase (FluxAggregator or OcrStyleAggregator,
+    with the feed's decimals and description), Chainlink's EACAggregatorProxy at each feed's proxy
+    address (owned by the node's first account, reads open) and Multicall3. Then a block at every
+    round's updatedAt holding its storage, and a block at every phase's activation holding the
+    proxy's proposeAggregator and confirmAggregator. The node's latest block must be older than
+    `deployed_at`; automine is back on afterwards.
+    """
+    for feed, feed_phases in plans.items():
+        _check_plan(feed, feed_phases, deployed_at)
+    head = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+    if head >= deployed_at:
+        raise ChainError(f"the node's latest block is at {head}, not before deployed_at {deployed_at}: reset it")
+    artifacts = contracts.build()
+    owner = _owner(rpc)
+    proxy = Web3().eth.contract(abi=artifacts["EACAggregatorProxy"]["abi"])
+    rpc.call("evm_setAutomine", False)
+    try:
+        nonce = int(rpc.call("eth_getTransactionCount", owner, "pending"), 16)
+        deployments: list[tuple[Feed, history.SimPhase]] = []
+        transactions: list[tuple[str | None, str]] = []
+        for feed, feed_phases in plans.items():
+            for phase in feed_phases:
+                deployments.append((feed, phase))
+                transactions.append((None, _constructor(artifacts, feed, phase.kind)))
+        hashes = _send(rpc, owner, transactions, nonce)
+        nonce += len(hashes)
+        rpc.call("evm_mine", deployed_at)
+        receipts = _receipts(rpc, hashes, "deployment")
+        aggregators: dict[tuple[str, int], _Aggregator] = {}
+        for (feed, phase), receipt in zip(deployments, receipts, strict=True):
+            name = "FluxAggregator" if phase.kind == "flux" else "OcrStyleAggregator"
+            address = Web3.to_checksum_address(receipt["contractAddress"])
+            aggregators[feed.pair, phase.phase] = _Aggregator(address, phase.kind, StorageLayout(artifacts[name]))
+        setup = [("anvil_setCode", [MULTICALL3_ADDRESS, artifacts["Multicall3"]["deployedBytecode"]])]
+        owner_slot = StorageLayout(artifacts["EACAggregatorProxy"]).slot("owner")
+        for feed in plans:
+            setup.append(("anvil_setCode", [feed.proxy, artifacts["EACAggregatorProxy"]["deployedBytecode"]]))
+            setup.append(("anvil_setStorageAt", [feed.proxy, hex(owner_slot), _word(int(owner, 16))]))
+        rpc.batch(setup)
+        headers = rpc.batch(
+            [("eth_getStorageAt", [a.address, hex(a.header_slot), "latest"]) for a in aggregators.values()]
+        )
+        for aggregator, word in zip(aggregators.values(), headers, strict=True):
+            aggregator.header = int(word, 16)
+
+        blocks: dict[int, _Block] = defaultdict(_Block)
+        for feed, feed_phases in plans.items():
+            for phase in feed_phases:
+                aggregator = aggregators[feed.pair, phase.phase]
+                blocks[phase.activated_at].transactions += [
+                    (feed.proxy, proxy.encode_abi("proposeAggregator", args=[aggregator.address])),
+                    (feed.proxy, proxy.encode_abi("confirmAggregator", args=[aggregator.address])),
+                ]
+                for r in phase.rounds:
+                    blocks[r.updated_at].rounds[aggregator.address].append(r)
+        by_address = {a.address: a for a in aggregators.values()}
+        for at in sorted(blocks):
+            block = blocks[at]
+            hashes = _send(rpc, owner, block.transactions, nonce)
+            nonce += len(hashes)
+            rpc.call("evm_mine", at)  # first the block, then its writes: they become its state
+            if hashes:
+                _receipts(rpc, hashes, "proxy phase switch")
+            writes = []
+            for address, rounds in block.rounds.items():
+                for slot, word in by_address[address].writes(rounds).items():
+                    writes.append(("anvil_setStorageAt", [address, hex(slot), _word(word)]))
+            rpc.batch(writes)
+    finally:
+        rpc.call("evm_setAutomine", True)
+
+
+def _constructor(artifacts: dict[str, dict], feed: Feed, kind: str) -> str:
+    """The deployment data of a phase's aggregator."""
+    if kind == "flux":
+        artifact = artifacts["FluxAggregator"]
+        args = [_ZERO_ADDRESS, 0, FLUX_TIMEOUT, _ZERO_ADDRESS, *FLUX_SUBMISSION_RANGE, feed.decimals, feed.description]
+    else:
+        artifact = artifacts["OcrStyleAggregator"]
+        args = [feed.decimals, feed.description]
+    contract = Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    return contract.constructor(*args).data_in_transaction
 
 
 def replay(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None) -> dict[str, int]:
-    """Write the simulated history of every feed onto the node; return rounds written per pair."""
+    """Write the simulated history of every feed onto the node; return rounds written per pair.
+
+    Ends with a block at the wall clock's now (or the history's end, if later), so `latest` is current.
+    """
     rpc = rpc or Rpc()
-    artifacts = contracts.build()
-    owner = Web3.to_checksum_address(rpc.call("eth_accounts")[0])
-    rpc.call("anvil_setCode", MULTICALL3_ADDRESS, artifacts["Multicall3"]["deployedBytecode"])
-    mock = Web3().eth.contract(abi=artifacts["MockV3Aggregator"]["abi"])
-    rpc.call("evm_setAutomine", False)
-    written: dict[str, int] = {}
-    try:
-        for feed in feeds:
-            rounds = history.simulate(feed, scenario)
-            mocks, described = {}, []
-            for phase in sorted({r.phase for r in rounds}):
-                first = next(r for r in rounds if r.phase == phase)
-                mocks[phase] = _deploy(rpc, owner, artifacts["MockV3Aggregator"], feed.decimals, first.answer)
-                described.append(_deploy(rpc, owner, artifacts["DescribedAggregator"], mocks[phase], feed.description))
-            _install_proxy(rpc, owner, feed, artifacts["DataFeedsLegacyAggregatorProxy"], described)
-            _send_all(
-                rpc,
-                owner,
-                [
-                    (
-                        mocks[r.phase],
-                        mock.encode_abi(
-                            "updateRoundData", args=[r.aggregator_round, r.answer, r.updated_at, r.started_at]
-                        ),
-                    )
-                    for r in rounds
-                ],
-            )
-            written[feed.pair] = len(rounds)
-            log.info("replayed %s rounds of %s (%s)", len(rounds), feed.pair, history.LABEL)
-    finally:
-        rpc.call("evm_setAutomine", True)
-    return written
+    plans = {feed: history.phases(feed, scenario) for feed in feeds}
+    replay_many(rpc, plans, deployed_at=int(scenario.start.timestamp()) - DEPLOY_LEAD_SECONDS)
+    rpc.call("evm_mine", max(int(time.time()), int(scenario.end.timestamp())))
+    for feed, feed_phases in plans.items():
+        log.info("replayed %s rounds of %s (%s)", sum(len(p.rounds) for p in feed_phases), feed.pair, history.LABEL)
+    return {feed.pair: sum(len(p.rounds) for p in feed_phases) for feed, feed_phases in plans.items()}
 
 
 def fingerprint(feeds: list[Feed], sc: history.Scenario) -> str:
-    """A digest of every simulated round, so a changed simulation is replayed."""
-    digest = hashlib.sha256()
+    """A digest of every simulated phase and round and of the node's set-up, so a change is replayed."""
+    digest = hashlib.sha256(repr((GENESIS_TIMESTAMP, HARDFORK, DEPLOY_LEAD_SECONDS)).encode())
+    artifacts = contracts.build()
+    for name in ("EACAggregatorProxy", "FluxAggregator", "OcrStyleAggregator", "Multicall3"):
+        digest.update(artifacts[name]["deployedBytecode"].encode())
     for feed in feeds:
-        digest.update(repr((feed, history.simulate(feed, sc))).encode())
+        digest.update(repr((feed, history.phases(feed, sc))).encode())
     return digest.hexdigest()
 
 
 def history_matches(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None) -> bool:
-    """True if the node holds this exact history: same fingerprint replayed, same last rounds on chain."""
+    """True if the node holds this exact history: same fingerprint replayed, same last served rounds
+    on chain, and its historical states (lost when anvil restarts) still there."""
     rpc = rpc or Rpc()
     replayed = json.loads(HISTORY_FILE.read_text()).get("fingerprint") if HISTORY_FILE.exists() else None
     if replayed != fingerprint(feeds, scenario):
         return False
-    artifact = contracts.build()["DataFeedsLegacyAggregatorProxy"]
+    abi = contracts.build()["EACAggregatorProxy"]["abi"]
     w3 = Web3(Web3.HTTPProvider(rpc.url))
     for feed in feeds:
         if w3.eth.get_code(feed.proxy) in (b"", None):
             return False
-        last = history.simulate(feed, scenario)[-1]
-        round_id, answer, _, updated_at, _ = (
-            w3.eth.contract(feed.proxy, abi=artifact["abi"]).functions.latestRoundData().call()
-        )
+        proxy = w3.eth.contract(feed.proxy, abi=abi)
+        last = history.served(history.phases(feed, scenario))[-1].round
+        round_id, answer, _, updated_at, _ = proxy.functions.latestRoundData().call()
         if (round_id, answer, updated_at) != (last.round_id, last.answer, last.updated_at):
             return False
+    try:  # block 1 holds the deployments: anvil answers it only while it keeps historical states
+        rpc.call("eth_getStorageAt", feeds[0].proxy, "0x0", "0x1")
+    except ChainError:
+        log.info("the node lost its historical states (restarted): replaying")
+        return False
     return True
 
 
@@ -201,7 +430,7 @@ def scenario() -> history.Scenario:
 
 
 def ensure_history(feeds: list[Feed], rpc: Rpc | None = None, sc: history.Scenario | None = None) -> dict[str, int]:
-    """Replay the history unless the node already holds it (a restart reuses the saved state)."""
+    """Replay the history unless the node already holds it, historical states included."""
     rpc = rpc or Rpc()
     chain_id = int(rpc.call("eth_chainId"), 16)
     if chain_id != ANVIL_CHAIN_ID:

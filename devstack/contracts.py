@@ -1,7 +1,13 @@
-"""Build the local stack's contracts from Chainlink's npm package with the solcjs its pragmas ask for.
+"""Build the local stack's contracts from Chainlink's npm packages with the solcjs their pragmas ask for.
 
-Nothing compiled is committed: `npm pack` fetches the pinned, integrity-checked package and
-solcjs (from node_modules) compiles the proxy, the mock aggregator and Multicall3.
+Mainnet's stablecoin feeds were deployed from Chainlink's 0.6 sources: an `EACAggregatorProxy`
+whose first phase is a `FluxAggregator`. Those come from `@chainlink/contracts` 0.1.7 (`src/v0.6`,
+compiled by solcjs 0.6.6, the version their pragmas pin), with the 0.6 `MockV3Aggregator` for
+tests that write rounds through transactions and the project's `OcrStyleAggregator` (see its
+header) for the OCR phase. `Multicall3` comes from the 1.5.0 package, compiled by solcjs 0.8.26.
+Nothing compiled is committed: `npm pack` fetches each pinned, integrity-checked package and the
+solcjs packages in node_modules (aliases in package.json) compile them. solc's `storageLayout` is
+kept so the stack can write rounds into the aggregators' storage.
 """
 
 from __future__ import annotations
@@ -13,23 +19,52 @@ import posixpath
 import re
 import subprocess
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.settings import BUILD_DIR, PROJECT_DIR
 
 CHAINLINK_PACKAGE = "@chainlink/contracts"
-CHAINLINK_VERSION = "1.5.0"
-CHAINLINK_INTEGRITY = "sha512-1fGJwjvivqAxvVOTqZUEXGR54CATtg0vjcXgSIk4Cfoad2nUhSG/qaWHXjLg1CkNTeOoteoxGQcpP/HiA5HsUA=="
-SOLC_VERSION = "0.8.26"
 CHAINLINK_PREFIX = "@chainlink/contracts/"
-
-# Contract name -> source path (Chainlink's own, except DescribedAggregator, see its header).
-CONTRACTS = {
-    "DataFeedsLegacyAggregatorProxy": "@chainlink/contracts/src/v0.8/data-feeds/test/helpers/DataFeedsLegacyAggregatorProxy.sol",
-    "MockV3Aggregator": "@chainlink/contracts/src/v0.8/shared/mocks/MockV3Aggregator.sol",
-    "Multicall3": "@chainlink/contracts/src/v0.8/vendor/multicall/ebd8b64/src/Multicall3.sol",
-    "DescribedAggregator": "devstack/contracts/DescribedAggregator.sol",
+# Package version -> the npm registry's integrity of its tarball.
+CHAINLINK_INTEGRITY = {
+    "0.1.7": "sha512-txVkGrwFYnyLUC/I5hTe7yZK7fjmB6YFULfBHqryRuREUmGd4bdpXfrcUUsZycmWibanp69QVyQBpsDrPhWsjw==",
+    "1.5.0": "sha512-1fGJwjvivqAxvVOTqZUEXGR54CATtg0vjcXgSIk4Cfoad2nUhSG/qaWHXjLg1CkNTeOoteoxGQcpP/HiA5HsUA==",
 }
+
+
+@dataclass(frozen=True)
+class CompileUnit:
+    """Sources compiled together: one solc version, one Chainlink package behind `@chainlink/contracts/`."""
+
+    solc: str  # the compiler version every pragma must accept
+    solc_package: str  # its package in node_modules
+    chainlink: str
+    evm_version: str
+    contracts: dict[str, str]  # contract name -> source path (Chainlink's, or the project's)
+
+
+UNITS = (
+    CompileUnit(
+        solc="0.6.6",
+        solc_package="solc-0.6.6",
+        chainlink="0.1.7",
+        evm_version="istanbul",
+        contracts={
+            "EACAggregatorProxy": "@chainlink/contracts/src/v0.6/EACAggregatorProxy.sol",
+            "FluxAggregator": "@chainlink/contracts/src/v0.6/FluxAggregator.sol",
+            "MockV3Aggregator": "@chainlink/contracts/src/v0.6/tests/MockV3Aggregator.sol",
+            "OcrStyleAggregator": "devstack/contracts/OcrStyleAggregator.sol",
+        },
+    ),
+    CompileUnit(
+        solc="0.8.26",
+        solc_package="solc",
+        chainlink="1.5.0",
+        evm_version="cancun",
+        contracts={"Multicall3": "@chainlink/contracts/src/v0.8/vendor/multicall/ebd8b64/src/Multicall3.sol"},
+    ),
+)
 ARTIFACTS = BUILD_DIR / "contracts.json"
 COMPILER = Path(__file__).parent / "contracts" / "compile.cjs"
 
@@ -41,24 +76,28 @@ class ContractBuildError(RuntimeError):
     """The contracts could not be fetched or compiled."""
 
 
-def package_dir() -> Path:
-    """Fetch and unpack the pinned Chainlink package (once), checking its integrity."""
-    target = BUILD_DIR / f"chainlink-contracts-{CHAINLINK_VERSION}"
+def package_dir(version: str) -> Path:
+    """Fetch and unpack a pinned Chainlink package (once), checking its integrity."""
+    if version not in CHAINLINK_INTEGRITY:
+        raise ContractBuildError(f"{CHAINLINK_PACKAGE}@{version} is not pinned in CHAINLINK_INTEGRITY")
+    target = BUILD_DIR / f"chainlink-contracts-{version}"
     if (target / "package.json").exists():
         return target
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    tarball = BUILD_DIR / f"chainlink-contracts-{CHAINLINK_VERSION}.tgz"
+    tarball = BUILD_DIR / f"chainlink-contracts-{version}.tgz"
     if not tarball.exists():
         subprocess.run(
-            ["npm", "pack", f"{CHAINLINK_PACKAGE}@{CHAINLINK_VERSION}", "--pack-destination", str(BUILD_DIR)],
+            ["npm", "pack", f"{CHAINLINK_PACKAGE}@{version}", "--pack-destination", str(BUILD_DIR)],
             check=True,
             capture_output=True,
             text=True,
         )
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
-    if digest != CHAINLINK_INTEGRITY:
+    if digest != CHAINLINK_INTEGRITY[version]:
         tarball.unlink()
-        raise ContractBuildError(f"{tarball.name}: integrity {digest} does not match the pinned {CHAINLINK_INTEGRITY}")
+        raise ContractBuildError(
+            f"{tarball.name}: integrity {digest} does not match the pinned {CHAINLINK_INTEGRITY[version]}"
+        )
     staging = target.with_suffix(".partial")
     with tarfile.open(tarball) as archive:
         archive.extractall(staging, filter="data")
@@ -73,15 +112,15 @@ def _resolve(path: str, chainlink_root: Path) -> Path:
     return PROJECT_DIR / path
 
 
-def _check_pragma(source_name: str, text: str) -> None:
-    """Fail if the pinned solcjs does not satisfy the file's pragma (exact or caret 0.8 ranges)."""
+def _check_pragma(source_name: str, text: str, solc: str) -> None:
+    """Fail if solc version `solc` does not satisfy the file's pragma (exact, caret and >= ranges)."""
+    have = tuple(int(x) for x in solc.split("."))
     for constraint in _PRAGMA.findall(text):
         for term in constraint.split():
             op = re.match(r"^(\^|>=|=)?(\d+)\.(\d+)\.(\d+)$", term)
             if not op:
                 raise ContractBuildError(f"{source_name}: unsupported pragma {constraint!r}")
             want = tuple(int(x) for x in op.group(2, 3, 4))
-            have = tuple(int(x) for x in SOLC_VERSION.split("."))
             ok = {
                 None: have == want,
                 "=": have == want,
@@ -89,10 +128,10 @@ def _check_pragma(source_name: str, text: str) -> None:
                 ">=": have >= want,
             }[op.group(1)]
             if not ok:
-                raise ContractBuildError(f"{source_name}: pragma {constraint!r} is not met by solc {SOLC_VERSION}")
+                raise ContractBuildError(f"{source_name}: pragma {constraint!r} is not met by solc {solc}")
 
 
-def collect_sources(entries: list[str], chainlink_root: Path) -> dict[str, dict[str, str]]:
+def collect_sources(entries: list[str], chainlink_root: Path, solc: str) -> dict[str, dict[str, str]]:
     """Every source the entries import, keyed by import path, for a standard-JSON input."""
     sources: dict[str, dict[str, str]] = {}
     pending = list(entries)
@@ -101,7 +140,7 @@ def collect_sources(entries: list[str], chainlink_root: Path) -> dict[str, dict[
         if name in sources:
             continue
         text = _resolve(name, chainlink_root).read_text()
-        _check_pragma(name, text)
+        _check_pragma(name, text, solc)
         sources[name] = {"content": text}
         for imported in _IMPORT.findall(text):
             if imported.startswith("."):
@@ -110,44 +149,61 @@ def collect_sources(entries: list[str], chainlink_root: Path) -> dict[str, dict[
     return sources
 
 
-def build(force: bool = False) -> dict[str, dict]:
-    """Compile the contracts into `.stack/build/contracts.json` and return the artifacts."""
-    if ARTIFACTS.exists() and not force:
-        return json.loads(ARTIFACTS.read_text())
-    root = package_dir()
+def _compile(unit: CompileUnit) -> dict[str, dict]:
+    if not (PROJECT_DIR / "node_modules" / unit.solc_package).exists():
+        raise ContractBuildError(f"node_modules/{unit.solc_package} is missing: run `npm ci` first")
     request = {
         "language": "Solidity",
-        "sources": collect_sources(list(CONTRACTS.values()), root),
+        "sources": collect_sources(list(unit.contracts.values()), package_dir(unit.chainlink), unit.solc),
         "settings": {
             "optimizer": {"enabled": True, "runs": 200},
-            "evmVersion": "cancun",
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+            "evmVersion": unit.evm_version,
+            "outputSelection": {
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "storageLayout"]}
+            },
         },
     }
-    if not (PROJECT_DIR / "node_modules" / "solc").exists():
-        raise ContractBuildError("node_modules/solc is missing: run `npm ci` first")
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    request_file, output_file = BUILD_DIR / "solc-input.json", BUILD_DIR / "solc-output.json"
+    request_file = BUILD_DIR / f"solc-{unit.solc}-input.json"
+    output_file = BUILD_DIR / f"solc-{unit.solc}-output.json"
     request_file.write_text(json.dumps(request))
     proc = subprocess.run(
-        ["node", str(COMPILER), str(request_file), str(output_file)], capture_output=True, text=True, check=False
+        ["node", str(COMPILER), unit.solc_package, str(request_file), str(output_file)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode:
-        raise ContractBuildError(f"solcjs failed: {proc.stderr[-2000:]}")
+        raise ContractBuildError(f"solcjs {unit.solc} failed: {proc.stderr[-2000:]}")
     output = json.loads(output_file.read_text())
     errors = [e["formattedMessage"] for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise ContractBuildError("solcjs reported errors:\n" + "\n".join(errors))
+        raise ContractBuildError(f"solcjs {unit.solc} reported errors:\n" + "\n".join(errors))
     artifacts = {}
-    for name, source in CONTRACTS.items():
+    for name, source in unit.contracts.items():
         compiled = output["contracts"][source][name]
         artifacts[name] = {
             "source": source,
+            "solc": unit.solc,
+            "chainlink_contracts": unit.chainlink,
             "abi": compiled["abi"],
             "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
             "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
+            "storageLayout": compiled["storageLayout"],
         }
-    artifacts["_meta"] = {"solc": SOLC_VERSION, "chainlink_contracts": CHAINLINK_VERSION}
+    return artifacts
+
+
+def build(force: bool = False) -> dict[str, dict]:
+    """Compile the contracts into `.stack/build/contracts.json` and return the artifacts by contract name."""
+    if ARTIFACTS.exists() and not force:
+        artifacts = json.loads(ARTIFACTS.read_text())
+        if artifacts.get("_units") == [[u.solc, u.chainlink, sorted(u.contracts)] for u in UNITS]:
+            return artifacts
+    artifacts: dict[str, dict] = {}
+    for unit in UNITS:
+        artifacts |= _compile(unit)
+    artifacts["_units"] = [[u.solc, u.chainlink, sorted(u.contracts)] for u in UNITS]
     ARTIFACTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = ARTIFACTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(artifacts))

@@ -1,16 +1,29 @@
 """A deterministic, clearly *simulated* price history for every feed in the registry.
 
 The market is a mean-reverting random walk around the peg, sampled every ten minutes, with
-scripted episodes; an oracle publishes a round when the price moved by the feed's deviation
-threshold or its heartbeat is about to expire, as Chainlink's OCR feeds do. Scripted on top:
+scripted episodes. Each feed has two proxy phases, as mainnet's stablecoin feeds do: phase 1 a
+FluxAggregator, phase 2 an OCR aggregator. Each aggregator samples the market on its own (so the
+two disagree slightly) and publishes a round when its answer moved by the feed's deviation
+threshold, or 1 to 300 s after the heartbeat expired (on mainnet, 24 h heartbeats give gaps of
+86,401-86,700 s). Scripted on top:
 
 * USDC (and, in sympathy, DAI) depegs the way USDC did in March 2023: down to about 0.88 over
   most of a day, a day near the bottom, and back over about a day and a half.
-* USDC's aggregator is upgraded in the middle of a UTC day: a new proxy phase starts.
+* The proxy switches to phase 2 in the middle of a UTC day: USDC at 13:40 UTC 13 days before the
+  end (three days before the depeg), USDT at 10:25 UTC 120 days before the end, DAI at 15:20 UTC
+  170 days before the end (early, so most of DAI's hourly rounds are OCR rounds, one storage slot
+  each: the replay's cost grows with the node's state).
+* The phases overlap as on mainnet: the OCR aggregator reports "shadow rounds" for SHADOW_DAYS
+  before its switch, the Flux aggregator keeps reporting for TAIL_DAYS after it.
+* Flux rounds start a few seconds to a minute before they are answered (startedAt < updatedAt);
+  a few time out (two in the days before the switch, one after): such a round opened
+  FLUX_TIMEOUT_SECONDS before the next one, repeats the previous answer, points `answeredInRound`
+  at it, and is updated when the next round starts (so it delays no price round).
 * USDT's oracle misses its heartbeat for about a day and a half (the feed goes stale).
 
-Everything is a pure function of the registry and the history's end date, so the same rounds can
-be replayed onto a node and printed as ground truth.
+What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
+registry and the history's end date, so the same rounds can be replayed onto a node and printed as
+ground truth.
 """
 
 from __future__ import annotations
@@ -27,20 +40,32 @@ from chainlink_feeds.registry import Feed
 LABEL = "SIMULATED Chainlink history (not real market data)"
 HISTORY_DAYS = 200
 TICK_SECONDS = 600
-SEED = "stablecoin-peg-monitor/v1"
+SEED = "stablecoin-peg-monitor/v2"
+HEARTBEAT_LATE = (1, 300)  # a heartbeat update lands this many seconds after the heartbeat expired
 
 # Offsets, in days before the history's end, of the scripted episodes.
 DEPEG_START = timedelta(days=10, hours=-2)  # 02:00 UTC, ten days before the end
 DEPEG_PAIR, DEPEG_SYMPATHY_PAIR = "USDC/USD", "DAI/USD"
-PHASE_CHANGE_AT = timedelta(days=13, hours=-13, minutes=-40)  # 13:40 UTC, a mid-day upgrade
 PHASE_CHANGE_PAIR = "USDC/USD"
+PHASE_CHANGES = {
+    "USDC/USD": timedelta(days=13, hours=-13, minutes=-40),  # 13:40 UTC
+    "USDT/USD": timedelta(days=120, hours=-10, minutes=-25),  # 10:25 UTC
+    "DAI/USD": timedelta(days=170, hours=-15, minutes=-20),  # 15:20 UTC
+}
+DEFAULT_PHASE_CHANGE = timedelta(days=60, hours=-12)  # noon, for feeds added to the registry later
+PHASE_CHANGE_AT = PHASE_CHANGES[PHASE_CHANGE_PAIR]
+SHADOW_DAYS, TAIL_DAYS = 3, 3
+# Flux rounds that time out, relative to the switch: two while phase 1 is served, one after.
+FLUX_TIMEOUTS = (timedelta(days=-2), timedelta(hours=-6), timedelta(days=1))
+FLUX_TIMEOUT_SECONDS = 900  # a timed-out round closes when the next one starts, this much later
+SAMPLING_NOISE = {"flux": 0.00004, "ocr": 0.00002}  # each aggregator's own error on the market price
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
 
 
 @dataclass(frozen=True)
 class SimRound:
-    """One round as the simulated oracle publishes it."""
+    """One aggregator round as the simulated oracle publishes it (raw integers, Unix seconds)."""
 
     pair: str
     phase: int
@@ -48,14 +73,56 @@ class SimRound:
     answer: int
     started_at: int
     updated_at: int
+    answered_in_round: int  # the aggregator round whose answer this is; earlier for a timed-out Flux round
 
     @property
     def round_id(self) -> int:
         return (self.phase << 64) | self.aggregator_round
 
     @property
+    def proxy_answered_in_round(self) -> int:
+        return (self.phase << 64) | self.answered_in_round
+
+    @property
     def updated_at_utc(self) -> datetime:
         return datetime.fromtimestamp(self.updated_at, UTC)
+
+    @property
+    def is_timed_out(self) -> bool:
+        return self.answered_in_round < self.aggregator_round
+
+
+@dataclass(frozen=True)
+class SimPhase:
+    """One proxy phase: its aggregator's kind and rounds, and when the proxy switched to it."""
+
+    phase: int
+    kind: str  # "flux" or "ocr"
+    activated_at: int  # timestamp of the block whose confirmAggregator starts this phase
+    rounds: tuple[SimRound, ...]  # aggregator rounds 1..n, updated_at non-decreasing
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("flux", "ocr"):
+            raise ValueError(f"phase {self.phase}: kind must be 'flux' or 'ocr', got {self.kind!r}")
+        numbers = [r.aggregator_round for r in self.rounds]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError(f"phase {self.phase}: aggregator rounds must be 1..n in order")
+        if any(r.phase != self.phase for r in self.rounds):
+            raise ValueError(f"phase {self.phase}: holds rounds of another phase")
+        if any(a.updated_at > b.updated_at for a, b in zip(self.rounds, self.rounds[1:], strict=False)):
+            raise ValueError(f"phase {self.phase}: updated_at must not decrease")
+
+
+@dataclass(frozen=True)
+class ServedRound:
+    """A round as the proxy serves it: from `served_from` (its updatedAt, or its phase's activation)."""
+
+    round: SimRound
+    served_from: int
+
+    @property
+    def served_from_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.served_from, UTC)
 
 
 @dataclass(frozen=True)
@@ -78,7 +145,12 @@ class Scenario:
 
     @property
     def phase_change_at(self) -> datetime:
-        return self.end - PHASE_CHANGE_AT
+        """When USDC's proxy switches to phase 2 (the switch the pipeline's tests look at)."""
+        return self.phase_change(PHASE_CHANGE_PAIR)
+
+    def phase_change(self, pair: str) -> datetime:
+        """When the pair's proxy switches to phase 2."""
+        return self.end - PHASE_CHANGES.get(pair, DEFAULT_PHASE_CHANGE)
 
     @property
     def stale_window(self) -> tuple[datetime, datetime]:
@@ -123,53 +195,124 @@ def market_path(feed: Feed, scenario: Scenario) -> list[tuple[int, float]]:
     return path
 
 
-def simulate(feed: Feed, scenario: Scenario) -> list[SimRound]:
-    """The rounds the oracle publishes for one feed, in order."""
-    rng = _rng(scenario, feed.pair + "|oracle")
-    threshold = float(feed.deviation_threshold_pct) / 100
-    heartbeat_due = feed.heartbeat_seconds - TICK_SECONDS
+def _active_window(feed: Feed, scenario: Scenario, kind: str) -> tuple[int, int]:
+    """[from, until) in which the feed's aggregator of this kind reports."""
+    switch = scenario.phase_change(feed.pair)
+    if kind == "flux":
+        return int(scenario.start.timestamp()), int((switch + timedelta(days=TAIL_DAYS)).timestamp())
+    return int((switch - timedelta(days=SHADOW_DAYS)).timestamp()), int(scenario.end.timestamp())
+
+
+def observations(feed: Feed, scenario: Scenario, kind: str) -> list[tuple[int, int]]:
+    """What the feed's aggregator of this kind observes, as (tick, answer), while it reports.
+
+    Each aggregator samples the market with an error of its own; ticks in USDT's outage are missing.
+    """
+    rng = _rng(scenario, f"{feed.pair}|{kind}|sampling")
+    active_from, active_until = _active_window(feed, scenario, kind)
     stale_from, stale_until = (t.timestamp() for t in scenario.stale_window)
-    upgrade_at = scenario.phase_change_at.timestamp() if feed.pair == PHASE_CHANGE_PAIR else math.inf
-    rounds: list[SimRound] = []
-    phase, aggregator_round = 1, 0
-    last_answer, last_tick = 0, -math.inf
+    seen = []
     for tick, price in market_path(feed, scenario):
+        noise = rng.gauss(0, SAMPLING_NOISE[kind])
+        if not active_from <= tick < active_until:
+            continue
         if feed.pair == STALE_PAIR and stale_from <= tick < stale_until:
             continue  # the oracle is down: the feed misses its heartbeat
-        answer = round(price * 10**feed.decimals)
-        upgrading = phase == 1 and tick >= upgrade_at
-        moved = last_answer and abs(answer - last_answer) / last_answer >= threshold
-        if not (upgrading or moved or tick - last_tick >= heartbeat_due or not last_answer):
-            continue
-        if upgrading:  # the new aggregator's first report lands exactly at the upgrade
-            phase, aggregator_round, tick = 2, 0, int(upgrade_at)
-            updated_at = tick
+        seen.append((tick, round(price * (1 + noise) * 10**feed.decimals)))
+    return seen
+
+
+def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) -> tuple[SimRound, ...]:
+    rng = _rng(scenario, f"{feed.pair}|{kind}|oracle")
+    threshold = float(feed.deviation_threshold_pct) / 100
+    switch = scenario.phase_change(feed.pair)
+    timeouts = sorted(int((switch + offset).timestamp()) for offset in FLUX_TIMEOUTS) if kind == "flux" else []
+    rounds: list[SimRound] = []
+    last: SimRound | None = None  # the last price round
+
+    def publish(answer: int, started_at: int, updated_at: int, answered_in: int | None = None) -> SimRound:
+        number = len(rounds) + 1
+        round_ = SimRound(feed.pair, phase, number, answer, started_at, updated_at, answered_in or number)
+        rounds.append(round_)
+        return round_
+
+    for tick, answer in observations(feed, scenario, kind):
+        if last is not None and tick < last.updated_at:
+            continue  # a late heartbeat round already covers this tick
+        due = last.updated_at + feed.heartbeat_seconds if last else -math.inf
+        if last is None or abs(answer - last.answer) / last.answer >= threshold or due < tick:
+            at = tick + rng.randrange(0, 60)  # deviation (or overdue after an outage): now
+        elif due < tick + TICK_SECONDS:
+            at = due + rng.randrange(HEARTBEAT_LATE[0], HEARTBEAT_LATE[1] + 1)  # just after the heartbeat expired
         else:
-            updated_at = tick + rng.randrange(0, 60)
-        aggregator_round += 1
-        rounds.append(
-            SimRound(
-                pair=feed.pair,
-                phase=phase,
-                aggregator_round=aggregator_round,
-                answer=answer,
-                started_at=updated_at - rng.randrange(0, 20),
-                updated_at=updated_at,
-            )
-        )
-        last_answer, last_tick = answer, tick
-    return rounds
+            continue
+        if kind == "ocr":
+            last = publish(answer, at, at)
+            continue
+        started_at = at - rng.randrange(3, 61)
+        opened = started_at - FLUX_TIMEOUT_SECONDS
+        if last is not None and timeouts and at >= timeouts[0] and opened > last.updated_at:
+            timeouts.pop(0)  # an earlier round got too few submissions: it closes as this one starts
+            publish(last.answer, opened, started_at, last.aggregator_round)
+        last = publish(answer, started_at, at)
+    return tuple(rounds)
 
 
-def rounds_in_window(rounds: list[SimRound], start: datetime, end: datetime) -> list[SimRound]:
-    """Rounds whose updatedAt falls in [start, end)."""
+def phases(feed: Feed, scenario: Scenario) -> list[SimPhase]:
+    """The feed's proxy phases: 1 a FluxAggregator from the history's start, 2 an OCR aggregator."""
+    return [
+        SimPhase(1, "flux", int(scenario.start.timestamp()), _aggregator_rounds(feed, scenario, 1, "flux")),
+        SimPhase(
+            2, "ocr", int(scenario.phase_change(feed.pair).timestamp()), _aggregator_rounds(feed, scenario, 2, "ocr")
+        ),
+    ]
+
+
+def simulate(feed: Feed, scenario: Scenario) -> list[SimRound]:
+    """Every round of every phase of one feed, by (phase, aggregator round)."""
+    return [r for p in phases(feed, scenario) for r in p.rounds]
+
+
+def _served_and_not(feed_phases: list[SimPhase]) -> tuple[list[ServedRound], list[SimRound]]:
+    served_rounds, never = [], []
+    for i, phase in enumerate(feed_phases):
+        until = feed_phases[i + 1].activated_at if i + 1 < len(feed_phases) else math.inf
+        price_rounds = [r for r in phase.rounds if not r.is_timed_out]
+        carry = next((r for r in reversed(price_rounds) if r.updated_at <= phase.activated_at), None)
+        for r in price_rounds:
+            if r.updated_at < until and (r.updated_at >= phase.activated_at or r is carry):
+                served_rounds.append(ServedRound(r, max(r.updated_at, phase.activated_at)))
+            else:
+                never.append(r)
+    served_rounds.sort(key=lambda s: (s.served_from, s.round.round_id))
+    return served_rounds, never
+
+
+def served(feed_phases: list[SimPhase]) -> list[ServedRound]:
+    """What the proxy serves, ordered by (served_from, round id).
+
+    Phase p is served from its activation A_p until A_{p+1}. A price round (not timed out) of p,
+    updated at u, is served iff u < A_{p+1} and (u >= A_p, or it is p's last price round with
+    u <= A_p: the answer the proxy shows at the switch); it is served from max(u, A_p).
+    """
+    return _served_and_not(feed_phases)[0]
+
+
+def never_served(feed_phases: list[SimPhase]) -> list[SimRound]:
+    """Price rounds the proxy never served: shadow rounds superseded before their phase's
+    activation, and the old phase's rounds at or after the switch."""
+    return _served_and_not(feed_phases)[1]
+
+
+def rounds_in_window(served_rounds: list[ServedRound], start: datetime, end: datetime) -> list[ServedRound]:
+    """Served rounds with start <= served_from < end."""
     lo, hi = start.timestamp(), end.timestamp()
-    return [r for r in rounds if lo <= r.updated_at < hi]
+    return [s for s in served_rounds if lo <= s.served_from < hi]
 
 
-def carry_in(rounds: list[SimRound], start: datetime) -> SimRound | None:
-    """The last round published before `start`, which gives a window its opening price."""
-    before = [r for r in rounds if r.updated_at < start.timestamp()]
+def carry_in(served_rounds: list[ServedRound], start: datetime) -> ServedRound | None:
+    """The last round served before `start`, which gives a window its opening price."""
+    before = [s for s in served_rounds if s.served_from < start.timestamp()]
     return before[-1] if before else None
 
 

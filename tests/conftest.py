@@ -42,9 +42,9 @@ def stack(feeds: list[Feed]) -> history.Scenario:
 
 
 @pytest.fixture(scope="session")
-def truth(stack: history.Scenario, feeds: list[Feed]) -> dict[str, list[history.SimRound]]:
-    """The simulated ground truth: every round of every feed."""
-    return {f.pair: history.simulate(f, stack) for f in feeds}
+def truth(stack: history.Scenario, feeds: list[Feed]) -> dict[str, list[history.ServedRound]]:
+    """The simulated ground truth: what each feed's proxy served, in order (see history.served)."""
+    return {f.pair: history.served(history.phases(f, stack)) for f in feeds}
 
 
 @pytest.fixture(scope="session")

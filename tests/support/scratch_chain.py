@@ -1,10 +1,18 @@
-"""A throwaway anvil node for tests that deploy or write contracts (the shared stack stays intact)."""
+"""Throwaway anvil nodes for tests that deploy, write or replay contracts (the shared stack stays intact).
+
+A scratch node starts like the stack's (chain id 1 unless asked, genesis dated 2020-01-01 so
+recorded 2021 mainnet rounds can be replayed onto it, every historical state kept) but saves
+nothing unless asked. `prune_history=True` gives a node that answers the latest state only, as a pruned
+(non-archive) RPC endpoint does.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from web3 import Web3
 
@@ -13,30 +21,87 @@ from devstack import chain, contracts
 SCRATCH_PORT = int(os.environ.get("PEG_SCRATCH_ANVIL_PORT", "8546"))
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a test module's own node."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @contextmanager
-def scratch_chain(chain_id: int = 1, port: int = SCRATCH_PORT) -> Iterator[chain.Rpc]:
+def scratch_chain(
+    chain_id: int = 1,
+    port: int = SCRATCH_PORT,
+    prune_history: bool = False,
+    state_file: Path | None = None,
+    preserve_history: bool = False,
+) -> Iterator[chain.Rpc]:
+    """A fresh node on `port` (e.g. `free_port()`), stopped afterwards; saved to `state_file` if given
+    (every block's state too with `preserve_history`: see `restart`)."""
     name = f"anvil-scratch-{port}"
     chain.stop_node(name)
-    chain.start_node(name=name, port=port, chain_id=chain_id, persist=False)
+    chain.start_node(
+        name=name,
+        port=port,
+        chain_id=chain_id,
+        persist=state_file is not None,
+        prune_history=prune_history,
+        state_file=state_file or chain.STATE_FILE,
+        preserve_history=preserve_history,
+    )
     try:
         yield chain.Rpc(f"http://127.0.0.1:{port}")
     finally:
         chain.stop_node(name)
 
 
+def restart(rpc: chain.Rpc, state_file: Path, preserve_history: bool = False) -> None:
+    """Stop a scratch node (it saves its state) and start it again from `state_file`."""
+    port = int(rpc.url.rsplit(":", 1)[1])
+    chain.stop_node(f"anvil-scratch-{port}")
+    chain.start_node(name=f"anvil-scratch-{port}", port=port, state_file=state_file, preserve_history=preserve_history)
+
+
 def deploy(rpc: chain.Rpc, name: str, *args: object) -> str:
-    return chain._deploy(rpc, owner(rpc), contracts.build()[name], *args)
+    """Deploy a compiled contract from the node's first account (mined at once); its address."""
+    artifact = contracts.build()[name]
+    data = (
+        Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(*args).data_in_transaction
+    )
+    return _mined(rpc, {"data": data})["contractAddress"]
+
+
+def transact(rpc: chain.Rpc, address: str, contract: str, function: str, *args: object) -> None:
+    """Call a contract function in a transaction from the node's first account (mined at once)."""
+    data = Web3().eth.contract(abi=contracts.build()[contract]["abi"]).encode_abi(function, args=list(args))
+    _mined(rpc, {"to": address, "data": data})
+
+
+def _mined(rpc: chain.Rpc, tx: dict) -> dict:
+    tx_hash = rpc.call("eth_sendTransaction", {"from": owner(rpc), "gas": hex(chain.TX_GAS), **tx})
+    receipt = rpc.call("eth_getTransactionReceipt", tx_hash)
+    if receipt is None or receipt["status"] != "0x1":
+        raise chain.ChainError(f"transaction failed: {receipt}")
+    return receipt | {
+        "contractAddress": receipt["contractAddress"] and Web3.to_checksum_address(receipt["contractAddress"])
+    }
 
 
 def owner(rpc: chain.Rpc) -> str:
     return Web3.to_checksum_address(rpc.call("eth_accounts")[0])
 
 
-def transact(rpc: chain.Rpc, address: str, contract: str, function: str, *args: object) -> None:
-    data = Web3().eth.contract(abi=contracts.build()[contract]["abi"]).encode_abi(function, args=list(args))
-    chain._send_all(rpc, owner(rpc), [(address, data)])
-    rpc.call("evm_mine")
-
-
 def web3(rpc: chain.Rpc) -> Web3:
     return Web3(Web3.HTTPProvider(rpc.url))
+
+
+def block_at(rpc: chain.Rpc, timestamp: int) -> int:
+    """The number of the last block with a timestamp <= `timestamp` (binary search)."""
+    lo, hi = 0, int(rpc.call("eth_blockNumber"), 16)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if int(rpc.call("eth_getBlockByNumber", hex(mid), False)["timestamp"], 16) <= timestamp:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
