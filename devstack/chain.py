@@ -246,7 +246,9 @@ class _Aggregator:
                     self.header = pack(self.header, offset, size, r.aggregator_round)
             else:
                 if r.started_at != r.updated_at or r.is_timed_out:
-                    raise ChainError(f"{r}: an OCR round has started_at == updated_at and answers itself")
+                    raise ChainError(
+                        f"{r}: an OCR round needs started_at == updated_at and answered_in_round == its round"
+                    )
                 entry = {"answer": r.answer, "timestamp": r.updated_at}
                 words |= self.layout.mapping_entry("s_transmissions", r.aggregator_round, entry)
                 _, offset, size = self.layout.field("latestAggregatorRoundId")
@@ -259,7 +261,7 @@ class _Aggregator:
 class _Block:
     """What happens in the block mined at one timestamp: transactions, then storage writes."""
 
-    transactions: list[tuple[str, str]] = field(default_factory=list)  # (to, data)
+    transactions: list[tuple[str | None, str]] = field(default_factory=list)  # (to, data)
     rounds: dict[str, list[history.SimRound]] = field(default_factory=lambda: defaultdict(list))  # by aggregator
 
 
@@ -313,50 +315,14 @@ def replay_many(rpc: Rpc, plans: dict[Feed, list[history.SimPhase]], *, deployed
     head = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
     if head >= deployed_at:
         raise ChainError(f"the node's latest block is at {head}, not before deployed_at {deployed_at}: reset it")
-    artifacts = contracts.build()
     owner = _owner(rpc)
-    proxy = Web3().eth.contract(abi=artifacts["EACAggregatorProxy"]["abi"])
     rpc.call("evm_setAutomine", False)
     try:
         nonce = int(rpc.call("eth_getTransactionCount", owner, "pending"), 16)
-        deployments: list[tuple[Feed, history.SimPhase]] = []
-        transactions: list[tuple[str | None, str]] = []
-        for feed, feed_phases in plans.items():
-            for phase in feed_phases:
-                deployments.append((feed, phase))
-                transactions.append((None, _constructor(artifacts, feed, phase.kind)))
-        hashes = _send(rpc, owner, transactions, nonce)
-        nonce += len(hashes)
-        rpc.call("evm_mine", deployed_at)
-        receipts = _receipts(rpc, hashes, "deployment")
-        aggregators: dict[tuple[str, int], _Aggregator] = {}
-        for (feed, phase), receipt in zip(deployments, receipts, strict=True):
-            name = "FluxAggregator" if phase.kind == "flux" else "OcrStyleAggregator"
-            address = Web3.to_checksum_address(receipt["contractAddress"])
-            aggregators[feed.pair, phase.phase] = _Aggregator(address, phase.kind, StorageLayout(artifacts[name]))
-        setup = [("anvil_setCode", [MULTICALL3_ADDRESS, artifacts["Multicall3"]["deployedBytecode"]])]
-        owner_slot = StorageLayout(artifacts["EACAggregatorProxy"]).slot("owner")
-        for feed in plans:
-            setup.append(("anvil_setCode", [feed.proxy, artifacts["EACAggregatorProxy"]["deployedBytecode"]]))
-            setup.append(("anvil_setStorageAt", [feed.proxy, hex(owner_slot), _word(int(owner, 16))]))
-        rpc.batch(setup)
-        headers = rpc.batch(
-            [("eth_getStorageAt", [a.address, hex(a.header_slot), "latest"]) for a in aggregators.values()]
-        )
-        for aggregator, word in zip(aggregators.values(), headers, strict=True):
-            aggregator.header = int(word, 16)
-
-        blocks: dict[int, _Block] = defaultdict(_Block)
-        for feed, feed_phases in plans.items():
-            for phase in feed_phases:
-                aggregator = aggregators[feed.pair, phase.phase]
-                blocks[phase.activated_at].transactions += [
-                    (feed.proxy, proxy.encode_abi("proposeAggregator", args=[aggregator.address])),
-                    (feed.proxy, proxy.encode_abi("confirmAggregator", args=[aggregator.address])),
-                ]
-                for r in phase.rounds:
-                    blocks[r.updated_at].rounds[aggregator.address].append(r)
+        aggregators = _deploy(rpc, owner, nonce, plans, deployed_at)
+        nonce += len(aggregators)
         by_address = {a.address: a for a in aggregators.values()}
+        blocks = _schedule(plans, aggregators)
         for at in sorted(blocks):
             block = blocks[at]
             hashes = _send(rpc, owner, block.transactions, nonce)
@@ -371,6 +337,50 @@ def replay_many(rpc: Rpc, plans: dict[Feed, list[history.SimPhase]], *, deployed
             rpc.batch(writes)
     finally:
         rpc.call("evm_setAutomine", True)
+
+
+def _deploy(
+    rpc: Rpc, owner: str, nonce: int, plans: dict[Feed, list[history.SimPhase]], deployed_at: int
+) -> dict[tuple[str, int], _Aggregator]:
+    """Mine the block at `deployed_at`: every phase's aggregator, the proxies and Multicall3."""
+    artifacts = contracts.build()
+    deployments = [(feed, phase) for feed, feed_phases in plans.items() for phase in feed_phases]
+    hashes = _send(rpc, owner, [(None, _constructor(artifacts, f, p.kind)) for f, p in deployments], nonce)
+    rpc.call("evm_mine", deployed_at)
+    aggregators = {}
+    for (feed, phase), receipt in zip(deployments, _receipts(rpc, hashes, "deployment"), strict=True):
+        name = "FluxAggregator" if phase.kind == "flux" else "OcrStyleAggregator"
+        address = Web3.to_checksum_address(receipt["contractAddress"])
+        aggregators[feed.pair, phase.phase] = _Aggregator(address, phase.kind, StorageLayout(artifacts[name]))
+    setup = [("anvil_setCode", [MULTICALL3_ADDRESS, artifacts["Multicall3"]["deployedBytecode"]])]
+    owner_slot = StorageLayout(artifacts["EACAggregatorProxy"]).slot("owner")
+    for feed in plans:
+        # The constructor cannot run at a fixed address: the code is put there and its owner set.
+        setup.append(("anvil_setCode", [feed.proxy, artifacts["EACAggregatorProxy"]["deployedBytecode"]]))
+        setup.append(("anvil_setStorageAt", [feed.proxy, hex(owner_slot), _word(int(owner, 16))]))
+    rpc.batch(setup)
+    headers = rpc.batch([("eth_getStorageAt", [a.address, hex(a.header_slot), "latest"]) for a in aggregators.values()])
+    for aggregator, word in zip(aggregators.values(), headers, strict=True):
+        aggregator.header = int(word, 16)
+    return aggregators
+
+
+def _schedule(
+    plans: dict[Feed, list[history.SimPhase]], aggregators: dict[tuple[str, int], _Aggregator]
+) -> dict[int, _Block]:
+    """Every round and phase switch of every feed, grouped into blocks by timestamp."""
+    proxy = Web3().eth.contract(abi=contracts.build()["EACAggregatorProxy"]["abi"])
+    blocks: dict[int, _Block] = defaultdict(_Block)
+    for feed, feed_phases in plans.items():
+        for phase in feed_phases:
+            aggregator = aggregators[feed.pair, phase.phase]
+            blocks[phase.activated_at].transactions += [
+                (feed.proxy, proxy.encode_abi("proposeAggregator", args=[aggregator.address])),
+                (feed.proxy, proxy.encode_abi("confirmAggregator", args=[aggregator.address])),
+            ]
+            for r in phase.rounds:
+                blocks[r.updated_at].rounds[aggregator.address].append(r)
+    return blocks
 
 
 def _constructor(artifacts: dict[str, dict], feed: Feed, kind: str) -> str:
