@@ -61,7 +61,7 @@ UNITS = (
         solc="0.8.26",
         solc_package="solc",
         chainlink="1.5.0",
-        evm_version="cancun",
+        evm_version="shanghai",  # the local node runs shanghai (see devstack.chain); cancun code would not run there
         contracts={"Multicall3": "@chainlink/contracts/src/v0.8/vendor/multicall/ebd8b64/src/Multicall3.sol"},
     ),
 )
@@ -198,12 +198,12 @@ def build(force: bool = False) -> dict[str, dict]:
     """Compile the contracts into `.stack/build/contracts.json` and return the artifacts by contract name."""
     if ARTIFACTS.exists() and not force:
         artifacts = json.loads(ARTIFACTS.read_text())
-        if artifacts.get("_units") == [[u.solc, u.chainlink, sorted(u.contracts)] for u in UNITS]:
+        if artifacts.get("_units") == [[u.solc, u.chainlink, u.evm_version, sorted(u.contracts)] for u in UNITS]:
             return artifacts
     artifacts: dict[str, dict] = {}
     for unit in UNITS:
         artifacts |= _compile(unit)
-    artifacts["_units"] = [[u.solc, u.chainlink, sorted(u.contracts)] for u in UNITS]
+    artifacts["_units"] = [[u.solc, u.chainlink, u.evm_version, sorted(u.contracts)] for u in UNITS]
     ARTIFACTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = ARTIFACTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(artifacts))
