@@ -16,9 +16,10 @@ threshold, or 1 to 300 s after the heartbeat expired (on mainnet, 24 h heartbeat
 * The phases overlap as on mainnet: the OCR aggregator reports "shadow rounds" for SHADOW_DAYS
   before its switch, the Flux aggregator keeps reporting for TAIL_DAYS after it.
 * Flux rounds start a few seconds to a minute before they are answered (startedAt < updatedAt);
-  a few time out (two in the days before the switch, one after): such a round opened
-  FLUX_TIMEOUT_SECONDS before the next one, repeats the previous answer, points `answeredInRound`
-  at it, and is updated when the next round starts (so it delays no price round).
+  a few time out: at FLUX_TIMEOUTS (two days and six hours before the switch, a day after it) a
+  round is requested that gets too few submissions. It repeats the previous answer, points
+  `answeredInRound` at it, and is updated when the next round starts, FLUX_TIMEOUT_SECONDS later,
+  which is answered (so the switch day always holds a phase-1 price round before the switch).
 * USDT's oracle misses its heartbeat for about a day and a half (the feed goes stale).
 
 What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
@@ -57,7 +58,7 @@ PHASE_CHANGE_AT = PHASE_CHANGES[PHASE_CHANGE_PAIR]
 SHADOW_DAYS, TAIL_DAYS = 3, 3
 # Flux rounds that time out, relative to the switch: two while phase 1 is served, one after.
 FLUX_TIMEOUTS = (timedelta(days=-2), timedelta(hours=-6), timedelta(days=1))
-FLUX_TIMEOUT_SECONDS = 900  # a timed-out round closes when the next one starts, this much later
+FLUX_TIMEOUT_SECONDS = 900  # a requested round times out and the next one starts this much later
 SAMPLING_NOISE = {"flux": 0.00004, "ocr": 0.00002}  # each aggregator's own error on the market price
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
@@ -238,7 +239,20 @@ def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) ->
 
     for tick, answer in observations(feed, scenario, kind):
         if last is not None and tick < last.updated_at:
-            continue  # a late heartbeat round already covers this tick
+            continue  # a later round already covers this tick
+        answered_by = tick + 60 + FLUX_TIMEOUT_SECONDS + 60  # latest time the request's answer can land
+        if (
+            last is not None
+            and timeouts
+            and tick >= timeouts[0]
+            and answered_by < last.updated_at + feed.heartbeat_seconds
+        ):
+            timeouts.pop(0)  # a requested round gets too few submissions; the next one starts after the timeout
+            opened = tick + rng.randrange(0, 60)
+            publish(last.answer, opened, opened + FLUX_TIMEOUT_SECONDS, last.aggregator_round)
+            started_at = opened + FLUX_TIMEOUT_SECONDS
+            last = publish(answer, started_at, started_at + rng.randrange(3, 61))
+            continue
         due = last.updated_at + feed.heartbeat_seconds if last else -math.inf
         if last is None or abs(answer - last.answer) / last.answer >= threshold or due < tick:
             at = tick + rng.randrange(0, 60)  # deviation (or overdue after an outage): now
@@ -249,12 +263,7 @@ def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) ->
         if kind == "ocr":
             last = publish(answer, at, at)
             continue
-        started_at = at - rng.randrange(3, 61)
-        opened = started_at - FLUX_TIMEOUT_SECONDS
-        if last is not None and timeouts and at >= timeouts[0] and opened > last.updated_at:
-            timeouts.pop(0)  # an earlier round got too few submissions: it closes as this one starts
-            publish(last.answer, opened, started_at, last.aggregator_round)
-        last = publish(answer, started_at, at)
+        last = publish(answer, at - rng.randrange(3, 61), at)
     return tuple(rounds)
 
 
