@@ -17,7 +17,7 @@ from chainlink_feeds.phases import PhaseCache
 from chainlink_feeds.reader import FeedReader
 from devstack import chain, recorded
 from tests.support.recorded import expected, window
-from tests.support.scratch_chain import scratch_chain
+from tests.support.scratch_chain import free_port, scratch_chain
 
 DAY = timedelta(days=1)
 # The recording does not say when each proxy switched to phase 2; mid-day, inside the overlap.
@@ -96,7 +96,7 @@ def test_the_switch_is_found_on_chain_and_a_switch_day_is_right(recorded_node, f
 @pytest.fixture(scope="module")
 def pruned_node(feed_by_pair):
     """The same history on a node that keeps no historical state (as a full, non-archive node)."""
-    with scratch_chain(prune_history=True) as rpc:
+    with scratch_chain(port=free_port(), prune_history=True) as rpc:
         chain.replay_many(
             rpc,
             {feed_by_pair["USDC/USD"]: recorded.plan("USDC/USD", SWITCH_AT["USDC/USD"])},
