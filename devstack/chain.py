@@ -25,6 +25,7 @@ restart: `--preserve-historical-states` writes all of them into the state file (
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 STATE_FILE = STACK_DIR / "anvil" / "state.json"
 HISTORY_FILE = STACK_DIR / "history.json"
+REPLAY_LOCK = STACK_DIR / "anvil" / "replay.lock"
 GENESIS_TIMESTAMP = 1577836800  # 2020-01-01 00:00 UTC, before any history the node replays
 HARDFORK = "shanghai"
 MAX_PERSISTED_STATES = 1_000_000  # keep every block's state (anvil's default drops all but ~4,100)
@@ -458,21 +460,27 @@ def scenario() -> history.Scenario:
 
 
 def ensure_history(feeds: list[Feed], rpc: Rpc | None = None, sc: history.Scenario | None = None) -> dict[str, int]:
-    """Replay the history unless the node already holds it, historical states included."""
+    """Replay the history unless the node already holds it, historical states included.
+
+    Callers take turns (a file lock): two test sessions starting together must not replay at once.
+    """
     rpc = rpc or Rpc()
     chain_id = int(rpc.call("eth_chainId"), 16)
     if chain_id != ANVIL_CHAIN_ID:
         raise ChainError(f"{rpc.url} answers chain id {chain_id}, expected the local stack's {ANVIL_CHAIN_ID}")
-    sc = sc or scenario()
-    if history_matches(feeds, sc, rpc):
-        return {}
-    rpc.call("anvil_reset")
-    written = replay(feeds, sc, rpc)
-    if rpc.url == ANVIL_URL:
-        HISTORY_FILE.write_text(
-            json.dumps({"end": sc.end.isoformat(), "label": history.LABEL, "fingerprint": fingerprint(feeds, sc)})
-        )
-    return written
+    REPLAY_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with REPLAY_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sc = sc or scenario()
+        if history_matches(feeds, sc, rpc):
+            return {}
+        rpc.call("anvil_reset")
+        written = replay(feeds, sc, rpc)
+        if rpc.url == ANVIL_URL:
+            HISTORY_FILE.write_text(
+                json.dumps({"end": sc.end.isoformat(), "label": history.LABEL, "fingerprint": fingerprint(feeds, sc)})
+            )
+        return written
 
 
 def airflow_connection_uri() -> str:

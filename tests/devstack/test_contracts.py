@@ -8,7 +8,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from devstack import chain, contracts, history
-from tests.support.scratch_chain import block_at, free_port, restart, scratch_chain, web3
+from tests.support.scratch_chain import block_at, deploy, free_port, restart, scratch_chain, transact, web3
 
 # Modelled on recorded mainnet rounds (USDC/USD, 2021): Flux rounds start before they are answered,
 # one times out (it repeats round 2's answer and closes when round 4 starts).
@@ -161,6 +161,24 @@ def test_a_pruned_node_cannot_answer_old_blocks(feed_by_pair) -> None:
         chain.replay_phases(rpc, feed, plan(), deployed_at=DEPLOYED_AT)
         with pytest.raises(chain.ChainError, match="BlockOutOfRangeError"):
             rpc.call("eth_call", {"to": feed.proxy, "data": PHASE_ID}, hex(block_at(rpc, SWITCH - 1)))
+
+
+def test_a_constructed_proxy_over_mock_aggregators_written_by_transactions() -> None:
+    """The helpers tests use to write rounds through transactions: Chainlink's 0.6 MockV3Aggregator
+    behind an EACAggregatorProxy deployed by its own constructor, then upgraded."""
+    with scratch_chain(port=free_port()) as rpc:
+        first = deploy(rpc, "MockV3Aggregator", 8, 100_000_000)
+        proxy = deploy(rpc, "EACAggregatorProxy", first, "0x" + "0" * 40)
+        transact(rpc, first, "MockV3Aggregator", "updateRoundData", 2, 99_000_000, 1_700_000_100, 1_700_000_090)
+        second = deploy(rpc, "MockV3Aggregator", 8, 101_000_000)
+        transact(rpc, proxy, "EACAggregatorProxy", "proposeAggregator", second)
+        transact(rpc, proxy, "EACAggregatorProxy", "confirmAggregator", second)
+        contract = web3(rpc).eth.contract(proxy, abi=contracts.build()["EACAggregatorProxy"]["abi"])
+        assert contract.functions.phaseId().call() == 2
+        assert contract.functions.phaseAggregators(1).call() == first
+        assert contract.functions.latestRoundData().call()[:2] == [(2 << 64) | 1, 101_000_000]
+        old = contract.functions.getRoundData((1 << 64) | 2).call()
+        assert old == [(1 << 64) | 2, 99_000_000, 1_700_000_090, 1_700_000_100, (1 << 64) | 2]
 
 
 def test_stack_serves_feeds_at_mainnet_addresses(stack, feeds) -> None:
