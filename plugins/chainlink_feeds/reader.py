@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from chainlink_feeds.abi import PROXY
 from chainlink_feeds.errors import FeedMismatchError, NotAFeedError
 from chainlink_feeds.phases import Activation, PhaseCache, PhaseRange, find_activations
-from chainlink_feeds.rounds import Rejection, Round, ServedRound, proxy_round_id, timed_out_reason
+from chainlink_feeds.rounds import Rejection, Round, ServedRound, problem, proxy_round_id
 
 if TYPE_CHECKING:
     from chainlink_feeds.hooks import ChainlinkHook
@@ -267,8 +267,8 @@ class FeedReader:
                 r = self._round(phase, n)
                 if r is None or r.round_id in served:
                     continue
-                if r.is_timed_out:
-                    unserved.append(Rejection(r, timed_out_reason(r)))
+                if reason := problem(r):  # not a price at all (timed out, zero or bad timestamps)
+                    unserved.append(Rejection(r, reason))
                 elif r.updated_at >= ends:
                     unserved.append(
                         Rejection(

@@ -83,14 +83,8 @@ class Rejection:
     reason: str
 
 
-def timed_out_reason(r: Round) -> str:
-    return (
-        f"timed out: answeredInRound {r.answered_in_round} is below round id {r.round_id} "
-        "(the round repeats an earlier round's answer)"
-    )
-
-
-def _problem(r: Round, previous_in_phase: Round | None) -> str | None:
+def problem(r: Round, previous_in_phase: Round | None = None) -> str | None:
+    """Why a round is not a price, or None; `previous_in_phase` adds the in-phase time-order check."""
     if r.updated_at <= 0:
         return "updatedAt is zero"
     if r.answer <= 0:
@@ -102,7 +96,10 @@ def _problem(r: Round, previous_in_phase: Round | None) -> str | None:
     if r.started_at > r.updated_at:
         return f"startedAt {r.started_at} is after updatedAt {r.updated_at}"
     if r.is_timed_out:
-        return timed_out_reason(r)
+        return (
+            f"timed out: answeredInRound {r.answered_in_round} is below round id {r.round_id} "
+            "(the round repeats an earlier round's answer)"
+        )
     if previous_in_phase is not None and r.updated_at < previous_in_phase.updated_at:
         return f"updatedAt {r.updated_at} decreases within phase {r.phase_id} (previous round: {previous_in_phase.updated_at})"
     return None
@@ -120,16 +117,17 @@ def validate(
     accepted: list[AcceptedRound] = []
     rejected: list[Rejection] = []
     last_in_phase: dict[int, Round] = {}
-    previous: Round | None = None
-    ordered = ([carry_in] if carry_in else []) + sorted(served, key=lambda s: (s.served_from, s.round.round_id))
-    for s in ordered:
-        r = s.round
-        problem = _problem(r, last_in_phase.get(r.phase_id))
-        if problem:
-            rejected.append(Rejection(r, problem))
+    checked: list[ServedRound] = []
+    for s in ([carry_in] if carry_in else []) + sorted(served, key=lambda s: s.round.round_id):
+        reason = problem(s.round, last_in_phase.get(s.round.phase_id))
+        if reason:
+            rejected.append(Rejection(s.round, reason))
             continue
-        last_in_phase[r.phase_id] = r
+        last_in_phase[s.round.phase_id] = s.round
+        checked.append(s)
+    previous: Round | None = None
+    for s in sorted(checked, key=lambda s: (s.served_from, s.round.round_id)):
         gap = s.served_from - previous.updated_at if previous else None
-        accepted.append(AcceptedRound(r, s.served_from, gap, gap is not None and gap > heartbeat_limit_seconds))
-        previous = r
+        accepted.append(AcceptedRound(s.round, s.served_from, gap, gap is not None and gap > heartbeat_limit_seconds))
+        previous = s.round
     return accepted, rejected

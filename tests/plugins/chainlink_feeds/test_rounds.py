@@ -12,7 +12,7 @@ from web3 import Web3
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.rounds import Round, ServedRound, validate
 from devstack import warehouse
-from tests.support.scratch_chain import deploy, scratch_chain, transact
+from tests.support.scratch_chain import deploy, free_port, scratch_chain, transact
 
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
 T0 = int(DAY_START.timestamp())
@@ -40,18 +40,19 @@ EXPECTED_REJECTIONS = {
 
 @pytest.fixture(scope="module")
 def bad_feed(tmp_path_factory):
-    """A proxy with bad rounds on a scratch chain (no Multicall3 there: plain JSON-RPC batches)."""
-    with scratch_chain() as rpc:
+    """Chainlink's EACAggregatorProxy over its MockV3Aggregator (which stores any round as given)
+    holding bad rounds, on a scratch chain; the registry pins phase 1's activation."""
+    with scratch_chain(port=free_port()) as rpc:
         mock = deploy(rpc, "MockV3Aggregator", 8, 100_000_000)
-        described = deploy(rpc, "DescribedAggregator", mock, "TEST / USD")
-        proxy = deploy(rpc, "DataFeedsLegacyAggregatorProxy", described)
+        proxy = deploy(rpc, "EACAggregatorProxy", mock, "0x" + "0" * 40)
         for number, (answer, started, updated) in enumerate(ROUNDS, start=1):
             transact(rpc, mock, "MockV3Aggregator", "updateRoundData", number, answer, updated, started)
         registry = tmp_path_factory.mktemp("registry") / "feeds.yaml"
         registry.write_text(
             "feeds:\n  - symbol: TEST\n    pair: TEST/USD\n    chain: ethereum\n"
             f'    proxy: "{Web3.to_checksum_address(proxy)}"\n    decimals: 8\n    heartbeat_seconds: 86400\n'
-            "    deviation_threshold_pct: 0.25\n    peg_usd: 1.0\n"
+            "    deviation_threshold_pct: 0.25\n    peg_usd: 1.0\n    description: v0.6/tests/MockV3Aggregator.sol\n"
+            "    phase_activations: {1: '2025-01-01T00:00:00Z'}\n"
         )
         yield rpc.url, registry
 
