@@ -44,6 +44,8 @@ class CompileUnit:
     contracts: dict[str, str]  # contract name -> source path (Chainlink's, or the project's)
 
 
+# The local node's fork (devstack.chain runs anvil with it): nothing may be compiled for a later one.
+NODE_EVM_VERSION = "shanghai"
 UNITS = (
     CompileUnit(
         solc="0.6.6",
@@ -194,16 +196,27 @@ def _compile(unit: CompileUnit) -> dict[str, dict]:
     return artifacts
 
 
+def _units() -> list:
+    """What the artifacts are built from (the project's own sources by digest), so a change rebuilds them."""
+    own = {
+        path: hashlib.sha256((PROJECT_DIR / path).read_bytes()).hexdigest()
+        for unit in UNITS
+        for path in unit.contracts.values()
+        if not path.startswith(CHAINLINK_PREFIX)
+    }
+    return [[[u.solc, u.chainlink, u.evm_version, sorted(u.contracts)] for u in UNITS], own]
+
+
 def build(force: bool = False) -> dict[str, dict]:
     """Compile the contracts into `.stack/build/contracts.json` and return the artifacts by contract name."""
     if ARTIFACTS.exists() and not force:
         artifacts = json.loads(ARTIFACTS.read_text())
-        if artifacts.get("_units") == [[u.solc, u.chainlink, u.evm_version, sorted(u.contracts)] for u in UNITS]:
+        if artifacts.get("_units") == _units():
             return artifacts
-    artifacts: dict[str, dict] = {}
+    artifacts = {}
     for unit in UNITS:
         artifacts |= _compile(unit)
-    artifacts["_units"] = [[u.solc, u.chainlink, u.evm_version, sorted(u.contracts)] for u in UNITS]
+    artifacts["_units"] = _units()
     ARTIFACTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = ARTIFACTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(artifacts))
