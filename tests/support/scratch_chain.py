@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,14 +78,16 @@ def transact(rpc: chain.Rpc, address: str, contract: str, function: str, *args: 
     _mined(rpc, {"to": address, "data": data})
 
 
-def _mined(rpc: chain.Rpc, tx: dict) -> dict:
+def _mined(rpc: chain.Rpc, tx: dict, timeout: float = 10) -> dict:
+    """Send a transaction and wait for its receipt (anvil automines, but not before answering)."""
     tx_hash = rpc.call("eth_sendTransaction", {"from": owner(rpc), "gas": hex(chain.TX_GAS), **tx})
-    receipt = rpc.call("eth_getTransactionReceipt", tx_hash)
+    deadline = time.monotonic() + timeout
+    while (receipt := rpc.call("eth_getTransactionReceipt", tx_hash)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     if receipt is None or receipt["status"] != "0x1":
-        raise chain.ChainError(f"transaction failed: {receipt}")
-    return receipt | {
-        "contractAddress": receipt["contractAddress"] and Web3.to_checksum_address(receipt["contractAddress"])
-    }
+        raise chain.ChainError(f"transaction {tx_hash} failed or was not mined: {receipt}")
+    address = receipt["contractAddress"]
+    return receipt | {"contractAddress": address and Web3.to_checksum_address(address)}
 
 
 def owner(rpc: chain.Rpc) -> str:
