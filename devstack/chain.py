@@ -354,13 +354,12 @@ def _deploy(
         name = "FluxAggregator" if phase.kind == "flux" else "OcrStyleAggregator"
         address = Web3.to_checksum_address(receipt["contractAddress"])
         aggregators[feed.pair, phase.phase] = _Aggregator(address, phase.kind, StorageLayout(artifacts[name]))
-    setup = [("anvil_setCode", [MULTICALL3_ADDRESS, artifacts["Multicall3"]["deployedBytecode"]])]
-    owner_slot = StorageLayout(artifacts["EACAggregatorProxy"]).slot("owner")
-    for feed in plans:
-        # The constructor cannot run at a fixed address: the code is put there and its owner set.
-        setup.append(("anvil_setCode", [feed.proxy, artifacts["EACAggregatorProxy"]["deployedBytecode"]]))
-        setup.append(("anvil_setStorageAt", [feed.proxy, hex(owner_slot), _word(int(owner, 16))]))
-    rpc.batch(setup)
+    # The proxy's constructor cannot run at a fixed address: its code is put there, then its owner.
+    codes = [("anvil_setCode", [MULTICALL3_ADDRESS, artifacts["Multicall3"]["deployedBytecode"]])]
+    codes += [("anvil_setCode", [f.proxy, artifacts["EACAggregatorProxy"]["deployedBytecode"]]) for f in plans]
+    rpc.batch(codes)
+    owner_slot = hex(StorageLayout(artifacts["EACAggregatorProxy"]).slot("owner"))
+    rpc.batch([("anvil_setStorageAt", [f.proxy, owner_slot, _word(int(owner, 16))]) for f in plans])
     headers = rpc.batch([("eth_getStorageAt", [a.address, hex(a.header_slot), "latest"]) for a in aggregators.values()])
     for aggregator, word in zip(aggregators.values(), headers, strict=True):
         aggregator.header = int(word, 16)
