@@ -85,6 +85,16 @@ def test_blocks_carry_the_events_times(replayed) -> None:
         assert int(block["timestamp"], 16) == at
 
 
+def test_the_switch_is_a_confirm_aggregator_transaction_in_the_switch_block(replayed, feed_by_pair) -> None:
+    rpc, proxy, _ = replayed
+    block = rpc.call("eth_getBlockByNumber", hex(block_at(rpc, SWITCH)), True)
+    assert int(block["timestamp"], 16) == SWITCH
+    calls = [(tx["to"].lower(), tx["input"][:10]) for tx in block["transactions"]]
+    selector = "0x" + bytes(Web3.keccak(text="confirmAggregator(address)")[:4]).hex()
+    assert (feed_by_pair["USDC/USD"].proxy.lower(), selector) in calls
+    assert proxy.functions.phaseAggregators(2).call() == proxy.functions.aggregator().call()
+
+
 def test_phase_id_at_historical_blocks(replayed) -> None:
     rpc, proxy, _ = replayed
     assert proxy.functions.phaseId().call(block_identifier=block_at(rpc, DEPLOYED_AT)) == 0
