@@ -6,9 +6,7 @@ import json
 import os
 
 from devstack import chain, warehouse
-from devstack.settings import DASHBOARD_URL, PROJECT_DIR, STACK_DIR
-
-AIRFLOW_HOME = STACK_DIR / "airflow"
+from devstack.settings import AIRFLOW_HOME, DASHBOARD_URL, PROJECT_DIR
 
 
 def airflow_env() -> dict[str, str]:

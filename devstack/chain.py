@@ -44,7 +44,7 @@ from web3 import Web3
 
 from chainlink_feeds.registry import Feed
 from devstack import contracts, history, processes
-from devstack.settings import ANVIL_CHAIN_ID, ANVIL_HOST, ANVIL_PORT, ANVIL_URL, NODE_BIN, STACK_DIR
+from devstack.settings import AIRFLOW_HOME, ANVIL_CHAIN_ID, ANVIL_HOST, ANVIL_PORT, ANVIL_URL, NODE_BIN, STACK_DIR
 
 log = logging.getLogger(__name__)
 
@@ -476,6 +476,9 @@ def ensure_history(feeds: list[Feed], rpc: Rpc | None = None, sc: history.Scenar
         rpc.call("anvil_reset")
         written = replay(feeds, sc, rpc)
         if rpc.url == ANVIL_URL:
+            # The new history's aggregators sit at the same addresses as the old one's (same deployer
+            # and nonces), so the project-local Airflow's cached phase switches would be wrong.
+            (AIRFLOW_HOME / "cache" / "chainlink_phases.json").unlink(missing_ok=True)
             HISTORY_FILE.write_text(
                 json.dumps({"end": sc.end.isoformat(), "label": history.LABEL, "fingerprint": fingerprint(feeds, sc)})
             )

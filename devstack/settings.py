@@ -10,6 +10,7 @@ STACK_DIR = Path(os.environ.get("PEG_STACK_DIR", PROJECT_DIR / ".stack")).resolv
 BUILD_DIR = STACK_DIR / "build"
 RUN_DIR = STACK_DIR / "run"
 LOG_DIR = STACK_DIR / "logs"
+AIRFLOW_HOME = STACK_DIR / "airflow"  # the project-local Airflow of `make demo`
 
 ANVIL_HOST = os.environ.get("PEG_ANVIL_HOST", "127.0.0.1")
 ANVIL_PORT = int(os.environ.get("PEG_ANVIL_PORT", "8545"))
