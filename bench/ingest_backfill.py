@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -85,6 +86,7 @@ RECORDED_PORT = int(os.environ.get("PEG_BENCH_ANVIL_PORT", "8547"))
 
 def recorded_backfill() -> None:
     """Every UTC day of the recorded mainnet rounds, read back day by day from a scratch node."""
+    logging.getLogger("chainlink_feeds").setLevel(logging.WARNING)  # one line per day would bury the table
     feeds = {f.pair: f for f in load_registry() if f.pair in RECORDED_SWITCH_AT}
     name = f"anvil-bench-{RECORDED_PORT}"
     chain.stop_node(name)
