@@ -6,7 +6,8 @@
 `eth_call`s at evenly spaced past blocks (Multicall3 runs at one block only) narrows every phase's
 candidate range by the batch size, so a mainnet proxy's switches are found in about five requests,
 once. That needs a node with historical state (an archive node); without one, the registry's
-`phase_activations` pins the switch times by hand.
+`phase_activations` pins the switch times by hand. Where the node can answer, a pin is checked
+against the chain and must fall in the switch block's second or the gap before it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +51,7 @@ class Activation:
     block: int | None
     timestamp: int
     source: str
+    previous_block_timestamp: int | None = None  # a pin must fall after it and not after `timestamp`
 
 
 class PhaseCache:
@@ -74,7 +77,8 @@ class PhaseCache:
 
     def get_activation(self, key: str) -> Activation | None:
         raw = self._data.get(key)
-        return Activation(**raw) if raw else None
+        # an entry written before pins were checked lacks the previous block's time: search again
+        return Activation(**raw) if raw and raw.get("previous_block_timestamp") is not None else None
 
     def put(self, key: str, value: PhaseRange | Activation) -> None:
         self._data[key] = asdict(value)
@@ -88,7 +92,8 @@ class PhaseCache:
 def find_activations(
     hook: ChainlinkHook, feed: Feed, current_phase: int, aggregators: dict[int, str], block: int, cache: PhaseCache
 ) -> dict[int, Activation]:
-    """The activation of every phase 1..current_phase: pinned in the registry, cached, or searched on chain."""
+    """The activation of every phase 1..current_phase, found on chain (cached) where the node can
+    answer past blocks, else as pinned in the registry. A pin the chain contradicts is an error."""
     beyond = sorted(p for p in feed.phase_activations if p > current_phase)
     if beyond:
         raise PhaseActivationError(
@@ -97,23 +102,47 @@ def find_activations(
             f"Fix phase_activations in the feed registry."
         )
     found: dict[int, Activation] = {}
-    wanted: list[int] = []
     for phase in range(1, current_phase + 1):
-        pinned = feed.phase_activations.get(phase)
-        key = PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase])
-        if pinned is not None:
-            found[phase] = Activation(phase, aggregators[phase], None, int(pinned.timestamp()), SOURCE_REGISTRY)
-        elif cached := cache.get_activation(key):
+        cached = cache.get_activation(
+            PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase])
+        )
+        if cached:
             found[phase] = cached
-        else:
-            wanted.append(phase)
+    wanted = [p for p in range(1, current_phase + 1) if p not in found]
     if wanted:
-        blocks = _search_switch_blocks(hook, feed, wanted, current_phase, block)
-        stamps = hook.block_timestamps(sorted(set(blocks.values())))
+        try:
+            blocks = _search_switch_blocks(hook, feed, wanted, current_phase, block)
+        except HistoricalStateUnavailableError:
+            if any(p not in feed.phase_activations for p in wanted):
+                raise
+            log.warning(
+                "%s: the node has no historical state; using the registry's phase_activations unchecked", feed.pair
+            )
+            blocks = {}
+        stamps = (
+            hook.block_timestamps(sorted({b for at in blocks.values() for b in (at - 1, at) if b >= 0}))
+            if blocks
+            else {}
+        )
         for phase, at in blocks.items():
-            found[phase] = Activation(phase, aggregators[phase], at, stamps[at], SOURCE_CHAIN)
+            found[phase] = Activation(
+                phase, aggregators[phase], at, stamps[at], SOURCE_CHAIN, stamps.get(at - 1, stamps[at] - 1)
+            )
             cache.put(PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase]), found[phase])
             log.info("%s: phase %s became current at block %s (%s)", feed.pair, phase, at, stamps[at])
+    for phase, pinned in sorted(feed.phase_activations.items()):
+        pin = int(pinned.timestamp())
+        on_chain = found.get(phase)
+        if on_chain is None:
+            found[phase] = Activation(phase, aggregators[phase], None, pin, SOURCE_REGISTRY)
+        elif not on_chain.previous_block_timestamp < pin <= on_chain.timestamp:
+            raise PhaseActivationError(
+                f"{feed.pair}: the registry pins phase {phase}'s activation at {pinned.isoformat()}, but the proxy "
+                f"{feed.proxy} changed phaseId() to {phase} at block {on_chain.block} "
+                f"({datetime.fromtimestamp(on_chain.timestamp, UTC).isoformat()}; the block before it is at "
+                f"{datetime.fromtimestamp(on_chain.previous_block_timestamp, UTC).isoformat()}). "
+                "Fix phase_activations in the feed registry, or remove the pin: this node finds the switch itself."
+            )
     times = [found[p].timestamp for p in sorted(found)]
     if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
         raise PhaseActivationError(

@@ -18,7 +18,7 @@ from chainlink_feeds.operators import ChainlinkFeedOperator
 from devstack import chain, recorded
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
 from tests.support.recorded import expected, window
-from tests.support.scratch_chain import scratch_chain
+from tests.support.scratch_chain import free_port, scratch_chain
 
 DAY = timedelta(days=1)
 SWITCH_AT = {
@@ -49,7 +49,7 @@ def built(stack, feed_by_pair, tmp_path_factory):
     """The sample days loaded by ChainlinkFeedOperator from a node holding the recorded rounds, then dbt build."""
     raw = f"REC_{uuid.uuid4().hex[:8].upper()}"
     env_key = f"AIRFLOW_CONN_{CONN_ID.upper()}"
-    with scratch_chain() as rpc:
+    with scratch_chain(port=free_port()) as rpc:
         plans = {feed_by_pair[pair]: recorded.plan(pair, at) for pair, at in SWITCH_AT.items()}
         chain.replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
         os.environ[env_key] = json.dumps({"conn_type": "chainlink", "host": rpc.url})

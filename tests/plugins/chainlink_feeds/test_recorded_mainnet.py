@@ -33,7 +33,7 @@ PRUNED_CONN_ID = "chainlink_recorded_pruned"
 @pytest.fixture(scope="module")
 def recorded_node(feed_by_pair):
     """A scratch node holding both feeds' recorded rounds behind EACAggregatorProxy at their mainnet addresses."""
-    with scratch_chain() as rpc:
+    with scratch_chain(port=free_port()) as rpc:
         plans = {feed_by_pair[pair]: recorded.plan(pair, at) for pair, at in SWITCH_AT.items()}
         chain.replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
         previous = os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}")
@@ -135,3 +135,49 @@ def test_a_pin_for_a_phase_the_proxy_never_reached_is_refused(pruned_node, feed_
     day = datetime(2021, 6, 15, tzinfo=UTC)
     with pytest.raises(PhaseActivationError, match="phaseId\\(\\) 2 .* never changed to phase 3"):
         FeedReader(ChainlinkHook(chainlink_conn_id=PRUNED_CONN_ID), feed).read(day, day + DAY)
+
+
+def test_a_pin_the_chain_contradicts_is_refused_and_a_right_one_is_checked(recorded_node, feed_by_pair) -> None:
+    usdc, switch = feed_by_pair["USDC/USD"], SWITCH_AT["USDC/USD"]
+    day = datetime(2021, 6, 15, tzinfo=UTC)
+    wrong = replace(usdc, phase_activations={2: datetime.fromtimestamp(switch - 2 * 86400, UTC)})
+    with pytest.raises(
+        PhaseActivationError, match="pins phase 2's activation at .* changed phaseId\\(\\) to 2 at block"
+    ):
+        FeedReader(ChainlinkHook(chainlink_conn_id=CONN_ID), wrong).read(day, day + DAY)
+    right = replace(usdc, phase_activations={2: datetime.fromtimestamp(switch, UTC)})
+    read = FeedReader(ChainlinkHook(chainlink_conn_id=CONN_ID), right).read(day, day + DAY)
+    assert read.activations[2].timestamp == switch and read.activations[2].source == "chain"
+
+
+def registry_with(tmp_path, pins: str) -> str:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n  - symbol: USDC\n    pair: USDC/USD\n    chain: ethereum\n"
+        '    proxy: "0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6"\n    decimals: 8\n    heartbeat_seconds: 86400\n'
+        f"    deviation_threshold_pct: 0.25\n    peg_usd: 1.0\n{pins}"
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "pins", "error"),
+    [
+        (PRUNED_CONN_ID, "", HistoricalStateUnavailableError),
+        (CONN_ID, "    phase_activations: {2: '2021-06-13T12:00:00Z'}\n", PhaseActivationError),
+    ],
+    ids=["node without history", "pin the chain contradicts"],
+)
+def test_a_failed_switch_lookup_stores_nothing(
+    recorded_node, pruned_node, snowflake_schema, tmp_path, conn_id, pins, error
+) -> None:
+    from chainlink_feeds.operators import ChainlinkFeedOperator
+    from tests.support.pipeline import query
+
+    with pytest.raises(error):
+        ChainlinkFeedOperator(
+            task_id="load", feed_pair="USDC/USD", registry_path=registry_with(tmp_path, pins), chainlink_conn_id=conn_id,
+            raw_schema=snowflake_schema, window_start="2021-06-15T00:00:00+00:00", window_end="2021-06-16T00:00:00+00:00",
+        ).execute({"run_id": "bad"})  # fmt: skip
+    for table in ("CHAINLINK_ROUNDS", "CHAINLINK_ROUND_REJECTIONS", "CHAINLINK_PHASES", "CHAINLINK_LOAD_WINDOWS"):
+        assert query(f"select count(*) as n from {snowflake_schema}.{table}").n[0] == 0, table
