@@ -47,6 +47,15 @@ def truth(stack: history.Scenario, feeds: list[Feed]) -> dict[str, list[history.
     return {f.pair: history.served(history.phases(f, stack)) for f in feeds}
 
 
+@pytest.fixture(autouse=True)
+def phase_cache(tmp_path, monkeypatch) -> None:
+    """Each test caches phase switches and ranges in a file of its own: scratch nodes deploy their
+    aggregators at the same addresses as the stack's, with other histories behind them."""
+    from chainlink_feeds import operators
+
+    monkeypatch.setattr(operators, "PHASE_CACHE", tmp_path / "chainlink_phases.json")
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """The project-local Airflow metadata DB, migrated (idempotent), for tests that run Airflow's CLI."""

@@ -34,7 +34,8 @@ SOURCE_CHAIN, SOURCE_REGISTRY = "chain", "registry"
 
 @dataclass(frozen=True)
 class PhaseRange:
-    """A closed phase's rounds: 1..last_round, first and last `updatedAt`. Never changes."""
+    """A closed phase's rounds: 1..last_round, first and last `updatedAt`, as last seen. An old
+    aggregator may keep reporting after the switch, so a reader checks round last_round + 1 first."""
 
     aggregator: str
     last_round: int
@@ -56,7 +57,7 @@ class Activation:
 
 class PhaseCache:
     """Closed phases' round ranges and phase activations, in memory and optionally in a JSON file
-    shared between runs. Only facts that can never change are stored."""
+    shared between runs."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else None
@@ -74,6 +75,13 @@ class PhaseCache:
     def get_range(self, key: str) -> PhaseRange | None:
         raw = self._data.get(key)
         return PhaseRange(**raw) if raw else None
+
+    def ranges(self, chain_id: int, proxy: str) -> dict[int, PhaseRange]:
+        """Every cached closed-phase range of one proxy, by phase."""
+        prefix = self.key("range", chain_id, proxy, 0, "")[: -len("0:")]
+        return {
+            int(k[len(prefix) :].split(":")[0]): PhaseRange(**v) for k, v in self._data.items() if k.startswith(prefix)
+        }
 
     def get_activation(self, key: str) -> Activation | None:
         raw = self._data.get(key)
@@ -119,6 +127,14 @@ def find_activations(
                 "%s: the node has no historical state; using the registry's phase_activations unchecked", feed.pair
             )
             blocks = {}
+            (head_time,) = hook.block_timestamps([block]).values()
+            late = [(p, t) for p, t in sorted(feed.phase_activations.items()) if t.timestamp() > head_time]
+            if late:
+                raise PhaseActivationError(
+                    f"{feed.pair}: the registry pins phase {late[0][0]}'s activation at {late[0][1].isoformat()}, "
+                    f"after block {block} ({datetime.fromtimestamp(head_time, UTC).isoformat()}) at which the proxy "
+                    f"already serves phase {current_phase}. Fix phase_activations in the feed registry."
+                ) from None
         stamps = (
             hook.block_timestamps(sorted({b for at in blocks.values() for b in (at - 1, at) if b >= 0}))
             if blocks

@@ -76,15 +76,19 @@ class FeedReader:
             return
         answers = self.hook.call_many([(self.feed.proxy, PROXY["getRoundData"].encode(r)) for r in wanted], self.block)
         for round_id, data in zip(wanted, answers, strict=True):
-            if data is None:
-                self._rounds[round_id] = None
-                continue
-            try:
-                values = PROXY["getRoundData"].decode(data)
-            except Exception as exc:
-                raise FeedMismatchError(f"{self.feed.pair}: getRoundData answer does not decode: {exc}") from exc
-            r = Round(round_id, values[1], values[2], values[3], values[4])
-            self._rounds[round_id] = r if r.exists else None
+            self._keep(round_id, data)
+
+    def _keep(self, round_id: int, data: bytes | None) -> None:
+        """Remember a getRoundData answer: None for a revert or a round answered with zeros."""
+        if data is None:
+            self._rounds[round_id] = None
+            return
+        try:
+            values = PROXY["getRoundData"].decode(data)
+        except Exception as exc:
+            raise FeedMismatchError(f"{self.feed.pair}: getRoundData answer does not decode: {exc}") from exc
+        r = Round(round_id, values[1], values[2], values[3], values[4])
+        self._rounds[round_id] = r if r.exists else None
 
     def _round(self, phase: int, number: int) -> Round | None:
         return self._rounds.get(proxy_round_id(phase, number))
@@ -100,8 +104,15 @@ class FeedReader:
         names = ["phaseId", "latestRoundData", "decimals", "description"]
         calls = [(proxy, PROXY[n].encode()) for n in names]
         calls += [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(1, PHASES_IN_SNAPSHOT + 1)]
+        # Has an old aggregator reported since its range was cached? Ask for the round after it.
+        probes = [proxy_round_id(p, r.last_round + 1) for p, r in self.cache.ranges(self.feed.chain_id, proxy).items()]
+        calls += [(proxy, PROXY["getRoundData"].encode(rid)) for rid in probes]
         self.block, answers = self.hook.snapshot(calls, self.feed.chain_id)
-        failed = [n for n, a in zip(names, answers, strict=False) if not a]  # reverted, or no code there
+        for rid, data in zip(probes, answers[len(calls) - len(probes) :], strict=True):
+            self._keep(rid, data)
+        answers = answers[: len(calls) - len(probes)]
+        # latestRoundData reverts on a FluxAggregator phase without rounds yet: the phase is empty.
+        failed = [n for n, a in zip(names, answers, strict=False) if not a and n != "latestRoundData"]
         if failed:
             raise NotAFeedError(
                 f"{self.feed.pair}: {proxy} on {self.feed.chain} is not a Chainlink proxy "
@@ -109,7 +120,7 @@ class FeedReader:
             )
         try:
             (phase,) = PROXY["phaseId"].decode(answers[0])
-            latest = Round(*PROXY["latestRoundData"].decode(answers[1]))
+            latest = Round(*PROXY["latestRoundData"].decode(answers[1])) if answers[1] else None
             (decimals,) = PROXY["decimals"].decode(answers[2])
             (description,) = PROXY["description"].decode(answers[3])
             speculative = answers[len(names) :]
@@ -133,7 +144,9 @@ class FeedReader:
                 f"{self.feed.pair}: proxy describes itself as {description!r}, "
                 f"the registry expects {self.feed.description!r}"
             )
-        if latest.phase_id != phase:
+        if latest is None:
+            latest = Round(proxy_round_id(phase, 0), 0, 0, 0, 0)
+        if latest.exists and latest.phase_id != phase:
             raise FeedMismatchError(
                 f"{self.feed.pair}: latest round is in phase {latest.phase_id}, proxy phase is {phase}"
             )
@@ -191,8 +204,8 @@ class FeedReader:
             return None
         key = PhaseCache.key("range", self.feed.chain_id, self.feed.proxy, phase, aggregator)
         cached = self.cache.get_range(key)
-        if cached:
-            return cached
+        if cached and self._rounds.get(proxy_round_id(phase, cached.last_round + 1), "unasked") is None:
+            return cached  # the metadata request found no round after the cached range
         # Existence is monotone over 1..last: probe powers of two first, then narrow down.
         self._fetch([proxy_round_id(phase, 2**i) for i in range(64)])
         (first_missing,) = self._search(phase, [[1, 2**64]], [lambda r: r is None], read_all=False)
@@ -214,6 +227,24 @@ class FeedReader:
             if r is None or not r.is_timed_out:
                 return r
             number = min(number - 1, r.answered_in_round & ROUND_MASK)
+        return None
+
+    def _served_before_phase(
+        self, phase: int, activations: dict[int, Activation], aggregators: dict[int, str]
+    ) -> ServedRound | None:
+        """The last round served before `phase` became current: the carry-in while a new phase has
+        served no price yet (its first round comes after the window's start)."""
+        for older in range(phase - 1, 0, -1):
+            closed = self._closed_phase(older, aggregators[older])
+            if closed is None:
+                continue
+            until = activations[older + 1].timestamp
+            (after,) = self._search(
+                older, [[1, closed.last_round + 1]], [lambda r, at=until: r is not None and r.updated_at >= at], False
+            )
+            before = self._price_round_at_or_before(older, after - 1)
+            if before is not None:
+                return ServedRound(before, max(before.updated_at, activations[older].timestamp))
         return None
 
     # -- the read --------------------------------------------------------------------------
@@ -259,6 +290,8 @@ class FeedReader:
             lo, hi = found[0], found[1]
             self._fetch([proxy_round_id(phase, n) for n in range(max(1, lo - 1), hi)])
             first_served = self._price_round_at_or_before(phase, found[2] - 1) if needs_activation_round else None
+            if first_served is not None and first_served.updated_at >= ends:
+                first_served = None  # the phase was current for no time at all (two switches in one block)
             if first_served is not None and activates_in_window:
                 served[first_served.round_id] = ServedRound(first_served, begins)
             # The window's rounds lie between the boundaries, by position: a round there with a bad
@@ -286,6 +319,8 @@ class FeedReader:
             if gives_carry_in:
                 before = self._price_round_at_or_before(phase, lo - 1)
                 carry = ServedRound(before, max(before.updated_at, begins)) if before else None
+        if carry is None and serving_at_start is not None:
+            carry = self._served_before_phase(serving_at_start, activations, aggregators)
         rounds = sorted(served.values(), key=lambda x: (x.served_from, x.round.round_id))
         log.info(
             "%s: %s served rounds in [%s, %s) from phase(s) %s at block %s, carry-in round %s, %s not served",

@@ -112,11 +112,12 @@ DDL = {
         primary key (chain, proxy_address, phase_id)""",
 }
 # Columns added after a table's first release: `create table if not exists` leaves an older table
-# as it was, so they are added to it (a reload then fills them; dbt's not_null tests name rows that
-# an older release loaded).
+# as it was, so they are added to it and its rows filled from the expression given: an older
+# release's price was the round from its updatedAt (exact except at a phase switch, which a reload
+# of the day corrects), and its feed had no grace (the next load writes the registry's).
 ADDED_COLUMNS = {
-    ROUNDS_TABLE: [("served_from", "timestamp_ntz")],
-    FEEDS_TABLE: [("heartbeat_grace_seconds", "number(12,0)")],
+    ROUNDS_TABLE: [("served_from", "timestamp_ntz", "updated_at")],
+    FEEDS_TABLE: [("heartbeat_grace_seconds", "number(12,0)", "0")],
 }
 
 
@@ -197,8 +198,12 @@ class RoundStore:
             for table, columns in DDL.items():
                 cur.execute(f"create table if not exists {self.prefix}{table} ({columns})")
             for table, added in ADDED_COLUMNS.items():
-                for name, kind in added:
-                    cur.execute(f"alter table {self.prefix}{table} add column if not exists {name} {kind}")
+                cur.execute(f"describe table {self.prefix}{table}")
+                present = {row[0].lower() for row in cur.fetchall()}
+                for name, kind, fill in added:
+                    if name not in present:
+                        cur.execute(f"alter table {self.prefix}{table} add column {name} {kind}")
+                        cur.execute(f"update {self.prefix}{table} set {name} = {fill}")
 
     def last_loaded(self, feed: Feed) -> datetime | None:
         """served_from of the newest price stored for the feed, to resume a near-real-time load from."""
@@ -272,13 +277,10 @@ class RoundStore:
                     cur, REJECTIONS_TABLE, REJECTION_COLUMNS, rejection_rows,
                     keys=["chain", "proxy_address", "round_id"], compare=["answer", "updated_at_unix", "reason"], fill=[],
                 )  # fmt: skip
-                for i in range(0, len(rejection_rows), ROWS_PER_STATEMENT):
-                    ids = [row[3] for row in rejection_rows[i : i + ROWS_PER_STATEMENT]]
-                    cur.execute(
-                        f"delete from {self.prefix}{ROUNDS_TABLE} where chain = %s and proxy_address = %s "
-                        f"and round_id in ({', '.join(['%s'] * len(ids))})",
-                        [feed.chain, feed.proxy, *ids],
-                    )
+                # A round is either a price or rejected: drop what an earlier load (an older
+                # release, or a registry pin since corrected) filed on the other side.
+                self._delete_rounds(cur, ROUNDS_TABLE, feed, [row[3] for row in rejection_rows])
+                self._delete_rounds(cur, REJECTIONS_TABLE, feed, [row[4] for row in round_rows])
                 self._merge(
                     cur, PHASES_TABLE, PHASE_COLUMNS, phase_rows, keys=["chain", "proxy_address", "phase_id"],
                     compare=["aggregator_address", "activated_block", "activated_at", "activation_source"], fill=[],
@@ -303,6 +305,15 @@ class RoundStore:
         finally:
             self.connection.autocommit(True)
         return LoadResult(len(round_rows), len(rejection_rows))
+
+    def _delete_rounds(self, cur: Any, table: str, feed: Feed, round_ids: list[str]) -> None:
+        for i in range(0, len(round_ids), ROWS_PER_STATEMENT):
+            ids = round_ids[i : i + ROWS_PER_STATEMENT]
+            cur.execute(
+                f"delete from {self.prefix}{table} where chain = %s and proxy_address = %s "
+                f"and round_id in ({', '.join(['%s'] * len(ids))})",
+                [feed.chain, feed.proxy, *ids],
+            )
 
     def _merge(self, cur: Any, table: str, columns: list[tuple[str, str]], rows: list[tuple], **spec: Any) -> None:
         for i in range(0, len(rows), ROWS_PER_STATEMENT):

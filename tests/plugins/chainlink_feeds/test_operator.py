@@ -166,3 +166,27 @@ def test_unknown_feed_is_a_clear_error(stack, snowflake_schema) -> None:
 
     with pytest.raises(FeedRegistryError, match="no feed 'EURC/USD' on chain 'ethereum'"):
         run("EURC/USD", stack.start, snowflake_schema)
+
+
+def test_an_older_rounds_table_gains_served_from_and_still_resumes(stack, snowflake_schema, feed_by_pair) -> None:
+    """A table an older release created has no served_from: it is added and filled from updated_at,
+    so a near-real-time load resumes from the old rows instead of skipping back to a day ago."""
+    from chainlink_feeds.store import DDL, ROUNDS_TABLE
+
+    feed = feed_by_pair["DAI/USD"]
+    old_ddl = DDL[ROUNDS_TABLE].replace("served_from timestamp_ntz not null,", "")
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(f"create table {snowflake_schema}.{ROUNDS_TABLE} ({old_ddl})")
+        cur.execute(
+            f"insert into {snowflake_schema}.{ROUNDS_TABLE} (chain, chain_id, proxy_address, feed_pair, round_id, "
+            f"phase_id, aggregator_round_id, answer, decimals, price, started_at, updated_at, answered_in_round, "
+            f"block_number, loaded_at) values ('ethereum', 1, '{feed.proxy}', 'DAI/USD', 18446744073709551617, 1, 1, "
+            f"100000000, 8, 1.0, '2026-01-01 00:00:00', '2026-01-01 00:00:05', 18446744073709551617, 1, "
+            f"'2026-01-01 00:01:00')"
+        )
+        store = RoundStore(conn, snowflake_schema)
+        store.ensure_tables()
+        store.ensure_tables()  # twice: the second finds the column and changes nothing
+        cur.execute(f"select served_from from {snowflake_schema}.{ROUNDS_TABLE}")
+        assert cur.fetchall() == [(datetime(2026, 1, 1, 0, 0, 5),)]
+        assert store.last_loaded(feed) == datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)

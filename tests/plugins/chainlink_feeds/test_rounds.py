@@ -41,7 +41,7 @@ EXPECTED_REJECTIONS = {
 @pytest.fixture(scope="module")
 def bad_feed(tmp_path_factory):
     """Chainlink's EACAggregatorProxy over its MockV3Aggregator (which stores any round as given)
-    holding bad rounds, on a scratch chain; the registry pins phase 1's activation."""
+    holding bad rounds, on a scratch chain (its blocks are dated 2020, before the rounds)."""
     with scratch_chain(port=free_port()) as rpc:
         mock = deploy(rpc, "MockV3Aggregator", 8, 100_000_000)
         proxy = deploy(rpc, "EACAggregatorProxy", mock, "0x" + "0" * 40)
@@ -52,7 +52,6 @@ def bad_feed(tmp_path_factory):
             "feeds:\n  - symbol: TEST\n    pair: TEST/USD\n    chain: ethereum\n"
             f'    proxy: "{Web3.to_checksum_address(proxy)}"\n    decimals: 8\n    heartbeat_seconds: 86400\n'
             "    deviation_threshold_pct: 0.25\n    peg_usd: 1.0\n    description: v0.6/tests/MockV3Aggregator.sol\n"
-            "    phase_activations: {1: '2025-01-01T00:00:00Z'}\n"
         )
         yield rpc.url, registry
 

@@ -43,7 +43,7 @@ updates as (
         count(*) as rounds_loaded,
         max(seconds_since_previous_update) as max_gap_seconds,
         sum(case when is_heartbeat_exceeded then 1 else 0 end) as heartbeat_misses,
-        max(case when is_heartbeat_exceeded then updated_at end) as last_heartbeat_miss_at
+        max(case when is_heartbeat_exceeded then served_from end) as last_heartbeat_miss_at
     from health
     group by chain, proxy_address
 ),
