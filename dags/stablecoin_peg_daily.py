@@ -38,23 +38,23 @@ from cosmos import DbtTaskGroup
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 from peg_monitor.dbt_project import DbtSettings
+from peg_monitor.lineage import SnowflakeNaming
 from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
 
 START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
 RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
 WAREHOUSE_POOL = os.environ.get("PEG_WAREHOUSE_POOL", "snowflake_warehouse")
 MAX_ACTIVE_RUNS = int(os.environ.get("PEG_MAX_ACTIVE_RUNS", "4"))
-SNOWFLAKE_ACCOUNT = os.environ.get("PEG_SNOWFLAKE_ACCOUNT", "peg_monitor")
-SNOWFLAKE_DATABASE = os.environ.get("PEG_SNOWFLAKE_DATABASE", "PEG_MONITOR")
-SNOWFLAKE_RAW_SCHEMA = os.environ.get("PEG_SNOWFLAKE_SCHEMA", "RAW")
-RAW_ROUNDS = Asset(
-    name="chainlink_rounds",
-    uri=f"snowflake://{SNOWFLAKE_ACCOUNT}/{SNOWFLAKE_DATABASE}/{SNOWFLAKE_RAW_SCHEMA}/CHAINLINK_ROUNDS",
-    group="peg_monitor",
-)
 
 FEEDS = load_registry()
 DBT = DbtSettings()
+# The raw table, named as Cosmos names the marts (account from PEG_SNOWFLAKE_ACCOUNT, database from
+# PEG_SNOWFLAKE_DATABASE) in the schema dbt reads it from: the asset the dbt models' inputs point at.
+RAW_ROUNDS = Asset(
+    name="chainlink_rounds",
+    uri=SnowflakeNaming().table_uri(DBT.raw_schema, "CHAINLINK_ROUNDS"),
+    group="peg_monitor",
+)
 
 
 @dag(

@@ -86,7 +86,30 @@ def test_dbt_models_are_tasks_that_run_their_tests_after_the_ingest(dagbag) -> N
 
 
 def test_ingest_tasks_declare_the_raw_table_asset(dagbag) -> None:
+    """Named as Cosmos names the marts on the devstack connection (account `fakesnow`, normalised the
+    OpenLineage way), in the schema dbt reads the raw tables from."""
     dag = dagbag.dags["stablecoin_peg_daily"]
     for task in dag.tasks:
         if task.task_id.startswith("ingest_"):
-            assert [a.uri for a in task.outlets] == ["snowflake://peg_monitor/PEG_MONITOR/RAW/CHAINLINK_ROUNDS"]
+            assert [a.uri for a in task.outlets] == [
+                "snowflake://fakesnow.us-west-1.aws/PEG_MONITOR/RAW/CHAINLINK_ROUNDS"
+            ]
+
+
+def test_the_raw_asset_shares_the_cosmos_namespace_of_the_devstack_connection(dagbag, monkeypatch) -> None:
+    import json
+
+    from cosmos.config import ProfileConfig
+    from cosmos.dataset import get_dataset_namespace
+
+    from devstack import warehouse
+    from peg_monitor.dbt_profile import PegSnowflakeProfileMapping
+
+    connection = json.loads(warehouse.airflow_connection_uri())
+    monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", json.dumps(connection))
+    mapping = PegSnowflakeProfileMapping(conn_id="snowflake_default", profile_args={"schema": "ANALYTICS"})
+    namespace = get_dataset_namespace(
+        ProfileConfig(profile_name="peg_monitor", target_name="local", profile_mapping=mapping)
+    )
+    raw = dagbag.dags["stablecoin_peg_daily"].get_task("ingest_ethereum_usdc_usd").outlets[0].uri
+    assert raw.startswith(f"{namespace}/{mapping.profile['database']}/"), (raw, namespace)
