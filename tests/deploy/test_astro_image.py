@@ -199,3 +199,10 @@ def test_a_daily_run_with_dbt_from_its_own_virtualenv(pipeline, dbt_venv, stack)
     assert f"['{dbt_venv}', 'build'" in log, "Cosmos did not run the dbt virtualenv's dbt"
     assert "end task task_id=dbt.stablecoin_peg_daily_model_build " in log
     assert "end task task_id=marts_freshness_gate " in log
+    # Lineage: the raw table the ingest declares and the marts Cosmos emitted share one naming.
+    listed = run.airflow("assets", "list", "--output", "json")
+    uris = [asset["uri"] for asset in json.loads(listed.stdout[listed.stdout.index("[") :])]
+    raw = f"snowflake://fakesnow.us-west-1.aws/PEG_MONITOR/{pipeline.raw}/CHAINLINK_ROUNDS"
+    marts = [uri for uri in uris if f"/{pipeline.marts}/" in uri]
+    assert raw in uris and marts, uris
+    assert {uri.rsplit("/", 2)[0] for uri in marts} == {raw.rsplit("/", 2)[0]}, (raw, marts)
