@@ -53,3 +53,10 @@ lint: install
 
 clean: stack-down
 	rm -rf .stack
+
+# What the Dockerfile's image would run, checked without Docker: requirements.txt resolved on Astro
+# Runtime 3.3-1's Python and providers, the image's installs against the tested versions, and one daily
+# run with dbt from a virtualenv laid out as in the image (part of `make test` too).
+.PHONY: image-check
+image-check: install dbt-manifest
+	$(PY) -m pytest tests/deploy
