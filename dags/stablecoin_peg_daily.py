@@ -50,11 +50,10 @@ FEEDS = load_registry()
 DBT = DbtSettings()
 # The raw table, named as Cosmos names the marts (account from PEG_SNOWFLAKE_ACCOUNT, database from
 # PEG_SNOWFLAKE_DATABASE) in the schema dbt reads it from: the asset the dbt models' inputs point at.
-RAW_ROUNDS = Asset(
-    name="chainlink_rounds",
-    uri=SnowflakeNaming().table_uri(DBT.raw_schema, "CHAINLINK_ROUNDS"),
-    group="peg_monitor",
-)
+# Its name is its URI, as Cosmos's are: a name kept across a URI change would leave the new asset
+# inactive (failing the ingest) until the scheduler retires the old one.
+RAW_ROUNDS_URI = SnowflakeNaming().table_uri(DBT.raw_schema, "CHAINLINK_ROUNDS")
+RAW_ROUNDS = Asset(name=RAW_ROUNDS_URI, uri=RAW_ROUNDS_URI, group="peg_monitor")
 
 
 @dag(

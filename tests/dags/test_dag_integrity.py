@@ -87,13 +87,12 @@ def test_dbt_models_are_tasks_that_run_their_tests_after_the_ingest(dagbag) -> N
 
 def test_ingest_tasks_declare_the_raw_table_asset(dagbag) -> None:
     """Named as Cosmos names the marts on the devstack connection (account `fakesnow`, normalised the
-    OpenLineage way), in the schema dbt reads the raw tables from."""
+    OpenLineage way), in the schema dbt reads the raw tables from; its name is its URI, as Cosmos's are."""
+    raw = "snowflake://fakesnow.us-west-1.aws/PEG_MONITOR/RAW/CHAINLINK_ROUNDS"
     dag = dagbag.dags["stablecoin_peg_daily"]
     for task in dag.tasks:
         if task.task_id.startswith("ingest_"):
-            assert [a.uri for a in task.outlets] == [
-                "snowflake://fakesnow.us-west-1.aws/PEG_MONITOR/RAW/CHAINLINK_ROUNDS"
-            ]
+            assert [(a.name, a.uri) for a in task.outlets] == [(raw, raw)]
 
 
 def test_the_raw_asset_shares_the_cosmos_namespace_of_the_devstack_connection(dagbag, monkeypatch) -> None:
