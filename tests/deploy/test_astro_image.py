@@ -71,7 +71,12 @@ def dockerfile_installs() -> dict[str, list[Path]]:
             for source in sources:
                 target = dest if len(sources) == 1 else f"{dest.rstrip('/')}/{Path(source).name}"
                 copies[target] = PROJECT_DIR / source
-    installs: dict[str, list[Path]] = {"airflow": [PROJECT_DIR / "requirements.txt"], "dbt_venv": []}
+    installs: dict[str, list[Path]] = {
+        "airflow": [PROJECT_DIR / "requirements.txt"],
+        "dbt_venv": [],
+        "airflow constraints": [],
+        "dbt_venv constraints": [],
+    }
     for line in text.splitlines():
         if not line.startswith("RUN "):
             continue
@@ -84,15 +89,13 @@ def dockerfile_installs() -> dict[str, list[Path]]:
             for i, arg in enumerate(args):
                 if arg.startswith("-") and arg not in ("-r", "-e", "-c") or i and args[i - 1] in ("-r", "-c"):
                     continue
-                if arg == "-r":
+                if arg in ("-r", "-c"):
                     source = copies.get(args[i + 1])
-                    assert source and source.exists(), (
-                        f"Dockerfile installs {args[i + 1]}, not a COPY of a project file"
-                    )
-                    installs[env].append(source)
+                    assert source and source.exists(), f"Dockerfile uses {args[i + 1]}, not a COPY of a project file"
+                    installs[env if arg == "-r" else f"{env} constraints"].append(source)
                 elif arg == "-e" or arg.startswith(("/", ".")):
                     assert "--no-deps" in args, f"Dockerfile installs {args[i + 1] if arg == '-e' else arg} with deps"
-                elif arg != "-c" and args[i - 1] != "-e":
+                elif args[i - 1] != "-e":
                     raise AssertionError(f"Dockerfile installs {arg!r} outside a requirements file")
     return installs
 
@@ -133,6 +136,21 @@ def test_requirements_resolve_with_the_runtime_image_pins(tmp_path) -> None:
         assert resolved.get(name) == version, f"requirements.txt's {name}=={version} resolved to {resolved.get(name)}"
 
 
+def test_the_dbt_virtualenv_resolves_on_the_image_python() -> None:
+    """The Dockerfile's dbt virtualenv (dbt-requirements.txt, constraints.txt) on the image's Python."""
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+            "--python-version", image_python(), "--only-binary=:all:",
+            "-r", str(DBT_REQUIREMENTS), "-c", str(CONSTRAINTS),
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, (
+        f"the dbt virtualenv does not install on Python {image_python()}:\n{conflict(result.stdout + result.stderr)}"
+    )
+
+
 def test_the_image_pins_are_what_the_tests_run() -> None:
     """Airflow and the image's providers that the test environment has are at the image's versions."""
     constraints = pins(CONSTRAINTS)
@@ -149,6 +167,7 @@ def test_the_dockerfile_installs_only_what_the_tests_run() -> None:
     at that version where the tests run it (the test venv; dbt's also in the image-shaped dbt virtualenv)."""
     installs = dockerfile_installs()
     assert installs["dbt_venv"] == [DBT_REQUIREMENTS], installs
+    assert installs["dbt_venv constraints"] == [CONSTRAINTS], "the dbt virtualenv is not built with constraints.txt"
     assert not [line for line in (PROJECT_DIR / "packages.txt").read_text().splitlines() if line.strip()], (
         "packages.txt installs OS packages no test runs with"
     )
@@ -165,14 +184,15 @@ def test_the_dockerfile_installs_only_what_the_tests_run() -> None:
 
 @pytest.fixture(scope="module")
 def dbt_venv() -> Path:
-    """The image's dbt virtualenv, built as the Dockerfile builds it (only dbt-requirements.txt), once per
-    version of that file; returns its dbt."""
+    """The image's dbt virtualenv, built as the Dockerfile builds it (dbt-requirements.txt, constrained by
+    constraints.txt), once per version of those files; returns its dbt."""
     stamp = DBT_VENV / ".requirements.sha256"
-    digest = hashlib.sha256(DBT_REQUIREMENTS.read_bytes()).hexdigest()
+    digest = hashlib.sha256(DBT_REQUIREMENTS.read_bytes() + CONSTRAINTS.read_bytes()).hexdigest()
     if not (stamp.exists() and stamp.read_text() == digest):
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(DBT_VENV)], check=True)
+        pip = str(DBT_VENV / "bin" / "pip")
         subprocess.run(
-            [str(DBT_VENV / "bin" / "pip"), "install", "-q", "--no-cache-dir", "-r", str(DBT_REQUIREMENTS)],
+            [pip, "install", "-q", "--no-cache-dir", "-r", str(DBT_REQUIREMENTS), "-c", str(CONSTRAINTS)],
             check=True, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         stamp.write_text(digest)
@@ -186,6 +206,11 @@ def test_the_dbt_virtualenv_has_only_dbt_at_the_tested_versions(dbt_venv) -> Non
     for name, version in pins(DBT_REQUIREMENTS).items():
         assert installed.get(name) == version, f"dbt virtualenv: {name} {installed.get(name)}, not {version}"
     assert "apache-airflow" not in installed and "astronomer-cosmos" not in installed
+    constraints = pins(CONSTRAINTS)
+    for name, version in installed.items():  # every dependency at the version the test venv runs
+        assert constraints.get(name) == version, (
+            f"dbt virtualenv: {name} {version}, constraints.txt {constraints.get(name)}"
+        )
 
 
 def test_a_daily_run_with_dbt_from_its_own_virtualenv(pipeline, dbt_venv, stack) -> None:  # noqa: F811
