@@ -9,6 +9,7 @@ delay, doubled each time), `use_multicall` (bool).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -25,6 +26,15 @@ from chainlink_feeds.errors import (
 from chainlink_feeds.transport import FailoverHTTPProvider
 
 PLACEHOLDER = "{api_key}"
+
+
+def _timestamps(blocks: Sequence[int], answers: list[dict[str, Any]]) -> dict[int, int]:
+    """Timestamps of the blocks the node has (a block it does not have is left out)."""
+    return {
+        b: int(a["result"]["timestamp"], 16)
+        for b, a in zip(blocks, answers, strict=True)
+        if isinstance(a.get("result"), dict)
+    }
 
 
 class ChainlinkConnectionError(ValueError):
@@ -178,27 +188,33 @@ class ChainlinkHook(BaseHook):
         (pairs,) = MULTICALL3["aggregate3"].decode(bytes.fromhex(answer["result"][2:]))
         return [data if ok else None for ok, data in pairs]
 
-    def snapshot(self, calls: list[tuple[str, bytes]], expected_chain_id: int) -> tuple[int, list[bytes | None]]:
-        """Check the chain and run `calls` on the latest block; return that block, to pin later reads to.
+    def snapshot(
+        self, calls: list[tuple[str, bytes]], expected_chain_id: int, stamp_blocks: Sequence[int] = ()
+    ) -> tuple[int, list[bytes | None], dict[int, int]]:
+        """Check the chain and run `calls` on the latest block; return that block (to pin later reads
+        to), the answers, and the timestamps of `stamp_blocks` that exist (to check cached facts).
 
-        With Multicall3 this is one HTTP request: eth_chainId plus one aggregate3 that also asks
-        Multicall3 for the block number it ran at.
+        With Multicall3 this is one HTTP request: eth_chainId, one aggregate3 that also asks
+        Multicall3 for the block number it ran at, and an eth_getBlockByNumber per stamp block.
         """
+        stamp_requests = [("eth_getBlockByNumber", [hex(b), False]) for b in stamp_blocks]
         if self.settings.use_multicall:
             get_block = (MULTICALL3_ADDRESS, MULTICALL3["getBlockNumber"].encode())
-            chain_answer, call_answer = self.provider.make_batch_request(
-                [("eth_chainId", []), self._aggregate3_request([*calls, get_block], "latest")]
+            chain_answer, call_answer, *stamp_answers = self.provider.make_batch_request(
+                [("eth_chainId", []), self._aggregate3_request([*calls, get_block], "latest"), *stamp_requests]
             )
             self._check_chain_answer(chain_answer, expected_chain_id)
+            stamps = _timestamps(stamp_blocks, stamp_answers)
             if call_answer.get("result") not in (None, "0x"):  # "0x": no Multicall3 on this chain
                 self._multicall_available = True
                 *results, block_data = self._decode_aggregate3(call_answer)
-                return MULTICALL3["getBlockNumber"].decode(block_data)[0], results
+                return MULTICALL3["getBlockNumber"].decode(block_data)[0], results, stamps
             self._multicall_available = False
         else:
             self.check_chain(expected_chain_id)
+            stamps = _timestamps(stamp_blocks, self.provider.make_batch_request(stamp_requests)) if stamp_blocks else {}
         block = self.pinned_block()
-        return block, self.call_many(calls, block)
+        return block, self.call_many(calls, block), stamps
 
     def call_many(self, calls: list[tuple[str, bytes]], block: int) -> list[bytes | None]:
         """eth_call every (address, calldata) at `block`; a reverting call answers None, not an error.

@@ -76,6 +76,11 @@ class PhaseCache:
         raw = self._data.get(key)
         return PhaseRange(**raw) if raw else None
 
+    def activations(self, chain_id: int, proxy: str) -> list[Activation]:
+        """Every cached activation of one proxy (any aggregator)."""
+        prefix = self.key("activation", chain_id, proxy, 0, "")[: -len("0:")]
+        return [a for k in self._data if k.startswith(prefix) and (a := self.get_activation(k))]
+
     def ranges(self, chain_id: int, proxy: str) -> dict[int, PhaseRange]:
         """Every cached closed-phase range of one proxy, by phase."""
         prefix = self.key("range", chain_id, proxy, 0, "")[: -len("0:")]
@@ -98,10 +103,20 @@ class PhaseCache:
 
 
 def find_activations(
-    hook: ChainlinkHook, feed: Feed, current_phase: int, aggregators: dict[int, str], block: int, cache: PhaseCache
+    hook: ChainlinkHook,
+    feed: Feed,
+    current_phase: int,
+    aggregators: dict[int, str],
+    block: int,
+    cache: PhaseCache,
+    stamps: dict[int, int],
 ) -> dict[int, Activation]:
     """The activation of every phase 1..current_phase, found on chain (cached) where the node can
-    answer past blocks, else as pinned in the registry. A pin the chain contradicts is an error."""
+    answer past blocks, else as pinned in the registry. A pin the chain contradicts is an error.
+
+    A cached activation is used only if its switch block and the block before it still have the
+    cached timestamps (`stamps`, read in the reader's first request): a reorganised chain, or another
+    chain with aggregators at the same addresses (a local node), is searched again."""
     beyond = sorted(p for p in feed.phase_activations if p > current_phase)
     if beyond:
         raise PhaseActivationError(
@@ -114,7 +129,10 @@ def find_activations(
         cached = cache.get_activation(
             PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase])
         )
-        if cached:
+        if cached and (stamps.get(cached.block), stamps.get(cached.block - 1)) == (
+            cached.timestamp,
+            cached.previous_block_timestamp,
+        ):
             found[phase] = cached
     wanted = [p for p in range(1, current_phase + 1) if p not in found]
     if wanted:

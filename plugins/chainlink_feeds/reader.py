@@ -66,6 +66,7 @@ class FeedReader:
         self.cache = cache or PhaseCache()
         self.block = 0
         self._rounds: dict[int, Round | None] = {}
+        self._stamps: dict[int, int] = {}  # block -> timestamp, to check cached phase switches
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -104,10 +105,17 @@ class FeedReader:
         names = ["phaseId", "latestRoundData", "decimals", "description"]
         calls = [(proxy, PROXY[n].encode()) for n in names]
         calls += [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(1, PHASES_IN_SNAPSHOT + 1)]
-        # Has an old aggregator reported since its range was cached? Ask for the round after it.
-        probes = [proxy_round_id(p, r.last_round + 1) for p, r in self.cache.ranges(self.feed.chain_id, proxy).items()]
+        # Is a cached closed range still right? Its first and last rounds must be as cached and the
+        # round after it missing (an old aggregator may keep reporting after the switch).
+        probes = [
+            proxy_round_id(p, n)
+            for p, r in self.cache.ranges(self.feed.chain_id, proxy).items()
+            for n in (1, r.last_round, r.last_round + 1)
+        ]
         calls += [(proxy, PROXY["getRoundData"].encode(rid)) for rid in probes]
-        self.block, answers = self.hook.snapshot(calls, self.feed.chain_id)
+        cached = self.cache.activations(self.feed.chain_id, proxy)
+        stamp_blocks = sorted({b for a in cached for b in (a.block - 1, a.block) if a.block})
+        self.block, answers, self._stamps = self.hook.snapshot(calls, self.feed.chain_id, stamp_blocks)
         for rid, data in zip(probes, answers[len(calls) - len(probes) :], strict=True):
             self._keep(rid, data)
         answers = answers[: len(calls) - len(probes)]
@@ -204,8 +212,8 @@ class FeedReader:
             return None
         key = PhaseCache.key("range", self.feed.chain_id, self.feed.proxy, phase, aggregator)
         cached = self.cache.get_range(key)
-        if cached and self._rounds.get(proxy_round_id(phase, cached.last_round + 1), "unasked") is None:
-            return cached  # the metadata request found no round after the cached range
+        if cached and self._range_still_holds(phase, cached):
+            return cached
         # Existence is monotone over 1..last: probe powers of two first, then narrow down.
         self._fetch([proxy_round_id(phase, 2**i) for i in range(64)])
         (first_missing,) = self._search(phase, [[1, 2**64]], [lambda r: r is None], read_all=False)
@@ -217,6 +225,18 @@ class FeedReader:
         value = PhaseRange(aggregator, last, first.updated_at, final.updated_at)
         self.cache.put(key, value)
         return value
+
+    def _range_still_holds(self, phase: int, cached: PhaseRange) -> bool:
+        """What the metadata request read of a cached range agrees with it."""
+        first = self._rounds.get(proxy_round_id(phase, 1))
+        last = self._rounds.get(proxy_round_id(phase, cached.last_round))
+        after = self._rounds.get(proxy_round_id(phase, cached.last_round + 1), "unasked")
+        return (
+            first is not None
+            and last is not None
+            and after is None
+            and (first.updated_at, last.updated_at) == (cached.first_updated_at, cached.last_updated_at)
+        )
 
     def _price_round_at_or_before(self, phase: int, number: int) -> Round | None:
         """The phase's last price round numbered `number` or less: a timed-out round points, through
@@ -255,7 +275,7 @@ class FeedReader:
             raise ValueError(f"empty window: start {start} is not before end {end}")
         s, e = int(start.timestamp()), int(end.timestamp())
         current, latest, aggregators = self._metadata()
-        activations = find_activations(self.hook, self.feed, current, aggregators, self.block, self.cache)
+        activations = find_activations(self.hook, self.feed, current, aggregators, self.block, self.cache, self._stamps)
         if latest.exists:
             self._rounds[latest.round_id] = latest
         served: dict[int, ServedRound] = {}

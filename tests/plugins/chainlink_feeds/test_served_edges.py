@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -129,3 +130,15 @@ def registry(tmp_path, pin: int) -> str:
         f"2: '{datetime.fromtimestamp(pin, UTC).isoformat()}'}}\n"
     )
     return str(path)
+
+
+def test_a_cached_switch_another_chain_found_is_searched_again(node, feed_by_pair) -> None:
+    """A local node deploys aggregators at the same addresses as another node with another history:
+    a cached switch whose blocks do not carry the cached times is not trusted."""
+    feed = feed_by_pair["USDC/USD"]
+    cache = PhaseCache()
+    truth = read(feed, T0, cache).activations[2]
+    key = PhaseCache.key("activation", feed.chain_id, feed.proxy, 2, truth.aggregator)
+    cache.put(key, replace(truth, timestamp=truth.timestamp - 7 * H, previous_block_timestamp=truth.timestamp - 8 * H))
+    assert read(feed, T0, cache).activations[2] == truth
+    assert cache.get_activation(key) == truth
