@@ -28,6 +28,10 @@ from chainlink_feeds.transport import FailoverHTTPProvider
 PLACEHOLDER = "{api_key}"
 
 
+def _block_request(block: int) -> tuple[str, list[Any]]:
+    return "eth_getBlockByNumber", [hex(block), False]
+
+
 def _timestamps(blocks: Sequence[int], answers: list[dict[str, Any]]) -> dict[int, int]:
     """Timestamps of the blocks the node has (a block it does not have is left out)."""
     return {
@@ -197,7 +201,7 @@ class ChainlinkHook(BaseHook):
         With Multicall3 this is one HTTP request: eth_chainId, one aggregate3 that also asks
         Multicall3 for the block number it ran at, and an eth_getBlockByNumber per stamp block.
         """
-        stamp_requests = [("eth_getBlockByNumber", [hex(b), False]) for b in stamp_blocks]
+        stamp_requests = [_block_request(b) for b in stamp_blocks]
         if self.settings.use_multicall:
             get_block = (MULTICALL3_ADDRESS, MULTICALL3["getBlockNumber"].encode())
             chain_answer, call_answer, *stamp_answers = self.provider.make_batch_request(
@@ -261,15 +265,11 @@ class ChainlinkHook(BaseHook):
         return results
 
     def block_timestamps(self, blocks: list[int]) -> dict[int, int]:
-        """Each block's timestamp (Unix seconds), in one batch."""
-        answers = self.provider.make_batch_request([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
-        stamps = {}
-        for block, answer in zip(blocks, answers, strict=True):
-            if "error" in answer or not answer.get("result"):
-                raise RpcRejectedError(
-                    f"eth_getBlockByNumber({block}) failed: {self.settings.redact(str(answer.get('error')))}"
-                )
-            stamps[block] = int(answer["result"]["timestamp"], 16)
+        """Each block's timestamp (Unix seconds), in one batch; a block the node lacks is an error."""
+        stamps = _timestamps(blocks, self.provider.make_batch_request([_block_request(b) for b in blocks]))
+        missing = [b for b in blocks if b not in stamps]
+        if missing:
+            raise RpcRejectedError(f"the node has no block {missing[0]} (eth_getBlockByNumber answered no block)")
         return stamps
 
     def _check_chain_answer(self, answer: dict[str, Any], expected_chain_id: int) -> None:

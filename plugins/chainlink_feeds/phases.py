@@ -1,4 +1,4 @@
-"""When a proxy switched to each phase, and the closed phases' round ranges, cached forever.
+"""When a proxy switched to each phase, and the closed phases' round ranges, cached between runs.
 
 `EACAggregatorProxy` (0.6.6) emits no event when it changes phase: the switch is visible only as
 `phaseId()` changing between two blocks. Phase ids only grow, so the first block whose
@@ -69,8 +69,12 @@ class PhaseCache:
                 log.warning("ignoring unreadable phase cache %s", self.path)
 
     @staticmethod
-    def key(kind: str, chain_id: int, proxy: str, phase: int, aggregator: str) -> str:
-        return f"{kind}:{chain_id}:{proxy.lower()}:{phase}:{aggregator.lower()}"
+    def _prefix(kind: str, chain_id: int, proxy: str) -> str:
+        return f"{kind}:{chain_id}:{proxy.lower()}:"
+
+    @classmethod
+    def key(cls, kind: str, chain_id: int, proxy: str, phase: int, aggregator: str) -> str:
+        return f"{cls._prefix(kind, chain_id, proxy)}{phase}:{aggregator.lower()}"
 
     def get_range(self, key: str) -> PhaseRange | None:
         raw = self._data.get(key)
@@ -78,20 +82,19 @@ class PhaseCache:
 
     def activations(self, chain_id: int, proxy: str) -> list[Activation]:
         """Every cached activation of one proxy (any aggregator)."""
-        prefix = self.key("activation", chain_id, proxy, 0, "")[: -len("0:")]
-        return [a for k in self._data if k.startswith(prefix) and (a := self.get_activation(k))]
+        prefix = self._prefix("activation", chain_id, proxy)
+        return [Activation(**v) for k, v in self._data.items() if k.startswith(prefix)]
 
     def ranges(self, chain_id: int, proxy: str) -> dict[int, PhaseRange]:
         """Every cached closed-phase range of one proxy, by phase."""
-        prefix = self.key("range", chain_id, proxy, 0, "")[: -len("0:")]
+        prefix = self._prefix("range", chain_id, proxy)
         return {
             int(k[len(prefix) :].split(":")[0]): PhaseRange(**v) for k, v in self._data.items() if k.startswith(prefix)
         }
 
     def get_activation(self, key: str) -> Activation | None:
         raw = self._data.get(key)
-        # an entry written before pins were checked lacks the previous block's time: search again
-        return Activation(**raw) if raw and raw.get("previous_block_timestamp") is not None else None
+        return Activation(**raw) if raw else None
 
     def put(self, key: str, value: PhaseRange | Activation) -> None:
         self._data[key] = asdict(value)
@@ -153,17 +156,18 @@ def find_activations(
                     f"after block {block} ({datetime.fromtimestamp(head_time, UTC).isoformat()}) at which the proxy "
                     f"already serves phase {current_phase}. Fix phase_activations in the feed registry."
                 ) from None
-        stamps = (
+        switch_stamps = (
             hook.block_timestamps(sorted({b for at in blocks.values() for b in (at - 1, at) if b >= 0}))
             if blocks
             else {}
         )
         for phase, at in blocks.items():
             found[phase] = Activation(
-                phase, aggregators[phase], at, stamps[at], SOURCE_CHAIN, stamps.get(at - 1, stamps[at] - 1)
-            )
+                phase, aggregators[phase], at, switch_stamps[at], SOURCE_CHAIN,
+                switch_stamps.get(at - 1, switch_stamps[at] - 1),
+            )  # fmt: skip
             cache.put(PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase]), found[phase])
-            log.info("%s: phase %s became current at block %s (%s)", feed.pair, phase, at, stamps[at])
+            log.info("%s: phase %s became current at block %s (%s)", feed.pair, phase, at, switch_stamps[at])
     for phase, pinned in sorted(feed.phase_activations.items()):
         pin = int(pinned.timestamp())
         on_chain = found.get(phase)

@@ -66,7 +66,6 @@ class FeedReader:
         self.cache = cache or PhaseCache()
         self.block = 0
         self._rounds: dict[int, Round | None] = {}
-        self._stamps: dict[int, int] = {}  # block -> timestamp, to check cached phase switches
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -94,8 +93,9 @@ class FeedReader:
     def _round(self, phase: int, number: int) -> Round | None:
         return self._rounds.get(proxy_round_id(phase, number))
 
-    def _metadata(self) -> tuple[int, Round, dict[int, str]]:
-        """Pin the block; read the current phase, latest round and every phase's aggregator.
+    def _metadata(self) -> tuple[int, Round, dict[int, str], dict[int, int]]:
+        """Pin the block; read the current phase, latest round, every phase's aggregator, and the
+        times of the blocks cached phase switches name (block -> timestamp, to check them).
 
         One request: the chain check and every call ride in the snapshot. Aggregators of up to
         PHASES_IN_SNAPSHOT earlier phases are asked for speculatively (a phase that does not exist
@@ -115,10 +115,10 @@ class FeedReader:
         calls += [(proxy, PROXY["getRoundData"].encode(rid)) for rid in probes]
         cached = self.cache.activations(self.feed.chain_id, proxy)
         stamp_blocks = sorted({b for a in cached for b in (a.block - 1, a.block) if a.block})
-        self.block, answers, self._stamps = self.hook.snapshot(calls, self.feed.chain_id, stamp_blocks)
-        for rid, data in zip(probes, answers[len(calls) - len(probes) :], strict=True):
+        self.block, answers, stamps = self.hook.snapshot(calls, self.feed.chain_id, stamp_blocks)
+        answers, probed = answers[: len(calls) - len(probes)], answers[len(calls) - len(probes) :]
+        for rid, data in zip(probes, probed, strict=True):
             self._keep(rid, data)
-        answers = answers[: len(calls) - len(probes)]
         # latestRoundData reverts on a FluxAggregator phase without rounds yet: the phase is empty.
         failed = [n for n, a in zip(names, answers, strict=False) if not a and n != "latestRoundData"]
         if failed:
@@ -158,7 +158,7 @@ class FeedReader:
             raise FeedMismatchError(
                 f"{self.feed.pair}: latest round is in phase {latest.phase_id}, proxy phase is {phase}"
             )
-        return phase, latest, aggregators
+        return phase, latest, aggregators, stamps
 
     # -- search ----------------------------------------------------------------------------
 
@@ -274,8 +274,8 @@ class FeedReader:
         if start >= end:
             raise ValueError(f"empty window: start {start} is not before end {end}")
         s, e = int(start.timestamp()), int(end.timestamp())
-        current, latest, aggregators = self._metadata()
-        activations = find_activations(self.hook, self.feed, current, aggregators, self.block, self.cache, self._stamps)
+        current, latest, aggregators, stamps = self._metadata()
+        activations = find_activations(self.hook, self.feed, current, aggregators, self.block, self.cache, stamps)
         if latest.exists:
             self._rounds[latest.round_id] = latest
         served: dict[int, ServedRound] = {}
