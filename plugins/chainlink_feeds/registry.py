@@ -46,12 +46,21 @@ _REQUIRED = {
     "deviation_threshold_pct": (int, float),
     "peg_usd": (int, float),
 }
-_OPTIONAL = {"description": str, "heartbeat_grace_seconds": int, "phase_activations": dict}
 # A heartbeat-only update lands a little after the heartbeat expires: on the recorded mainnet
 # USDC/USD and USDT/USD rounds (2021-02..2022-11) up to 562 s late, while real misses last hours
 # or days. 900 s keeps every late heartbeat quiet with room to spare and still flags a miss
 # within a quarter of an hour.
 DEFAULT_HEARTBEAT_GRACE_SECONDS = 900
+# Peg status thresholds (basis points of absolute deviation from the peg) and the hysteresis band:
+# a status is entered at its threshold and left only below threshold - band, so a price hovering
+# at a threshold does not flap. The registry's `defaults:` block overrides these, a feed overrides both.
+DEFAULT_THRESHOLDS: dict[str, int] = {
+    "warning_bps": 50,
+    "critical_bps": 100,
+    "hysteresis_bps": 10,
+    "heartbeat_grace_seconds": DEFAULT_HEARTBEAT_GRACE_SECONDS,
+}
+_OPTIONAL = {"description": str, "phase_activations": dict} | dict.fromkeys(DEFAULT_THRESHOLDS, int)
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _PAIR = re.compile(r"^[A-Za-z0-9.]+/[A-Za-z0-9.]+$")
 
@@ -74,6 +83,9 @@ class Feed:
     peg_usd: Decimal
     description: str
     heartbeat_grace_seconds: int = DEFAULT_HEARTBEAT_GRACE_SECONDS
+    warning_bps: int = DEFAULT_THRESHOLDS["warning_bps"]
+    critical_bps: int = DEFAULT_THRESHOLDS["critical_bps"]
+    hysteresis_bps: int = DEFAULT_THRESHOLDS["hysteresis_bps"]
     # phase id -> when the proxy switched to it, pinned by hand for nodes without historical state
     phase_activations: dict[int, datetime] = field(default_factory=dict, hash=False, compare=True)
 
@@ -99,7 +111,26 @@ def to_checksum_address(address: str) -> str:
     return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(lower))
 
 
-def _feed_from_mapping(raw: dict[str, Any], where: str) -> Feed:
+def _thresholds(raw: dict[str, Any], defaults: dict[str, int], where: str) -> dict[str, int]:
+    """The threshold fields of `raw` over `defaults`, checked: whole numbers, grace >= 0, the others
+    positive (a band may be 0: no hysteresis), warning < critical and band < warning."""
+    values = {**defaults, **{k: v for k, v in raw.items() if k in DEFAULT_THRESHOLDS}}
+    for name, value in values.items():
+        least = 0 if name in ("heartbeat_grace_seconds", "hysteresis_bps") else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise FeedRegistryError(f"{where}: {name} must be a whole number >= {least}, got {value!r}")
+    if values["warning_bps"] >= values["critical_bps"]:
+        raise FeedRegistryError(
+            f"{where}: warning_bps ({values['warning_bps']}) must be below critical_bps ({values['critical_bps']})"
+        )
+    if values["hysteresis_bps"] >= values["warning_bps"]:
+        raise FeedRegistryError(
+            f"{where}: hysteresis_bps ({values['hysteresis_bps']}) must be below warning_bps ({values['warning_bps']})"
+        )
+    return values
+
+
+def _feed_from_mapping(raw: dict[str, Any], where: str, defaults: dict[str, int] = DEFAULT_THRESHOLDS) -> Feed:
     unknown = set(raw) - set(_REQUIRED) - set(_OPTIONAL)
     if unknown:
         raise FeedRegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
@@ -127,9 +158,7 @@ def _feed_from_mapping(raw: dict[str, Any], where: str) -> Feed:
         raise FeedRegistryError(f"{where}: deviation_threshold_pct must be in (0, 100)")
     if raw["peg_usd"] <= 0:
         raise FeedRegistryError(f"{where}: peg_usd must be positive")
-    grace = raw.get("heartbeat_grace_seconds", DEFAULT_HEARTBEAT_GRACE_SECONDS)
-    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
-        raise FeedRegistryError(f"{where}: heartbeat_grace_seconds must be a whole number >= 0, got {grace!r}")
+    thresholds = _thresholds(raw, defaults, where)
     base, quote = raw["pair"].split("/")
     return Feed(
         symbol=raw["symbol"],
@@ -141,7 +170,7 @@ def _feed_from_mapping(raw: dict[str, Any], where: str) -> Feed:
         deviation_threshold_pct=Decimal(str(raw["deviation_threshold_pct"])),
         peg_usd=Decimal(str(raw["peg_usd"])),
         description=raw.get("description", f"{base} / {quote}"),
-        heartbeat_grace_seconds=grace,
+        **thresholds,
         phase_activations=_phase_activations(raw.get("phase_activations", {}), where),
     )
 
@@ -187,9 +216,16 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> list[Feed]:
         raise FeedRegistryError(f"{path}: cannot read the feed registry: {exc}") from exc
     if not isinstance(document, yaml.MappingNode):
         raise FeedRegistryError(f"{path}: expected a mapping with a 'feeds' list")
-    feeds_node = next((v for k, v in document.value if k.value == "feeds"), None)
+    for key, _ in document.value:
+        if key.value not in ("defaults", "feeds"):
+            raise FeedRegistryError(
+                f"{path} line {key.start_mark.line + 1}: unknown top-level key {key.value!r} (expected defaults, feeds)"
+            )
+    sections = {k.value: v for k, v in document.value}
+    feeds_node = sections.get("feeds")
     if not isinstance(feeds_node, yaml.SequenceNode) or not feeds_node.value:
         raise FeedRegistryError(f"{path}: expected a non-empty 'feeds' list")
+    defaults = _defaults(loader, sections.get("defaults"), path)
     feeds: list[Feed] = []
     seen: dict[tuple[str, str], str] = {}
     for node in feeds_node.value:
@@ -197,10 +233,24 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> list[Feed]:
         if not isinstance(node, yaml.MappingNode):
             raise FeedRegistryError(f"{where}: each feed must be a mapping")
         raw = loader.construct_mapping(node, deep=True)
-        feed = _feed_from_mapping(raw, where)
+        feed = _feed_from_mapping(raw, where, defaults)
         for key in ((feed.chain, feed.proxy.lower()), (feed.chain, feed.pair)):
             if key in seen:
                 raise FeedRegistryError(f"{where}: duplicate feed {key[1]!r} on {feed.chain} (first at {seen[key]})")
             seen[key] = where
         feeds.append(feed)
     return feeds
+
+
+def _defaults(loader: Any, node: yaml.Node | None, path: Path) -> dict[str, int]:
+    """The registry's `defaults:` block (threshold fields only) over the built-in defaults."""
+    if node is None:
+        return DEFAULT_THRESHOLDS
+    where = f"{path} line {node.start_mark.line + 1}"
+    if not isinstance(node, yaml.MappingNode):
+        raise FeedRegistryError(f"{where}: defaults must be a mapping of {', '.join(DEFAULT_THRESHOLDS)}")
+    raw = loader.construct_mapping(node, deep=True)
+    unknown = set(raw) - set(DEFAULT_THRESHOLDS)
+    if unknown:
+        raise FeedRegistryError(f"{where}: defaults: unknown field(s) {sorted(unknown)}")
+    return _thresholds(raw, DEFAULT_THRESHOLDS, f"{where}: defaults")

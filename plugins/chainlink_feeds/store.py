@@ -93,6 +93,9 @@ DDL = {
         decimals number(3,0) not null,
         heartbeat_seconds number(12,0) not null,
         heartbeat_grace_seconds number(12,0) not null,
+        warning_bps number(6,0) not null,
+        critical_bps number(6,0) not null,
+        hysteresis_bps number(6,0) not null,
         deviation_threshold_pct number(10,6) not null,
         peg_usd number(38,18) not null,
         loaded_at timestamp_ntz not null,
@@ -114,10 +117,16 @@ DDL = {
 # Columns added after a table's first release: `create table if not exists` leaves an older table
 # as it was, so they are added to it and its rows filled from the expression given: an older
 # release's price was the round from its updatedAt (exact except at a phase switch, which a reload
-# of the day corrects), and its feed had no grace (the next load writes the registry's).
+# of the day corrects), its feed had no grace and the thresholds were dbt vars (50 / 100 bps) with
+# no hysteresis (the next load writes the registry's).
 ADDED_COLUMNS = {
     ROUNDS_TABLE: [("served_from", "timestamp_ntz", "updated_at")],
-    FEEDS_TABLE: [("heartbeat_grace_seconds", "number(12,0)", "0")],
+    FEEDS_TABLE: [
+        ("heartbeat_grace_seconds", "number(12,0)", "0"),
+        ("warning_bps", "number(6,0)", "50"),
+        ("critical_bps", "number(6,0)", "100"),
+        ("hysteresis_bps", "number(6,0)", "0"),
+    ],
 }
 
 
@@ -175,7 +184,8 @@ WINDOW_COLUMNS = [
 FEED_COLUMNS = [
     ("chain", "varchar"), ("chain_id", "number(12,0)"), ("proxy_address", "varchar"), ("feed_pair", "varchar"),
     ("symbol", "varchar"), ("description", "varchar"), ("decimals", "number(3,0)"), ("heartbeat_seconds", "number(12,0)"),
-    ("heartbeat_grace_seconds", "number(12,0)"), ("deviation_threshold_pct", "number(10,6)"), ("peg_usd", "number(38,18)"), ("loaded_at", "timestamp_ntz"),
+    ("heartbeat_grace_seconds", "number(12,0)"), ("warning_bps", "number(6,0)"), ("critical_bps", "number(6,0)"),
+    ("hysteresis_bps", "number(6,0)"), ("deviation_threshold_pct", "number(10,6)"), ("peg_usd", "number(38,18)"), ("loaded_at", "timestamp_ntz"),
     ("airflow_run_id", "varchar"),
 ]  # fmt: skip
 PHASE_COLUMNS = [
@@ -253,7 +263,8 @@ class RoundStore:
         )  # fmt: skip
         feed_row = (
             feed.chain, feed.chain_id, feed.proxy, feed.pair, feed.symbol, feed.description, feed.decimals,
-            feed.heartbeat_seconds, feed.heartbeat_grace_seconds, str(feed.deviation_threshold_pct), str(feed.peg_usd),
+            feed.heartbeat_seconds, feed.heartbeat_grace_seconds, feed.warning_bps, feed.critical_bps,
+            feed.hysteresis_bps, str(feed.deviation_threshold_pct), str(feed.peg_usd),
             loaded_at, run_id,
         )  # fmt: skip
         phase_rows = [
@@ -289,7 +300,7 @@ class RoundStore:
                     cur, FEEDS_TABLE, FEED_COLUMNS, [feed_row], keys=["chain", "proxy_address"],
                     compare=[
                         "feed_pair", "symbol", "description", "decimals", "heartbeat_seconds", "heartbeat_grace_seconds",
-                        "deviation_threshold_pct", "peg_usd",
+                        "warning_bps", "critical_bps", "hysteresis_bps", "deviation_threshold_pct", "peg_usd",
                     ],
                     fill=[],
                 )  # fmt: skip

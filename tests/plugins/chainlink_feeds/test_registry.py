@@ -114,3 +114,46 @@ def test_empty_or_unreadable_registry(tmp_path: Path) -> None:
         load_registry(write(tmp_path, "feeds: []\n"))
     with pytest.raises(FeedRegistryError, match="cannot read"):
         load_registry(tmp_path / "missing.yaml")
+
+
+def test_thresholds_come_from_defaults_then_the_feed(tmp_path: Path) -> None:
+    (builtin,) = load_registry(write(tmp_path, GOOD))
+    assert (builtin.warning_bps, builtin.critical_bps, builtin.hysteresis_bps) == (50, 100, 10)
+    defaults = "defaults:\n  warning_bps: 30\n  critical_bps: 80\n  hysteresis_bps: 5\n  heartbeat_grace_seconds: 60\n"
+    (shared,) = load_registry(write(tmp_path, defaults + GOOD))
+    assert (shared.warning_bps, shared.critical_bps, shared.hysteresis_bps) == (30, 80, 5)
+    assert shared.heartbeat_limit_seconds == 86460
+    text = defaults + GOOD + "    critical_bps: 200\n    hysteresis_bps: 0\n"
+    (own,) = load_registry(write(tmp_path, text))
+    assert (own.warning_bps, own.critical_bps, own.hysteresis_bps, own.heartbeat_grace_seconds) == (30, 200, 0, 60)
+
+
+def test_the_project_registry_states_its_defaults() -> None:
+    assert {(f.warning_bps, f.critical_bps, f.hysteresis_bps) for f in load_registry(DEFAULT_REGISTRY)} == {
+        (50, 100, 10)
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD + "    warning_bps: 100\n", r"line 2: warning_bps \(100\) must be below critical_bps \(100\)"),
+        (GOOD + "    hysteresis_bps: 50\n", r"line 2: hysteresis_bps \(50\) must be below warning_bps \(50\)"),
+        (GOOD + "    critical_bps: 0\n", "line 2: critical_bps must be a whole number >= 1, got 0"),
+        (GOOD + "    warning_bps: 12.5\n", "line 2: warning_bps must be a whole number >= 1, got 12.5"),
+        (GOOD + "    hysteresis_bps: -1\n", "line 2: hysteresis_bps must be a whole number >= 0"),
+        ("defaults:\n  critical_bps: 40\n" + GOOD, r"line 2: defaults: warning_bps \(50\) must be below critical_bps"),
+        ("defaults:\n  warning_bps: yes\n" + GOOD, "line 2: defaults: warning_bps must be a whole number"),
+        ("defaults:\n  peg_usd: 1\n" + GOOD, r"line 2: defaults: unknown field\(s\) \['peg_usd'\]"),
+        ("defaults: [50]\n" + GOOD, "line 1: defaults must be a mapping"),
+        ("default:\n  warning_bps: 40\n" + GOOD, "line 1: unknown top-level key 'default'"),
+        # a feed's override is checked against the defaults it does not override
+        (
+            "defaults:\n  warning_bps: 20\n" + GOOD + "    hysteresis_bps: 25\n",
+            r"line 4: hysteresis_bps \(25\) must be below warning_bps \(20\)",
+        ),
+    ],
+)
+def test_bad_thresholds_name_file_line_and_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(FeedRegistryError, match=f"feeds.yaml {message}"):
+        load_registry(write(tmp_path, text))
