@@ -1,10 +1,20 @@
 """
 ### Stablecoin peg monitor: near-real-time
 
-Keeps the raw Chainlink tables fresh between daily runs, so the dashboard shows new rounds within
-minutes. Every few minutes, for every feed in `include/feeds.yaml`, it loads the rounds from the
-last one already stored up to now (the same `ChainlinkFeedOperator` and MERGE as the daily DAG, so
-the two never duplicate a row). The daily DAG stays the source of complete, audited days.
+Brings each new Chainlink round to the dashboard within a couple of minutes of its block.
+
+Event-driven: for every chain in `include/feeds.yaml`, an `AssetWatcher` runs a `NewRoundTrigger` in
+the triggerer, which asks every proxy for its latest round every `PEG_REALTIME_POLL_SECONDS` (10 s)
+in one JSON-RPC batch and starts this DAG when one serves a new round. A cron fallback
+(`PEG_REALTIME_CRON`, every 15 minutes) runs it anyway, so a stopped triggerer delays rounds, never
+loses them.
+
+Each run loads, per feed, the rounds from the last one stored up to the run's start (the same
+`ChainlinkFeedOperator` and MERGE as the daily DAG, so the two never duplicate a row). The
+dashboard's per-round marts (`stablecoin_peg_health`, `chainlink_feed_staleness`) are views over the
+raw tables, so nothing is rebuilt: the Peg Deviation page, the status cards and `/api/freshness`
+show the round as soon as it is merged. The daily DAG stays the source of complete, audited days
+and of the daily, hourly and depeg-event tables.
 """
 
 from __future__ import annotations
@@ -12,27 +22,52 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag
+from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, dag
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
+from chainlink_feeds.triggers import NewRoundTrigger
+from peg_monitor.dbt_project import DbtSettings
+from peg_monitor.lineage import raw_rounds_asset
 
 START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
 RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
-CRON = os.environ.get("PEG_REALTIME_CRON", "*/5 * * * *")
+FALLBACK_CRON = os.environ.get("PEG_REALTIME_CRON", "*/15 * * * *")
+POLL_SECONDS = float(os.environ.get("PEG_REALTIME_POLL_SECONDS", "10"))
 
 FEEDS = load_registry()
+RAW_ROUNDS = raw_rounds_asset(DbtSettings().raw_schema)
+# One watched asset per chain: a new round on any of its proxies is an event.
+NEW_ROUNDS = [
+    Asset(
+        name=f"chainlink_{chain}_new_rounds",
+        group="peg_monitor",
+        watchers=[
+            AssetWatcher(
+                name=f"chainlink_{chain}_new_rounds",
+                trigger=NewRoundTrigger(
+                    chainlink_conn_id=f"chainlink_{chain}",
+                    proxies=[f.proxy for f in FEEDS if f.chain == chain],
+                    poll_interval=POLL_SECONDS,
+                ),
+            )
+        ],
+    )
+    for chain in sorted({f.chain for f in FEEDS})
+]
 
 
 @dag(
     dag_id="stablecoin_peg_realtime",
-    schedule=CronTriggerTimetable(CRON, timezone="UTC"),
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(FALLBACK_CRON, timezone="UTC"), assets=AssetAny(*NEW_ROUNDS)
+    ),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=15),
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(seconds=15)},
     tags=["stablecoin", "chainlink", "snowflake", "realtime"],
     doc_md=__doc__,
 )
@@ -43,8 +78,9 @@ def stablecoin_peg_realtime() -> None:
             feed_pair=feed.pair,
             chain=feed.chain,
             window_start=None,  # resume from the last round stored
-            window_end="{{ data_interval_end }}",
+            window_end="{{ dag_run.run_after }}",
             pool=RPC_POOL,
+            outlets=[RAW_ROUNDS],
         )
 
 

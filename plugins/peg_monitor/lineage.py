@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from airflow.sdk import Asset
+
 from peg_monitor.dbt_project import DbtProjectError
 
 EMULATOR_ACCOUNT = "fakesnow"  # the devstack connection's account (devstack/warehouse.py)
@@ -56,3 +58,11 @@ class SnowflakeNaming:
         from cosmos.dataset import construct_dataset_uri
 
         return construct_dataset_uri(self.namespace, f"{self.database}.{schema}.{table}", warn_uri_migration=False)
+
+
+def raw_rounds_asset(raw_schema: str) -> Asset:
+    """The raw rounds table as an Asset both DAGs update. Its name is its URI, as Cosmos's are: a name
+    kept across a URI change would leave the new asset inactive (failing the ingest) until the
+    scheduler retires the old one."""
+    uri = SnowflakeNaming().table_uri(raw_schema, "CHAINLINK_ROUNDS")
+    return Asset(name=uri, uri=uri, group="peg_monitor")

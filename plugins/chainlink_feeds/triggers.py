@@ -1,0 +1,119 @@
+"""NewRoundTrigger: watch the registry's proxies from the triggerer and fire when one serves a new round.
+
+An event trigger for an `AssetWatcher`: Airflow runs it in the triggerer for as long as the DAG that
+schedules on the asset exists, and every event it yields starts that DAG. One poll is one HTTP request
+(a JSON-RPC batch of `latestRoundData` on every proxy), so a 10 s poll costs 8,640 requests a day
+whatever the number of feeds. The rounds it last saw are kept in the asset's state store, so a
+triggerer restart fires for a round published while it was down instead of forgetting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from chainlink_feeds.abi import PROXY
+from chainlink_feeds.hooks import RpcSettings
+
+STATE_KEY = "latest_rounds"
+
+
+def latest_round_batch(proxies: list[str]) -> list[dict[str, Any]]:
+    """The JSON-RPC batch asking every proxy for its latest round at the head."""
+    data = "0x" + PROXY["latestRoundData"].encode().hex()
+    return [
+        {"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{"to": proxy, "data": data}, "latest"]}
+        for i, proxy in enumerate(proxies)
+    ]
+
+
+def decode_latest_rounds(proxies: list[str], answers: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """proxy -> [round id, updatedAt] from a batch's answers; a proxy whose call failed (no round
+    yet, or an error) is left out, so it cannot fire until it answers."""
+    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+    latest = {}
+    for i, proxy in enumerate(proxies):
+        result = by_id.get(i, {}).get("result")
+        if not result or result == "0x":
+            continue
+        round_id, _, _, updated_at, _ = PROXY["latestRoundData"].decode(bytes.fromhex(result[2:]))
+        latest[proxy] = [int(round_id), int(updated_at)]
+    return latest
+
+
+def new_rounds(seen: dict[str, list[int]], latest: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The proxies whose latest round differs from the one last seen (a new round, or another phase)."""
+    return {proxy: now for proxy, now in latest.items() if seen.get(proxy) != now}
+
+
+class NewRoundTrigger(BaseEventTrigger):
+    """Polls every `poll_interval` seconds; yields one event per poll in which any proxy's latest
+    round changed, with the proxies that changed: {"new_rounds": {proxy: [round id, updatedAt]}}."""
+
+    def __init__(self, *, chainlink_conn_id: str, proxies: list[str], poll_interval: float = 10.0) -> None:
+        super().__init__()
+        if not proxies:
+            raise ValueError("NewRoundTrigger needs at least one proxy address to watch")
+        if poll_interval <= 0:
+            raise ValueError(f"NewRoundTrigger poll_interval must be positive, got {poll_interval}")
+        self.chainlink_conn_id = chainlink_conn_id
+        self.proxies = list(proxies)
+        self.poll_interval = poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "chainlink_feeds.triggers.NewRoundTrigger",
+            {"chainlink_conn_id": self.chainlink_conn_id, "proxies": self.proxies, "poll_interval": self.poll_interval},
+        )
+
+    async def _seen(self) -> dict[str, list[int]] | None:
+        if self.asset_state_store is None:  # not started by a watcher (a test, or `airflow triggerer` of old)
+            return None
+        return await self.asset_state_store.aget(STATE_KEY)
+
+    async def _remember(self, latest: dict[str, list[int]]) -> None:
+        if self.asset_state_store is not None:
+            await self.asset_state_store.aset(STATE_KEY, latest)
+
+    async def _poll(self, client: Any, settings: RpcSettings) -> dict[str, list[int]] | None:
+        """The proxies' latest rounds, from the first URL that answers; None when none does."""
+        import httpx
+
+        for url in settings.urls:
+            target = url.replace("{api_key}", settings.api_key or "")
+            try:
+                answer = await client.post(target, json=latest_round_batch(self.proxies))
+                answer.raise_for_status()
+                payload = answer.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                self.log.warning("RPC %s failed: %s", settings.redact(url), settings.redact(str(exc)))
+                continue
+            if isinstance(payload, list):
+                return decode_latest_rounds(self.proxies, payload)
+            self.log.warning("RPC %s answered no batch: %s", settings.redact(url), settings.redact(str(payload))[:200])
+        return None
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        import httpx
+        from airflow.sdk.bases.hook import BaseHook
+
+        conn = await BaseHook.aget_connection(self.chainlink_conn_id)
+        settings = RpcSettings.from_connection(self.chainlink_conn_id, conn.host, conn.password, conn.extra_dejson)
+        seen = await self._seen()
+        async with httpx.AsyncClient(timeout=settings.timeout) as client:
+            while True:
+                latest = await self._poll(client, settings)
+                if latest is not None:
+                    if seen is None:  # first start: what the chain serves now is the baseline
+                        seen = latest
+                        await self._remember(latest)
+                    elif changed := new_rounds(seen, latest):
+                        self.log.info("new rounds: %s", changed)
+                        yield TriggerEvent({"new_rounds": changed})
+                        # Remembered once handed over: a restart in between fires again, never misses.
+                        seen = seen | latest
+                        await self._remember(seen)
+                await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,90 @@
+"""NewRoundTrigger against the stack's chain: the latest rounds it reads are the proxies' own, it stays
+quiet while nothing changes, and it fires for a round newer than the one it remembers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import pytest
+from web3 import Web3
+
+from chainlink_feeds.triggers import NewRoundTrigger, decode_latest_rounds, new_rounds
+from devstack import contracts
+from devstack.settings import ANVIL_URL
+
+
+class MemoryStateStore:
+    """What the triggerer injects as `asset_state_store` (get/set JSON by key), kept in memory."""
+
+    def __init__(self, values: dict | None = None) -> None:
+        self.values = dict(values or {})
+
+    async def aget(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    async def aset(self, key: str, value) -> None:
+        self.values[key] = json.loads(json.dumps(value))  # what the store keeps is JSON
+
+
+async def _events(trigger: NewRoundTrigger, seconds: float) -> list:
+    """The events the trigger yields within `seconds`."""
+    events: list = []
+
+    async def collect() -> None:
+        async for event in trigger.run():
+            events.append(event.payload)
+
+    with contextlib.suppress(TimeoutError):  # the trigger runs forever: stop it after `seconds`
+        await asyncio.wait_for(collect(), timeout=seconds)
+    return events
+
+
+@pytest.fixture
+def proxies_latest(stack, feeds) -> dict[str, list[int]]:
+    """Each proxy's latest round, read with web3 (not the trigger's code)."""
+    abi = contracts.build()["EACAggregatorProxy"]["abi"]
+    w3 = Web3(Web3.HTTPProvider(ANVIL_URL))
+    latest = {}
+    for feed in feeds:
+        round_id, _, _, updated_at, _ = w3.eth.contract(feed.proxy, abi=abi).functions.latestRoundData().call()
+        latest[feed.proxy] = [round_id, updated_at]
+    return latest
+
+
+def test_quiet_while_nothing_changes_and_remembers_the_baseline(feeds, proxies_latest) -> None:
+    trigger = NewRoundTrigger(
+        chainlink_conn_id="chainlink_ethereum", proxies=[f.proxy for f in feeds], poll_interval=0.2
+    )
+    trigger.asset_state_store = MemoryStateStore()
+    assert asyncio.run(_events(trigger, 1.5)) == []
+    remembered = trigger.asset_state_store.values["latest_rounds"]
+    # the chain may move on (a living oracle) between the two reads: every proxy at or past what web3 saw
+    assert set(remembered) == set(proxies_latest)
+    assert all(remembered[p][0] >= proxies_latest[p][0] for p in proxies_latest)
+
+
+def test_fires_for_a_round_newer_than_the_one_remembered(feeds, proxies_latest) -> None:
+    """A triggerer restarted after a round was published: the stored round is older, so it fires once."""
+    usdc = next(f.proxy for f in feeds if f.pair == "USDC/USD")
+    remembered = dict(proxies_latest) | {usdc: [proxies_latest[usdc][0] - 1, proxies_latest[usdc][1] - 3600]}
+    trigger = NewRoundTrigger(chainlink_conn_id="chainlink_ethereum", proxies=list(proxies_latest), poll_interval=0.2)
+    trigger.asset_state_store = MemoryStateStore({"latest_rounds": remembered})
+    events = asyncio.run(_events(trigger, 1.5))
+    assert len(events) == 1
+    fired = events[0]["new_rounds"]
+    assert usdc in fired and fired[usdc][0] >= proxies_latest[usdc][0]
+    assert trigger.asset_state_store.values["latest_rounds"][usdc][0] >= proxies_latest[usdc][0]
+
+
+def test_a_proxy_without_rounds_cannot_fire() -> None:
+    proxies = ["0x" + "11" * 20, "0x" + "22" * 20]
+    answers = [{"id": 0, "error": {"message": "execution reverted"}}, {"id": 1, "result": "0x"}]
+    assert decode_latest_rounds(proxies, answers) == {}
+    assert new_rounds({}, {}) == {}
+
+
+def test_refuses_a_watch_without_proxies() -> None:
+    with pytest.raises(ValueError, match="at least one proxy"):
+        NewRoundTrigger(chainlink_conn_id="chainlink_ethereum", proxies=[])
