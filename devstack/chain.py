@@ -41,6 +41,7 @@ from typing import Any
 import requests
 from eth_utils import keccak
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from chainlink_feeds.registry import Feed
 from devstack import contracts, history, processes
@@ -214,7 +215,7 @@ def pack(word: int, offset: int, size: int, value: int) -> int:
 
 
 @dataclass
-class _Aggregator:
+class Aggregator:
     """One deployed aggregator and the storage writes that hold its rounds."""
 
     address: str
@@ -332,18 +333,56 @@ def replay_many(rpc: Rpc, plans: dict[Feed, list[history.SimPhase]], *, deployed
             rpc.call("evm_mine", at)  # first the block, then its writes: they become its state
             if hashes:
                 _receipts(rpc, hashes, "proxy phase switch")
-            writes = []
-            for address, rounds in block.rounds.items():
-                for slot, word in by_address[address].writes(rounds).items():
-                    writes.append(("anvil_setStorageAt", [address, hex(slot), _word(word)]))
-            rpc.batch(writes)
+            rpc.batch(_storage_writes([(by_address[address], rounds) for address, rounds in block.rounds.items()]))
     finally:
         rpc.call("evm_setAutomine", True)
 
 
+def _storage_writes(rounds: list[tuple[Aggregator, list[history.SimRound]]]) -> list[tuple[str, list[Any]]]:
+    """The anvil_setStorageAt calls that put each aggregator's rounds of one block into its storage."""
+    return [
+        ("anvil_setStorageAt", [aggregator.address, hex(slot), _word(word)])
+        for aggregator, block_rounds in rounds
+        for slot, word in aggregator.writes(block_rounds).items()
+    ]
+
+
+def head_timestamp(rpc: Rpc) -> int:
+    """The timestamp of the node's latest block: no block may be mined before it."""
+    return int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+
+def ocr_aggregator(rpc: Rpc, address: str) -> Aggregator:
+    """A deployed OcrStyleAggregator, with its latest round id read from the chain, to add rounds to."""
+    artifact = contracts.build()["OcrStyleAggregator"]
+    if rpc.call("eth_getCode", address, "latest") != artifact["deployedBytecode"]:
+        raise ChainError(f"{address} is not an OcrStyleAggregator: only those take new rounds")
+    aggregator = Aggregator(Web3.to_checksum_address(address), "ocr", StorageLayout(artifact))
+    aggregator.header = int(rpc.call("eth_getStorageAt", address, hex(aggregator.header_slot), "latest"), 16)
+    return aggregator
+
+
+def mine_rounds(rpc: Rpc, at: int, rounds: list[tuple[Aggregator, list[history.SimRound]]]) -> int:
+    """Mine a block at `at` holding these rounds (each updated at `at`) and return its number.
+
+    The block comes first and its storage writes follow, as in the replay. A block older than the
+    node's latest is refused: blocks stay in time order.
+    """
+    head = head_timestamp(rpc)
+    if at < head:
+        raise ChainError(f"a block at {at} would be older than the node's latest block ({head})")
+    stray = [r for _, block_rounds in rounds for r in block_rounds if r.updated_at != at]
+    if stray:
+        raise ChainError(f"{stray[0]} is not updated at the block's time {at}")
+    rpc.call("evm_mine", at)
+    number = int(rpc.call("eth_blockNumber"), 16)
+    rpc.batch(_storage_writes(rounds))
+    return number
+
+
 def _deploy(
     rpc: Rpc, owner: str, nonce: int, plans: dict[Feed, list[history.SimPhase]], deployed_at: int
-) -> dict[tuple[str, int], _Aggregator]:
+) -> dict[tuple[str, int], Aggregator]:
     """Mine the block at `deployed_at`: every phase's aggregator, the proxies and Multicall3."""
     artifacts = contracts.build()
     deployments = [(feed, phase) for feed, feed_phases in plans.items() for phase in feed_phases]
@@ -353,7 +392,7 @@ def _deploy(
     for (feed, phase), receipt in zip(deployments, _receipts(rpc, hashes, "deployment"), strict=True):
         name = "FluxAggregator" if phase.kind == "flux" else "OcrStyleAggregator"
         address = Web3.to_checksum_address(receipt["contractAddress"])
-        aggregators[feed.pair, phase.phase] = _Aggregator(address, phase.kind, StorageLayout(artifacts[name]))
+        aggregators[feed.pair, phase.phase] = Aggregator(address, phase.kind, StorageLayout(artifacts[name]))
     # The proxy's constructor cannot run at a fixed address: its code is put there, then its owner.
     codes = [("anvil_setCode", [MULTICALL3_ADDRESS, artifacts["Multicall3"]["deployedBytecode"]])]
     codes += [("anvil_setCode", [f.proxy, artifacts["EACAggregatorProxy"]["deployedBytecode"]]) for f in plans]
@@ -367,7 +406,7 @@ def _deploy(
 
 
 def _schedule(
-    plans: dict[Feed, list[history.SimPhase]], aggregators: dict[tuple[str, int], _Aggregator]
+    plans: dict[Feed, list[history.SimPhase]], aggregators: dict[tuple[str, int], Aggregator]
 ) -> dict[int, _Block]:
     """Every round and phase switch of every feed, grouped into blocks by timestamp."""
     proxy = Web3().eth.contract(abi=contracts.build()["EACAggregatorProxy"]["abi"])
@@ -399,12 +438,14 @@ def _constructor(artifacts: dict[str, dict], feed: Feed, kind: str) -> str:
 def replay(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None) -> dict[str, int]:
     """Write the simulated history of every feed onto the node; return rounds written per pair.
 
-    Ends with a block at the wall clock's now (or the history's end, if later), so `latest` is current.
+    Ends with a block at the history's end unless a round landed later: the oracle (devstack.oracle)
+    publishes the market from there to now, in blocks that must not be older than the latest.
     """
     rpc = rpc or Rpc()
     plans = {feed: history.phases(feed, scenario) for feed in feeds}
     replay_many(rpc, plans, deployed_at=int(scenario.start.timestamp()) - DEPLOY_LEAD_SECONDS)
-    rpc.call("evm_mine", max(int(time.time()), int(scenario.end.timestamp())))
+    if head_timestamp(rpc) < scenario.end.timestamp():
+        rpc.call("evm_mine", int(scenario.end.timestamp()))
     for feed, feed_phases in plans.items():
         log.info("replayed %s rounds of %s (%s)", sum(len(p.rounds) for p in feed_phases), feed.pair, history.LABEL)
     return {feed.pair: sum(len(p.rounds) for p in feed_phases) for feed, feed_phases in plans.items()}
@@ -422,8 +463,9 @@ def fingerprint(feeds: list[Feed], sc: history.Scenario) -> str:
 
 
 def history_matches(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None) -> bool:
-    """True if the node holds this exact history: same fingerprint replayed, same last served rounds
-    on chain, and its historical states (lost when anvil restarts) still there."""
+    """True if the node holds this exact history: same fingerprint replayed, each feed's last served
+    round on chain in the phase the proxy serves (the oracle may have published later ones), and
+    its historical states (lost when anvil restarts) still there."""
     rpc = rpc or Rpc()
     replayed = json.loads(HISTORY_FILE.read_text()).get("fingerprint") if HISTORY_FILE.exists() else None
     if replayed != fingerprint(feeds, scenario):
@@ -435,8 +477,14 @@ def history_matches(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | No
             return False
         proxy = w3.eth.contract(feed.proxy, abi=abi)
         last = history.served(history.phases(feed, scenario))[-1].round
-        round_id, answer, _, updated_at, _ = proxy.functions.latestRoundData().call()
+        try:
+            round_id, answer, _, updated_at, _ = proxy.functions.getRoundData(last.round_id).call()
+            latest_id = proxy.functions.latestRoundData().call()[0]
+        except ContractLogicError:  # another history: that round (or phase) is not there
+            return False
         if (round_id, answer, updated_at) != (last.round_id, last.answer, last.updated_at):
+            return False
+        if latest_id >> 64 != last.phase or latest_id < last.round_id:
             return False
     try:  # block 1 holds the deployments: anvil answers it only while it keeps historical states
         rpc.call("eth_getStorageAt", feeds[0].proxy, "0x0", "0x1")

@@ -60,6 +60,8 @@ SHADOW_DAYS, TAIL_DAYS = 3, 3
 FLUX_TIMEOUTS = (timedelta(days=-2), timedelta(hours=-6), timedelta(days=1))
 FLUX_TIMEOUT_SECONDS = 900  # a requested round times out and the next one starts this much later
 SAMPLING_NOISE = {"flux": 0.00004, "ocr": 0.00002}  # each aggregator's own error on the market price
+WALK_THETA = 0.02  # the market's pull back to the peg per TICK_SECONDS
+WALK_SPREADS = {"USDC/USD": 0.0006, "USDT/USD": 0.0011}
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
 
@@ -169,6 +171,12 @@ def _depeg_offset(hours: float) -> float:
     return -0.09 * (1 + math.cos(math.pi * (hours - 30) / 36)) / 2  # recovery
 
 
+def walk_spread(pair: str) -> float:
+    """How far the pair's market wanders from the peg, typically (the walk's scale; devstack.oracle_market
+    continues the same walk live)."""
+    return WALK_SPREADS.get(pair, 0.0008)
+
+
 def _rng(scenario: Scenario, pair: str) -> random.Random:
     seed = hashlib.sha256(f"{SEED}|{pair}|{scenario.end.date().isoformat()}".encode()).digest()
     return random.Random(seed)
@@ -177,9 +185,8 @@ def _rng(scenario: Scenario, pair: str) -> random.Random:
 def market_path(feed: Feed, scenario: Scenario) -> list[tuple[int, float]]:
     """The simulated market price every TICK_SECONDS over the history, as (unix time, price)."""
     rng = _rng(scenario, feed.pair)
-    spread = {"USDC/USD": 0.0006, "USDT/USD": 0.0011}.get(feed.pair, 0.0008)
-    theta = 0.02
-    sigma = spread * math.sqrt(2 * theta)
+    theta = WALK_THETA
+    sigma = walk_spread(feed.pair) * math.sqrt(2 * theta)
     peg = float(feed.peg_usd)
     depeg_start = scenario.depeg_start.timestamp()
     depeg_scale = {DEPEG_PAIR: 1.0, DEPEG_SYMPATHY_PAIR: 0.6}.get(feed.pair, 0.0)
