@@ -21,7 +21,7 @@ from devstack import processes
 from devstack.settings import STACK_DIR
 
 HOST = "127.0.0.1"
-PORT = int(os.environ.get("PEG_ALERT_RECEIVER_PORT", "8548"))
+PORT = int(os.environ.get("PEG_ALERT_RECEIVER_PORT", "8549"))
 INBOX = STACK_DIR / "alerts" / "received.jsonl"
 URL = f"http://{HOST}:{PORT}"
 
