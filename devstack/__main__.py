@@ -9,42 +9,81 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from chainlink_feeds.registry import load_registry
-from devstack import chain, contracts, history, processes, services, warehouse
+from devstack import chain, contracts, history, postgres, processes, redis_broker, services, warehouse
 from devstack.airflow_env import airflow_env
-from devstack.settings import AIRFLOW_PORT, ANVIL_URL, DASHBOARD_URL, FAKESNOW_PORT
+from devstack.cluster import Cluster
+from devstack.settings import (
+    AIRFLOW_PORT,
+    AIRFLOW_SHAPE,
+    ANVIL_URL,
+    DASHBOARD_URL,
+    FAKESNOW_PORT,
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+)
 
 DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
 
 
-def _up(_: argparse.Namespace) -> None:
-    feeds = load_registry()
-    contracts.build()
-    node_started = chain.start_node()
-    written = chain.ensure_history(feeds)
-    emulator_started = warehouse.start_emulator()
+@dataclass(frozen=True)
+class StackService:
+    """A service `up` starts (in list order), `down` stops (in reverse) and `status` lists."""
+
+    name: str
+    address: str
+    start: Callable[[], bool]
+    stop: Callable[[], bool]
+
+
+def _start_chain() -> bool:
+    """The node, with the simulated history replayed into it if it is not there yet."""
+    started = chain.start_node()
+    written = chain.ensure_history(load_registry())
     sc = chain.scenario()
-    print(f"anvil      {ANVIL_URL} ({'started' if node_started else 'already running'})")
-    print(f"fakesnow   http://127.0.0.1:{FAKESNOW_PORT} ({'started' if emulator_started else 'already running'})")
     print(f"history    {history.LABEL}: {sc.start.date()} .. {sc.end.date()} (exclusive)")
     if written:
         print("           replayed " + ", ".join(f"{pair}: {n} rounds" for pair, n in written.items()))
+    return started
+
+
+STACK = [
+    StackService("anvil", ANVIL_URL, _start_chain, chain.stop_node),
+    StackService("fakesnow", f"http://127.0.0.1:{FAKESNOW_PORT}", warehouse.start_emulator, warehouse.stop_emulator),
+    StackService("postgres", f"postgresql://{POSTGRES_HOST}:{POSTGRES_PORT}", postgres.start, postgres.stop),
+    StackService("redis", redis_broker.url(), redis_broker.start, redis_broker.stop),
+]
+# The demo's processes, stopped before the stack's services (they use them).
+DEMO_PROCESSES = ["dashboard", "airflow"]  # "airflow": the standalone shape's one process tree
+
+
+def _up(_: argparse.Namespace) -> None:
+    contracts.build()
+    for service in STACK:
+        started = service.start()
+        print(f"{service.name:10} {service.address} ({'started' if started else 'already running'})")
 
 
 def _down(_: argparse.Namespace) -> None:
-    for name in ("airflow", "dashboard"):
-        print(f"{name:10} {'stopped' if processes.stop(name) else 'was not running'}")
-    for name, stopped in (("fakesnow", warehouse.stop_emulator()), ("anvil", chain.stop_node())):
-        print(f"{name:10} {'stopped' if stopped else 'was not running'}")
+    for name, ran in Cluster.demo().stop().items():
+        print(f"{'airflow ' + name:24} {'stopped' if ran else 'was not running'}")
+    for name in DEMO_PROCESSES:
+        print(f"{name:24} {'stopped' if processes.stop(name) else 'was not running'}")
+    for service in reversed(STACK):
+        print(f"{service.name:24} {'stopped' if service.stop() else 'was not running'}")
 
 
 def _status(_: argparse.Namespace) -> None:
-    for name in ("anvil", "fakesnow", "dashboard", "airflow"):
-        pid = processes.pid_of(name)
-        print(f"{name:10} {'running, pid ' + str(pid) if pid else 'stopped'}")
+    rows = [(s.name, processes.pid_of(s.name)) for s in STACK]
+    rows += [(name, processes.pid_of(name)) for name in DEMO_PROCESSES]
+    rows += [(f"airflow {name}", pid) for name, pid in Cluster.demo().status().items()]
+    for name, pid in rows:
+        print(f"{name:24} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
 
 def _round_row(r: history.SimRound, decimals: int) -> dict:
@@ -121,15 +160,23 @@ def _airflow_init(_: argparse.Namespace) -> None:
     print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p for p, _, _ in services.POOLS)}")
 
 
+def _start_airflow() -> None:
+    """The demo's Airflow in the shape PEG_AIRFLOW_SHAPE names, once its DAG is parsed."""
+    if AIRFLOW_SHAPE == "standalone":
+        services.start_airflow(env=services.standalone_env())
+    else:
+        for name, started in Cluster.demo().start().items():
+            print(f"{'airflow ' + name:24} {'started' if started else 'already running'}")
+    services.wait_dag_parsed()
+
+
 def _demo(_: argparse.Namespace) -> None:
     """Start the dashboard and Airflow, backfill the most recent weeks through Airflow, print URLs."""
     sc = chain.scenario()
     services.start_dashboard()
-    env = services.standalone_env()
-    services.start_airflow(env=env)
-    services.wait_dag_parsed()
+    _start_airflow()
     first, last = (sc.end - timedelta(days=DEMO_DAYS)).date(), (sc.end - timedelta(days=1)).date()
-    print(f"backfill   {services.DAILY_DAG} {first} .. {last} through Airflow ({history.LABEL})")
+    print(f"backfill   {services.DAILY_DAG} {first} .. {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})")
     states = services.wait_runs(services.backfill(first, last))
     failed = sorted(day for day, state in states.items() if state != "success")
     print(f"\nAirflow UI  http://127.0.0.1:{AIRFLOW_PORT}  (no login: local demo)")
@@ -139,7 +186,7 @@ def _demo(_: argparse.Namespace) -> None:
         f"date range within {sc.start.date()} .. {last} (the simulated history), and Run.\n"
         "Or: .venv/bin/python -m devstack airflow backfill create --dag-id stablecoin_peg_daily "
         "--from-date YYYY-MM-DD --to-date YYYY-MM-DD\n"
-        "Stop everything with `make stack-down` (state stays in .stack/)."
+        f"Logs of each Airflow process: .stack/logs/. Stop everything with `make stack-down` (state stays in .stack/)."
     )
     if failed:
         sys.exit(f"error: runs failed for {', '.join(failed)}; see the Airflow UI")
@@ -156,7 +203,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     commands = parser.add_subparsers(required=True)
-    commands.add_parser("up", help="build contracts, start anvil and fakesnow, replay history").set_defaults(run=_up)
+    commands.add_parser(
+        "up", help="build contracts, start anvil, fakesnow, postgres and redis, replay history"
+    ).set_defaults(run=_up)
     commands.add_parser("down", help="stop the services (state is kept in .stack)").set_defaults(run=_down)
     commands.add_parser("status", help="show which services run").set_defaults(run=_status)
     commands.add_parser("env", help="print the project-local Airflow environment as exports").set_defaults(run=_env)

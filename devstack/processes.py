@@ -8,6 +8,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
 
 from devstack.settings import LOG_DIR, RUN_DIR
 
@@ -36,44 +40,86 @@ def pid_of(name: str) -> int | None:
     return pid
 
 
+def log_path(name: str) -> Path:
+    return LOG_DIR / f"{name}.log"
+
+
 def start(
-    name: str, argv: list[str], host: str, port: int, timeout: float = 60, env: dict[str, str] | None = None
+    name: str,
+    argv: list[str],
+    host: str | None = None,
+    port: int | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    ready: Callable[[], bool] | None = None,
+    user: str | None = None,
 ) -> bool:
-    """Start `argv` in the background unless it already runs; wait until it listens. True if started."""
+    """Start `argv` in the background unless it already runs; wait until it is ready. True if started.
+
+    It is ready when `ready()` is true, or else when it listens on host:port (a service that
+    listens nowhere passes a `ready` check of its own, e.g. another service's view of it). A given
+    port must be free before the start. `user` runs it as that OS user (a server that refuses root).
+    """
+    if ready is None and port is None:
+        raise ValueError(f"{name}: give a port it listens on or a ready check")
+    listening = (lambda: port_open(host or "127.0.0.1", port)) if port is not None else None
+    is_ready = ready or listening
     if pid_of(name):
-        if not port_open(host, port):
+        if listening and not listening():
             raise ServiceError(f"{name} runs (pid {pid_of(name)}) but does not listen on {host}:{port}")
         return False
-    if port_open(host, port):
+    if listening and listening():
         raise ServiceError(f"port {host}:{port} for {name} is taken by another program: free it or change the port")
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = open(LOG_DIR / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+    log = open(log_path(name), "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
         argv,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
         env=None if env is None else os.environ | env,
+        user=user,
+        group=user,
+        extra_groups=[] if user else None,
     )
     (RUN_DIR / f"{name}.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
-    while not port_open(host, port):
+    while not is_ready():
         if proc.poll() is not None:
-            raise ServiceError(f"{name} exited with code {proc.returncode}; see {LOG_DIR / f'{name}.log'}")
+            raise ServiceError(f"{name} exited with code {proc.returncode}; see {log_path(name)}")
         if time.monotonic() > deadline:
             stop(name)
-            raise ServiceError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
-        time.sleep(0.1)
+            where = f"listen on {host}:{port}" if ready is None else "become ready"
+            raise ServiceError(f"{name} did not {where} within {timeout:.0f}s; see {log_path(name)}")
+        time.sleep(0.2)
     return True
 
 
-def stop(name: str, timeout: float = 30) -> bool:
-    """Stop a service with SIGTERM (so it can save its state), then SIGKILL. True if it ran."""
+def _tree(pid: int) -> list[psutil.Process]:
+    """The process and every descendant, including those in process groups of their own (Airflow
+    runs each task in a group of its own, which a signal to the service's group does not reach)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _signal_all(procs: list[psutil.Process], sig: int) -> None:
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(sig)
+
+
+def stop(name: str, timeout: float = 30, sig: int = signal.SIGTERM) -> bool:
+    """Stop a service with `sig` to its process group (SIGTERM lets it save its state and finish
+    its work), then SIGKILL whatever of its process tree is left after `timeout`. True if it ran."""
     pid = pid_of(name)
     if pid is None:
         return False
-    os.killpg(pid, signal.SIGTERM)
+    tree = _tree(pid)
+    os.killpg(pid, sig)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -85,6 +131,22 @@ def stop(name: str, timeout: float = 30) -> bool:
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.1)
     else:
-        os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    _signal_all([p for p in tree if p.is_running()], signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    (RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
+    return True
+
+
+def kill(name: str) -> bool:
+    """SIGKILL a service's whole process tree at once, as if its machine died. True if it ran."""
+    pid = pid_of(name)
+    if pid is None:
+        return False
+    _signal_all(_tree(pid), signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
     (RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
     return True

@@ -1,4 +1,5 @@
-"""The demo's long-running services: the dashboard (Streamlit) and Airflow (`airflow standalone`)."""
+"""The demo's long-running services: the dashboard (Streamlit) and Airflow (see devstack.cluster for
+the production-shaped one; `airflow standalone` here), and the REST calls that drive a backfill."""
 
 from __future__ import annotations
 
@@ -26,16 +27,16 @@ POOLS = [
 
 
 def init_airflow(env: dict[str, str]) -> None:
-    """Migrate the metadata DB and create the pools (idempotent)."""
+    """Migrate the metadata DB (SQLite or Postgres, as `env` says) and create the pools (idempotent)."""
     airflow = str(BIN / "airflow")
-    subprocess.run([airflow, "db", "migrate"], env=os.environ | env, check=True, capture_output=True)
-    for pool, slots, description in POOLS:
-        subprocess.run(
-            [airflow, "pools", "set", pool, str(slots), description],
-            env=os.environ | env,
-            check=True,
-            capture_output=True,
-        )
+    commands = [["db", "migrate"]] + [["pools", "set", pool, str(slots), about] for pool, slots, about in POOLS]
+    for args in commands:
+        done = subprocess.run([airflow, *args], env=os.environ | env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise processes.ServiceError(
+                f"`airflow {' '.join(args[:2])}` failed on {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}:\n"
+                + (done.stderr or done.stdout)[-2000:]
+            )
 
 
 def dashboard_env(marts_schema: str = "ANALYTICS_MARTS") -> dict[str, str]:
@@ -73,7 +74,8 @@ def start_dashboard(
 
 
 def standalone_env(home: Path | None = None, port: int = AIRFLOW_PORT, extra: dict | None = None) -> dict[str, str]:
-    env = airflow_env() | {
+    """`airflow standalone` on SQLite with the LocalExecutor (PEG_AIRFLOW_SHAPE=standalone)."""
+    env = airflow_env("standalone") | {
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
@@ -89,23 +91,32 @@ def standalone_env(home: Path | None = None, port: int = AIRFLOW_PORT, extra: di
     return env | (extra or {})
 
 
+def pipeline_settings(home: Path, raw: str, dashboard_port: int) -> dict[str, str]:
+    """What keeps one pipeline apart from the demo's: its home, raw schema `raw`, dbt schemas
+    `{raw}_A_*`, phase cache, and the dashboard on `dashboard_port` it checks (tests and benchmarks)."""
+    snowflake = json.loads(warehouse.airflow_connection_uri()) | {"schema": raw}
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
+        "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": f"http://127.0.0.1:{dashboard_port}"}
+        ),
+        "PEG_RAW_SCHEMA": raw,
+        "PEG_DBT_SCHEMA": f"{raw}_A",
+        "PEG_PHASE_CACHE": str(home / "cache" / "phases.json"),
+    }
+
+
 def isolated_env(
     home: Path, port: int, raw: str, dashboard_port: int, log_ports: tuple[int, int], extra: dict | None = None
 ) -> dict[str, str]:
-    """A project-local Airflow of its own beside the demo's: home, ports, raw schema `raw` and dbt
-    schemas `{raw}_A_*`, reading the dashboard on `dashboard_port` (tests and benchmarks)."""
-    snowflake = json.loads(warehouse.airflow_connection_uri()) | {"schema": raw}
+    """A standalone project-local Airflow of its own beside the demo's (see pipeline_settings)."""
     return standalone_env(
         home=home,
         port=port,
-        extra={
-            "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
-            "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": f"http://127.0.0.1:{dashboard_port}"}
-            ),
-            "PEG_RAW_SCHEMA": raw,
-            "PEG_DBT_SCHEMA": f"{raw}_A",
-            "PEG_PHASE_CACHE": str(home / "cache" / "phases.json"),
+        extra=pipeline_settings(home, raw, dashboard_port)
+        | {
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
         }

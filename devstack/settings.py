@@ -29,5 +29,24 @@ DASHBOARD_HOST = os.environ.get("PEG_DASHBOARD_HOST", "127.0.0.1")
 DASHBOARD_PORT = int(os.environ.get("PEG_DASHBOARD_PORT", "8501"))
 DASHBOARD_URL = f"http://{DASHBOARD_HOST}:{DASHBOARD_PORT}"
 AIRFLOW_PORT = int(os.environ.get("PEG_AIRFLOW_PORT", "8080"))
+# How the demo runs Airflow: "celery" (a deployment's shape: Postgres, Redis, the API server, scheduler,
+# DAG processor, triggerer and two Celery workers as separate processes) or "standalone" (`airflow
+# standalone` on SQLite with the LocalExecutor, one process tree).
+AIRFLOW_SHAPE = os.environ.get("PEG_AIRFLOW_SHAPE", "celery")
+AIRFLOW_SCHEDULER_PORT = int(os.environ.get("PEG_AIRFLOW_SCHEDULER_PORT", "8974"))  # its health check
+AIRFLOW_TRIGGERER_PORT = int(os.environ.get("PEG_AIRFLOW_TRIGGERER_PORT", "8794"))  # its log server
+# One log server port per Celery worker; their count is the number of workers the demo starts.
+AIRFLOW_WORKER_PORTS = tuple(int(p) for p in os.environ.get("PEG_AIRFLOW_WORKER_PORTS", "8793,8792").split(","))
+AIRFLOW_WORKER_CONCURRENCY = int(os.environ.get("PEG_AIRFLOW_WORKER_CONCURRENCY", "4"))
+
+# The metadata DB and the Celery broker (Debian's postgresql and redis-server), not the system ones.
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = int(os.environ.get("PEG_POSTGRES_PORT", "5433"))
+POSTGRES_BIN_DIR = os.environ.get("PEG_POSTGRES_BIN_DIR")  # default: the newest /usr/lib/postgresql/*/bin
+POSTGRES_OS_USER = os.environ.get("PEG_POSTGRES_OS_USER", "postgres")  # the server's user when run as root
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = int(os.environ.get("PEG_REDIS_PORT", "6380"))
+# Set by the cluster in each Celery worker's environment: the hostname its task instances record.
+WORKER_HOSTNAME = os.environ.get("PEG_WORKER_HOSTNAME")
 
 NODE_BIN = PROJECT_DIR / "node_modules" / ".bin"
