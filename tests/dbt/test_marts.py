@@ -50,7 +50,9 @@ def raw_frames(raw: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rounds = query(
         f"select chain, proxy_address, round_id, answer, decimals, price, updated_at, served_from from {raw}.CHAINLINK_ROUNDS"
     )
-    feeds = query(f"select chain, proxy_address, feed_pair, peg_usd, decimals from {raw}.CHAINLINK_FEEDS")
+    feeds = query(
+        f"select chain, proxy_address, feed_pair, peg_usd, decimals, warning_bps, critical_bps from {raw}.CHAINLINK_FEEDS"
+    )
     windows = query(f"select chain, proxy_address, window_start, window_end from {raw}.CHAINLINK_LOAD_WINDOWS")
     return rounds, feeds, windows
 
@@ -62,7 +64,8 @@ def test_deviation_and_status_match_pandas(built) -> None:
     price, peg = expected["price"].astype(float), expected["peg_usd"].astype(float)
     expected["deviation_pct"] = (price - peg) / peg * 100
     bps = expected["deviation_pct"].abs() * 100
-    expected["peg_status"] = np.where(bps >= 100, "critical", np.where(bps >= 50, "warning", "healthy"))
+    warning, critical = expected["warning_bps"].astype(float), expected["critical_bps"].astype(float)
+    expected["peg_status"] = np.where(bps >= critical, "critical", np.where(bps >= warning, "warning", "healthy"))
     actual = query(
         f"select chain, proxy_address, round_id, deviation_pct, deviation_bps, peg_status from {marts}.STABLECOIN_PEG_HEALTH"
     )

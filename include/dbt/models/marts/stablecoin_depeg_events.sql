@@ -10,8 +10,8 @@ health as (
 flagged as (
     select
         *,
-        abs_deviation_bps >= {{ var('warning_bps') }} as is_off_peg,
-        lag(abs_deviation_bps >= {{ var('warning_bps') }}) over (
+        abs_deviation_bps >= warning_bps as is_off_peg,
+        lag(abs_deviation_bps >= warning_bps) over (
             partition by chain, proxy_address order by served_from, round_id
         ) as was_off_peg,
         lead(served_from) over (partition by chain, proxy_address order by served_from, round_id) as next_served_from
@@ -57,6 +57,8 @@ events as (
         ranked.feed_pair,
         ranked.symbol,
         ranked.event_number,
+        ranked.warning_bps,
+        ranked.critical_bps,
         min(ranked.served_from) as started_at,
         max(case when ranked.recency_rank = 1 then ranked.next_served_from end) as ended_at,
         count(*) as rounds_off_peg,
@@ -64,7 +66,7 @@ events as (
         max(case when ranked.severity_rank = 1 then ranked.deviation_bps end) as worst_deviation_bps,
         max(ranked.abs_deviation_bps) as worst_abs_deviation_bps
     from ranked
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6, 7
 ),
 
 final as (
@@ -82,7 +84,9 @@ final as (
         events.worst_price_usd,
         events.worst_deviation_bps,
         events.worst_abs_deviation_bps,
-        {{ peg_status('events.worst_abs_deviation_bps') }} as worst_status
+        {{ peg_status('events.worst_abs_deviation_bps', 'events.warning_bps', 'events.critical_bps') }} as worst_status,
+        events.warning_bps,
+        events.critical_bps
     from events
     inner join last_seen
         on events.chain = last_seen.chain and events.proxy_address = last_seen.proxy_address

@@ -57,6 +57,7 @@ day_segments as (
         in_effect.price_usd,
         in_effect.peg_status,
         in_effect.abs_deviation_bps,
+        in_effect.warning_bps,
         in_effect.served_from >= days.day_start as is_round_of_day,
         datediff(
             'second',
@@ -89,7 +90,7 @@ daily as (
         min(price_usd) as low_price_usd,
         max(price_usd) as high_price_usd,
         sum(case when is_round_of_day then 1 else 0 end) as rounds,
-        sum(case when abs_deviation_bps >= {{ var('warning_bps') }} then seconds_in_effect else 0 end) as seconds_off_peg,
+        sum(case when abs_deviation_bps >= warning_bps then seconds_in_effect else 0 end) as seconds_off_peg,
         max(abs_deviation_bps) as worst_abs_deviation_bps,
         max({{ status_rank('peg_status') }}) as worst_status_rank
     from ranked

@@ -20,6 +20,8 @@ deviations as (
         rounds.served_from,
         rounds.price_usd,
         feeds.peg_usd,
+        feeds.warning_bps,
+        feeds.critical_bps,
         rounds.seconds_since_previous,
         rounds.is_heartbeat_exceeded,
         cast(rounds.price_usd - feeds.peg_usd as float) / cast(feeds.peg_usd as float) * 100 as deviation_pct
@@ -45,6 +47,8 @@ final as (
         deviation_pct * 100 as deviation_bps,
         abs(deviation_pct) * 100 as abs_deviation_bps,
         {{ peg_status('abs(deviation_pct) * 100') }} as peg_status,
+        warning_bps,
+        critical_bps,
         -- measured at load time on the served series (how old the previous served price was when
         -- this round replaced it), so it does not depend on which days happen to be loaded
         seconds_since_previous as seconds_since_previous_update,

@@ -14,6 +14,9 @@ renamed as (
         decimals,
         heartbeat_seconds,
         heartbeat_grace_seconds,
+        warning_bps,
+        critical_bps,
+        hysteresis_bps,
         cast(deviation_threshold_pct as float) as deviation_threshold_pct,
         cast(peg_usd as number(38, 18)) as peg_usd
     from source
