@@ -21,8 +21,15 @@ hidden), and a deferred refresh check waits until the separately deployed Stream
 serves the new day (`PEG_DASHBOARD_CHECK=warn` makes a missing or stale dashboard a warning
 instead of a failure).
 
+Beside dbt, `peg_alerts` finds each feed's peg-status (with hysteresis) and heartbeat transitions
+on the served series in the raw tables, records each once in `PEG_ALERT_TRANSITIONS` and pages the
+new ones through the apprise connection `apprise_default` (a backfill records, never pages; a
+transition older than `PEG_ALERT_MAX_AGE_HOURS`, 26, is recorded unpaged). A failed run is
+announced through the same connection (the provider's `AppriseNotifier`).
+
 Connections: `chainlink_ethereum` (RPC URL, API key as password), `snowflake_default` (used by
-the ingest, dbt and the gate), `dashboard_default` (HTTP, the app's URL). Pools: `chainlink_rpc`
+the ingest, dbt, the gate and the alerts), `dashboard_default` (HTTP, the app's URL; the alerts link
+to it), `apprise_default` (apprise, the alert URLs). Pools: `chainlink_rpc`
 bounds concurrent RPC reads, `snowflake_warehouse` concurrent warehouse work.
 """
 
@@ -37,6 +44,7 @@ from cosmos import DbtTaskGroup
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
+from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import SnowflakeNaming
 from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
@@ -65,6 +73,7 @@ RAW_ROUNDS = Asset(name=RAW_ROUNDS_URI, uri=RAW_ROUNDS_URI, group="peg_monitor")
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
     tags=["stablecoin", "chainlink", "snowflake"],
     doc_md=__doc__,
+    on_failure_callback=notify_pipeline_failure,
 )
 def stablecoin_peg_daily() -> None:
     ingest = [
@@ -90,6 +99,8 @@ def stablecoin_peg_daily() -> None:
     gate = MartsFreshnessSensor(task_id="marts_freshness_gate", pool=WAREHOUSE_POOL)
     refresh_check = DashboardFreshnessSensor(task_id="dashboard_refresh_check")
     ingest >> transform >> gate >> refresh_check
+    # Alerts read the raw tables, not the marts: they need not wait for dbt, nor does a dbt failure hold them.
+    ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL)
 
 
 stablecoin_peg_daily()

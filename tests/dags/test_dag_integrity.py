@@ -112,3 +112,14 @@ def test_the_raw_asset_shares_the_cosmos_namespace_of_the_devstack_connection(da
     )
     raw = dagbag.dags["stablecoin_peg_daily"].get_task("ingest_ethereum_usdc_usd").outlets[0].uri
     assert raw.startswith(f"{namespace}/{mapping.profile['database']}/"), (raw, namespace)
+
+
+def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag) -> None:
+    from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
+
+    dag = dagbag.dags["stablecoin_peg_daily"]
+    alerts = dag.get_task("peg_alerts")
+    assert isinstance(alerts, PegAlertOperator)
+    assert alerts.upstream_task_ids == {t for t in dag.task_ids if t.startswith("ingest_")}
+    assert (alerts.apprise_conn_id, alerts.snowflake_conn_id) == ("apprise_default", "snowflake_default")
+    assert dag.on_failure_callback is notify_pipeline_failure

@@ -1,0 +1,162 @@
+"""PegAlertOperator: find each feed's peg and heartbeat transitions, record them once, page the new ones.
+
+Also the DAGs' failure callback: the apprise provider's AppriseNotifier on the same connection.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from peg_monitor.alert_rules import Transition
+    from peg_monitor.apprise_hook import PegAppriseHook
+    from peg_monitor.snowflake_hook import PegSnowflakeHook
+
+# Transitions older than this when first recorded are kept but never paged: one daily window plus
+# two hours for queueing and retries, so the daily DAG pages what happened in its day, while a
+# catch-up over older days (and any backfill) only records.
+MAX_ALERT_AGE = timedelta(hours=float(os.environ.get("PEG_ALERT_MAX_AGE_HOURS", "26")))
+# How long a run's claim on the transitions it is sending holds before another run may send them.
+CLAIM_LEASE = timedelta(minutes=10)
+BACKFILL_RUN_TYPE = "backfill"
+
+FAILURE_TITLE = "[peg monitor] {{ dag_run.dag_id }} failed"
+FAILURE_BODY = (
+    "DAG run {{ dag_run.run_id }} of {{ dag_run.dag_id }} failed"
+    "{% if reason is defined and reason %}: {{ reason }}{% endif %}.\n"
+    "Logical date: {{ dag_run.logical_date }}; data interval {{ dag_run.data_interval_start }} to "
+    "{{ dag_run.data_interval_end }}.\nSee the failed task's log in the Airflow UI."
+)
+
+
+def notify_pipeline_failure(context: Context) -> None:
+    """DAG-level on_failure_callback: the provider's AppriseNotifier on `apprise_default`, built when
+    a run fails so parsing the DAG file does not import apprise."""
+    from airflow.providers.apprise.notifications.apprise import AppriseNotifier
+    from apprise import NotifyType
+
+    AppriseNotifier(title=FAILURE_TITLE, body=FAILURE_BODY, notify_type=NotifyType.FAILURE)(context)
+
+
+def is_backfill(context: Context) -> bool:
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    return getattr(run_type, "value", run_type) == BACKFILL_RUN_TYPE
+
+
+class PegAlertOperator(BaseOperator):
+    """Compute every feed's peg-status (with hysteresis) and heartbeat transitions from the served
+    series in the raw tables, MERGE them into PEG_ALERT_TRANSITIONS if absent, then send the ones
+    not yet sent through apprise and mark them sent.
+
+    A backfill run records but sends nothing; a transition older than `max_alert_age` when first
+    recorded is recorded as suppressed. A failed send fails the task with the count left un-sent;
+    they stay recorded and the next run (or retry) sends them.
+
+    :param snowflake_conn_id: Snowflake connection (templated)
+    :param apprise_conn_id: apprise connection with the alert URLs (templated)
+    :param dashboard_conn_id: HTTP connection whose host is the dashboard's URL, for the links (templated)
+    :param raw_schema: schema of the raw tables and the alert state; default the connection's (templated)
+    :param max_alert_age: transitions older than this are recorded, never sent
+    :return: for XCom: transitions found, newly recorded, suppressed, sent, and whether it was a backfill
+    """
+
+    template_fields: Sequence[str] = ("snowflake_conn_id", "apprise_conn_id", "dashboard_conn_id", "raw_schema")
+    ui_color = "#f4a460"
+
+    def __init__(
+        self,
+        *,
+        snowflake_conn_id: str = "snowflake_default",
+        apprise_conn_id: str = "apprise_default",
+        dashboard_conn_id: str = "dashboard_default",
+        raw_schema: str | None = None,
+        max_alert_age: timedelta = MAX_ALERT_AGE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.snowflake_conn_id = snowflake_conn_id
+        self.apprise_conn_id = apprise_conn_id
+        self.dashboard_conn_id = dashboard_conn_id
+        self.raw_schema = raw_schema
+        self.max_alert_age = max_alert_age
+
+    @cached_property
+    def snowflake_hook(self) -> PegSnowflakeHook:
+        from peg_monitor.snowflake_hook import PegSnowflakeHook
+
+        return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
+
+    @cached_property
+    def apprise_hook(self) -> PegAppriseHook:
+        from peg_monitor.apprise_hook import PegAppriseHook
+
+        return PegAppriseHook(apprise_conn_id=self.apprise_conn_id)
+
+    def dashboard_url(self) -> str:
+        from airflow.sdk.bases.hook import BaseHook
+
+        from peg_monitor.freshness import dashboard_url
+
+        conn = BaseHook.get_connection(self.dashboard_conn_id)
+        return dashboard_url(conn.host, conn.port, conn.schema)
+
+    def suppression(self, transition: Transition, backfill: bool, now: datetime) -> str | None:
+        """Why a newly found transition is never sent, or None."""
+        if backfill:
+            return "backfill"
+        if transition.occurred_at < now - self.max_alert_age:
+            return f"older than {self.max_alert_age} when recorded"
+        return None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from peg_monitor.alert_messages import alert_message
+        from peg_monitor.alert_rules import transitions
+        from peg_monitor.alert_store import TRANSITIONS_TABLE, AlertStore
+        from peg_monitor.apprise_hook import AlertDeliveryError
+
+        backfill, now = is_backfill(context), datetime.now(UTC)
+        with closing(self.snowflake_hook.get_conn()) as connection:
+            store = AlertStore(connection, self.raw_schema)
+            store.ensure_tables()
+            found = [t for f in store.feeds() for t in transitions(f.feed, f.series, f.thresholds, f.as_of)]
+            decided = [(t, self.suppression(t, backfill, now)) for t in found]
+            recorded = store.record(decided, context["run_id"])
+            summary = {
+                "transitions": len(found),
+                "recorded": recorded,
+                "suppressed_now": sum(1 for _, reason in decided if reason),
+                "sent": 0,
+                "backfill": backfill,
+            }
+            if backfill:
+                self.log.info("backfill run: recorded %s new transition(s), paging nobody", recorded)
+                return summary
+            url = self.dashboard_url()
+            token = f"{context['run_id']}/{uuid.uuid4().hex}"
+            pending = store.claim(token, CLAIM_LEASE)
+            try:
+                for transition in pending:
+                    title, body, notify_type = alert_message(transition, url)
+                    self.apprise_hook.deliver(title=title, body=body, notify_type=notify_type)
+                    store.mark_notified(transition, token)
+                    summary["sent"] += 1
+                    self.log.info("alert sent: %s", title)
+            except AlertDeliveryError as exc:
+                raise AlertDeliveryError(
+                    f"sent {summary['sent']} of {len(pending)} alert(s); the other {len(pending) - summary['sent']} "
+                    f"stay recorded and un-sent in {TRANSITIONS_TABLE}, and the next run sends them. {exc}"
+                ) from exc
+            finally:
+                store.release(token)
+        self.log.info("%s transition(s), %s new, %s alert(s) sent", len(found), recorded, summary["sent"])
+        return summary

@@ -1,0 +1,39 @@
+"""An AppriseHook that fails when a notification is not delivered.
+
+The provider's `AppriseHook.notify()` drops apprise's result, so a dead receiver looks like a
+success. The alerts must fail loudly instead (the transition then stays un-notified and the next
+run sends it), so `deliver()` checks the result; the connection is read as the provider reads it
+(`config` extra: `{"path": "<apprise URL>", "tag": ...}` or a list of them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow.providers.apprise.hooks.apprise import AppriseHook
+
+if TYPE_CHECKING:
+    from apprise import NotifyType
+
+
+class AlertDeliveryError(RuntimeError):
+    """Apprise did not deliver a notification to every service of the connection."""
+
+
+class PegAppriseHook(AppriseHook):
+    """AppriseHook plus `deliver()`, which raises AlertDeliveryError unless every service accepted."""
+
+    def deliver(self, *, title: str, body: str, notify_type: NotifyType) -> None:
+        import apprise
+
+        services = apprise.Apprise()
+        self.set_config_from_conn(conn=self.get_connection(self.apprise_conn_id), apprise_obj=services)
+        if not len(services):
+            raise AlertDeliveryError(f"connection {self.apprise_conn_id!r} has no apprise URL apprise can use")
+        result = services.notify(body=body, title=title, notify_type=notify_type)
+        if not result:
+            raise AlertDeliveryError(
+                f"apprise did not deliver {title!r}: {result.failed_count} of {len(services)} service(s) of "
+                f"connection {self.apprise_conn_id!r} failed (status {result.status.name}; apprise's log above "
+                "names the HTTP error or refused connection)"
+            )
