@@ -9,6 +9,9 @@ catch-up tests, the wall clock the live ones.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -31,6 +34,7 @@ from devstack.oracle_rule import (
     reason_to_publish,
     rounds_between,
 )
+from devstack.settings import LOG_DIR, PROJECT_DIR
 from tests.support.scratch_chain import free_port, scratch_chain, web3
 
 H = 3600
@@ -330,3 +334,62 @@ def _wait(condition, timeout: float) -> float:
             pass  # not listening yet
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def test_the_service_runs_in_the_background_and_the_move_command_moves_its_market(feeds, tmp_path) -> None:
+    """start_service / the `move` and `status` commands / stop_service, on a scratch node holding a
+    history that ended at today's midnight: the service catches up to now, then a move shows."""
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    moves, port = tmp_path / "moves.json", free_port()
+    name = f"oracle-test-{port}"
+    with scratch_chain(port=free_port()) as rpc:
+        replayed(rpc, feeds, int(end.timestamp()))
+        began = time.monotonic()
+        assert oracle.start_service(rpc.url, port, tick=1, name=name, history_end=end, moves_file=moves)
+        try:
+            _wait(lambda: _status(port)["observed_until"] is not None, 60)
+            caught_up = time.monotonic() - began
+            bad = _cli("move", "EUR/USD", "0.97", "--minutes", "1", "--moves-file", str(moves))
+            assert bad.returncode == 1 and "unknown pair 'EUR/USD'" in bad.stderr
+            good = _cli("move", "USDC/USD", "0.97", "--minutes", "1", "--moves-file", str(moves))
+            assert good.returncode == 0 and "USDC/USD moves to 0.97" in good.stdout, good.stderr
+            usdc = proxy(rpc, next(f for f in feeds if f.pair == "USDC/USD"))
+            _wait(lambda: usdc.functions.latestRoundData().call()[1] < 98_000_000, 30)
+            shown = json.loads(_cli("status", "--port", str(port)).stdout)["feeds"]["USDC/USD"]
+            assert Decimal(shown["price"]) < Decimal("0.98") and shown["reason"] == DEVIATION
+            assert int(shown["round_id"]) == usdc.functions.latestRoundData().call()[0]
+        finally:
+            assert oracle.stop_service(name)
+    assert not oracle.stop_service(name)
+    assert "USDC/USD round 2:" in (LOG_DIR / f"{name}.log").read_text()
+    assert caught_up < 30, f"catching up {datetime.now(UTC) - end} took {caught_up:.1f}s"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(PROJECT_DIR / "plugins"), str(PROJECT_DIR)])}
+    return subprocess.run(
+        [sys.executable, "-m", "devstack.oracle", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_the_history_still_matches_after_the_oracle_published(feeds, tmp_path, monkeypatch) -> None:
+    """`make stack-up` must not replay (anvil_reset) a node because the oracle added rounds: the check
+    looks for the history's last round by its id. chain.replay runs with the short plan as the history."""
+    end = int(END.timestamp())
+    scenario = history.Scenario(END)
+    monkeypatch.setattr(history, "phases", lambda feed, sc: plan(feed, end))
+    monkeypatch.setattr(chain, "HISTORY_FILE", tmp_path / "history.json")
+    chain.HISTORY_FILE.write_text(
+        json.dumps({"end": END.isoformat(), "fingerprint": chain.fingerprint(feeds, scenario)})
+    )
+    walks = {f.pair: continuing(f, scenario) for f in feeds}
+    with scratch_chain(port=free_port()) as rpc:
+        chain.replay(feeds, scenario, rpc)
+        assert chain.head_timestamp(rpc) == end  # the replay ends at the history's end, where the oracle starts
+        assert chain.history_matches(feeds, scenario, rpc)
+        assert oracle.Oracle(rpc, feeds, walks, tmp_path / "moves.json").publish_until(end + 3 * H)
+        assert chain.history_matches(feeds, scenario, rpc)
+        # Another history (its rounds a second later) does not match, whatever the oracle added.
+        monkeypatch.setattr(history, "phases", lambda feed, sc: plan(feed, end + 1))
+        chain.HISTORY_FILE.write_text(json.dumps({"fingerprint": chain.fingerprint(feeds, scenario)}))
+        assert not chain.history_matches(feeds, scenario, rpc)
