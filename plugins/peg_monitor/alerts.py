@@ -67,7 +67,7 @@ class PegAlertOperator(BaseOperator):
     :param dashboard_conn_id: HTTP connection whose host is the dashboard's URL, for the links (templated)
     :param raw_schema: schema of the raw tables and the alert state; default the connection's (templated)
     :param max_alert_age: transitions older than this are recorded, never sent
-    :return: for XCom: transitions found, newly recorded, suppressed, sent, and whether it was a backfill
+    :return: for XCom: transitions found, newly recorded, alerts sent, and whether it was a backfill
     """
 
     template_fields: Sequence[str] = ("snowflake_conn_id", "apprise_conn_id", "dashboard_conn_id", "raw_schema")
@@ -131,13 +131,7 @@ class PegAlertOperator(BaseOperator):
             found = [t for f in store.feeds() for t in transitions(f.feed, f.series, f.thresholds, f.as_of)]
             decided = [(t, self.suppression(t, backfill, now)) for t in found]
             recorded = store.record(decided, context["run_id"])
-            summary = {
-                "transitions": len(found),
-                "recorded": recorded,
-                "suppressed_now": sum(1 for _, reason in decided if reason),
-                "sent": 0,
-                "backfill": backfill,
-            }
+            summary = {"transitions": len(found), "recorded": recorded, "sent": 0, "backfill": backfill}
             if backfill:
                 self.log.info("backfill run: recorded %s new transition(s), paging nobody", recorded)
                 return summary
