@@ -263,3 +263,16 @@ def test_a_failed_run_is_announced_by_the_providers_notifier(receiver, monkeypat
     (alert,) = receiver.received
     assert alert["type"] == "failure" and alert["title"] == "[peg monitor] stablecoin_peg_daily failed"
     assert "scheduled__2026-01-01T00:00:00+00:00 of stablecoin_peg_daily failed: task_failure" in alert["message"]
+
+
+def test_the_daily_and_realtime_runs_seeing_the_same_round_at_once_page_once(usdc, receiver) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    usdc.push("0.9930", usdc.loaded_until + timedelta(minutes=5))
+    usdc.load(usdc.loaded_until + timedelta(minutes=30))
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(run_alerts, usdc.schema, run_id=run_id) for run_id in ("scheduled__daily", "scheduled__rt")]
+        summaries = [run.result() for run in runs]
+    assert sorted(s["sent"] for s in summaries) == [0, 1]
+    assert [a["title"].split(" ")[0] for a in receiver.received] == ["WARNING"]
+    assert [row[:4] for row in recorded(usdc.schema)] == [("peg_status", "warning", None, True)]
