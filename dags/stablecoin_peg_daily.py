@@ -99,8 +99,9 @@ def stablecoin_peg_daily() -> None:
     gate = MartsFreshnessSensor(task_id="marts_freshness_gate", pool=WAREHOUSE_POOL)
     refresh_check = DashboardFreshnessSensor(task_id="dashboard_refresh_check")
     ingest >> transform >> gate >> refresh_check
-    # Alerts read the raw tables, not the marts: they need not wait for dbt, nor does a dbt failure hold them.
-    ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL)
+    # Alerts read the raw tables, not the marts: they need not wait for dbt, nor does a dbt failure
+    # hold them; one feed's failed ingest does not hold the others' alerts either (all_done).
+    ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")
 
 
 stablecoin_peg_daily()

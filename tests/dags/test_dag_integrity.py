@@ -121,5 +121,6 @@ def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag) -> 
     alerts = dag.get_task("peg_alerts")
     assert isinstance(alerts, PegAlertOperator)
     assert alerts.upstream_task_ids == {t for t in dag.task_ids if t.startswith("ingest_")}
+    assert alerts.trigger_rule == "all_done"  # a feed whose ingest failed does not hold the others' alerts
     assert (alerts.apprise_conn_id, alerts.snowflake_conn_id) == ("apprise_default", "snowflake_default")
     assert dag.on_failure_callback is notify_pipeline_failure
