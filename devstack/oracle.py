@@ -143,11 +143,10 @@ def stop_service(name: str = SERVICE_NAME) -> bool:
     return processes.stop(name)
 
 
-def move(pair: str, price: str, minutes: float, moves_file: Path = MOVES_FILE, now: float | None = None) -> Move:
-    """Move a feed's market to `price` for `minutes` from the next market step; MoveError names what is wrong."""
-    return add_move(
-        moves_file, load_registry(), pair, price, minutes, time.time() if now is None else now, MARKET_STEP_SECONDS
-    )
+def move(pair: str, price: str, minutes: float, ramp_minutes: float = 0, moves_file: Path = MOVES_FILE) -> Move:
+    """Move a feed's market to `price` for `minutes` from the next market step (sliding there and back
+    over `ramp_minutes`); MoveError names the bad pair, price or duration."""
+    return add_move(moves_file, load_registry(), pair, price, minutes, time.time(), MARKET_STEP_SECONDS, ramp_minutes)
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -159,7 +158,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _move(args: argparse.Namespace) -> None:
-    m = move(args.pair, args.price, args.minutes, args.moves_file)
+    m = move(args.pair, args.price, args.minutes, args.ramp_minutes, args.moves_file)
     print(f"{m.pair} moves to {m.price} from {utc(m.start)} until {utc(m.end)} ({history.LABEL})")
     print("the running oracle publishes it at its next tick; a restart replays it")
 
@@ -186,7 +185,8 @@ def main() -> None:
     move_ = commands.add_parser("move", help="move a feed's market, e.g. USDC/USD 0.97 --minutes 20")
     move_.add_argument("pair")
     move_.add_argument("price")
-    move_.add_argument("--minutes", type=float, required=True)
+    move_.add_argument("--minutes", type=float, required=True, help="how long the move lasts")
+    move_.add_argument("--ramp-minutes", type=float, default=0, help="slide there and back over this long")
     move_.add_argument("--moves-file", type=Path, default=MOVES_FILE)
     move_.set_defaults(run=_move)
     status = commands.add_parser("status", help="print the last round published per feed")

@@ -6,7 +6,9 @@ its own. Grid point k's price is a pure function of the feed, the history's end 
 oracle, a restart of it or a test observe the same prices at the same times, whatever their tick.
 
 A *move* (`python -m devstack.oracle move USDC/USD 0.97 --minutes 20`) sets the level the walk
-wanders around for a while, then the walk is back at the peg. Moves are kept in a JSON file in the
+wanders around for a while, then the walk is back at the peg. With `--ramp-minutes` the level
+slides there and back linearly instead of jumping, so a 3 % depeg with a 12-minute ramp crosses
+the 0.25 % deviation threshold about once a minute each way (a round a minute, as in a real depeg). Moves are kept in a JSON file in the
 stack folder, so the running oracle picks one up at its next tick and a restart replays it.
 """
 
@@ -69,12 +71,19 @@ def continuing(feed: Feed, scenario: history.Scenario) -> Walk:
 
 @dataclass(frozen=True)
 class Move:
-    """The pair's market wanders around `price` for start <= t < end (unix seconds), then around its peg."""
+    """The pair's market wanders around `price` for start <= t < end (unix seconds), then around its
+    peg; with a ramp, the level slides from the peg to `price` over `ramp` seconds and back before `end`."""
 
     pair: str
     price: str  # decimal text, exact as given
     start: int
     end: int
+    ramp: int = 0
+
+    def level(self, peg: float, at: int) -> float:
+        """The level at `at` (inside the move)."""
+        share = min(1.0, (at - self.start) / self.ramp, (self.end - at) / self.ramp) if self.ramp else 1.0
+        return peg + (float(self.price) - peg) * share
 
     def covers(self, pair: str, at: int) -> bool:
         return self.pair == pair and self.start <= at < self.end
@@ -112,7 +121,7 @@ class LiveMarket:
     def level(self, at: int) -> float:
         """The price the walk wanders around at `at`: the latest move's that covers it, else the peg."""
         covering = [m for m in self.moves if m.covers(self.walk.pair, at)]
-        return float(covering[-1].price) if covering else self.walk.peg
+        return covering[-1].level(self.walk.peg, at) if covering else self.walk.peg
 
     def answer(self, at: int) -> int:
         """The answer the oracle observes at grid point `at` (raw integer, the feed's decimals)."""
@@ -133,9 +142,19 @@ def load_moves(path: Path) -> list[Move]:
         raise MoveError(f"{path} is not a moves file ({exc}): fix or delete it") from exc
 
 
-def add_move(path: Path, feeds: list[Feed], pair: str, price: str, minutes: float, now: float, step: int) -> Move:
-    """Record a move of `pair` to `price` for `minutes`, starting one market step after `now`
-    (so a running oracle, which observes up to its own now, sees it before it begins)."""
+def add_move(
+    path: Path,
+    feeds: list[Feed],
+    pair: str,
+    price: str,
+    minutes: float,
+    now: float,
+    step: int,
+    ramp_minutes: float = 0,
+) -> Move:
+    """Record a move of `pair` to `price` for `minutes` (sliding there and back over `ramp_minutes`),
+    starting one market step after `now` (so a running oracle, which observes up to its own now,
+    sees it before it begins)."""
     by_pair = {f.pair: f for f in feeds}
     if pair not in by_pair:
         raise MoveError(f"unknown pair {pair!r}: the registry has {', '.join(sorted(by_pair))}")
@@ -148,8 +167,10 @@ def add_move(path: Path, feeds: list[Feed], pair: str, price: str, minutes: floa
         raise MoveError(f"price {price!r} for {pair} must be between {low} and {high} (USD)")
     if not 0 < minutes <= MAX_MOVE_MINUTES:
         raise MoveError(f"--minutes {minutes} for {pair} must be more than 0 and at most {MAX_MOVE_MINUTES}")
+    if not 0 <= 2 * ramp_minutes <= minutes:
+        raise MoveError(f"--ramp-minutes {ramp_minutes} for {pair} must be between 0 and half of --minutes {minutes}")
     start = math.ceil(now) + step
-    move = Move(pair, str(value), start, start + round(minutes * 60))
+    move = Move(pair, str(value), start, start + round(minutes * 60), round(ramp_minutes * 60))
     moves = [*load_moves(path), move]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -171,6 +171,25 @@ def test_a_move_sets_the_level_then_the_walk_returns(feed_by_pair, tmp_path) -> 
     assert market.answer(move.start - 1) == LiveMarket(walk).answer(move.start - 1)  # before it: the walk
 
 
+def test_a_ramped_move_publishes_about_a_round_a_minute_each_way(feed_by_pair, tmp_path) -> None:
+    """What the latency benchmark's live depeg needs: 1.00 -> 0.97 over 12 minutes crosses the 0.25 %
+    threshold about once a minute, and so does the way back."""
+    feed = feed_by_pair["USDC/USD"]
+    walk = continuing(feed, history.Scenario(END))
+    move = add_move(tmp_path / "moves.json", [feed], feed.pair, "0.97", 30, walk.origin + H, walk.step, 12)
+    assert move.ramp == 720 and load_moves(tmp_path / "moves.json") == [move]
+    last = history.SimRound(feed.pair, 2, 1, 100_000_000, walk.origin, walk.origin, 1)
+    published = rounds_between(feed, LiveMarket(walk, [move]), 2, last, walk.origin, walk.origin + 3 * H)
+    down = [p.round for p in published if move.start <= p.round.updated_at < move.start + move.ramp]
+    up = [p.round for p in published if move.end - move.ramp <= p.round.updated_at <= move.end]
+    for leg in (down, up):
+        assert 9 <= len(leg) <= 16 and all(p.reason == DEVIATION for p in published if p.round in leg)
+        assert max(b.updated_at - a.updated_at for a, b in zip(leg, leg[1:], strict=False)) <= 150
+    assert min(p.round.answer for p in published) < 97_300_000
+    with pytest.raises(MoveError, match="--ramp-minutes 16 for USDC/USD must be between 0 and half of --minutes 30"):
+        add_move(tmp_path / "moves.json", [feed], feed.pair, "0.97", 30, walk.origin, walk.step, 16)
+
+
 @pytest.mark.parametrize(
     ("pair", "price", "minutes", "message"),
     [
