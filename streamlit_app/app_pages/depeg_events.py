@@ -5,16 +5,16 @@ import streamlit as st
 from peg_dashboard import charts, data, filters, ui
 
 st.title("Depeg Events")
-st.caption(
-    f"An event starts at the first round {data.WARNING_BPS} bps or more from the peg and ends at the first "
-    "round back within it; without one it is still open."
-)
 
 
 @st.fragment(run_every=ui.REFRESH_EVERY)
 def depeg_events() -> None:
     selection = filters.current_selection()
     with ui.data_errors():
+        st.caption(
+            f"An event starts at the first round {ui.warning_text(ui.feeds_in_view(selection))} or more from "
+            "the peg and ends at the first round back within it; without one it is still open."
+        )
         events = data.depeg_events(selection.feed, selection.start, selection.end)
         columns = st.columns(3)
         columns[0].metric("Events in view", f"{len(events)}", border=True)

@@ -4,19 +4,19 @@ import streamlit as st
 from peg_dashboard import charts, data, filters, ui
 
 st.title("Peg Deviation")
-st.caption(
-    f"Chainlink price per token against its peg. Warning from {data.WARNING_BPS} bps, "
-    f"critical from {data.CRITICAL_BPS} bps (1 bp = 0.01 %)."
-)
 
 
 @st.fragment(run_every=ui.REFRESH_EVERY)
 def peg_deviation() -> None:
     selection = filters.current_selection()
     with ui.data_errors():
+        feeds = ui.feeds_in_view(selection)
+        st.caption(
+            f"Chainlink price per token against its peg. Thresholds per feed (from the registry): "
+            f"{ui.thresholds_text(feeds)} (1 bp = 0.01 %)."
+        )
         status = ui.rows_by_pair(data.latest_status(selection.feed, selection.end))
         st.subheader(f"Status at the end of {selection.last_day:%Y-%m-%d} (UTC)")
-        feeds = ui.feeds_in_view(selection)
         for row_feeds in [feeds[i : i + 4] for i in range(0, len(feeds), 4)]:
             for column, feed in zip(st.columns(4), row_feeds, strict=False):
                 with column, st.container(border=True):
@@ -49,7 +49,17 @@ def peg_deviation() -> None:
                         st.altair_chart(charts.price_chart(token_series), width="stretch")
             st.subheader("Deviation from the peg")
             st.caption(f"The largest deviation per {bucket}, in bps, over the warning and critical bands.")
-            st.altair_chart(charts.deviation_chart(series), width="stretch")
+            groups = ui.by_thresholds(feeds)
+            for (warning, critical), members in groups.items():
+                pairs = {f.feed_pair for f in members}
+                group = series[series["feed_pair"].isin(pairs)]
+                if group.empty:
+                    continue
+                if len(groups) > 1:
+                    st.markdown(
+                        f"**{', '.join(sorted(pairs))}**: warning from {warning} bps, critical from {critical} bps"
+                    )
+                st.altair_chart(charts.deviation_chart(group, warning, critical), width="stretch")
 
         st.subheader("Latest updates")
         updates = data.latest_updates(selection.feed, selection.start, selection.end)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from peg_dashboard.data import CRITICAL_BPS, OUTLIER_ABS_Z, UNUSUAL_ABS_Z, WARNING_BPS, Z_STATUSES
+from peg_dashboard.data import OUTLIER_ABS_Z, UNUSUAL_ABS_Z, Z_STATUSES
 
 STATUS_COLORS = {"healthy": "#2e7d32", "warning": "#ef6c00", "critical": "#c62828", "no_data": "#9e9e9e"}
 Z_STATUS_COLORS = {"normal": "#2e7d32", "unusual": "#ef6c00", "outlier": "#c62828", "no z-score": "#bdbdbd"}
@@ -54,18 +54,24 @@ def _token_color(frame: pd.DataFrame) -> str:
     return palette[sum(map(ord, symbol)) % len(palette)]
 
 
-def deviation_chart(series: pd.DataFrame) -> alt.LayerChart:
-    """Deviation from the peg in bps (the signed worst per bucket), over the warning and critical bands."""
-    frame = _utc(series, "bucket_at")
-    extent = max(float(frame["worst_deviation_bps"].abs().max()), CRITICAL_BPS * 1.5) * 1.05
-    bands = pd.DataFrame(
+def deviation_bands(warning_bps: float, critical_bps: float, extent: float) -> pd.DataFrame:
+    """The warning and critical bands on both sides of the peg, for one set of thresholds."""
+    return pd.DataFrame(
         [
-            {"level": "warning", "y": WARNING_BPS, "y2": CRITICAL_BPS},
-            {"level": "warning", "y": -CRITICAL_BPS, "y2": -WARNING_BPS},
-            {"level": "critical", "y": CRITICAL_BPS, "y2": extent},
-            {"level": "critical", "y": -extent, "y2": -CRITICAL_BPS},
+            {"level": "warning", "y": warning_bps, "y2": critical_bps},
+            {"level": "warning", "y": -critical_bps, "y2": -warning_bps},
+            {"level": "critical", "y": critical_bps, "y2": extent},
+            {"level": "critical", "y": -extent, "y2": -critical_bps},
         ]
     )
+
+
+def deviation_chart(series: pd.DataFrame, warning_bps: float, critical_bps: float) -> alt.LayerChart:
+    """Deviation from the peg in bps (the signed worst per bucket) of feeds sharing these thresholds,
+    over their warning and critical bands."""
+    frame = _utc(series, "bucket_at")
+    extent = max(float(frame["worst_deviation_bps"].abs().max()), critical_bps * 1.5) * 1.05
+    bands = deviation_bands(warning_bps, critical_bps, extent)
     band_colors = alt.Scale(domain=["warning", "critical"], range=[STATUS_COLORS["warning"], STATUS_COLORS["critical"]])
     band_layer = (
         alt.Chart(bands)
@@ -80,7 +86,7 @@ def deviation_chart(series: pd.DataFrame) -> alt.LayerChart:
         alt.Chart(
             pd.DataFrame(
                 {
-                    "y": [WARNING_BPS, -WARNING_BPS, CRITICAL_BPS, -CRITICAL_BPS],
+                    "y": [warning_bps, -warning_bps, critical_bps, -critical_bps],
                     "level": ["warning", "warning", "critical", "critical"],
                 }
             )

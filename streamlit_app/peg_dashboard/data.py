@@ -38,8 +38,6 @@ DAILY = "STABLECOIN_PEG_DAILY"
 STALENESS = "CHAINLINK_FEED_STALENESS"
 MARTS = (HEALTH, ZSCORE, EVENTS, DAILY, STALENESS)
 
-WARNING_BPS = 50
-CRITICAL_BPS = 100
 UNUSUAL_ABS_Z = 1
 OUTLIER_ABS_Z = 2
 Z_STATUSES = ("normal", "unusual", "outlier", "no z-score")
@@ -71,17 +69,24 @@ class MartsNotFound(DataError):
 
 @dataclass(frozen=True)
 class Feed:
-    """One Chainlink feed in the data."""
+    """One Chainlink feed in the data, with the peg thresholds the registry gives it (via the marts)."""
 
     chain: str
     proxy_address: str
     feed_pair: str
     symbol: str
     heartbeat_seconds: int
+    warning_bps: int
+    critical_bps: int
 
     @property
     def key(self) -> str:
         return f"{self.chain}:{self.proxy_address}"
+
+    @property
+    def thresholds(self) -> tuple[int, int]:
+        """(warning_bps, critical_bps): a status is warning from the first, critical from the second."""
+        return self.warning_bps, self.critical_bps
 
 
 @dataclass(frozen=True)
@@ -251,16 +256,19 @@ def feeds() -> list[Feed]:
     """Every feed in the data (the staleness mart has one row per feed with loaded windows)."""
     frame = _feeds(*_version())
     return [
-        Feed(r.chain, r.proxy_address, r.feed_pair, r.symbol, int(r.heartbeat_seconds))
+        Feed(
+            r.chain, r.proxy_address, r.feed_pair, r.symbol, int(r.heartbeat_seconds), int(r.warning_bps),
+            int(r.critical_bps),
+        )
         for r in frame.itertuples(index=False)
-    ]
+    ]  # fmt: skip
 
 
 @st.cache_data(**CACHE)
 def _feeds(marts: str, version: str) -> pd.DataFrame:
     return _query(
-        f"select chain, proxy_address, feed_pair, symbol, heartbeat_seconds from {marts}.{STALENESS} "
-        f"order by symbol, feed_pair, chain"
+        f"select chain, proxy_address, feed_pair, symbol, heartbeat_seconds, warning_bps, critical_bps "
+        f"from {marts}.{STALENESS} order by symbol, feed_pair, chain"
     )
 
 

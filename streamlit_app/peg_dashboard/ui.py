@@ -25,12 +25,12 @@ STATUS_BADGES = {
     "no data": ("gray", ":material/help:"),
 }
 GUIDE = """
-- **Peg Deviation**: each token's status now (healthy below 50 bps from the peg, warning from 50,
-  critical from 100), its price, its deviation with the bands, and the latest Chainlink rounds.
-  Refreshes every minute.
+- **Peg Deviation**: each token's status now (healthy, warning or critical by the feed's own
+  thresholds from the registry, 50 and 100 bps by default), its price, its deviation with the
+  bands, and the latest Chainlink rounds. Refreshes every minute.
 - **Peg Z-Score**: how unusual each hour's price is against the rolling 24 h mean and standard
   deviation; |z| > 1 is unusual, |z| > 2 an outlier.
-- **Depeg Events**: every run of rounds beyond 50 bps, worst first, and each day's status.
+- **Depeg Events**: every run of rounds beyond the feed's warning threshold, worst first, and each day's status.
 - **Feed Health**: whether each feed still updates within its heartbeat.
 
 The token and date range apply to every page and are kept in the link, e.g.
@@ -120,6 +120,35 @@ def seconds_to_text(seconds: float | None) -> str:
 
 def feeds_in_view(selection: Selection) -> list[data.Feed]:
     return [selection.feed] if selection.feed else data.feeds()
+
+
+def by_thresholds(feeds: list[data.Feed]) -> dict[tuple[int, int], list[data.Feed]]:
+    """Feeds grouped by their (warning_bps, critical_bps), most common first."""
+    groups: dict[tuple[int, int], list[data.Feed]] = {}
+    for feed in feeds:
+        groups.setdefault(feed.thresholds, []).append(feed)
+    return dict(sorted(groups.items(), key=lambda item: -len(item[1])))
+
+
+def thresholds_text(feeds: list[data.Feed]) -> str:
+    """'warning from 50 bps, critical from 100 bps', naming the feeds when thresholds differ."""
+    groups = by_thresholds(feeds)
+    parts = [
+        (f"{', '.join(f.symbol for f in members)}: " if len(groups) > 1 else "")
+        + f"warning from {warning} bps, critical from {critical} bps"
+        for (warning, critical), members in groups.items()
+    ]
+    return "; ".join(parts) if parts else "no feed in view"
+
+
+def warning_text(feeds: list[data.Feed]) -> str:
+    """'50 bps', or each feed's warning threshold when they differ."""
+    warnings: dict[int, list[str]] = {}
+    for feed in feeds:
+        warnings.setdefault(feed.warning_bps, []).append(feed.symbol)
+    if len(warnings) <= 1:
+        return f"{next(iter(warnings))} bps" if warnings else "the feed's warning threshold"
+    return "its feed's warning threshold (" + "; ".join(f"{', '.join(s)}: {w} bps" for w, s in warnings.items()) + ")"
 
 
 def rows_by_pair(frame: pd.DataFrame) -> dict[str, pd.Series]:
