@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from peg_monitor.alert_rules import Transition
+    from peg_monitor.alert_store import AlertStore
     from peg_monitor.apprise_hook import PegAppriseHook
     from peg_monitor.snowflake_hook import PegSnowflakeHook
 
@@ -119,38 +120,42 @@ class PegAlertOperator(BaseOperator):
         return None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from peg_monitor.alert_messages import alert_message
         from peg_monitor.alert_rules import transitions
-        from peg_monitor.alert_store import TRANSITIONS_TABLE, AlertStore
-        from peg_monitor.apprise_hook import AlertDeliveryError
+        from peg_monitor.alert_store import AlertStore
 
         backfill, now = is_backfill(context), datetime.now(UTC)
         with closing(self.snowflake_hook.get_conn()) as connection:
             store = AlertStore(connection, self.raw_schema)
             store.ensure_tables()
             found = [t for f in store.feeds() for t in transitions(f.feed, f.series, f.thresholds, f.as_of)]
-            decided = [(t, self.suppression(t, backfill, now)) for t in found]
-            recorded = store.record(decided, context["run_id"])
-            summary = {"transitions": len(found), "recorded": recorded, "sent": 0, "backfill": backfill}
+            recorded = store.record([(t, self.suppression(t, backfill, now)) for t in found], context["run_id"])
             if backfill:
                 self.log.info("backfill run: recorded %s new transition(s), paging nobody", recorded)
-                return summary
-            url = self.dashboard_url()
-            token = f"{context['run_id']}/{uuid.uuid4().hex}"
-            pending = store.claim(token, CLAIM_LEASE)
-            try:
-                for transition in pending:
-                    title, body, notify_type = alert_message(transition, url)
-                    self.apprise_hook.deliver(title=title, body=body, notify_type=notify_type)
-                    store.mark_notified(transition, token)
-                    summary["sent"] += 1
-                    self.log.info("alert sent: %s", title)
-            except AlertDeliveryError as exc:
-                raise AlertDeliveryError(
-                    f"sent {summary['sent']} of {len(pending)} alert(s); the other {len(pending) - summary['sent']} "
-                    f"stay recorded and un-sent in {TRANSITIONS_TABLE}, and the next run sends them. {exc}"
-                ) from exc
-            finally:
-                store.release(token)
-        self.log.info("%s transition(s), %s new, %s alert(s) sent", len(found), recorded, summary["sent"])
-        return summary
+            sent = 0 if backfill else self.send_pending(store, f"{context['run_id']}/{uuid.uuid4().hex}")
+        self.log.info("%s transition(s), %s new, %s alert(s) sent", len(found), recorded, sent)
+        return {"transitions": len(found), "recorded": recorded, "sent": sent, "backfill": backfill}
+
+    def send_pending(self, store: AlertStore, token: str) -> int:
+        """Claim the transitions not yet sent, send them oldest first, mark each as it is accepted;
+        release the rest, and fail naming how many stay un-sent, when apprise cannot deliver one."""
+        from peg_monitor.alert_messages import alert_message
+        from peg_monitor.alert_store import TRANSITIONS_TABLE
+        from peg_monitor.apprise_hook import AlertDeliveryError
+
+        url = self.dashboard_url()
+        pending, sent = store.claim(token, CLAIM_LEASE), 0
+        try:
+            for transition in pending:
+                title, body, notify_type = alert_message(transition, url)
+                self.apprise_hook.deliver(title=title, body=body, notify_type=notify_type)
+                store.mark_notified(transition, token)
+                sent += 1
+                self.log.info("alert sent: %s", title)
+        except AlertDeliveryError as exc:
+            raise AlertDeliveryError(
+                f"sent {sent} of {len(pending)} alert(s); the other {len(pending) - sent} stay recorded and un-sent "
+                f"in {TRANSITIONS_TABLE}, and the next run sends them. {exc}"
+            ) from exc
+        finally:
+            store.release(token)
+        return sent

@@ -15,6 +15,7 @@ import pytest
 
 from chainlink_feeds import operators
 from chainlink_feeds.operators import ChainlinkFeedOperator
+from chainlink_feeds.registry import load_registry
 from devstack import chain, recorded
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
 from tests.support.recorded import expected, window
@@ -40,7 +41,8 @@ SAMPLE = {
     "USDT/USD": days("2021-09-01", 3) + days("2022-05-11", 3),
 }
 CONN_ID = "chainlink_recorded_marts"
-WARNING_BPS, CRITICAL_BPS = 50, 100
+# the registry's thresholds for the sample feeds (dbt reads them from CHAINLINK_FEEDS)
+((WARNING_BPS, CRITICAL_BPS),) = {(f.warning_bps, f.critical_bps) for f in load_registry() if f.pair in SAMPLE}
 GRACE = 900
 
 
