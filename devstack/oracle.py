@@ -29,7 +29,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,7 +79,6 @@ def serve(
     port: int = PORT,
     tick: float = TICK_SECONDS,
     stop: threading.Event | None = None,
-    clock: Callable[[], float] = time.time,
 ) -> None:
     """Answer the status on `port`, catch up to now, then publish every `tick` seconds until `stop`.
 
@@ -98,7 +96,7 @@ def serve(
         while not stop.is_set():
             began = time.monotonic()
             try:
-                oracle.publish_until(clock())
+                oracle.publish_until(time.time())
                 oracle.error = None
             except (chain.ChainError, MoveError, requests.RequestException, Web3Exception) as exc:
                 log.warning("tick failed, retrying at the next one: %s", exc)

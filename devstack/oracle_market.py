@@ -97,7 +97,7 @@ class LiveMarket:
         self.walk = walk
         self.moves = moves or []
         theta = history.WALK_THETA
-        self._keep = (1 - theta) ** (walk.step / history.TICK_SECONDS)  # the history's pull to the peg per second
+        self._keep = (1 - theta) ** (walk.step / history.TICK_SECONDS)  # the history's pull to the peg, per market step
         # The history's walk has stationary deviation spread * sqrt(2θ / (2θ - θ²)); keep it.
         stationary = walk.spread * math.sqrt(2 * theta / (2 * theta - theta**2))
         self._sigma = stationary * math.sqrt(1 - self._keep**2)
