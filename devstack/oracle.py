@@ -155,10 +155,17 @@ def _serve(args: argparse.Namespace) -> None:
     serve(stack_oracle(args.rpc_url, end, args.moves_file), port=args.port, tick=args.tick, stop=stop)
 
 
+def describe(m: Move) -> str:
+    """What a move does, for the person who asked for it."""
+    ramp = f", sliding there and back over {m.ramp // 60} min" if m.ramp else ""
+    return (
+        f"{m.pair} moves to {m.price} from {utc(m.start)} until {utc(m.end)}{ramp} ({history.LABEL});\n"
+        "the running oracle publishes it at its next tick, and a restart replays it"
+    )
+
+
 def _move(args: argparse.Namespace) -> None:
-    m = move(args.pair, args.price, args.minutes, args.ramp_minutes, args.moves_file)
-    print(f"{m.pair} moves to {m.price} from {utc(m.start)} until {utc(m.end)} ({history.LABEL})")
-    print("the running oracle publishes it at its next tick; a restart replays it")
+    print(describe(move(args.pair, args.price, args.minutes, args.ramp_minutes, args.moves_file)))
 
 
 def _status(args: argparse.Namespace) -> None:

@@ -390,7 +390,9 @@ def test_the_service_runs_in_the_background_and_the_move_command_moves_its_marke
             good = _cli("move", "USDC/USD", "0.97", "--minutes", "1", "--moves-file", str(moves))
             assert good.returncode == 0 and "USDC/USD moves to 0.97" in good.stdout, good.stderr
             usdc = proxy(rpc, next(f for f in feeds if f.pair == "USDC/USD"))
-            _wait(lambda: usdc.functions.latestRoundData().call()[1] < 98_000_000, 30)
+            shown_at = _wait(lambda: usdc.functions.latestRoundData().call()[1] < 98_000_000, 30)
+            (move,) = load_moves(moves)
+            assert shown_at - move.start <= 2 * 1 + 2  # a tick or two (1 s ticks), on a busy machine
             shown = json.loads(_cli("status", "--port", str(port)).stdout)["feeds"]["USDC/USD"]
             assert Decimal(shown["price"]) < Decimal("0.98") and shown["reason"] == DEVIATION
             assert int(shown["round_id"]) == usdc.functions.latestRoundData().call()[0]
