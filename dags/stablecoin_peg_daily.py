@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag
+from airflow.sdk import dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 from cosmos import DbtTaskGroup
 
@@ -46,7 +46,7 @@ from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.dbt_project import DbtSettings
-from peg_monitor.lineage import SnowflakeNaming
+from peg_monitor.lineage import raw_rounds_asset
 from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
 
 START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
@@ -56,12 +56,8 @@ MAX_ACTIVE_RUNS = int(os.environ.get("PEG_MAX_ACTIVE_RUNS", "4"))
 
 FEEDS = load_registry()
 DBT = DbtSettings()
-# The raw table, named as Cosmos names the marts (account from PEG_SNOWFLAKE_ACCOUNT, database from
-# PEG_SNOWFLAKE_DATABASE) in the schema dbt reads it from: the asset the dbt models' inputs point at.
-# Its name is its URI, as Cosmos's are: a name kept across a URI change would leave the new asset
-# inactive (failing the ingest) until the scheduler retires the old one.
-RAW_ROUNDS_URI = SnowflakeNaming().table_uri(DBT.raw_schema, "CHAINLINK_ROUNDS")
-RAW_ROUNDS = Asset(name=RAW_ROUNDS_URI, uri=RAW_ROUNDS_URI, group="peg_monitor")
+# The raw table, named as Cosmos names the marts, in the schema dbt reads it from (see lineage.py).
+RAW_ROUNDS = raw_rounds_asset(DBT.raw_schema)
 
 
 @dag(

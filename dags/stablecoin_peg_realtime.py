@@ -13,8 +13,9 @@ Each run loads, per feed, the rounds from the last one stored up to the run's st
 `ChainlinkFeedOperator` and MERGE as the daily DAG, so the two never duplicate a row). The
 dashboard's per-round marts (`stablecoin_peg_health`, `chainlink_feed_staleness`) are views over the
 raw tables, so nothing is rebuilt: the Peg Deviation page, the status cards and `/api/freshness`
-show the round as soon as it is merged. The daily DAG stays the source of complete, audited days
-and of the daily, hourly and depeg-event tables.
+show the round as soon as it is merged. Then `peg_alerts` pages the on-call (apprise, connection
+`apprise_default`) for each peg-status or heartbeat transition not sent yet. The daily DAG stays the
+source of complete, audited days and of the daily, hourly and depeg-event tables.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 from chainlink_feeds.triggers import NewRoundTrigger
+from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import raw_rounds_asset
 
@@ -69,10 +71,11 @@ NEW_ROUNDS = [
     dagrun_timeout=timedelta(minutes=15),
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(seconds=15)},
     tags=["stablecoin", "chainlink", "snowflake", "realtime"],
+    on_failure_callback=notify_pipeline_failure,
     doc_md=__doc__,
 )
 def stablecoin_peg_realtime() -> None:
-    for feed in FEEDS:
+    ingest = [
         ChainlinkFeedOperator(
             task_id=f"ingest_{feed.task_id}",
             feed_pair=feed.pair,
@@ -82,6 +85,10 @@ def stablecoin_peg_realtime() -> None:
             pool=RPC_POOL,
             outlets=[RAW_ROUNDS],
         )
+        for feed in FEEDS
+    ]
+    # all_done: one feed's failed ingest does not hold the other feeds' alerts.
+    ingest >> PegAlertOperator(task_id="peg_alerts", trigger_rule="all_done")
 
 
 stablecoin_peg_realtime()

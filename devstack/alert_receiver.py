@@ -21,14 +21,14 @@ from devstack import processes
 from devstack.settings import STACK_DIR
 
 HOST = "127.0.0.1"
-PORT = int(os.environ.get("PEG_ALERT_RECEIVER_PORT", "8549"))
+PORT = int(os.environ.get("PEG_ALERT_RECEIVER_PORT", "8590"))
 INBOX = STACK_DIR / "alerts" / "received.jsonl"
 URL = f"http://{HOST}:{PORT}"
 
 
 def apprise_url(port: int = PORT) -> str:
     """The apprise URL that posts JSON notifications to this receiver."""
-    return f"json://{HOST}:{port}/notify"
+    return f"json://{HOST}:{port}/alerts"
 
 
 def read_inbox(inbox: Path = INBOX) -> list[dict]:
