@@ -153,8 +153,9 @@ def add_move(
     ramp_minutes: float = 0,
 ) -> Move:
     """Record a move of `pair` to `price` for `minutes` (sliding there and back over `ramp_minutes`),
-    starting one market step after `now` (so a running oracle, which observes up to its own now,
-    sees it before it begins)."""
+    starting at the first market step at least one step after `now` (so a running oracle, which
+    observes up to its own now, sees it before it begins). Market steps fall on multiples of `step`:
+    the history ends at a midnight."""
     by_pair = {f.pair: f for f in feeds}
     if pair not in by_pair:
         raise MoveError(f"unknown pair {pair!r}: the registry has {', '.join(sorted(by_pair))}")
@@ -169,7 +170,7 @@ def add_move(
         raise MoveError(f"--minutes {minutes} for {pair} must be more than 0 and at most {MAX_MOVE_MINUTES}")
     if not 0 <= 2 * ramp_minutes <= minutes:
         raise MoveError(f"--ramp-minutes {ramp_minutes} for {pair} must be between 0 and half of --minutes {minutes}")
-    start = math.ceil(now) + step
+    start = (math.floor(now / step) + 2) * step
     move = Move(pair, str(value), start, start + round(minutes * 60), round(ramp_minutes * 60))
     moves = [*load_moves(path), move]
     path.parent.mkdir(parents=True, exist_ok=True)
