@@ -400,7 +400,9 @@ def test_the_service_runs_in_the_background_and_the_move_command_moves_its_marke
         finally:
             assert oracle.stop_service(name)
     assert not oracle.stop_service(name)
-    assert "USDC/USD round 2:" in (LOG_DIR / f"{name}.log").read_text()
+    log = LOG_DIR / f"{name}.log"
+    assert "USDC/USD round 2:" in log.read_text()
+    log.unlink()
     assert caught_up < 30, f"catching up {datetime.now(UTC) - end} took {caught_up:.1f}s"
 
 
