@@ -362,8 +362,8 @@ def ocr_aggregator(rpc: Rpc, address: str) -> Aggregator:
     return aggregator
 
 
-def mine_rounds(rpc: Rpc, at: int, rounds: list[tuple[Aggregator, list[history.SimRound]]]) -> int:
-    """Mine a block at `at` holding these rounds (each updated at `at`) and return its number.
+def mine_rounds(rpc: Rpc, at: int, rounds: list[tuple[Aggregator, list[history.SimRound]]]) -> None:
+    """Mine a block at `at` holding these rounds (each updated at `at`).
 
     The block comes first and its storage writes follow, as in the replay. A block older than the
     node's latest is refused: blocks stay in time order.
@@ -375,9 +375,7 @@ def mine_rounds(rpc: Rpc, at: int, rounds: list[tuple[Aggregator, list[history.S
     if stray:
         raise ChainError(f"{stray[0]} is not updated at the block's time {at}")
     rpc.call("evm_mine", at)
-    number = int(rpc.call("eth_blockNumber"), 16)
     rpc.batch(_storage_writes(rounds))
-    return number
 
 
 def _deploy(
