@@ -1,0 +1,233 @@
+"""Benchmark: seconds from a round's block to the dashboard and to the on-call, on the live demo stack.
+
+Watches the local oracle's new rounds and measures, per round, the time from its on-chain time
+(updatedAt, the block's timestamp) until
+(a) the dashboard's `/api/freshness` serves it (the feed's `last_updated_at` reaches it), and
+(b) an alert it caused arrives at the demo's inbox (`devstack.alert_receiver`).
+
+Two phases, one after the other:
+* calm: the market stays on peg; small moves (within the warning band, so nobody is paged) make the
+  oracle publish deviation rounds every couple of minutes, on top of its heartbeat rounds;
+* depeg: a live depeg of `--pair` to 0.97 and back, ramped so the oracle publishes about a round a
+  minute; the status changes (healthy -> warning -> critical and back) are paged.
+
+Then it prints p50/p95 per phase (goal: p95 <= 120 s; the monitors people use take 5-15 minutes), the
+near-real-time DAG's runs in the window (how many, how long, how long its ingest and alert tasks
+took), and the warehouse statements one run issues (measured in this process on a scratch schema).
+
+Run on the demo stack (`make demo`, which starts the oracle, the inbox and the near-real-time DAG):
+`.venv/bin/python bench/realtime_latency.py [--calm-minutes 10] [--depeg-minutes 30]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "plugins"), str(Path(__file__).resolve().parents[1])]
+
+import requests  # noqa: E402
+
+from devstack.airflow_env import airflow_env  # noqa: E402
+
+os.environ.update(airflow_env())
+
+from devstack import alert_receiver, oracle  # noqa: E402
+from devstack.settings import AIRFLOW_PORT, DASHBOARD_URL  # noqa: E402
+
+REALTIME_DAG = "stablecoin_peg_realtime"
+SINCE = re.compile(r"Since: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC")
+
+
+@dataclass
+class Seen:
+    """One round the oracle published, and when the dashboard and the inbox first showed it."""
+
+    pair: str
+    round_id: str
+    on_chain: datetime
+    phase: str
+    on_dashboard: datetime | None = None
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _get(url: str) -> dict | list:
+    answer = requests.get(url, timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def watch(seconds: float, phase: str, rounds: dict[tuple[str, str], Seen]) -> None:
+    """Poll the oracle and the dashboard every second for `seconds`, recording new rounds and when
+    the dashboard first served each."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        now = datetime.now(UTC)
+        for pair, last in _get(f"http://{oracle.HOST}:{oracle.PORT}/status")["feeds"].items():
+            if last["round_id"] and (pair, last["round_id"]) not in rounds:
+                rounds[pair, last["round_id"]] = Seen(pair, last["round_id"], _utc(last["updated_at"]), phase)
+        served = {f["feed_pair"]: f["last_updated_at"] for f in _get(f"{DASHBOARD_URL}/api/freshness")["feeds"]}
+        for seen in rounds.values():
+            last_served = served.get(seen.pair)
+            if seen.on_dashboard is None and last_served and _utc(last_served) >= seen.on_chain:
+                seen.on_dashboard = now
+        time.sleep(1)
+
+
+def alert_latencies(since: datetime) -> list[float]:
+    """Seconds from the causing round's served time to arrival, for alerts received after `since`."""
+    latencies = []
+    for alert in _get(f"{alert_receiver.URL}/alerts"):
+        received = _utc(alert["received_at"])
+        body = alert["body"] if isinstance(alert["body"], dict) else {}
+        match = SINCE.search(body.get("message", ""))
+        if received >= since and match:
+            caused = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            latencies.append((received - caused).total_seconds())
+    return latencies
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "no samples"
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"n={len(values)}  p50 {statistics.median(ordered):6.1f} s  p95 {p95:6.1f} s  max {ordered[-1]:6.1f} s"
+
+
+def dag_runs(since: datetime) -> None:
+    """The near-real-time DAG's runs since `since`: count, run types and durations of runs and tasks."""
+    api = f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/dags/{REALTIME_DAG}"
+    runs = [
+        r
+        for r in _get(f"{api}/dagRuns?limit=1000&order_by=-run_after")["dag_runs"]
+        if r["end_date"] and _utc(r["run_after"]) >= since
+    ]
+    kinds = {k: sum(r["run_type"] == k for r in runs) for k in {r["run_type"] for r in runs}}
+    durations = [(_utc(r["end_date"]) - _utc(r["start_date"])).total_seconds() for r in runs if r["start_date"]]
+    print(f"  runs: {len(runs)} {kinds}; run duration {percentiles(durations)}")
+    tasks: dict[str, list[float]] = {}
+    for r in runs:
+        for ti in _get(f"{api}/dagRuns/{r['dag_run_id']}/taskInstances")["task_instances"]:
+            if ti["duration"] is not None:
+                tasks.setdefault("ingest_*" if ti["task_id"].startswith("ingest_") else ti["task_id"], []).append(
+                    ti["duration"]
+                )
+    for task, values in sorted(tasks.items()):
+        print(f"  task {task:12} {percentiles(values)}")
+
+
+def calm_moves(pair: str, minutes: float) -> None:
+    """Small moves inside the warning band, one every two minutes: deviation rounds, no alert."""
+    for i in range(int(minutes // 2)):
+        oracle.move(pair, "0.9965" if i % 2 == 0 else "1.0035", minutes=1.5)
+        time.sleep(120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calm-minutes", type=float, default=10)
+    parser.add_argument("--depeg-minutes", type=float, default=30)
+    parser.add_argument("--pair", default="USDC/USD", help="the feed to depeg")
+    parser.add_argument("--calm-pair", default="USDT/USD", help="the feed moved within the warning band")
+    parser.add_argument("--warehouse-only", action="store_true", help="only count one run's warehouse statements")
+    args = parser.parse_args()
+    rounds: dict[tuple[str, str], Seen] = {}
+    start = datetime.now(UTC)
+    if args.warehouse_only:
+        warehouse_work()
+        return
+    print(f"calm phase: {args.calm_minutes:.0f} min, {args.calm_pair} moved within +-35 bps every 2 min", flush=True)
+    watch(5, "baseline", rounds)  # the rounds already published are not measured
+    baseline = set(rounds)
+    mover = threading.Thread(target=calm_moves, args=(args.calm_pair, args.calm_minutes), daemon=True)
+    mover.start()
+    watch(args.calm_minutes * 60, "calm", rounds)
+    depeg_start = datetime.now(UTC)
+    ramp = min(12.0, args.depeg_minutes / 3)
+    print(f"depeg phase: {args.depeg_minutes:.0f} min, {args.pair} to 0.97 (ramp {ramp:.0f} min each way)", flush=True)
+    oracle.move(args.pair, "0.97", minutes=args.depeg_minutes - ramp, ramp_minutes=ramp)
+    watch(args.depeg_minutes * 60 + 120, "depeg", rounds)  # two minutes more for the last round to land
+
+    print(f"\nrealtime latency on the live demo stack ({datetime.now(UTC) - start} of watching)")
+    for phase in ("calm", "depeg"):
+        measured = [s for key, s in rounds.items() if key not in baseline and s.phase == phase]
+        latencies = [(s.on_dashboard - s.on_chain).total_seconds() for s in measured if s.on_dashboard]
+        missing = sum(s.on_dashboard is None for s in measured)
+        print(f"  {phase:5} round -> /api/freshness   {percentiles(latencies)}  (never served: {missing})")
+    calm_alerts = len(alert_latencies(start)) - len(alert_latencies(depeg_start))
+    print(f"  calm  alerts received: {calm_alerts} (moves stay inside the warning band: expected 0)")
+    print(f"  depeg round -> alert           {percentiles(alert_latencies(depeg_start))}")
+    print("\nnear-real-time DAG in the window:")
+    dag_runs(start - timedelta(seconds=5))
+    warehouse_work()
+
+
+def warehouse_work() -> None:
+    """The statements one near-real-time run sends the warehouse, counted in this process: the ingest
+    of every feed resuming after a day already loaded, then the alert evaluation (recording only)."""
+    import uuid
+    from types import SimpleNamespace
+
+    from snowflake.connector.cursor import SnowflakeCursor
+
+    from chainlink_feeds.operators import ChainlinkFeedOperator
+    from chainlink_feeds.registry import load_registry
+    from peg_monitor.alerts import PegAlertOperator
+    from tests.support.pipeline import create_schema, drop_schemas
+
+    schema, now = f"BENCH_RT_{uuid.uuid4().hex[:8].upper()}", datetime.now(UTC).replace(microsecond=0)
+    feeds = load_registry()
+    create_schema(schema)
+    counted = {"statements": 0, "seconds": 0.0}
+    execute = SnowflakeCursor.execute
+
+    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return execute(self, *args, **kwargs)
+        finally:
+            counted["statements"] += 1
+            counted["seconds"] += time.perf_counter() - started
+
+    try:
+        for feed in feeds:  # a day already loaded, not counted
+            ChainlinkFeedOperator(
+                task_id="setup", feed_pair=feed.pair, chain=feed.chain, raw_schema=schema,
+                window_start=(now - timedelta(days=1, minutes=10)).isoformat(), window_end=(now - timedelta(minutes=10)).isoformat(),
+            ).execute({"run_id": "bench_setup"})  # fmt: skip
+        SnowflakeCursor.execute = counting
+        started = time.perf_counter()
+        for feed in feeds:
+            ChainlinkFeedOperator(
+                task_id="ingest", feed_pair=feed.pair, chain=feed.chain, raw_schema=schema,
+                window_start=None, window_end=now.isoformat(),
+            ).execute({"run_id": "bench_realtime"})  # fmt: skip
+        ingest = dict(counted)
+        backfill = SimpleNamespace(run_type="backfill")  # records, pages nobody: no receiver needed
+        PegAlertOperator(task_id="alerts", raw_schema=schema).execute({"run_id": "bench_realtime", "dag_run": backfill})
+        elapsed = time.perf_counter() - started
+    finally:
+        SnowflakeCursor.execute = execute
+        drop_schemas(schema)
+    alerts = {k: counted[k] - ingest[k] for k in counted}
+    print(f"\nwarehouse work of one near-real-time run ({len(feeds)} feeds, measured on the emulator):")
+    print(f"  ingest: {ingest['statements']} statements, {ingest['seconds']:.2f} s in the warehouse")
+    print(f"  alerts: {alerts['statements']} statements, {alerts['seconds']:.2f} s in the warehouse")
+    print(f"  whole run in this process: {elapsed:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
