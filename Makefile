@@ -6,12 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEVSTACK := PYTHONPATH=plugins:. $(PY) -m devstack
 
-.PHONY: demo test install browser dbt-manifest stack-up stack-down stack-status airflow-init lint clean
+.PHONY: demo test install browser services-packages dbt-manifest stack-up stack-down stack-status airflow-init lint clean
 
 demo: stack-up airflow-init dbt-manifest
 	$(DEVSTACK) demo
 
-test: install browser dbt-manifest
+test: install browser services-packages dbt-manifest
 	$(PY) -m pytest
 
 install: $(VENV)/.installed node_modules/.installed
@@ -28,6 +28,12 @@ $(VENV)/.installed: requirements.txt dbt-requirements.txt requirements-dev.txt c
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# Debian's PostgreSQL 15 (Airflow's metadata DB) and Redis (the Celery broker): the local stack runs its
+# own servers of them on their own ports, with their data in .stack/.
+services-packages:
+	compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && command -v redis-server >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq postgresql-15 redis-server >/dev/null)
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
@@ -35,7 +41,7 @@ node_modules/.installed: package.json package-lock.json
 dbt-manifest: install
 	$(DEVSTACK) dbt-manifest
 
-stack-up: install
+stack-up: install services-packages
 	$(DEVSTACK) up
 
 stack-down:

@@ -56,6 +56,7 @@ def celery_env(database: str, queue: str) -> dict[str, str]:
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.url(database),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "devstack.postgres.CONNECT_ARGS",
         "AIRFLOW__CELERY__BROKER_URL": redis_broker.url(),
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.url(database, driver="postgresql"),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(AIRFLOW_WORKER_CONCURRENCY),

@@ -23,6 +23,9 @@ from devstack import processes
 from devstack.settings import POSTGRES_BIN_DIR, POSTGRES_HOST, POSTGRES_OS_USER, POSTGRES_PORT, STACK_DIR
 
 DATA_DIR = STACK_DIR / "postgres"
+# Airflow's SQLAlchemy connect args on this server (AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS): fail
+# in 10 s when it is down; named explicitly so an inherited SQLite setting never reaches psycopg2.
+CONNECT_ARGS = {"connect_timeout": 10}
 ROLE = "airflow"
 DEMO_DATABASE = "airflow"
 SERVICE = "postgres"

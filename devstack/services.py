@@ -153,12 +153,23 @@ def wait_dag_parsed(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, timeout: 
         time.sleep(3)
 
 
+def wait_scheduled_run(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, timeout: float = 60) -> None:
+    """Once a DAG is unpaused, the scheduler makes its own run of the latest interval (catchup is
+    off). A backfill run of that day created first makes that insert fail in every scheduler loop
+    (a unique logical date; Airflow 3.3 does not recover), so a backfill waits for it and then
+    skips the day. Returns after `timeout` if the scheduler makes none (a start date ahead)."""
+    deadline = time.monotonic() + timeout
+    while not any(r["run_type"] == "scheduled" for r in runs(port, dag_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+
+
 def backfill(
     first: date, last: date, port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, max_active_runs: int = 4
 ) -> set[str]:
     """Create a backfill of logical dates first..last through the REST API, as the UI's Backfill button does."""
     api = f"http://127.0.0.1:{port}/api/v2"
     requests.patch(f"{api}/dags/{dag_id}", json={"is_paused": False}, timeout=30).raise_for_status()
+    wait_scheduled_run(port, dag_id)
     body = {
         "dag_id": dag_id,
         "from_date": f"{first.isoformat()}T00:00:00Z",

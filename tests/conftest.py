@@ -15,7 +15,9 @@ import pytest
 
 from devstack.airflow_env import airflow_env
 
-os.environ.update(airflow_env())  # before anything imports Airflow
+# Before anything imports Airflow. The unit tests' Airflow CLI runs on the project-local SQLite DB,
+# which needs no server; tests/e2e run clusters of their own on Postgres and Celery.
+os.environ.update(airflow_env("standalone"))
 
 from chainlink_feeds.registry import Feed, load_registry
 from devstack import chain, contracts, history, warehouse

@@ -1,47 +1,221 @@
 """A 7-day backfill through Airflow's own backfill mechanism (the REST call the UI's Backfill button
-makes), with a running scheduler: every run green, no duplicates, marts equal to loading in order."""
+makes) on the production shape: Postgres, Redis, and the scheduler, DAG processor, triggerer, API
+server and two Celery workers as separate processes.
+
+One backfill, several things shown on it: every run green on both workers; a worker SIGKILLed while
+an ingest task is mid-read, the run completing through a retry with every round loaded once; the
+dashboard checks deferred to the triggerer and resumed on the other worker once their own stopped;
+the pools bounding concurrency across workers; marts equal to loading the days in order.
+"""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
-from datetime import timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
+from psycopg2.extras import RealDictCursor
 
-from devstack import processes, services
-from tests.e2e.conftest import E2E_AIRFLOW_PORT, MART_TABLES
+from devstack import history, postgres, processes, services
+from devstack.services import POOLS
+from devstack.settings import ANVIL_URL
+from tests.e2e.conftest import MART_TABLES, Pipeline
+from tests.e2e.rpc_gate import RpcGate, rpc_gate
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, load_days, query
 
 DAY = timedelta(days=1)
+GATE_PORT = 8109  # in this module's port block
+REFRESH_CHECK = "dashboard_refresh_check"
+TI_COLUMNS = "run_id, task_id, try_number, state, hostname, pool, scheduled_dttm, queued_dttm, start_date, end_date"
 
 
 @pytest.fixture(scope="module")
-def backfilled(pipeline, stack):
-    """Backfill the phase-change day through the end of the depeg (7 days) on `airflow standalone`."""
+def gate() -> Iterator[RpcGate]:
+    with rpc_gate(ANVIL_URL, GATE_PORT) as held:
+        yield held
+
+
+@pytest.fixture(scope="module")
+def cluster_settings(gate) -> dict[str, str]:
+    """The cluster reads the chain through the gate."""
+    rpc = {
+        "conn_type": "chainlink",
+        "host": f"http://127.0.0.1:{GATE_PORT}",
+        "extra": {"timeout": 30, "batch_size": 200},
+    }
+    return {"AIRFLOW_CONN_CHAINLINK_ETHEREUM": json.dumps(rpc)}
+
+
+def task_rows(database: str, table: str = "task_instance") -> list[dict]:
+    with postgres.connect(database) as conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(f"select {TI_COLUMNS} from {table} where dag_id = %s", (services.DAILY_DAG,))
+        return list(cur.fetchall())
+
+
+def all_tries(database: str) -> list[dict]:
+    """Every try of every task: the current ones and those archived when a task was retried."""
+    return task_rows(database) + task_rows(database, "task_instance_history")
+
+
+def wait_for(what: str, check, timeout: float, every: float = 1.0):
+    """Poll `check()` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:.0f}s")
+        time.sleep(every)
+    return found
+
+
+@dataclass
+class Backfill:
+    """What the module's backfill did, and what the test did to it on the way."""
+
+    days: list[datetime]
+    states: dict[str, str] = field(default_factory=dict)
+    runs: list[dict] = field(default_factory=list)
+    tries: list[dict] = field(default_factory=list)
+    killed_worker: str = ""
+    killed_task: dict = field(default_factory=dict)
+    killed_at: datetime | None = None
+    deferred_on: dict[str, str] = field(default_factory=dict)  # run id -> the worker its check deferred on
+    stopped_worker: str = ""
+
+
+def kill_a_worker_mid_ingest(pipeline: Pipeline, gate: RpcGate, done: Backfill) -> None:
+    """Hold the chain's answers until every running ingest task waits on one, then SIGKILL the whole
+    process tree (worker, its pool, task supervisors and tasks) of a worker running one, and start
+    it again as a machine coming back would."""
+    cluster, database = pipeline.cluster, pipeline.cluster.database
+
+    def held_ingests() -> list[dict]:
+        running = [r for r in task_rows(database) if r["task_id"].startswith("ingest_") and r["state"] == "running"]
+        return running if running and gate.waiting >= len(running) else []
+
+    victim = wait_for("an ingest task held mid-read", held_ingests, timeout=300, every=0.2)[0]
+    worker = victim["hostname"].removeprefix(f"{cluster.name}-")
+    assert processes.kill(cluster.process_name(worker))
+    done.killed_at = datetime.now().astimezone()
+    gate.open()
+    done.killed_worker, done.killed_task = victim["hostname"], victim
+    cluster.start_component(worker)
+
+
+def move_deferred_checks_to_the_other_worker(pipeline: Pipeline, done: Backfill) -> None:
+    """With the dashboard down, wait until every active run waits in its deferred refresh check and
+    nothing else runs; stop the worker most of them deferred on, bring the dashboard up, let the
+    triggerer resume them, then start that worker again."""
+    cluster, database = pipeline.cluster, pipeline.cluster.database
+
+    def all_deferred() -> dict[str, str]:
+        rows = task_rows(database)
+        active = {r["run_id"] for r in rows if r["state"] not in ("success", "failed", "upstream_failed", "skipped")}
+        checks = {r["run_id"]: r for r in rows if r["task_id"] == REFRESH_CHECK}
+        if active and all(checks.get(run, {}).get("state") == "deferred" for run in active):
+            return {run: checks[run]["hostname"] for run in active}
+        return {}
+
+    done.deferred_on = wait_for("every active run's refresh check deferred", all_deferred, timeout=900, every=2)
+    hosts = list(done.deferred_on.values())
+    done.stopped_worker = max(set(hosts), key=hosts.count)
+    worker = done.stopped_worker.removeprefix(f"{cluster.name}-")
+    assert processes.stop(cluster.process_name(worker))
+    pipeline.start_dashboard()
+
+    def resumed() -> bool:
+        checks = {r["run_id"]: r["state"] for r in task_rows(database) if r["task_id"] == REFRESH_CHECK}
+        return all(checks[run] in ("success", "failed") for run in done.deferred_on)
+
+    wait_for("the deferred checks resumed", resumed, timeout=300, every=2)
+    cluster.start_component(worker)
+
+
+@pytest.fixture(scope="module")
+def backfilled(pipeline: Pipeline, gate: RpcGate, stack) -> Backfill:
+    """Backfill the phase-change day through the end of the depeg (7 days), 4 runs at a time."""
     first = stack.phase_change_at.replace(hour=0, minute=0)
-    days = [first + DAY * i for i in range(7)]
-    assert days[-1] == stack.depeg_start.replace(hour=0, minute=0) + 3 * DAY  # the depeg lasts about three days
-    services.start_airflow(name="airflow-e2e", env=pipeline.env, port=E2E_AIRFLOW_PORT)
+    done = Backfill([first + DAY * i for i in range(7)])
+    assert done.days[-1] == stack.depeg_start.replace(hour=0, minute=0) + 3 * DAY  # the depeg lasts about three days
+    cluster, api = pipeline.cluster, pipeline.cluster.ports.api
+    pipeline.stop_dashboard()  # the refresh checks defer until it is back
+    gate.close()
     try:
-        services.wait_dag_parsed(port=E2E_AIRFLOW_PORT)
-        # two runs at a time: the SQLite metadata DB of a local standalone stalls under more writers
-        logical = services.backfill(days[0].date(), days[-1].date(), port=E2E_AIRFLOW_PORT, max_active_runs=2)
-        states = services.wait_runs(logical, port=E2E_AIRFLOW_PORT, timeout=2400)
-        backfill_runs = [r for r in services.runs(port=E2E_AIRFLOW_PORT) if r["run_type"] == "backfill"]
+        cluster.start()
+        services.wait_dag_parsed(port=api)
+        logical = services.backfill(done.days[0].date(), done.days[-1].date(), port=api, max_active_runs=4)
+        kill_a_worker_mid_ingest(pipeline, gate, done)
+        move_deferred_checks_to_the_other_worker(pipeline, done)
+        done.states = services.wait_runs(logical, port=api, timeout=1800)
+        done.runs = [r for r in services.runs(port=api) if r["run_type"] == "backfill"]
+        done.tries = all_tries(cluster.database)
     finally:
-        processes.stop("airflow-e2e")
-    return days, states, backfill_runs
+        gate.open()
+        cluster.stop()
+        pipeline.start_dashboard()
+    return done
 
 
-def test_every_backfill_run_is_green_and_covers_its_day(backfilled) -> None:
-    days, states, runs = backfilled
-    assert states == {day.date().isoformat(): "success" for day in days}
-    intervals = {(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs}
-    assert intervals == {(d.date().isoformat(), (d + DAY).date().isoformat()) for d in days}
+def backfill_tries(done: Backfill) -> list[dict]:
+    run_ids = {r["dag_run_id"] for r in done.runs}
+    return [t for t in done.tries if t["run_id"] in run_ids]
 
 
-def test_no_duplicate_rounds(backfilled, pipeline) -> None:
+def test_every_backfill_run_is_green_and_covers_its_day(backfilled: Backfill) -> None:
+    assert backfilled.states == {day.date().isoformat(): "success" for day in backfilled.days}
+    intervals = {(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in backfilled.runs}
+    assert intervals == {(d.date().isoformat(), (d + DAY).date().isoformat()) for d in backfilled.days}
+
+
+def test_runs_are_spread_over_both_workers(backfilled: Backfill, pipeline: Pipeline) -> None:
+    finished = [t for t in backfill_tries(backfilled) if t["state"] == "success"]
+    by_worker = {w: sum(t["hostname"] == w for t in finished) for w in pipeline.cluster.workers}
+    assert set(t["hostname"] for t in finished) == set(pipeline.cluster.workers), by_worker
+    assert min(by_worker.values()) >= 10, by_worker  # each worker ran a fair share, not one stray task
+    for run in {t["run_id"] for t in finished}:
+        hosts = {t["hostname"] for t in finished if t["run_id"] == run}
+        assert len(hosts) == 2, f"{run} ran on {hosts} only"
+
+
+def test_killed_worker_task_completed_through_a_retry(backfilled: Backfill) -> None:
+    victim = backfilled.killed_task
+    tries = sorted(
+        (t for t in backfilled.tries if (t["run_id"], t["task_id"]) == (victim["run_id"], victim["task_id"])),
+        key=lambda t: t["try_number"],
+    )
+    killed = next(t for t in tries if t["try_number"] == victim["try_number"])
+    # The scheduler found the try without a heartbeat and failed it after the kill; a later try succeeded.
+    assert killed["state"] == "failed" and killed["hostname"] == backfilled.killed_worker
+    assert killed["end_date"] > backfilled.killed_at
+    assert tries[-1]["state"] == "success" and tries[-1]["try_number"] > killed["try_number"]
+    assert backfilled.states[victim["run_id"].split("__")[1][:10]] == "success"
+
+
+def test_raw_rounds_equal_the_chains_ground_truth(backfilled: Backfill, pipeline: Pipeline, truth) -> None:
+    """Nothing missing and nothing twice after the kill: every served round of the 7 days, once, as the chain served it."""
+    first, end = backfilled.days[0], backfilled.days[-1] + DAY
+    for pair, served in truth.items():
+        expected = history.rounds_in_window(served, first, end)
+        stored = query(
+            f"select round_id, answer, served_from from {pipeline.raw}.CHAINLINK_ROUNDS where feed_pair = '{pair}' "
+            f"and served_from >= '{first:%Y-%m-%d}' and served_from < '{end:%Y-%m-%d}' order by served_from, round_id"
+        )
+        assert [int(x) for x in stored.round_id] == [s.round.round_id for s in expected], pair
+        assert [int(x) for x in stored.answer] == [s.round.answer for s in expected], pair
+        assert [t.timestamp() for t in stored.served_from.dt.tz_localize("UTC")] == [s.served_from for s in expected]
+        carry = history.carry_in(served, first)
+        carried = query(
+            f"select count(*) as n from {pipeline.raw}.CHAINLINK_ROUNDS "
+            f"where feed_pair = '{pair}' and round_id = {carry.round.round_id}"
+        )
+        assert int(carried.n[0]) == 1, pair
+
+
+def test_no_duplicate_rounds(backfilled: Backfill, pipeline: Pipeline) -> None:
     dupes = query(
         f"select chain, proxy_address, round_id, count(*) as n from {pipeline.raw}.CHAINLINK_ROUNDS "
         "group by 1, 2, 3 having count(*) > 1"
@@ -50,8 +224,57 @@ def test_no_duplicate_rounds(backfilled, pipeline) -> None:
     assert len(query(f"select * from {pipeline.raw}.CHAINLINK_LOAD_WINDOWS")) >= 7 * 3
 
 
-def test_marts_equal_a_load_in_order(backfilled, pipeline, feeds, tmp_path) -> None:
-    days, *_ = backfilled
+def test_deferred_checks_resumed_on_the_other_worker(backfilled: Backfill, pipeline: Pipeline) -> None:
+    """The checks that deferred on the stopped worker were resumed (from the triggerer's event) on the other one."""
+    moved = [run for run, host in backfilled.deferred_on.items() if host == backfilled.stopped_worker]
+    assert moved
+    checks = {t["run_id"]: t for t in task_rows_of(backfilled, REFRESH_CHECK)}
+    for run in moved:
+        assert checks[run]["state"] == "success", run
+        assert checks[run]["hostname"] not in ("", None, backfilled.stopped_worker), checks[run]
+        assert checks[run]["hostname"] in pipeline.cluster.workers
+
+
+def task_rows_of(done: Backfill, task_id: str) -> list[dict]:
+    """The latest try of `task_id` in each run (archived tries have lower try numbers)."""
+    latest: dict[str, dict] = {}
+    for t in done.tries:
+        if t["task_id"] == task_id and t["try_number"] >= latest.get(t["run_id"], {}).get("try_number", 0):
+            latest[t["run_id"]] = t
+    return list(latest.values())
+
+
+def running_at(tries: list[dict], moment: datetime) -> list[dict]:
+    return [t for t in tries if t["start_date"] <= moment < t["end_date"]]
+
+
+@pytest.mark.parametrize("pool", [name for name, _, _ in POOLS])
+def test_pools_bound_concurrency_across_both_workers(backfilled: Backfill, pipeline: Pipeline, pool: str) -> None:
+    """From task start/end times (every try, every run): never more tasks of a pool running at once,
+    on both workers together, than the pool's slots; and at some moment the pool was full while
+    one of its tasks was ready and waiting and the workers had free slots, so the pool held it back."""
+    slots = next(s for name, s, _ in POOLS if name == pool)
+    capacity = pipeline.cluster.concurrency * len(pipeline.cluster.workers)
+    ran = [t for t in backfilled.tries if t["start_date"] and t["end_date"]]
+    in_pool = [t for t in ran if t["pool"] == pool]
+    assert {t["hostname"] for t in in_pool} == set(pipeline.cluster.workers)
+    peak = max(len(running_at(in_pool, t["start_date"])) for t in in_pool)
+    assert peak <= slots
+    held_back = [
+        t["start_date"]
+        for t in in_pool
+        if len(running_at(in_pool, t["start_date"])) == slots
+        and len(running_at(ran, t["start_date"])) < capacity
+        and any(
+            w["scheduled_dttm"] and w["queued_dttm"] and w["scheduled_dttm"] <= t["start_date"] < w["queued_dttm"]
+            for w in in_pool
+        )
+    ]
+    assert held_back, f"{pool} never filled up while a task waited for it (peak {peak})"
+
+
+def test_marts_equal_a_load_in_order(backfilled: Backfill, pipeline: Pipeline, feeds, tmp_path) -> None:
+    days = backfilled.days
     in_order = f"ORD_{uuid.uuid4().hex[:8].upper()}"
     create_schema(in_order)
     try:

@@ -1,4 +1,5 @@
-"""End to end on the embedded stack: one daily run through Airflow, a re-run, and the refresh check's failures."""
+"""End to end on the embedded stack: one daily run through Airflow (`airflow dags test` on the module's own
+Postgres metadata DB), a re-run, and the refresh check's failures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import timedelta
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from devstack import history, processes, services
+from devstack import history
 from peg_monitor.sensors import DashboardFreshnessSensor
 from tests.e2e.conftest import E2E_DASHBOARD_PORT, MART_TABLES
 from tests.support.pipeline import query
@@ -133,16 +134,11 @@ def test_refresh_check_fails_when_the_dashboard_serves_old_data(first_run, depeg
 
 
 def test_refresh_check_fails_when_the_dashboard_is_down(first_run, pipeline, depeg_day, monkeypatch) -> None:
-    processes.stop("dashboard-e2e")
+    pipeline.stop_dashboard()
     try:
         with pytest.raises(
             AirflowFailException, match=f"dashboard http://127.0.0.1:{E2E_DASHBOARD_PORT} is down or unreachable"
         ):
             run_to_completion(refresh_sensor(depeg_day + DAY, E2E_DASHBOARD_PORT, monkeypatch))
     finally:
-        services.start_dashboard(
-            name="dashboard-e2e",
-            port=E2E_DASHBOARD_PORT,
-            marts_schema=pipeline.marts,
-            extra={"PEG_DATA_VERSION_TTL": "2"},
-        )
+        pipeline.start_dashboard()

@@ -1,0 +1,162 @@
+"""Benchmark: a 30-day backfill of stablecoin_peg_daily on the two Airflow shapes, in one invocation.
+
+1. `celery`: the deployment's shape (devstack.cluster): Postgres metadata DB, Redis broker, the API
+   server, scheduler, DAG processor, triggerer and two Celery workers (concurrency 4 each) as
+   separate processes.
+2. `standalone`: `airflow standalone` on SQLite with the LocalExecutor (PEG_AIRFLOW_SHAPE=standalone).
+
+Both run the same backfill (the REST call the UI's Backfill button makes, 4 runs at a time), with
+8 task slots (parallelism), the pools at 4 slots, and a dashboard of their own so the refresh check
+passes. For each it prints the wall time (backfill created -> last run finished), tasks per minute,
+and the scheduler's queued-to-running delay (each task instance's queued_when -> start_date, from
+the REST API) at p50/p95. Each shape gets its own home, metadata DB and raw/marts schemas.
+
+Run with the stack up and the manifest built (`make stack-up dbt-manifest`):
+`.venv/bin/python bench/airflow_shapes.py [--days 30]`. It takes about an hour on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+from devstack.airflow_env import airflow_env  # noqa: E402
+
+os.environ.update(airflow_env("standalone"))
+
+import requests  # noqa: E402
+
+from devstack import chain, postgres, processes, services  # noqa: E402
+from devstack.cluster import Cluster, ClusterPorts  # noqa: E402
+from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
+
+CELERY_PORTS = ClusterPorts.block(8150)
+STANDALONE_PORT, STANDALONE_LOG_PORTS = 8160, (8161, 8162)
+DASHBOARD_PORT = 8603
+SLOTS = {"AIRFLOW__CORE__PARALLELISM": "8"}  # the Celery shape's 2 workers x 4
+
+
+@contextmanager
+def pipeline_schemas() -> Iterator[str]:
+    """A fresh raw schema and a dashboard on its marts; yields the raw schema."""
+    raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
+    create_schema(raw)
+    services.start_dashboard(
+        name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
+    )
+    try:
+        yield raw
+    finally:
+        processes.stop("dashboard-bench")
+        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+
+
+@contextmanager
+def celery_shape(home: Path, raw: str) -> Iterator[int]:
+    """The Celery cluster on a database of its own; yields its API port."""
+    database = f"bench_{raw.lower()}"
+    postgres.create_database(database)
+    cluster = Cluster(
+        "bench-celery", home, database, CELERY_PORTS, services.pipeline_settings(home, raw, DASHBOARD_PORT)
+    )
+    try:
+        services.init_airflow(cluster.env)
+        cluster.start()
+        yield CELERY_PORTS.api
+    finally:
+        cluster.stop()
+        postgres.drop_database(database)
+
+
+@contextmanager
+def standalone_shape(home: Path, raw: str) -> Iterator[int]:
+    env = services.isolated_env(home, STANDALONE_PORT, raw, DASHBOARD_PORT, STANDALONE_LOG_PORTS, SLOTS)
+    services.init_airflow(env)
+    try:
+        services.start_airflow(name="bench-standalone", env=env, port=STANDALONE_PORT)
+        yield STANDALONE_PORT
+    finally:
+        processes.stop("bench-standalone")
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def task_instances(port: int) -> list[dict]:
+    """Every task instance of the backfill's runs, from the REST API."""
+    api = f"http://127.0.0.1:{port}/api/v2/dags/{services.DAILY_DAG}"
+    found: list[dict] = []
+    for run in services.runs(port):
+        if run["run_type"] != "backfill":
+            continue
+        answer = requests.get(f"{api}/dagRuns/{run['dag_run_id']}/taskInstances", params={"limit": 100}, timeout=60)
+        answer.raise_for_status()
+        found += answer.json()["task_instances"]
+    return found
+
+
+def measure(shape: str, first: datetime, last: datetime) -> dict:
+    with pipeline_schemas() as raw, tempfile.TemporaryDirectory() as home:
+        started = time.monotonic()
+        boot = celery_shape if shape == "celery" else standalone_shape
+        with boot(Path(home), raw) as port:
+            services.wait_dag_parsed(port=port)
+            ready = time.monotonic() - started
+            created = datetime.now().astimezone()
+            days = services.backfill(first.date(), last.date(), port=port)
+            states = services.wait_runs(days, port=port, timeout=7200)
+            tis = task_instances(port)
+    ran = [t for t in tis if t["start_date"] and t["end_date"]]
+    wall = (max(_time(t["end_date"]) for t in ran) - created).total_seconds()
+    delays = sorted((_time(t["start_date"]) - _time(t["queued_when"])).total_seconds() for t in ran if t["queued_when"])
+    return {
+        "shape": shape,
+        "start-up": ready,
+        "runs ok": sum(s == "success" for s in states.values()),
+        "runs": len(states),
+        "tasks": len(ran),
+        "wall": wall,
+        "tasks/min": len(ran) / (wall / 60),
+        "p50": statistics.median(delays),
+        "p95": statistics.quantiles(delays, n=20)[-1],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+    # The history's last day is left to the run the scheduler makes itself once the DAG is unpaused
+    # (catchup is off): a backfill run of the same day would clash with it.
+    last = chain.scenario().end - timedelta(days=2)
+    first = last - timedelta(days=args.days - 1)
+    print(f"{args.days}-day backfill {first.date()} .. {last.date()} of {services.DAILY_DAG}, 4 runs at a time")
+    results = [measure(shape, first, last) for shape in ("celery", "standalone")]
+    print(
+        f"{'shape':12} {'start-up s':>10} {'runs ok':>8} {'tasks':>6} {'wall s':>8} {'tasks/min':>9} "
+        f"{'queued->running p50 s':>22} {'p95 s':>6}"
+    )
+    for r in results:
+        print(
+            f"{r['shape']:12} {r['start-up']:10.0f} {r['runs ok']:>4}/{r['runs']:<3} {r['tasks']:6d} {r['wall']:8.0f} "
+            f"{r['tasks/min']:9.1f} {r['p50']:22.2f} {r['p95']:6.2f}"
+        )
+    celery, standalone = results
+    print(f"wall time celery/standalone: {celery['wall'] / standalone['wall']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

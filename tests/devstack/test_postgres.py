@@ -1,0 +1,107 @@
+"""The stack's Postgres: Airflow's run history survives a restart, and set-up failures say what is wrong.
+
+Each test runs a server of its own (a scratch stack folder and port, in a child process, since the
+settings are read at import), never the shared one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.settings import PROJECT_DIR, STACK_DIR
+
+PORT = 8195  # a scratch server's
+
+
+def devstack(script: str, stack_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run `script` with the devstack importable and the stack's settings pointed at `stack_dir`."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
+        env=os.environ | {"PYTHONPATH": f"{PROJECT_DIR / 'plugins'}:{PROJECT_DIR}", "PEG_STACK_DIR": str(stack_dir),
+                          "PEG_POSTGRES_PORT": str(PORT)} | env,
+    )  # fmt: skip
+
+
+AIRFLOW = """
+import os, subprocess, sys
+from devstack import postgres
+from devstack.airflow_env import airflow_env
+env = os.environ | airflow_env("celery")
+airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+def run(*args):
+    done = subprocess.run([airflow, *args], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+"""
+
+
+@pytest.fixture
+def scratch_stack() -> Iterator[Path]:
+    """A stack folder the server's OS user can reach (pytest's tmp folders are root's alone)."""
+    folder = STACK_DIR / "scratch" / uuid.uuid4().hex[:8]
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_run_history_survives_a_restart_of_the_stack(scratch_stack) -> None:
+    stack = scratch_stack
+    created = devstack(
+        AIRFLOW
+        + """
+postgres.start()
+from devstack import services
+services.init_airflow(airflow_env("celery"))
+run("dags", "reserialize")
+run("dags", "trigger", "stablecoin_peg_daily", "--logical-date", "2026-01-02T00:00:00+00:00", "--run-id", "kept")
+print(postgres.stop())
+""",
+        stack,
+    )
+    assert created.returncode == 0, created.stderr[-3000:]
+    assert created.stdout.strip().endswith("True")  # the server ran and was stopped
+    again = devstack(
+        AIRFLOW
+        + """
+print("started", postgres.start())
+print(run("dags", "list-runs", "stablecoin_peg_daily", "--output", "json"))
+postgres.stop()
+""",
+        stack,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    started, listed = again.stdout.split("\n", 1)
+    assert started == "started True"
+    runs = json.loads(listed[listed.index("[") :])
+    assert [(r["run_id"], r["logical_date"][:10]) for r in runs] == [("kept", "2026-01-02")]
+
+
+def test_initdb_failure_names_the_log(tmp_path) -> None:
+    """A data folder the server's OS user cannot reach (root's own 0700 folder): initdb fails and the
+    error points at its log."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    if os.geteuid() != 0:
+        locked.chmod(0o000)  # not root: make the folder unreadable to ourselves instead
+    done = devstack("from devstack import postgres; postgres.start()", locked / "stack")
+    locked.chmod(0o700)
+    assert done.returncode != 0
+    assert "initdb of" in done.stderr and "failed" in done.stderr
+    assert str(locked / "stack" / "logs" / "postgres-initdb.log") in done.stderr
+
+
+def test_a_missing_server_says_how_to_install_it(tmp_path) -> None:
+    done = devstack("from devstack import postgres; postgres.start()", tmp_path, PEG_POSTGRES_BIN_DIR=str(tmp_path))
+    assert done.returncode != 0
+    assert f"no PostgreSQL server in {tmp_path}" in done.stderr and "postgresql-15" in done.stderr
