@@ -30,9 +30,10 @@ def latest_round_batch(proxies: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def decode_latest_rounds(proxies: list[str], answers: list[dict[str, Any]]) -> dict[str, list[int]]:
-    """proxy -> [round id, updatedAt] from a batch's answers; a proxy whose call failed (no round
-    yet, or an error) is left out, so it cannot fire until it answers."""
+def decode_latest_rounds(proxies: list[str], answers: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """proxy -> [round id, updatedAt] (decimal strings: a proxy's round ids pass 2^64, which the
+    triggerer's messages cannot carry as integers) from a batch's answers; a proxy whose call failed
+    (no round yet, or an error) is left out, so it cannot fire until it answers."""
     by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
     latest = {}
     for i, proxy in enumerate(proxies):
@@ -40,11 +41,11 @@ def decode_latest_rounds(proxies: list[str], answers: list[dict[str, Any]]) -> d
         if not result or result == "0x":
             continue
         round_id, _, _, updated_at, _ = PROXY["latestRoundData"].decode(bytes.fromhex(result[2:]))
-        latest[proxy] = [int(round_id), int(updated_at)]
+        latest[proxy] = [str(round_id), str(updated_at)]
     return latest
 
 
-def new_rounds(seen: dict[str, list[int]], latest: dict[str, list[int]]) -> dict[str, list[int]]:
+def new_rounds(seen: dict[str, list[str]], latest: dict[str, list[str]]) -> dict[str, list[str]]:
     """The proxies whose latest round differs from the one last seen (a new round, or another phase)."""
     return {proxy: now for proxy, now in latest.items() if seen.get(proxy) != now}
 
@@ -69,16 +70,16 @@ class NewRoundTrigger(BaseEventTrigger):
             {"chainlink_conn_id": self.chainlink_conn_id, "proxies": self.proxies, "poll_interval": self.poll_interval},
         )
 
-    async def _seen(self) -> dict[str, list[int]] | None:
+    async def _seen(self) -> dict[str, list[str]] | None:
         if self.asset_state_store is None:  # not started by a watcher (a test, or `airflow triggerer` of old)
             return None
         return await self.asset_state_store.aget(STATE_KEY)
 
-    async def _remember(self, latest: dict[str, list[int]]) -> None:
+    async def _remember(self, latest: dict[str, list[str]]) -> None:
         if self.asset_state_store is not None:
             await self.asset_state_store.aset(STATE_KEY, latest)
 
-    async def _poll(self, client: Any, settings: RpcSettings) -> dict[str, list[int]] | None:
+    async def _poll(self, client: Any, settings: RpcSettings) -> dict[str, list[str]] | None:
         """The proxies' latest rounds, from the first URL that answers; None when none does."""
         import httpx
 

@@ -37,24 +37,10 @@ from devstack.oracle_rule import (
 )
 from devstack.settings import LOG_DIR, PROJECT_DIR
 from tests.support.scratch_chain import free_port, scratch_chain, web3
+from tests.support.short_history import H, plan, replayed
 
-H = 3600
 END = datetime(2026, 3, 2, tzinfo=UTC)  # a history's end for the fake-clock tests
 CONN_ID = "chainlink_oracle"
-
-
-def plan(feed, end: int) -> list[history.SimPhase]:
-    """A short history: Flux rounds, then from a day before `end` an OCR phase whose last round is 2 h before it."""
-    flux = tuple(history.SimRound(feed.pair, 1, n, 100_000_000 + n, t - 30, t, n) for n, t in enumerate(
-        (end - 3 * 24 * H, end - 2 * 24 * H), start=1))  # fmt: skip
-    ocr = tuple(history.SimRound(feed.pair, 2, n, 99_990_000 + n, t, t, n) for n, t in enumerate(
-        (end - 20 * H, end - 2 * H), start=1))  # fmt: skip
-    return [history.SimPhase(1, "flux", end - 4 * 24 * H, flux), history.SimPhase(2, "ocr", end - 24 * H, ocr)]
-
-
-def replayed(rpc: chain.Rpc, feeds, end: int) -> None:
-    chain.replay_many(rpc, {f: plan(f, end) for f in feeds}, deployed_at=end - 5 * 24 * H)
-    rpc.call("evm_mine", end)  # as chain.replay ends: a block at the history's end
 
 
 def proxy(rpc: chain.Rpc, feed):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
+import msgpack
 import pytest
 from web3 import Web3
 
@@ -16,7 +16,8 @@ from devstack.settings import ANVIL_URL
 
 
 class MemoryStateStore:
-    """What the triggerer injects as `asset_state_store` (get/set JSON by key), kept in memory."""
+    """What the triggerer injects as `asset_state_store` (get/set by key), kept in memory; values
+    pass through msgpack as on their way to the metadata DB (integers past 2^64 cannot)."""
 
     def __init__(self, values: dict | None = None) -> None:
         self.values = dict(values or {})
@@ -25,7 +26,7 @@ class MemoryStateStore:
         return self.values.get(key, default)
 
     async def aset(self, key: str, value) -> None:
-        self.values[key] = json.loads(json.dumps(value))  # what the store keeps is JSON
+        self.values[key] = msgpack.unpackb(msgpack.packb(value))
 
 
 async def _events(trigger: NewRoundTrigger, seconds: float) -> list:
@@ -42,14 +43,14 @@ async def _events(trigger: NewRoundTrigger, seconds: float) -> list:
 
 
 @pytest.fixture
-def proxies_latest(stack, feeds) -> dict[str, list[int]]:
+def proxies_latest(stack, feeds) -> dict[str, list[str]]:
     """Each proxy's latest round, read with web3 (not the trigger's code)."""
     abi = contracts.build()["EACAggregatorProxy"]["abi"]
     w3 = Web3(Web3.HTTPProvider(ANVIL_URL))
     latest = {}
     for feed in feeds:
         round_id, _, _, updated_at, _ = w3.eth.contract(feed.proxy, abi=abi).functions.latestRoundData().call()
-        latest[feed.proxy] = [round_id, updated_at]
+        latest[feed.proxy] = [str(round_id), str(updated_at)]
     return latest
 
 
@@ -62,20 +63,21 @@ def test_quiet_while_nothing_changes_and_remembers_the_baseline(feeds, proxies_l
     remembered = trigger.asset_state_store.values["latest_rounds"]
     # the chain may move on (a living oracle) between the two reads: every proxy at or past what web3 saw
     assert set(remembered) == set(proxies_latest)
-    assert all(remembered[p][0] >= proxies_latest[p][0] for p in proxies_latest)
+    assert all(int(remembered[p][0]) >= int(proxies_latest[p][0]) for p in proxies_latest)
 
 
 def test_fires_for_a_round_newer_than_the_one_remembered(feeds, proxies_latest) -> None:
     """A triggerer restarted after a round was published: the stored round is older, so it fires once."""
     usdc = next(f.proxy for f in feeds if f.pair == "USDC/USD")
-    remembered = dict(proxies_latest) | {usdc: [proxies_latest[usdc][0] - 1, proxies_latest[usdc][1] - 3600]}
+    round_id, updated_at = (int(v) for v in proxies_latest[usdc])
+    remembered = dict(proxies_latest) | {usdc: [str(round_id - 1), str(updated_at - 3600)]}
     trigger = NewRoundTrigger(chainlink_conn_id="chainlink_ethereum", proxies=list(proxies_latest), poll_interval=0.2)
     trigger.asset_state_store = MemoryStateStore({"latest_rounds": remembered})
     events = asyncio.run(_events(trigger, 1.5))
     assert len(events) == 1
     fired = events[0]["new_rounds"]
-    assert usdc in fired and fired[usdc][0] >= proxies_latest[usdc][0]
-    assert trigger.asset_state_store.values["latest_rounds"][usdc][0] >= proxies_latest[usdc][0]
+    assert usdc in fired and int(fired[usdc][0]) >= round_id
+    assert int(trigger.asset_state_store.values["latest_rounds"][usdc][0]) >= round_id
 
 
 def test_a_proxy_without_rounds_cannot_fire() -> None:

@@ -1,0 +1,23 @@
+"""A short history of the registry's feeds for scratch nodes: a Flux phase, then an OCR phase whose
+last round is where a living oracle starts (tests of the oracle and of the near-real-time path)."""
+
+from __future__ import annotations
+
+from devstack import chain, history
+
+H = 3600
+
+
+def plan(feed, end: int) -> list[history.SimPhase]:
+    """A Flux phase, then from a day before `end` an OCR phase whose last round is 2 h before it."""
+    flux = tuple(history.SimRound(feed.pair, 1, n, 100_000_000 + n, t - 30, t, n) for n, t in enumerate(
+        (end - 3 * 24 * H, end - 2 * 24 * H), start=1))  # fmt: skip
+    ocr = tuple(history.SimRound(feed.pair, 2, n, 99_990_000 + n, t, t, n) for n, t in enumerate(
+        (end - 20 * H, end - 2 * H), start=1))  # fmt: skip
+    return [history.SimPhase(1, "flux", end - 4 * 24 * H, flux), history.SimPhase(2, "ocr", end - 24 * H, ocr)]
+
+
+def replayed(rpc: chain.Rpc, feeds, end: int) -> None:
+    """Replay the short history of every feed, ending with a block at `end` as chain.replay does."""
+    chain.replay_many(rpc, {f: plan(f, end) for f in feeds}, deployed_at=end - 5 * 24 * H)
+    rpc.call("evm_mine", end)
