@@ -112,10 +112,11 @@ def _init_cluster(user: str | None) -> None:
 
 def start() -> bool:
     """Create the cluster if needed, start the server unless it runs, ensure role and demo DB. True if started."""
+    server = bin_dir() / "postgres"
     user = _os_user()
     _init_cluster(user)
     argv = [
-        str(bin_dir() / "postgres"), "-D", str(DATA_DIR), "-p", str(POSTGRES_PORT),
+        str(server), "-D", str(DATA_DIR), "-p", str(POSTGRES_PORT),
         "-c", f"listen_addresses={POSTGRES_HOST}", "-c", "unix_socket_directories=",
         "-c", "max_connections=200",  # the demo's and a test's Airflow may run side by side
     ]  # fmt: skip

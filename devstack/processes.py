@@ -112,6 +112,12 @@ def _signal_all(procs: list[psutil.Process], sig: int) -> None:
             proc.send_signal(sig)
 
 
+def _kill_all(procs: list[psutil.Process], timeout: float = 10) -> None:
+    """SIGKILL the processes and wait until they are gone (and their ports free)."""
+    _signal_all(procs, signal.SIGKILL)
+    psutil.wait_procs(procs, timeout=timeout)
+
+
 def stop(name: str, timeout: float = 30, sig: int = signal.SIGTERM) -> bool:
     """Stop a service with `sig` to its process group (SIGTERM lets it save its state and finish
     its work), then SIGKILL whatever of its process tree is left after `timeout`. True if it ran."""
@@ -133,9 +139,7 @@ def stop(name: str, timeout: float = 30, sig: int = signal.SIGTERM) -> bool:
     else:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-    _signal_all([p for p in tree if p.is_running()], signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    _kill_all([p for p in tree if p.is_running()])
     (RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
     return True
 
@@ -145,8 +149,6 @@ def kill(name: str) -> bool:
     pid = pid_of(name)
     if pid is None:
         return False
-    _signal_all(_tree(pid), signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+    _kill_all(_tree(pid))
     (RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
     return True

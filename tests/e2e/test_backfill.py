@@ -57,6 +57,16 @@ def task_rows(database: str, table: str = "task_instance") -> list[dict]:
         return list(cur.fetchall())
 
 
+def run_states(database: str) -> dict[str, str]:
+    with postgres.connect(database) as conn, conn.cursor() as cur:
+        cur.execute("select run_id, state from dag_run where dag_id = %s", (services.DAILY_DAG,))
+        return dict(cur.fetchall())
+
+
+def running_runs(database: str) -> set[str]:
+    return {run for run, state in run_states(database).items() if state == "running"}
+
+
 def all_tries(database: str) -> list[dict]:
     """Every try of every task: the current ones and those archived when a task was retried."""
     return task_rows(database) + task_rows(database, "task_instance_history")
@@ -77,7 +87,8 @@ class Backfill:
     """What the module's backfill did, and what the test did to it on the way."""
 
     days: list[datetime]
-    states: dict[str, str] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)  # logical date -> state
+    run_states: dict[str, str] = field(default_factory=dict)  # run id -> state
     runs: list[dict] = field(default_factory=list)
     tries: list[dict] = field(default_factory=list)
     killed_worker: str = ""
@@ -95,9 +106,10 @@ def kill_a_worker_mid_ingest(pipeline: Pipeline, gate: RpcGate, done: Backfill) 
 
     def held_ingests() -> list[dict]:
         running = [r for r in task_rows(database) if r["task_id"].startswith("ingest_") and r["state"] == "running"]
-        return running if running and gate.waiting >= len(running) else []
+        in_backfill = [r for r in running if r["run_id"].startswith("backfill__")]
+        return in_backfill if in_backfill and gate.waiting >= len(running) else []
 
-    victim = wait_for("an ingest task held mid-read", held_ingests, timeout=300, every=0.2)[0]
+    victim = wait_for("a backfill's ingest task held mid-read", held_ingests, timeout=300, every=0.2)[0]
     worker = victim["hostname"].removeprefix(f"{cluster.name}-")
     assert processes.kill(cluster.process_name(worker))
     done.killed_at = datetime.now().astimezone()
@@ -113,9 +125,8 @@ def move_deferred_checks_to_the_other_worker(pipeline: Pipeline, done: Backfill)
     cluster, database = pipeline.cluster, pipeline.cluster.database
 
     def all_deferred() -> dict[str, str]:
-        rows = task_rows(database)
-        active = {r["run_id"] for r in rows if r["state"] not in ("success", "failed", "upstream_failed", "skipped")}
-        checks = {r["run_id"]: r for r in rows if r["task_id"] == REFRESH_CHECK}
+        active = running_runs(database)
+        checks = {r["run_id"]: r for r in task_rows(database) if r["task_id"] == REFRESH_CHECK}
         if active and all(checks.get(run, {}).get("state") == "deferred" for run in active):
             return {run: checks[run]["hostname"] for run in active}
         return {}
@@ -153,6 +164,7 @@ def backfilled(pipeline: Pipeline, gate: RpcGate, stack) -> Backfill:
         done.states = services.wait_runs(logical, port=api, timeout=1800)
         done.runs = [r for r in services.runs(port=api) if r["run_type"] == "backfill"]
         done.tries = all_tries(cluster.database)
+        done.run_states = run_states(cluster.database)
     finally:
         gate.open()
         cluster.stop()
@@ -192,7 +204,7 @@ def test_killed_worker_task_completed_through_a_retry(backfilled: Backfill) -> N
     assert killed["state"] == "failed" and killed["hostname"] == backfilled.killed_worker
     assert killed["end_date"] > backfilled.killed_at
     assert tries[-1]["state"] == "success" and tries[-1]["try_number"] > killed["try_number"]
-    assert backfilled.states[victim["run_id"].split("__")[1][:10]] == "success"
+    assert backfilled.run_states[victim["run_id"]] == "success"
 
 
 def test_raw_rounds_equal_the_chains_ground_truth(backfilled: Backfill, pipeline: Pipeline, truth) -> None:
