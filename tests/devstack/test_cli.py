@@ -1,4 +1,5 @@
-"""`python -m devstack truth DAY` prints what the proxies served on a UTC day, and what they never served."""
+"""`python -m devstack truth DAY` prints what the proxies served on a UTC day, and what they never served;
+`status` lists every service and Airflow component."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def test_truth_marks_the_rounds_never_served(stack, feed_by_pair) -> None:
     expected = [r for r in never if day <= r.updated_at_utc < day + timedelta(days=1)]
     assert [int(r["round_id"]) for r in printed] == [r.round_id for r in expected]
     assert all(r["is_never_served"] and r["served_from"] is None for r in printed)
+
+
+def test_status_lists_the_stack_and_each_airflow_component(stack) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "devstack", "status"],
+        capture_output=True, text=True, check=True, cwd=PROJECT_DIR,
+        env=os.environ | {"PYTHONPATH": f"{PROJECT_DIR / 'plugins'}:{PROJECT_DIR}"},
+    ).stdout  # fmt: skip
+    states = {line[:24].strip(): line[24:].strip() for line in out.splitlines()}
+    assert states["anvil"].startswith("running, pid ") and states["fakesnow"].startswith("running, pid ")
+    components = ["api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2"]
+    assert {"postgres", "redis", "dashboard", *(f"airflow {c}" for c in components)} <= set(states)
