@@ -5,9 +5,9 @@ Brings each new Chainlink round to the dashboard within a couple of minutes of i
 
 Event-driven: for every chain in `include/feeds.yaml`, an `AssetWatcher` runs a `NewRoundTrigger` in
 the triggerer, which asks every proxy for its latest round every `PEG_REALTIME_POLL_SECONDS` (10 s)
-in one JSON-RPC batch and starts this DAG when one serves a new round. A cron fallback
-(`PEG_REALTIME_CRON`, every 15 minutes) runs it anyway, so a stopped triggerer delays rounds, never
-loses them.
+in one JSON-RPC batch and starts this DAG when one serves a new round, or when one's latest round
+outlives its heartbeat plus grace (the missed heartbeat is paged within a poll). A cron fallback
+(`PEG_REALTIME_CRON`, hourly) runs it anyway, so a stopped triggerer delays rounds, never loses them.
 
 Each run loads, per feed, the rounds from the last one stored up to the run's start (the same
 `ChainlinkFeedOperator` and MERGE as the daily DAG, so the two never duplicate a row). The
@@ -35,7 +35,7 @@ from peg_monitor.lineage import raw_rounds_asset
 
 START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
 RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
-FALLBACK_CRON = os.environ.get("PEG_REALTIME_CRON", "*/15 * * * *")
+FALLBACK_CRON = os.environ.get("PEG_REALTIME_CRON", "0 * * * *")
 POLL_SECONDS = float(os.environ.get("PEG_REALTIME_POLL_SECONDS", "10"))
 
 FEEDS = load_registry()
@@ -52,6 +52,9 @@ NEW_ROUNDS = [
                     chainlink_conn_id=f"chainlink_{chain}",
                     proxies=[f.proxy for f in FEEDS if f.chain == chain],
                     poll_interval=POLL_SECONDS,
+                    stale_after={
+                        f.proxy: f.heartbeat_seconds + f.heartbeat_grace_seconds for f in FEEDS if f.chain == chain
+                    },
                 ),
             )
         ],

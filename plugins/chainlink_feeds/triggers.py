@@ -1,4 +1,6 @@
-"""NewRoundTrigger: watch the registry's proxies from the triggerer and fire when one serves a new round.
+"""NewRoundTrigger: watch the registry's proxies from the triggerer and fire when one serves a new
+round, or when one's latest round outlives its heartbeat plus grace (so a missed heartbeat is
+reported within a poll, not at the next cron tick).
 
 An event trigger for an `AssetWatcher`: Airflow runs it in the triggerer for as long as the DAG that
 schedules on the asset exists, and every event it yields starts that DAG. One poll is one HTTP request
@@ -10,6 +12,7 @@ triggerer restart fires for a round published while it was down instead of forge
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +22,7 @@ from chainlink_feeds.abi import PROXY
 from chainlink_feeds.hooks import RpcSettings
 
 STATE_KEY = "latest_rounds"
+OVERDUE_KEY = "overdue_rounds"
 
 
 def latest_round_batch(proxies: list[str]) -> list[dict[str, Any]]:
@@ -50,11 +54,30 @@ def new_rounds(seen: dict[str, list[str]], latest: dict[str, list[str]]) -> dict
     return {proxy: now for proxy, now in latest.items() if seen.get(proxy) != now}
 
 
+def overdue_rounds(
+    latest: dict[str, list[str]], stale_after: dict[str, int], reported: dict[str, str], now: float
+) -> dict[str, list[str]]:
+    """The proxies whose latest round is older than their heartbeat plus grace and not reported yet."""
+    return {
+        proxy: r
+        for proxy, r in latest.items()
+        if proxy in stale_after and now - int(r[1]) > stale_after[proxy] and reported.get(proxy) != r[0]
+    }
+
+
 class NewRoundTrigger(BaseEventTrigger):
     """Polls every `poll_interval` seconds; yields one event per poll in which any proxy's latest
-    round changed, with the proxies that changed: {"new_rounds": {proxy: [round id, updatedAt]}}."""
+    round changed, {"new_rounds": {proxy: [round id, updatedAt]}}, and one when a proxy's latest
+    round outlives `stale_after[proxy]` seconds (its heartbeat plus grace), {"heartbeat_missed": {...}}."""
 
-    def __init__(self, *, chainlink_conn_id: str, proxies: list[str], poll_interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        chainlink_conn_id: str,
+        proxies: list[str],
+        poll_interval: float = 10.0,
+        stale_after: dict[str, int] | None = None,
+    ) -> None:
         super().__init__()
         if not proxies:
             raise ValueError("NewRoundTrigger needs at least one proxy address to watch")
@@ -63,21 +86,27 @@ class NewRoundTrigger(BaseEventTrigger):
         self.chainlink_conn_id = chainlink_conn_id
         self.proxies = list(proxies)
         self.poll_interval = poll_interval
+        self.stale_after = dict(stale_after or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "chainlink_feeds.triggers.NewRoundTrigger",
-            {"chainlink_conn_id": self.chainlink_conn_id, "proxies": self.proxies, "poll_interval": self.poll_interval},
+            {
+                "chainlink_conn_id": self.chainlink_conn_id,
+                "proxies": self.proxies,
+                "poll_interval": self.poll_interval,
+                "stale_after": self.stale_after,
+            },
         )
 
-    async def _seen(self) -> dict[str, list[str]] | None:
-        if self.asset_state_store is None:  # not started by a watcher (a test, or `airflow triggerer` of old)
+    async def _recall(self, key: str) -> Any:
+        if self.asset_state_store is None:  # not started by a watcher (a test)
             return None
-        return await self.asset_state_store.aget(STATE_KEY)
+        return await self.asset_state_store.aget(key)
 
-    async def _remember(self, latest: dict[str, list[str]]) -> None:
+    async def _remember(self, key: str, value: dict[str, Any]) -> None:
         if self.asset_state_store is not None:
-            await self.asset_state_store.aset(STATE_KEY, latest)
+            await self.asset_state_store.aset(key, value)
 
     async def _poll(self, client: Any, settings: RpcSettings) -> dict[str, list[str]] | None:
         """The proxies' latest rounds, from the first URL that answers; None when none does."""
@@ -103,18 +132,24 @@ class NewRoundTrigger(BaseEventTrigger):
 
         conn = await BaseHook.aget_connection(self.chainlink_conn_id)
         settings = RpcSettings.from_connection(self.chainlink_conn_id, conn.host, conn.password, conn.extra_dejson)
-        seen = await self._seen()
+        seen = await self._recall(STATE_KEY)
+        reported = await self._recall(OVERDUE_KEY) or {}
         async with httpx.AsyncClient(timeout=settings.timeout) as client:
             while True:
                 latest = await self._poll(client, settings)
                 if latest is not None:
                     if seen is None:  # first start: what the chain serves now is the baseline
                         seen = latest
-                        await self._remember(latest)
+                        await self._remember(STATE_KEY, latest)
                     elif changed := new_rounds(seen, latest):
                         self.log.info("new rounds: %s", changed)
                         yield TriggerEvent({"new_rounds": changed})
                         # Remembered once handed over: a restart in between fires again, never misses.
                         seen = seen | latest
-                        await self._remember(seen)
+                        await self._remember(STATE_KEY, seen)
+                    if overdue := overdue_rounds(latest, self.stale_after, reported, time.time()):
+                        self.log.info("heartbeat missed: %s", overdue)
+                        yield TriggerEvent({"heartbeat_missed": overdue})
+                        reported = reported | {proxy: r[0] for proxy, r in overdue.items()}
+                        await self._remember(OVERDUE_KEY, reported)
                 await asyncio.sleep(self.poll_interval)

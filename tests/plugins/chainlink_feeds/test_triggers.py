@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import msgpack
 import pytest
 from web3 import Web3
 
-from chainlink_feeds.triggers import NewRoundTrigger, decode_latest_rounds, new_rounds
+from chainlink_feeds.triggers import NewRoundTrigger, decode_latest_rounds, new_rounds, overdue_rounds
 from devstack import contracts
 from devstack.settings import ANVIL_URL
 
@@ -78,6 +79,29 @@ def test_fires_for_a_round_newer_than_the_one_remembered(feeds, proxies_latest) 
     fired = events[0]["new_rounds"]
     assert usdc in fired and int(fired[usdc][0]) >= round_id
     assert int(trigger.asset_state_store.values["latest_rounds"][usdc][0]) >= round_id
+
+
+def test_fires_once_when_the_latest_round_outlives_heartbeat_and_grace(feeds, proxies_latest) -> None:
+    usdc = next(f.proxy for f in feeds if f.pair == "USDC/USD")
+    age = time.time() - int(proxies_latest[usdc][1])
+    trigger = NewRoundTrigger(
+        chainlink_conn_id="chainlink_ethereum",
+        proxies=list(proxies_latest),
+        poll_interval=0.2,
+        stale_after={usdc: int(age) - 60, "0x" + "33" * 20: 1},  # USDC a minute overdue; no such proxy
+    )
+    trigger.asset_state_store = MemoryStateStore({"latest_rounds": proxies_latest})
+    events = asyncio.run(_events(trigger, 1.5))  # several polls: reported once
+    assert [list(e) for e in events] == [["heartbeat_missed"]]
+    assert list(events[0]["heartbeat_missed"]) == [usdc]
+    assert trigger.asset_state_store.values["overdue_rounds"] == {usdc: events[0]["heartbeat_missed"][usdc][0]}
+
+
+def test_overdue_means_past_heartbeat_plus_grace_and_not_reported() -> None:
+    latest = {"0xa": ["7", "1000"], "0xb": ["9", "1000"]}
+    assert overdue_rounds(latest, {"0xa": 100, "0xb": 100}, {}, now=1100) == {}
+    assert overdue_rounds(latest, {"0xa": 100, "0xb": 100}, {"0xb": "9"}, now=1101) == {"0xa": ["7", "1000"]}
+    assert overdue_rounds(latest, {"0xa": 100}, {"0xa": "6"}, now=1101) == {"0xa": ["7", "1000"]}  # a newer round
 
 
 def test_a_proxy_without_rounds_cannot_fire() -> None:

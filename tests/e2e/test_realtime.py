@@ -1,0 +1,203 @@
+"""Near-real-time end to end, on a living chain: the local oracle publishes a depeg round, the
+triggerer's NewRoundTrigger starts the near-real-time DAG, the round reaches the dashboard's
+freshness route and the health view, and the on-call's inbox (a real HTTP receiver apprise posts
+to) gets exactly one alert; recovery gives one "resolved" alert, and a rerun gives none.
+
+Runs on a scratch node with a short history (the oracle's moves must not reach the shared stack's
+chain) and a production-shaped Airflow of its own (devstack.cluster) pointed at it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack import alert_receiver, oracle, postgres, processes, services
+from devstack.cluster import Cluster, ClusterPorts
+from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
+from tests.support.scratch_chain import free_port, scratch_chain
+from tests.support.short_history import replayed
+
+REALTIME_DAG = "stablecoin_peg_realtime"
+PORTS = ClusterPorts.block(8300)
+DASHBOARD_PORT = 8602
+POLL_SECONDS = 2
+WAIT = 300  # generous: behaviour, not timing (bench/realtime_latency.py measures the latency)
+
+
+@dataclass
+class Live:
+    """The module's living chain, Airflow, dashboard and inbox."""
+
+    rpc_url: str
+    oracle_port: int
+    moves: Path
+    cluster: Cluster
+    raw: str
+    inbox: Path
+    dashboard_url: str
+
+    @property
+    def api(self) -> str:
+        return f"{self.cluster.api_url}/api/v2"
+
+    def alerts(self, pair: str) -> list[dict]:
+        """What the inbox received about `pair`, oldest first."""
+        return [a for a in alert_receiver.read_inbox(self.inbox) if pair in a["body"].get("title", "")]
+
+
+def _wait(condition, what: str, timeout: float = WAIT):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
+        time.sleep(1)
+    return found
+
+
+def _run(api: str) -> dict:
+    """Trigger the near-real-time DAG by hand and wait for the run to finish."""
+    answer = requests.post(f"{api}/dags/{REALTIME_DAG}/dagRuns", json={"logical_date": None}, timeout=30)
+    answer.raise_for_status()
+    run_id = answer.json()["dag_run_id"]
+    url = f"{api}/dags/{REALTIME_DAG}/dagRuns/{run_id}"
+    return _wait(lambda: (r := requests.get(url, timeout=30).json())["state"] in ("success", "failed") and r, run_id)
+
+
+def _watchers_running(database: str) -> bool:
+    """The DAG's NewRoundTrigger is assigned to the triggerer (so it has a baseline to compare with)."""
+    with postgres.connect(database) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select count(*) from trigger where classpath = 'chainlink_feeds.triggers.NewRoundTrigger' "
+            "and triggerer_id is not null"
+        )
+        return cur.fetchone()[0] > 0
+
+
+def _usdc_price(live: Live) -> float | None:
+    last = requests.get(f"http://127.0.0.1:{live.oracle_port}/status", timeout=10).json()["feeds"]["USDC/USD"]
+    return float(last["price"]) if last["price"] else None
+
+
+def _served_up_to(live: Live, pair: str) -> datetime | None:
+    answer = requests.get(f"{live.dashboard_url}/api/freshness", timeout=30)
+    if answer.status_code != 200:
+        return None
+    last = next(f["last_updated_at"] for f in answer.json()["feeds"] if f["feed_pair"] == pair)
+    return datetime.fromisoformat(last) if last else None
+
+
+@pytest.fixture(scope="module")
+def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
+    work = tmp_path_factory.mktemp("realtime")
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    raw, database = f"RT_{uuid.uuid4().hex[:8].upper()}", f"e2e_rt_{uuid.uuid4().hex[:8]}"
+    receiver = alert_receiver.make_server(free_port(), work / "inbox.jsonl")
+    receiver_port = receiver.server_address[1]
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    oracle_port, oracle_name = free_port(), f"oracle-e2e-{uuid.uuid4().hex[:6]}"
+    with scratch_chain(port=free_port()) as rpc:
+        replayed(rpc, feeds, int(midnight.timestamp()))
+        assert oracle.start_service(
+            rpc.url, oracle_port, tick=1, name=oracle_name, history_end=midnight, moves_file=work / "moves.json"
+        )
+        settings = services.pipeline_settings(work / "airflow", raw, DASHBOARD_PORT) | {
+            "AIRFLOW_CONN_CHAINLINK_ETHEREUM": json.dumps(
+                {"conn_type": "chainlink", "host": rpc.url, "extra": {"timeout": 30, "batch_size": 200}}
+            ),
+            "AIRFLOW_CONN_APPRISE_DEFAULT": json.dumps(
+                {"conn_type": "apprise", "extra": {"config": [{"path": alert_receiver.apprise_url(receiver_port)}]}}
+            ),
+            "PEG_REALTIME_POLL_SECONDS": str(POLL_SECONDS),
+        }
+        cluster = Cluster("e2e-realtime", work / "airflow", database, PORTS, settings)
+        create_schema(raw)
+        postgres.create_database(database)
+        try:
+            services.init_airflow(cluster.env)
+            cluster.start()
+            built = Live(
+                rpc.url,
+                oracle_port,
+                work / "moves.json",
+                cluster,
+                raw,
+                work / "inbox.jsonl",
+                f"http://127.0.0.1:{DASHBOARD_PORT}",
+            )
+            services.wait_dag_parsed(port=PORTS.api, dag_id=REALTIME_DAG)
+            requests.patch(f"{built.api}/dags/{REALTIME_DAG}", json={"is_paused": False}, timeout=30).raise_for_status()
+            # The first load (a day back, by hand), then the marts' views over it and the dashboard on them.
+            assert _run(built.api)["state"] == "success"
+            assert dbt_build(raw, f"{raw}_A", work / "dbt").returncode == 0
+            services.start_dashboard(
+                name="dashboard-e2e-rt", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS",
+                extra={"PEG_DATA_VERSION_TTL": "2"},
+            )  # fmt: skip
+            _wait(lambda: _watchers_running(database), "the NewRoundTrigger to run in the triggerer")
+            time.sleep(3 * POLL_SECONDS)  # its first poll: the baseline
+            yield built
+        finally:
+            processes.stop("dashboard-e2e-rt")
+            cluster.stop()
+            oracle.stop_service(oracle_name)
+            receiver.shutdown()
+            postgres.drop_database(database)
+            drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+
+
+@pytest.fixture(scope="module")
+def depeg(live: Live) -> dict:
+    """USDC to 0.97 for a minute and a half, then back: when each showed on chain and reached the
+    dashboard, and what the inbox received."""
+    before = len(live.alerts("USDC/USD"))
+    oracle.move("USDC/USD", "0.97", 1.5, moves_file=live.moves)
+    _wait(lambda: (p := _usdc_price(live)) is not None and p < 0.98, "the oracle to publish the depeg round")
+    depeg_round = requests.get(f"http://127.0.0.1:{live.oracle_port}/status", timeout=10).json()["feeds"]["USDC/USD"]
+    on_chain = datetime.fromisoformat(depeg_round["updated_at"])
+    _wait(lambda: (s := _served_up_to(live, "USDC/USD")) and s >= on_chain, "/api/freshness to serve the round")
+    critical = _wait(lambda: len(live.alerts("USDC/USD")) > before and live.alerts("USDC/USD")[before:], "an alert")
+    _wait(lambda: (p := _usdc_price(live)) is not None and p > 0.99, "the oracle to publish the recovery")
+    resolved = _wait(
+        lambda: [a for a in live.alerts("USDC/USD")[before:] if a["body"]["title"].startswith("RESOLVED")],
+        "the resolved alert",
+    )
+    time.sleep(10 * POLL_SECONDS)  # anything extra would arrive by now
+    return {"round": depeg_round, "on_chain": on_chain, "critical": critical, "resolved": resolved, "before": before}
+
+
+def test_the_depeg_round_reaches_the_dashboard_through_an_asset_triggered_run(live, depeg) -> None:
+    served = query(
+        f"select price_usd, peg_status from {live.raw}_A_MARTS.STABLECOIN_PEG_HEALTH "
+        f"where feed_pair = 'USDC/USD' and round_id = {depeg['round']['round_id']}"
+    )
+    assert list(served.peg_status) == ["critical"]
+    assert float(served.price_usd.iloc[0]) == pytest.approx(float(depeg["round"]["price"]))
+    runs = requests.get(f"{live.api}/dags/{REALTIME_DAG}/dagRuns?limit=100", timeout=30).json()["dag_runs"]
+    assert any(r["run_type"] == "asset_triggered" and r["state"] == "success" for r in runs)
+
+
+def test_exactly_one_alert_off_peg_and_one_resolved(live, depeg) -> None:
+    received = live.alerts("USDC/USD")[depeg["before"] :]
+    titles = [a["body"]["title"] for a in received]
+    assert len(titles) == 2, titles
+    assert titles[0].startswith("CRITICAL USDC/USD off peg") and titles[1].startswith("RESOLVED USDC/USD")
+    body = received[0]["body"]["message"]
+    assert f"Round: {depeg['round']['round_id']}" in body
+    assert f"Since: {depeg['on_chain']:%Y-%m-%d %H:%M:%S} UTC" in body
+    assert "bps" in body and f"Dashboard: {live.dashboard_url}/?feed=USDC%2FUSD" in body
+
+
+def test_a_rerun_pages_nobody(live, depeg) -> None:
+    count = len(live.alerts("USDC/USD"))
+    assert _run(live.api)["state"] == "success"
+    time.sleep(2)
+    assert len(live.alerts("USDC/USD")) == count
