@@ -186,7 +186,7 @@ def _demo(_: argparse.Namespace) -> None:
         f"date range within {sc.start.date()} .. {last} (the simulated history), and Run.\n"
         "Or: .venv/bin/python -m devstack airflow backfill create --dag-id stablecoin_peg_daily "
         "--from-date YYYY-MM-DD --to-date YYYY-MM-DD\n"
-        f"Logs of each Airflow process: .stack/logs/. Stop everything with `make stack-down` (state stays in .stack/)."
+        "Logs of each Airflow process: .stack/logs/. Stop everything with `make stack-down` (state stays in .stack/)."
     )
     if failed:
         sys.exit(f"error: runs failed for {', '.join(failed)}; see the Airflow UI")
