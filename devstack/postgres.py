@@ -104,10 +104,22 @@ def _init_cluster(user: str | None) -> None:
     with open(log, "ab") as out:
         done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, user=user, group=user, cwd="/")
     if done.returncode != 0:
-        raise PostgresError(
-            f"initdb of {DATA_DIR} failed (code {done.returncode}); see {log} "
-            f"(the {user or 'current'} user must be able to reach and own that folder)"
+        blocked = _closed_parent(DATA_DIR, pwd.getpwnam(user).pw_uid) if user else None
+        hint = (
+            f"; {blocked} is closed to the {user} OS user: `chmod o+x {blocked}` or set PEG_STACK_DIR"
+            if blocked
+            else ""
         )
+        raise PostgresError(f"initdb of {DATA_DIR} failed (code {done.returncode}); see {log}{hint}")
+
+
+def _closed_parent(path: Path, uid: int) -> Path | None:
+    """The outermost folder above `path` that the user `uid` may not pass through (it owns none of them)."""
+    for parent in reversed(path.parents):
+        info = parent.stat()
+        if info.st_uid != uid and not info.st_mode & 0o001:
+            return parent
+    return None
 
 
 def start() -> bool:
