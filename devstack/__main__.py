@@ -15,9 +15,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from chainlink_feeds.registry import load_registry
-from devstack import chain, contracts, history, postgres, processes, redis_broker, services, warehouse
+from devstack import (
+    alert_receiver,
+    chain,
+    contracts,
+    history,
+    oracle,
+    postgres,
+    processes,
+    redis_broker,
+    services,
+    warehouse,
+)
 from devstack.airflow_env import airflow_env
 from devstack.cluster import Cluster
+from devstack.oracle_market import MoveError
 from devstack.settings import (
     AIRFLOW_PORT,
     AIRFLOW_SHAPE,
@@ -57,6 +69,11 @@ STACK = [
     StackService("fakesnow", f"http://127.0.0.1:{FAKESNOW_PORT}", warehouse.start_emulator, warehouse.stop_emulator),
     StackService("postgres", f"postgresql://{POSTGRES_HOST}:{POSTGRES_PORT}", postgres.start, postgres.stop),
     StackService("redis", redis_broker.url(), redis_broker.start, redis_broker.stop),
+    # The living chain: rounds at wall-clock time from the history's end on (after the node's replay).
+    StackService("oracle", f"http://{oracle.HOST}:{oracle.PORT}/status", oracle.start_service, oracle.stop_service),
+    StackService(
+        "alert-receiver", f"{alert_receiver.URL}/alerts", alert_receiver.start_service, alert_receiver.stop_service
+    ),
 ]
 # The demo's processes, stopped before the stack's services (they use them).
 DEMO_PROCESSES = ["dashboard", "airflow"]  # "airflow": the standalone shape's one process tree
@@ -179,8 +196,12 @@ def _demo(_: argparse.Namespace) -> None:
     print(f"backfill   {services.DAILY_DAG} {first} .. {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})")
     states = services.wait_runs(services.backfill(first, last))
     failed = sorted(day for day, state in states.items() if state != "success")
+    services.unpause(services.REALTIME_DAG)
+    print(f"realtime   {services.REALTIME_DAG} on: each new round of the living chain reaches the dashboard")
     print(f"\nAirflow UI  http://127.0.0.1:{AIRFLOW_PORT}  (no login: local demo)")
     print(f"Dashboard   {DASHBOARD_URL}  (freshness: {DASHBOARD_URL}/api/freshness)")
+    print(f"Alerts      {alert_receiver.URL}/alerts  (what the on-call received)")
+    print("Watch a depeg live: .venv/bin/python -m devstack market USDC/USD 0.97 --minutes 20")
     print(
         "Backfill more history from the UI: open the stablecoin_peg_daily DAG, click Trigger > Backfill, pick a\n"
         f"date range within {sc.start.date()} .. {last} (the simulated history), and Run.\n"
@@ -190,6 +211,11 @@ def _demo(_: argparse.Namespace) -> None:
     )
     if failed:
         sys.exit(f"error: runs failed for {', '.join(failed)}; see the Airflow UI")
+
+
+def _market(args: argparse.Namespace) -> None:
+    """Move a feed's simulated market on the living chain (the oracle picks it up at its next tick)."""
+    print(oracle.describe(oracle.move(args.pair, args.price, args.minutes, ramp_minutes=args.ramp_minutes)))
 
 
 def _dbt_manifest(_: argparse.Namespace) -> None:
@@ -215,6 +241,12 @@ def main() -> None:
     commands.add_parser("airflow-init", help="create the Airflow DB and pools").set_defaults(run=_airflow_init)
     commands.add_parser("dbt-manifest", help="build the dbt manifest for Cosmos").set_defaults(run=_dbt_manifest)
     commands.add_parser("demo", help="start Airflow and the dashboard, backfill recent weeks").set_defaults(run=_demo)
+    market = commands.add_parser("market", help="move a feed's live market, e.g. USDC/USD 0.97 --minutes 20")
+    market.add_argument("pair", help="a registry pair, e.g. USDC/USD")
+    market.add_argument("price", help="the price to move to, e.g. 0.97")
+    market.add_argument("--minutes", type=float, required=True, help="how long the move lasts")
+    market.add_argument("--ramp-minutes", type=float, default=0, help="slide there and back over this long")
+    market.set_defaults(run=_market)
     truth = commands.add_parser("truth", help="print what the proxies served on one UTC day (simulated)")
     truth.add_argument("day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
     truth.add_argument("--pair", help="only this pair, e.g. USDC/USD")
@@ -227,6 +259,7 @@ def main() -> None:
         processes.ServiceError,
         contracts.ContractBuildError,
         subprocess.CalledProcessError,
+        MoveError,
     ) as exc:
         sys.exit(f"error: {exc}")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from devstack import chain, postgres, redis_broker, warehouse
+from devstack import alert_receiver, chain, postgres, redis_broker, warehouse
 from devstack.settings import AIRFLOW_HOME, AIRFLOW_SHAPE, AIRFLOW_WORKER_CONCURRENCY, DASHBOARD_URL, PROJECT_DIR
 
 SHAPES = ("celery", "standalone")
@@ -32,6 +32,10 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": warehouse.airflow_connection_uri(),
         "AIRFLOW_CONN_CHAINLINK_ETHEREUM": chain.airflow_connection_uri(),
         "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps({"conn_type": "http", "host": DASHBOARD_URL}),
+        # Alerts go to the stack's inbox (devstack.alert_receiver), as they would to Slack or PagerDuty.
+        "AIRFLOW_CONN_APPRISE_DEFAULT": json.dumps(
+            {"conn_type": "apprise", "extra": {"config": [{"path": alert_receiver.apprise_url()}]}}
+        ),
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(PROJECT_DIR / "plugins"), str(PROJECT_DIR), os.environ.get("PYTHONPATH")])
         ),

@@ -19,6 +19,7 @@ from devstack.settings import AIRFLOW_PORT, DASHBOARD_HOST, DASHBOARD_PORT, PROJ
 
 BIN = Path(sys.executable).parent
 DAILY_DAG = "stablecoin_peg_daily"
+REALTIME_DAG = "stablecoin_peg_realtime"
 # Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
 POOLS = [
     ("chainlink_rpc", 4, "Concurrent Chainlink RPC reads"),
@@ -163,12 +164,18 @@ def wait_scheduled_run(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, timeou
         time.sleep(1)
 
 
+def unpause(dag_id: str, port: int = AIRFLOW_PORT) -> None:
+    """Turn a DAG on, as its toggle in the UI does."""
+    answer = requests.patch(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=30)
+    answer.raise_for_status()
+
+
 def backfill(
     first: date, last: date, port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, max_active_runs: int = 4
 ) -> set[str]:
     """Create a backfill of logical dates first..last through the REST API, as the UI's Backfill button does."""
     api = f"http://127.0.0.1:{port}/api/v2"
-    requests.patch(f"{api}/dags/{dag_id}", json={"is_paused": False}, timeout=30).raise_for_status()
+    unpause(dag_id, port)
     wait_scheduled_run(port, dag_id)
     body = {
         "dag_id": dag_id,
