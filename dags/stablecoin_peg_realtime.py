@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, dag
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, dag
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
@@ -35,6 +35,7 @@ from peg_monitor.lineage import raw_rounds_asset
 
 START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
 RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
+WAREHOUSE_POOL = os.environ.get("PEG_WAREHOUSE_POOL", "snowflake_warehouse")
 FALLBACK_CRON = os.environ.get("PEG_REALTIME_CRON", "0 * * * *")
 POLL_SECONDS = float(os.environ.get("PEG_REALTIME_POLL_SECONDS", "10"))
 
@@ -91,7 +92,10 @@ def stablecoin_peg_realtime() -> None:
         for feed in FEEDS
     ]
     # all_done: one feed's failed ingest does not hold the other feeds' alerts.
-    ingest >> PegAlertOperator(task_id="peg_alerts", trigger_rule="all_done")
+    ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")
+    # A leaf that needs every ingest: a failed one fails the run, so on_failure_callback pages for it
+    # (peg_alerts, all_done, would end the run green).
+    ingest >> EmptyOperator(task_id="all_feeds_loaded")
 
 
 stablecoin_peg_realtime()

@@ -6,7 +6,7 @@ An event trigger for an `AssetWatcher`: Airflow runs it in the triggerer for as 
 schedules on the asset exists, and every event it yields starts that DAG. One poll is one HTTP request
 (a JSON-RPC batch of `latestRoundData` on every proxy), so a 10 s poll costs 8,640 requests a day
 whatever the number of feeds. The rounds it last saw are kept in the asset's state store, so a
-triggerer restart fires for a round published while it was down instead of forgetting it.
+triggerer restart fires for a round published while it was down instead of taking it as the baseline.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from eth_abi.exceptions import DecodingError
 
 from chainlink_feeds.abi import PROXY
 from chainlink_feeds.hooks import RpcSettings
@@ -42,9 +43,10 @@ def decode_latest_rounds(proxies: list[str], answers: list[dict[str, Any]]) -> d
     latest = {}
     for i, proxy in enumerate(proxies):
         result = by_id.get(i, {}).get("result")
-        if not result or result == "0x":
+        try:
+            round_id, _, _, updated_at, _ = PROXY["latestRoundData"].decode(bytes.fromhex(result[2:]))
+        except (TypeError, ValueError, DecodingError):  # no answer, "0x", or not a round
             continue
-        round_id, _, _, updated_at, _ = PROXY["latestRoundData"].decode(bytes.fromhex(result[2:]))
         latest[proxy] = [str(round_id), str(updated_at)]
     return latest
 
@@ -113,9 +115,8 @@ class NewRoundTrigger(BaseEventTrigger):
         import httpx
 
         for url in settings.urls:
-            target = url.replace("{api_key}", settings.api_key or "")
             try:
-                answer = await client.post(target, json=latest_round_batch(self.proxies))
+                answer = await client.post(url, json=latest_round_batch(self.proxies))
                 answer.raise_for_status()
                 payload = answer.json()
             except (httpx.HTTPError, ValueError) as exc:
@@ -144,7 +145,9 @@ class NewRoundTrigger(BaseEventTrigger):
                     elif changed := new_rounds(seen, latest):
                         self.log.info("new rounds: %s", changed)
                         yield TriggerEvent({"new_rounds": changed})
-                        # Remembered once handed over: a restart in between fires again, never misses.
+                        # Remembered once handed to the triggerer, which writes events to the database
+                        # a moment later: a crash in between loses this event, and the hourly cron
+                        # fallback then loads the round.
                         seen = seen | latest
                         await self._remember(STATE_KEY, seen)
                     if overdue := overdue_rounds(latest, self.stale_after, reported, time.time()):

@@ -124,3 +124,23 @@ def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag) -> 
     assert alerts.trigger_rule == "all_done"  # a feed whose ingest failed does not hold the others' alerts
     assert (alerts.apprise_conn_id, alerts.snowflake_conn_id) == ("apprise_default", "snowflake_default")
     assert dag.on_failure_callback is notify_pipeline_failure
+
+
+def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(dagbag, feeds) -> None:
+    from chainlink_feeds.triggers import NewRoundTrigger
+    from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
+
+    dag = dagbag.dags["stablecoin_peg_realtime"]
+    (watched,) = dag.timetable.asset_condition.objects  # one chain in the registry: one watched asset
+    (watcher,) = watched.watchers
+    assert isinstance(watcher.trigger, NewRoundTrigger)
+    assert watcher.trigger.proxies == [f.proxy for f in feeds]
+    assert watcher.trigger.stale_after == {f.proxy: f.heartbeat_seconds + f.heartbeat_grace_seconds for f in feeds}
+    ingest = {t for t in dag.task_ids if t.startswith("ingest_")}
+    assert isinstance(dag.get_task("peg_alerts"), PegAlertOperator)
+    assert dag.get_task("peg_alerts").upstream_task_ids == ingest
+    # the run's state comes from its leaves: one needs every ingest, so a failed ingest fails the run
+    assert {t.task_id for t in dag.leaves} == {"peg_alerts", "all_feeds_loaded"}
+    assert dag.get_task("all_feeds_loaded").upstream_task_ids == ingest
+    assert dag.get_task("all_feeds_loaded").trigger_rule == "all_success"
+    assert dag.on_failure_callback is notify_pipeline_failure

@@ -1,11 +1,16 @@
-"""NewRoundTrigger against the stack's chain: the latest rounds it reads are the proxies' own, it stays
-quiet while nothing changes, and it fires for a round newer than the one it remembers."""
+"""NewRoundTrigger against a chain: the latest rounds it reads are the proxies' own, it stays quiet
+while nothing changes, fires for a round newer than the one it remembers and once for a round that
+outlives its heartbeat plus grace. The chain is a scratch node with a short history and no oracle,
+so nothing moves while a test watches."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import msgpack
 import pytest
@@ -13,7 +18,8 @@ from web3 import Web3
 
 from chainlink_feeds.triggers import NewRoundTrigger, decode_latest_rounds, new_rounds, overdue_rounds
 from devstack import contracts
-from devstack.settings import ANVIL_URL
+from tests.support.scratch_chain import free_port, scratch_chain
+from tests.support.short_history import replayed
 
 
 class MemoryStateStore:
@@ -43,11 +49,22 @@ async def _events(trigger: NewRoundTrigger, seconds: float) -> list:
     return events
 
 
+@pytest.fixture(scope="module")
+def scratch(feeds) -> Iterator[str]:
+    """A scratch node holding a short history of every feed, as the `chainlink_scratch` connection."""
+    end = int(datetime.now(UTC).replace(minute=0, second=0, microsecond=0).timestamp())
+    with scratch_chain(port=free_port()) as rpc:
+        replayed(rpc, feeds, end)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AIRFLOW_CONN_CHAINLINK_SCRATCH", json.dumps({"conn_type": "chainlink", "host": rpc.url}))
+            yield rpc.url
+
+
 @pytest.fixture
-def proxies_latest(stack, feeds) -> dict[str, list[str]]:
+def proxies_latest(scratch, feeds) -> dict[str, list[str]]:
     """Each proxy's latest round, read with web3 (not the trigger's code)."""
     abi = contracts.build()["EACAggregatorProxy"]["abi"]
-    w3 = Web3(Web3.HTTPProvider(ANVIL_URL))
+    w3 = Web3(Web3.HTTPProvider(scratch))
     latest = {}
     for feed in feeds:
         round_id, _, _, updated_at, _ = w3.eth.contract(feed.proxy, abi=abi).functions.latestRoundData().call()
@@ -57,14 +74,12 @@ def proxies_latest(stack, feeds) -> dict[str, list[str]]:
 
 def test_quiet_while_nothing_changes_and_remembers_the_baseline(feeds, proxies_latest) -> None:
     trigger = NewRoundTrigger(
-        chainlink_conn_id="chainlink_ethereum", proxies=[f.proxy for f in feeds], poll_interval=0.2
+        chainlink_conn_id="chainlink_scratch", proxies=[f.proxy for f in feeds], poll_interval=0.2
     )
     trigger.asset_state_store = MemoryStateStore()
     assert asyncio.run(_events(trigger, 1.5)) == []
     remembered = trigger.asset_state_store.values["latest_rounds"]
-    # the chain may move on (a living oracle) between the two reads: every proxy at or past what web3 saw
-    assert set(remembered) == set(proxies_latest)
-    assert all(int(remembered[p][0]) >= int(proxies_latest[p][0]) for p in proxies_latest)
+    assert remembered == proxies_latest
 
 
 def test_fires_for_a_round_newer_than_the_one_remembered(feeds, proxies_latest) -> None:
@@ -72,20 +87,20 @@ def test_fires_for_a_round_newer_than_the_one_remembered(feeds, proxies_latest) 
     usdc = next(f.proxy for f in feeds if f.pair == "USDC/USD")
     round_id, updated_at = (int(v) for v in proxies_latest[usdc])
     remembered = dict(proxies_latest) | {usdc: [str(round_id - 1), str(updated_at - 3600)]}
-    trigger = NewRoundTrigger(chainlink_conn_id="chainlink_ethereum", proxies=list(proxies_latest), poll_interval=0.2)
+    trigger = NewRoundTrigger(chainlink_conn_id="chainlink_scratch", proxies=list(proxies_latest), poll_interval=0.2)
     trigger.asset_state_store = MemoryStateStore({"latest_rounds": remembered})
     events = asyncio.run(_events(trigger, 1.5))
     assert len(events) == 1
     fired = events[0]["new_rounds"]
-    assert usdc in fired and int(fired[usdc][0]) >= round_id
-    assert int(trigger.asset_state_store.values["latest_rounds"][usdc][0]) >= round_id
+    assert fired == {usdc: proxies_latest[usdc]}
+    assert trigger.asset_state_store.values["latest_rounds"] == proxies_latest
 
 
 def test_fires_once_when_the_latest_round_outlives_heartbeat_and_grace(feeds, proxies_latest) -> None:
     usdc = next(f.proxy for f in feeds if f.pair == "USDC/USD")
     age = time.time() - int(proxies_latest[usdc][1])
     trigger = NewRoundTrigger(
-        chainlink_conn_id="chainlink_ethereum",
+        chainlink_conn_id="chainlink_scratch",
         proxies=list(proxies_latest),
         poll_interval=0.2,
         stale_after={usdc: int(age) - 60, "0x" + "33" * 20: 1},  # USDC a minute overdue; no such proxy
@@ -113,4 +128,4 @@ def test_a_proxy_without_rounds_cannot_fire() -> None:
 
 def test_refuses_a_watch_without_proxies() -> None:
     with pytest.raises(ValueError, match="at least one proxy"):
-        NewRoundTrigger(chainlink_conn_id="chainlink_ethereum", proxies=[])
+        NewRoundTrigger(chainlink_conn_id="chainlink_scratch", proxies=[])
