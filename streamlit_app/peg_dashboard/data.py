@@ -273,7 +273,9 @@ def _feeds(marts: str, version: str) -> pd.DataFrame:
 
 
 def day_bounds() -> tuple[date, date] | None:
-    """The first and last UTC day with loaded data, or None when the marts are empty."""
+    """The first and last UTC day with loaded data, or None when the marts are empty. The last day
+    follows the near-real-time loads (the staleness view's end of loaded data), not only the daily
+    table, so a new day's rounds show before the daily DAG has built it."""
     frame = _day_bounds(*_version())
     first, last = frame.iloc[0]["first_day"], frame.iloc[0]["last_day"]
     if pd.isna(first) or pd.isna(last):
@@ -283,7 +285,13 @@ def day_bounds() -> tuple[date, date] | None:
 
 @st.cache_data(**CACHE)
 def _day_bounds(marts: str, version: str) -> pd.DataFrame:
-    return _query(f"select min(day) as first_day, max(day) as last_day from {marts}.{DAILY}")
+    return _query(
+        f"select coalesce(d.first_day, s.last_loaded_day) as first_day, "
+        f"greatest_ignore_nulls(d.last_day, s.last_loaded_day) as last_day "
+        f"from (select min(day) as first_day, max(day) as last_day from {marts}.{DAILY}) as d "
+        f"cross join (select to_date(dateadd('second', -1, max(data_as_of))) as last_loaded_day "
+        f"from {marts}.{STALENESS}) as s"
+    )
 
 
 def freshness() -> tuple[DataVersion, pd.DataFrame]:

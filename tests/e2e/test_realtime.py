@@ -170,19 +170,37 @@ def depeg(live: Live) -> dict:
         lambda: [a for a in live.alerts("USDC/USD")[before:] if a["body"]["title"].startswith("RESOLVED")],
         "the resolved alert",
     )
-    time.sleep(10 * POLL_SECONDS)  # anything extra would arrive by now
+    _wait(lambda: _idle(live), "the near-real-time runs to finish")  # anything extra has been sent by now
     return {"round": depeg_round, "on_chain": on_chain, "critical": critical, "resolved": resolved, "before": before}
 
 
-def test_the_depeg_round_reaches_the_dashboard_through_an_asset_triggered_run(live, depeg) -> None:
+def _idle(live: Live) -> bool:
+    """No near-real-time run queued or running, twice a poll apart (an event may be on its way)."""
+    for _ in range(2):
+        runs = requests.get(f"{live.api}/dags/{REALTIME_DAG}/dagRuns?state=queued&state=running", timeout=30)
+        if runs.json()["total_entries"]:
+            return False
+        time.sleep(2 * POLL_SECONDS)
+    return True
+
+
+def test_the_depeg_round_reaches_the_dashboard_through_an_asset_triggered_run(live, depeg, feeds) -> None:
     served = query(
         f"select price_usd, peg_status from {live.raw}_A_MARTS.STABLECOIN_PEG_HEALTH "
         f"where feed_pair = 'USDC/USD' and round_id = {depeg['round']['round_id']}"
     )
     assert list(served.peg_status) == ["critical"]
     assert float(served.price_usd.iloc[0]) == pytest.approx(float(depeg["round"]["price"]))
+    # the run that loaded it was started by the trigger's event for this very round
     runs = requests.get(f"{live.api}/dags/{REALTIME_DAG}/dagRuns?limit=100", timeout=30).json()["dag_runs"]
-    assert any(r["run_type"] == "asset_triggered" and r["state"] == "success" for r in runs)
+    usdc = next(f.proxy for f in feeds if f.pair == "USDC/USD")
+    fired_for = set()
+    for run in (r for r in runs if r["run_type"] == "asset_triggered" and r["state"] == "success"):
+        url = f"{live.api}/dags/{REALTIME_DAG}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+        for event in requests.get(url, timeout=30).json()["asset_events"]:
+            payload = (event["extra"] or {}).get("payload") or {}  # what the trigger yielded
+            fired_for |= {r[0] for p, r in payload.get("new_rounds", {}).items() if p == usdc}
+    assert depeg["round"]["round_id"] in fired_for
 
 
 def test_exactly_one_alert_off_peg_and_one_resolved(live, depeg) -> None:

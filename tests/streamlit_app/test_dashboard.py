@@ -155,6 +155,23 @@ def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypat
     assert data_version_shown(at) != version
 
 
+def test_the_last_day_follows_near_real_time_loads_before_the_daily_table(app, marts_copy, stack, monkeypatch) -> None:
+    """The near-real-time DAG loads past midnight into the views; the daily table has no row for the
+    new day until the daily DAG runs, yet the range (status cards, Peg Deviation) reaches it."""
+    monkeypatch.setenv("PEG_DATA_VERSION_TTL", "1")
+    first, last = stack.end.date() - 21 * DAY, stack.end.date() - DAY
+    following = app(marts_schema=marts_copy).run()
+    assert following.date_input[0].value == (first, last)
+    execute(
+        f"update {marts_copy}.CHAINLINK_FEED_STALENESS "
+        f"set data_as_of = '{stack.end.date()} 05:30:00'::timestamp_ntz where feed_pair = 'DAI/USD'"
+    )
+    time.sleep(1.2)
+    following.run()
+    assert not following.exception
+    assert following.date_input[0].value == (first, last + DAY)
+
+
 def test_a_range_ending_on_the_last_day_follows_new_days(app, marts_copy, stack, monkeypatch) -> None:
     monkeypatch.setenv("PEG_DATA_VERSION_TTL", "1")
     first, last = stack.end.date() - 21 * DAY, stack.end.date() - DAY
