@@ -113,7 +113,8 @@ def to_checksum_address(address: str) -> str:
 
 def _thresholds(raw: dict[str, Any], defaults: dict[str, int], where: str) -> dict[str, int]:
     """The threshold fields of `raw` over `defaults`, checked: whole numbers, grace >= 0, the others
-    positive (a band may be 0: no hysteresis), warning < critical and band < warning."""
+    positive (a band may be 0: no hysteresis), warning < critical, band < warning, and critical - band
+    >= warning (else a price below warning would still be held at critical)."""
     values = {**defaults, **{k: v for k, v in raw.items() if k in DEFAULT_THRESHOLDS}}
     for name, value in values.items():
         least = 0 if name in ("heartbeat_grace_seconds", "hysteresis_bps") else 1
@@ -126,6 +127,12 @@ def _thresholds(raw: dict[str, Any], defaults: dict[str, int], where: str) -> di
     if values["hysteresis_bps"] >= values["warning_bps"]:
         raise FeedRegistryError(
             f"{where}: hysteresis_bps ({values['hysteresis_bps']}) must be below warning_bps ({values['warning_bps']})"
+        )
+    if values["critical_bps"] - values["hysteresis_bps"] < values["warning_bps"]:
+        raise FeedRegistryError(
+            f"{where}: critical_bps ({values['critical_bps']}) minus hysteresis_bps ({values['hysteresis_bps']}) "
+            f"must be at least warning_bps ({values['warning_bps']}): a price below warning would still be held at "
+            "critical; raise critical_bps or narrow the band"
         )
     return values
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chainlink_feeds.registry import DEFAULT_THRESHOLDS
 from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
 
 if TYPE_CHECKING:
@@ -117,14 +118,14 @@ DDL = {
 # Columns added after a table's first release: `create table if not exists` leaves an older table
 # as it was, so they are added to it and its rows filled from the expression given: an older
 # release's price was the round from its updatedAt (exact except at a phase switch, which a reload
-# of the day corrects), its feed had no grace and the thresholds were dbt vars (50 / 100 bps) with
-# no hysteresis (the next load writes the registry's).
+# of the day corrects), its feed had no grace and the thresholds were dbt vars (the registry's
+# default warning / critical bps) with no hysteresis (the next load writes the registry's).
 ADDED_COLUMNS = {
     ROUNDS_TABLE: [("served_from", "timestamp_ntz", "updated_at")],
     FEEDS_TABLE: [
         ("heartbeat_grace_seconds", "number(12,0)", "0"),
-        ("warning_bps", "number(6,0)", "50"),
-        ("critical_bps", "number(6,0)", "100"),
+        ("warning_bps", "number(6,0)", str(DEFAULT_THRESHOLDS["warning_bps"])),
+        ("critical_bps", "number(6,0)", str(DEFAULT_THRESHOLDS["critical_bps"])),
         ("hysteresis_bps", "number(6,0)", "0"),
     ],
 }
@@ -139,8 +140,9 @@ class LoadResult:
 
 
 def _ts(value: datetime | int) -> str:
+    """A timestamp_ntz literal in UTC of a datetime (a naive one is taken as UTC) or of unix seconds."""
     moment = value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{moment.astimezone(UTC) if moment.tzinfo else moment:%Y-%m-%d %H:%M:%S}"
 
 
 def _merge_sql(

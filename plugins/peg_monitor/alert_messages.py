@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from peg_monitor.alert_rules import HEALTHY, PEG_STATUS, STALE, WARNING, Transition
+from peg_monitor.alert_rules import CRITICAL, HEALTHY, PEG_STATUS, STALE, WARNING, Transition
 
 # apprise's notify types (plain strings: this module does not import apprise)
-_NOTIFY_TYPES = {"critical": "failure", WARNING: "warning", STALE: "warning"}
+_NOTIFY_TYPES = {CRITICAL: "failure", WARNING: "warning", STALE: "warning"}
 
 
 def dashboard_link(transition: Transition, dashboard_url: str) -> str:

@@ -64,7 +64,8 @@ class ServedPrice:
 
 @dataclass(frozen=True)
 class Transition:
-    """One change of a feed's alert state, keyed by (feed, kind, round_id)."""
+    """One change of a feed's alert state, keyed by (feed, kind, round_id, to_status): after a
+    threshold change the same round may lead to another status."""
 
     feed: FeedKey
     kind: str

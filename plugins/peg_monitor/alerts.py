@@ -6,7 +6,6 @@ Also the DAGs' failure callback: the apprise provider's AppriseNotifier on the s
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -27,8 +26,10 @@ if TYPE_CHECKING:
 # two hours for queueing and retries, so the daily DAG pages what happened in its day, while a
 # catch-up over older days (and any backfill) only records.
 MAX_ALERT_AGE = timedelta(hours=float(os.environ.get("PEG_ALERT_MAX_AGE_HOURS", "26")))
-# How long a run's claim on the transitions it is sending holds before another run may send them.
-CLAIM_LEASE = timedelta(minutes=10)
+# How long a claim on the transitions being sent holds before another run may send them: one send
+# (apprise's timeouts are seconds) with room to spare; each accepted send renews it for the rest.
+# The retry of the claiming task instance takes its claim over at once (see `claim_token`).
+CLAIM_LEASE = timedelta(minutes=2)
 BACKFILL_RUN_TYPE = "backfill"
 
 FAILURE_TITLE = "[peg monitor] {{ dag_run.dag_id }} failed"
@@ -54,14 +55,24 @@ def is_backfill(context: Context) -> bool:
     return getattr(run_type, "value", run_type) == BACKFILL_RUN_TYPE
 
 
+def in_data_interval(found: list[Transition], context: Context) -> list[Transition]:
+    """The transitions that occurred in the run's data interval [start, end); none without one."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        return []
+    return [t for t in found if start <= t.occurred_at < end]
+
+
 class PegAlertOperator(BaseOperator):
     """Compute every feed's peg-status (with hysteresis) and heartbeat transitions from the served
     series in the raw tables, MERGE them into PEG_ALERT_TRANSITIONS if absent, then send the ones
     not yet sent through apprise and mark them sent.
 
-    A backfill run records but sends nothing; a transition older than `max_alert_age` when first
-    recorded is recorded as suppressed. A failed send fails the task with the count left un-sent;
-    they stay recorded and the next run (or retry) sends them.
+    A backfill run sends nothing and records, as suppressed, only the transitions that occurred in its
+    own data interval: the others (a live one the near-real-time DAG has not recorded yet) are left
+    for the runs they belong to. A transition older than `max_alert_age` when first recorded is
+    recorded as suppressed. A failed send fails the task with the count left un-sent; they stay
+    recorded and the retry (which takes over its killed try's claim) or the next run sends them.
 
     :param snowflake_conn_id: Snowflake connection (templated)
     :param apprise_conn_id: apprise connection with the alert URLs (templated)
@@ -119,6 +130,12 @@ class PegAlertOperator(BaseOperator):
             return f"older than {self.max_alert_age} when recorded"
         return None
 
+    def claim_token(self, context: Context) -> str:
+        """Who holds a claim: the task instance (DAG, run, task, map index), the same for every try, so
+        a retry takes over at once what its killed try claimed, while another run waits for the lease."""
+        map_index = getattr(context.get("ti"), "map_index", None)
+        return f"{self.dag_id}/{context['run_id']}/{self.task_id}/{-1 if map_index is None else map_index}"
+
     def execute(self, context: Context) -> dict[str, Any]:
         from peg_monitor.alert_rules import transitions
         from peg_monitor.alert_store import AlertStore
@@ -128,10 +145,15 @@ class PegAlertOperator(BaseOperator):
             store = AlertStore(connection, self.raw_schema)
             store.ensure_tables()
             found = [t for f in store.feeds() for t in transitions(f.feed, f.series, f.thresholds, f.as_of)]
-            recorded = store.record([(t, self.suppression(t, backfill, now)) for t in found], context["run_id"])
+            own = in_data_interval(found, context) if backfill else found
+            recorded = store.record([(t, self.suppression(t, backfill, now)) for t in own], context["run_id"])
             if backfill:
-                self.log.info("backfill run: recorded %s new transition(s), paging nobody", recorded)
-            sent = 0 if backfill else self.send_pending(store, f"{context['run_id']}/{uuid.uuid4().hex}")
+                self.log.info(
+                    "backfill run: recorded %s new of the %s transition(s) in its data interval, paging nobody; "
+                    "the other %s are left to the runs they belong to",
+                    recorded, len(own), len(found) - len(own),
+                )  # fmt: skip
+            sent = 0 if backfill else self.send_pending(store, self.claim_token(context))
         self.log.info("%s transition(s), %s new, %s alert(s) sent", len(found), recorded, sent)
         return {"transitions": len(found), "recorded": recorded, "sent": sent, "backfill": backfill}
 

@@ -126,6 +126,9 @@ def test_thresholds_come_from_defaults_then_the_feed(tmp_path: Path) -> None:
     text = defaults + GOOD + "    critical_bps: 200\n    hysteresis_bps: 0\n"
     (own,) = load_registry(write(tmp_path, text))
     assert (own.warning_bps, own.critical_bps, own.hysteresis_bps, own.heartbeat_grace_seconds) == (30, 200, 0, 60)
+    # critical - band may reach warning exactly: left at 50 bps, where warning is entered
+    (tight,) = load_registry(write(tmp_path, GOOD + "    critical_bps: 60\n"))
+    assert (tight.warning_bps, tight.critical_bps, tight.hysteresis_bps) == (50, 60, 10)
 
 
 def test_the_project_registry_states_its_defaults() -> None:
@@ -142,6 +145,15 @@ def test_the_project_registry_states_its_defaults() -> None:
         (GOOD + "    critical_bps: 0\n", "line 2: critical_bps must be a whole number >= 1, got 0"),
         (GOOD + "    warning_bps: 12.5\n", "line 2: warning_bps must be a whole number >= 1, got 12.5"),
         (GOOD + "    hysteresis_bps: -1\n", "line 2: hysteresis_bps must be a whole number >= 0"),
+        # 46 bps is below warning, yet held at critical (55 - 10 = 45)
+        (
+            GOOD + "    critical_bps: 55\n",
+            r"line 2: critical_bps \(55\) minus hysteresis_bps \(10\) must be at least warning_bps \(50\)",
+        ),
+        (
+            "defaults:\n  warning_bps: 30\n  critical_bps: 40\n  hysteresis_bps: 11\n" + GOOD,
+            r"line 2: defaults: critical_bps \(40\) minus hysteresis_bps \(11\) must be at least warning_bps \(30\)",
+        ),
         ("defaults:\n  critical_bps: 40\n" + GOOD, r"line 2: defaults: warning_bps \(50\) must be below critical_bps"),
         ("defaults:\n  warning_bps: yes\n" + GOOD, "line 2: defaults: warning_bps must be a whole number"),
         ("defaults:\n  peg_usd: 1\n" + GOOD, r"line 2: defaults: unknown field\(s\) \['peg_usd'\]"),

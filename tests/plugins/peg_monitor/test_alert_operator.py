@@ -1,14 +1,21 @@
 """PegAlertOperator end to end: rounds written through the store's load path into a schema of the
-emulator, the operator executed as a task would, apprise posting JSON to a real local HTTP receiver."""
+emulator, the operator executed as a task would, apprise posting JSON to the demo's alert receiver
+(devstack.alert_receiver) on a free port with an inbox of the test's own."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -18,50 +25,44 @@ from chainlink_feeds.registry import Feed
 from chainlink_feeds.rounds import Rejection, Round, ServedRound, proxy_round_id, validate
 from chainlink_feeds.store import RoundStore
 from devstack import warehouse
-from devstack.settings import DASHBOARD_URL
-from peg_monitor.alert_store import TRANSITIONS_TABLE
+from devstack.alert_receiver import apprise_url, make_server, read_inbox
+from devstack.settings import DASHBOARD_URL, PROJECT_DIR
+from peg_monitor.alert_store import DDL, TRANSITIONS_TABLE, AlertStore
 from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.apprise_hook import AlertDeliveryError
 
 TEST_CONN_ID = "apprise_test"
 
 
-class Receiver:
-    """An HTTP endpoint apprise's `json://` notifications post to; keeps every payload it accepts."""
+class Inbox:
+    """devstack's alert receiver serving on a free port; `received` is the apprise payloads it kept."""
 
-    def __init__(self) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def __init__(self, path: Path) -> None:
+        self.path, self.server = path, make_server(0, path)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def received(self) -> list[dict]:
+        return [entry["body"] for entry in read_inbox(self.path)]
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-def use_receiver(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
-    """Point the test's apprise connection at a local port (the provider's `config` extra)."""
-    config = {"path": f"json://127.0.0.1:{port}/alerts"}
+def use_receiver(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Point the test's apprise connection at an apprise URL (the provider's `config` extra)."""
+    config = {"path": url}
     monkeypatch.setenv(
         f"AIRFLOW_CONN_{TEST_CONN_ID.upper()}", json.dumps({"conn_type": "apprise", "extra": {"config": config}})
     )
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch):
-    live = Receiver()
-    use_receiver(monkeypatch, live.port)
+def receiver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    live = Inbox(tmp_path / "received.jsonl")
+    use_receiver(monkeypatch, apprise_url(live.port))
     yield live
     live.stop()
 
@@ -104,9 +105,20 @@ class FeedChain:
         self.pending, self.rejected, self.loaded_until = [], [], until
 
 
-def run_alerts(schema: str, run_type: str = "scheduled", run_id: str = "scheduled__test", **kwargs) -> dict:
+def run_alerts(
+    schema: str,
+    run_type: str = "scheduled",
+    run_id: str = "scheduled__test",
+    interval: tuple[datetime | None, datetime | None] = (None, None),
+    **kwargs,
+) -> dict:
+    """Execute the operator as the task `peg_alerts` of a run would (a retry: the same run id again)."""
     operator = PegAlertOperator(task_id="peg_alerts", apprise_conn_id=TEST_CONN_ID, raw_schema=schema, **kwargs)
-    return operator.execute({"run_id": run_id, "dag_run": SimpleNamespace(run_type=run_type)})
+    context = {
+        "run_id": run_id, "dag_run": SimpleNamespace(run_type=run_type),
+        "data_interval_start": interval[0], "data_interval_end": interval[1],
+    }  # fmt: skip
+    return operator.execute(context)
 
 
 def recorded(schema: str) -> list[tuple]:
@@ -179,11 +191,101 @@ def test_a_price_hovering_at_the_warning_threshold_alerts_once_each_way(usdc, re
 def test_a_backfill_records_the_transition_and_pages_nobody(usdc, receiver) -> None:
     usdc.push("0.9890", usdc.loaded_until + timedelta(minutes=5))
     usdc.load(usdc.loaded_until + timedelta(minutes=30))
-    summary = run_alerts(usdc.schema, run_type="backfill", run_id="backfill__2026-01-01")
+    interval = (usdc.loaded_until - timedelta(hours=1), usdc.loaded_until)
+    summary = run_alerts(usdc.schema, run_type="backfill", run_id="backfill__2026-01-01", interval=interval)
     assert summary["backfill"] and summary["recorded"] == 1 and summary["sent"] == 0
     assert [row[:4] for row in recorded(usdc.schema)] == [("peg_status", "critical", "backfill", False)]
     assert run_alerts(usdc.schema)["sent"] == 0  # the next scheduled run does not page it either
     assert receiver.received == []
+
+
+def test_a_backfill_leaves_a_live_transition_outside_its_interval_to_be_paged(usdc, receiver) -> None:
+    off_at = usdc.loaded_until + timedelta(minutes=5)
+    usdc.push("0.9890", off_at)  # critical, inside the backfilled hour
+    back_at = now() - timedelta(minutes=2)
+    usdc.push("0.9995", back_at)  # healthy again just now: the near-real-time DAG's, not recorded yet
+    usdc.load(now())
+    interval = (off_at - timedelta(minutes=30), off_at + timedelta(minutes=30))
+    summary = run_alerts(usdc.schema, run_type="backfill", run_id="backfill__hour", interval=interval)
+    assert summary == {"transitions": 2, "recorded": 1, "sent": 0, "backfill": True}
+    assert [row[:4] for row in recorded(usdc.schema)] == [("peg_status", "critical", "backfill", False)]
+    assert run_alerts(usdc.schema, run_id="asset_triggered__live")["sent"] == 1
+    assert [a["title"] for a in receiver.received] == ["RESOLVED USDC/USD back to healthy (was critical)"]
+    assert [row[:4] for row in recorded(usdc.schema)] == [
+        ("peg_status", "critical", "backfill", False),
+        ("peg_status", "healthy", None, True),
+    ]
+
+
+def as_older_release_table(schema: str) -> None:
+    """Rebuild the transitions table, rows and all, as the release before to_status was in its key made it."""
+    table = f"{schema}.{TRANSITIONS_TABLE}"
+    old_ddl = DDL.replace("kind, round_id, to_status)", "kind, round_id)")
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(f"alter table {table} rename to {table}_NEW")
+        cur.execute(f"create table {table} ({old_ddl})")
+        cur.execute(f"insert into {table} select * from {table}_NEW")
+        cur.execute(f"drop table {table}_NEW")
+
+
+@pytest.mark.parametrize("older_table", [False, True], ids=["table", "older_release_table"])
+def test_a_threshold_change_that_gives_a_round_another_status_pages_it(usdc, receiver, older_table) -> None:
+    at = usdc.loaded_until + timedelta(minutes=5)
+    usdc.push("0.9940", at)  # 60 bps: warning on 50 / 100 bps
+    usdc.load(at + timedelta(minutes=5))
+    assert run_alerts(usdc.schema)["sent"] == 1
+    if older_table:
+        as_older_release_table(usdc.schema)
+    usdc.feed = dataclasses.replace(usdc.feed, critical_bps=55, hysteresis_bps=5)  # the same round: critical now
+    usdc.load(usdc.loaded_until + timedelta(minutes=5))  # the next load writes the registry's new thresholds
+    assert run_alerts(usdc.schema, run_id="scheduled__after_change")["sent"] == 1
+    assert [a["title"].split(" ")[0] for a in receiver.received] == ["WARNING", "CRITICAL"]
+    assert f"Since: {at:%Y-%m-%d %H:%M:%S} UTC" in receiver.received[1]["message"]
+    # the row of what was sent under the old thresholds stays
+    assert sorted(row[:4] for row in recorded(usdc.schema)) == [
+        ("peg_status", "critical", None, True),
+        ("peg_status", "warning", None, True),
+    ]
+    assert run_alerts(usdc.schema, run_id="scheduled__again")["sent"] == 0
+
+
+KILLED_TRY = (
+    "import sys; from tests.plugins.peg_monitor.test_alert_operator import run_alerts; run_alerts(*sys.argv[1:])"
+)
+
+
+def test_a_retry_sends_what_its_killed_try_claimed_and_another_run_waits_for_the_lease(
+    usdc, receiver, monkeypatch
+) -> None:
+    usdc.push("0.9930", usdc.loaded_until + timedelta(minutes=5))
+    usdc.load(usdc.loaded_until + timedelta(minutes=30))
+    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        AlertStore(conn, usdc.schema).ensure_tables()  # so the test can watch the table from the start
+    # The first try's receiver takes the connection and never answers: the try hangs in its send
+    # with the transition claimed, and is killed there (SIGKILL: no `finally` releases the claim).
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        use_receiver(monkeypatch, f"{apprise_url(silent.getsockname()[1])}?cto=60&rto=60")
+        plugins = Path(sys.modules[PegAlertOperator.__module__].__file__).parents[1]  # the code under test
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), str(PROJECT_DIR)])}
+        first_try = subprocess.Popen(
+            [sys.executable, "-c", KILLED_TRY, usdc.schema, "scheduled", "scheduled__killed"], cwd=PROJECT_DIR, env=env
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not any(row[4] for row in recorded(usdc.schema)):
+                assert first_try.poll() is None and time.monotonic() < deadline, "the first try never claimed"
+                time.sleep(0.2)
+        finally:
+            first_try.send_signal(signal.SIGKILL)
+            first_try.wait()
+    use_receiver(monkeypatch, apprise_url(receiver.port))
+    ((*_, notified, claimed_by),) = recorded(usdc.schema)
+    assert not notified and claimed_by
+    assert run_alerts(usdc.schema, run_id="scheduled__other")["sent"] == 0  # another run: the lease holds
+    assert receiver.received == []
+    assert run_alerts(usdc.schema, run_id="scheduled__killed")["sent"] == 1  # the retry takes its claim over
+    assert [a["title"].split(" ")[0] for a in receiver.received] == ["WARNING"]
+    assert [row[:4] for row in recorded(usdc.schema)] == [("peg_status", "warning", None, True)]
 
 
 def test_transitions_older_than_the_max_age_are_recorded_not_paged(snowflake_schema, feed_by_pair, receiver) -> None:
@@ -204,14 +306,14 @@ def test_transitions_older_than_the_max_age_are_recorded_not_paged(snowflake_sch
 def test_a_dead_receiver_fails_the_task_loudly_and_the_next_run_delivers(usdc, receiver, monkeypatch) -> None:
     usdc.push("0.9930", usdc.loaded_until + timedelta(minutes=5))
     usdc.load(usdc.loaded_until + timedelta(minutes=30))
-    dead = Receiver()
-    dead.stop()  # nothing listens on its port any more
-    use_receiver(monkeypatch, dead.port)
+    dead = make_server(0, receiver.path.with_name("dead.jsonl"))
+    dead.server_close()  # nothing listens on its port any more
+    use_receiver(monkeypatch, apprise_url(dead.server_address[1]))
     with pytest.raises(AlertDeliveryError, match=r"sent 0 of 1 alert\(s\); the other 1 stay recorded and un-sent"):
         run_alerts(usdc.schema)
     # recorded, not sent, not claimed by the failed run
     assert recorded(usdc.schema) == [("peg_status", "warning", None, False, None)]
-    use_receiver(monkeypatch, receiver.port)
+    use_receiver(monkeypatch, apprise_url(receiver.port))
     assert run_alerts(usdc.schema)["sent"] == 1
     assert [a["title"].split(" ")[0] for a in receiver.received] == ["WARNING"]
     assert run_alerts(usdc.schema)["sent"] == 0
@@ -253,7 +355,7 @@ def test_rounds_the_proxy_never_served_do_not_alert(usdc, receiver) -> None:
 
 def test_a_failed_run_is_announced_by_the_providers_notifier(receiver, monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_APPRISE_DEFAULT", json.dumps({"conn_type": "apprise", "extra": {
-        "config": {"path": f"json://127.0.0.1:{receiver.port}/alerts"}
+        "config": {"path": apprise_url(receiver.port)}
     }}))  # fmt: skip
     dag_run = SimpleNamespace(
         dag_id="stablecoin_peg_daily", run_id="scheduled__2026-01-01T00:00:00+00:00", logical_date="2026-01-01",
