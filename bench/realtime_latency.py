@@ -177,7 +177,11 @@ def main() -> None:
 
 def warehouse_work() -> None:
     """The statements one near-real-time run sends the warehouse, counted in this process: the ingest
-    of every feed resuming after a day already loaded, then the alert evaluation (recording only)."""
+    of every feed resuming after a day already loaded, then the alert evaluation of a paging run
+    (record, claim, send to a receiver of its own on a free port, mark each sent)."""
+    import json
+    import shutil
+    import tempfile
     import uuid
     from types import SimpleNamespace
 
@@ -190,6 +194,22 @@ def warehouse_work() -> None:
 
     schema, now = f"BENCH_RT_{uuid.uuid4().hex[:8].upper()}", datetime.now(UTC).replace(microsecond=0)
     feeds = load_registry()
+    inbox = Path(tempfile.mkdtemp(prefix="bench_inbox_")) / "received.jsonl"
+    receiver = alert_receiver.make_server(0, inbox)  # port 0: a free one
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    connections = {
+        "AIRFLOW_CONN_APPRISE_DEFAULT": json.dumps(
+            {
+                "conn_type": "apprise",
+                "extra": {"config": [{"path": alert_receiver.apprise_url(receiver.server_address[1])}]},
+            }
+        ),
+        "AIRFLOW_CONN_DASHBOARD_DEFAULT": os.environ.get(
+            "AIRFLOW_CONN_DASHBOARD_DEFAULT", json.dumps({"conn_type": "http", "host": DASHBOARD_URL})
+        ),
+    }
+    saved = {name: os.environ.get(name) for name in connections}
+    os.environ.update(connections)
     create_schema(schema)
     counted = {"statements": 0, "seconds": 0.0}
     execute = SnowflakeCursor.execute
@@ -216,16 +236,31 @@ def warehouse_work() -> None:
                 window_start=None, window_end=now.isoformat(),
             ).execute({"run_id": "bench_realtime"})  # fmt: skip
         ingest = dict(counted)
-        backfill = SimpleNamespace(run_type="backfill")  # records, pages nobody: no receiver needed
-        PegAlertOperator(task_id="alerts", raw_schema=schema).execute({"run_id": "bench_realtime", "dag_run": backfill})
+        live = SimpleNamespace(run_type="asset_triggered")  # not a backfill: claims, sends and marks
+        summary = PegAlertOperator(task_id="alerts", raw_schema=schema).execute(
+            {"run_id": "bench_realtime", "dag_run": live}
+        )
         elapsed = time.perf_counter() - started
     finally:
         SnowflakeCursor.execute = execute
         drop_schemas(schema)
+        receiver.shutdown()
+        receiver.server_close()
+        received = len(alert_receiver.read_inbox(inbox))
+        shutil.rmtree(inbox.parent, ignore_errors=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     alerts = {k: counted[k] - ingest[k] for k in counted}
     print(f"\nwarehouse work of one near-real-time run ({len(feeds)} feeds, measured on the emulator):")
     print(f"  ingest: {ingest['statements']} statements, {ingest['seconds']:.2f} s in the warehouse")
-    print(f"  alerts: {alerts['statements']} statements, {alerts['seconds']:.2f} s in the warehouse")
+    print(
+        f"  alerts: {alerts['statements']} statements, {alerts['seconds']:.2f} s in the warehouse "
+        f"({summary['transitions']} transition(s), {summary['recorded']} recorded, {summary['sent']} sent; "
+        f"{received} received)"
+    )
     print(f"  whole run in this process: {elapsed:.2f} s")
 
 
