@@ -158,7 +158,7 @@ def main() -> None:
     depeg_start = datetime.now(UTC)
     ramp = min(12.0, args.depeg_minutes / 3)
     print(f"depeg phase: {args.depeg_minutes:.0f} min, {args.pair} to 0.97 (ramp {ramp:.0f} min each way)", flush=True)
-    oracle.move(args.pair, "0.97", minutes=args.depeg_minutes - ramp, ramp_minutes=ramp)
+    oracle.move(args.pair, "0.97", minutes=args.depeg_minutes, ramp_minutes=ramp)  # the ramps are in the minutes
     watch(args.depeg_minutes * 60 + 120, "depeg", rounds)  # two minutes more for the last round to land
 
     print(f"\nrealtime latency on the live demo stack ({datetime.now(UTC) - start} of watching)")
