@@ -144,15 +144,19 @@ def main() -> None:
     last = chain.scenario().end - timedelta(days=2)
     first = last - timedelta(days=args.days - 1)
     print(f"{args.days}-day backfill {first.date()} .. {last.date()} of {services.DAILY_DAG}, 4 runs at a time")
-    results = [measure(shape, first, last) for shape in ("celery", "standalone")]
     print(
         f"{'shape':12} {'start-up s':>10} {'runs ok':>8} {'tasks':>6} {'wall s':>8} {'tasks/min':>9} "
-        f"{'queued->running p50 s':>22} {'p95 s':>6}"
+        f"{'queued->running p50 s':>22} {'p95 s':>6}",
+        flush=True,
     )
-    for r in results:
+    results = []
+    for shape in ("celery", "standalone"):  # each row as soon as it is measured
+        r = measure(shape, first, last)
+        results.append(r)
         print(
             f"{r['shape']:12} {r['start-up']:10.0f} {r['runs ok']:>4}/{r['runs']:<3} {r['tasks']:6d} {r['wall']:8.0f} "
-            f"{r['tasks/min']:9.1f} {r['p50']:22.2f} {r['p95']:6.2f}"
+            f"{r['tasks/min']:9.1f} {r['p50']:22.2f} {r['p95']:6.2f}",
+            flush=True,
         )
     celery, standalone = results
     print(f"wall time celery/standalone: {celery['wall'] / standalone['wall']:.2f}")
