@@ -1,5 +1,9 @@
 """The metadata DB: Debian's PostgreSQL server with its data in .stack/postgres, on its own port.
 
+When the server's OS user cannot reach .stack (a checkout under a folder closed to others, such as
+one made by `mktemp -d`), the data goes to a folder of the project's own in that user's home
+instead (`data_dir`); `make clean` does not remove that one.
+
 Postgres refuses to run as root, so as root the cluster is created and served as the `postgres`
 OS user (which Debian's package creates), owning its data folder. Local connections are trusted
 (the server listens on 127.0.0.1 only, no Unix socket): role `airflow` owns the demo's database and
@@ -8,6 +12,7 @@ may create more (each end-to-end test module gets one of its own).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import signal
@@ -89,33 +94,42 @@ def accepts_connections() -> bool:
         return False
 
 
-def _init_cluster(user: str | None) -> None:
-    """initdb into DATA_DIR (once): superuser `postgres`, trust on the loopback only."""
-    if (DATA_DIR / "PG_VERSION").exists():
+def data_dir(user: str | None, wanted: Path = DATA_DIR) -> Path:
+    """Where the cluster lives: `wanted` (.stack/postgres), unless the server's OS user `user`
+    cannot pass through a folder above it; then `<user's home>/peg-monitor-<digest of wanted>`,
+    one per checkout."""
+    if user is None:
+        return wanted
+    entry = pwd.getpwnam(user)
+    if _closed_parent(wanted, entry.pw_uid) is None:
+        return wanted
+    return Path(entry.pw_dir) / f"peg-monitor-{hashlib.sha256(str(wanted).encode()).hexdigest()[:12]}"
+
+
+def _init_cluster(user: str | None, data: Path) -> None:
+    """initdb into `data` (once): superuser `postgres`, trust on the loopback only."""
+    if (data / "PG_VERSION").exists():
         return
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
     if user:
         entry = pwd.getpwnam(user)
-        os.chown(DATA_DIR, entry.pw_uid, entry.pw_gid)
-    DATA_DIR.chmod(0o700)
+        os.chown(data, entry.pw_uid, entry.pw_gid)
+    data.chmod(0o700)
     log = processes.log_path("postgres-initdb")
     log.parent.mkdir(parents=True, exist_ok=True)
-    argv = [str(bin_dir() / "initdb"), "-D", str(DATA_DIR), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+    argv = [str(bin_dir() / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
     with open(log, "ab") as out:
         done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, user=user, group=user, cwd="/")
     if done.returncode != 0:
-        blocked = _closed_parent(DATA_DIR, pwd.getpwnam(user).pw_uid) if user else None
-        hint = (
-            f"; {blocked} is closed to the {user} OS user: `chmod o+x {blocked}` or set PEG_STACK_DIR"
-            if blocked
-            else ""
-        )
-        raise PostgresError(f"initdb of {DATA_DIR} failed (code {done.returncode}); see {log}{hint}")
+        raise PostgresError(f"initdb of {data} failed (code {done.returncode}); see {log}")
 
 
 def _closed_parent(path: Path, uid: int) -> Path | None:
-    """The outermost folder above `path` that the user `uid` may not pass through (it owns none of them)."""
+    """The outermost existing folder above `path` that the user `uid` may not pass through (it owns
+    none of them)."""
     for parent in reversed(path.parents):
+        if not parent.exists():
+            break
         info = parent.stat()
         if info.st_uid != uid and not info.st_mode & 0o001:
             return parent
@@ -126,9 +140,10 @@ def start() -> bool:
     """Create the cluster if needed, start the server unless it runs, ensure role and demo DB. True if started."""
     server = bin_dir() / "postgres"
     user = _os_user()
-    _init_cluster(user)
+    data = data_dir(user)
+    _init_cluster(user, data)
     argv = [
-        str(server), "-D", str(DATA_DIR), "-p", str(POSTGRES_PORT),
+        str(server), "-D", str(data), "-p", str(POSTGRES_PORT),
         "-c", f"listen_addresses={POSTGRES_HOST}", "-c", "unix_socket_directories=",
         "-c", "max_connections=200",  # the demo's and a test's Airflow may run side by side
     ]  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -88,20 +89,29 @@ postgres.stop()
     assert json.loads(listed) == [["kept", "2026-01-02"]]
 
 
-def test_initdb_failure_names_the_log(tmp_path) -> None:
-    """A data folder the server's OS user cannot reach (root's own 0700 folder): initdb fails and the
-    error points at its log."""
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o700)
-    if os.geteuid() != 0:
-        locked.chmod(0o000)  # not root: make the folder unreadable to ourselves instead
-    done = devstack("from devstack import postgres; postgres.start()", locked / "stack")
-    locked.chmod(0o700)
-    assert done.returncode != 0
-    assert "initdb of" in done.stderr and "failed" in done.stderr
-    assert str(locked / "stack" / "logs" / "postgres-initdb.log") in done.stderr
-    if os.geteuid() == 0:  # the first folder the postgres user cannot pass through is named
-        assert "is closed to the postgres OS user: `chmod o+x " in done.stderr
+def test_a_stack_folder_the_server_user_cannot_reach_keeps_the_cluster_in_its_home(tmp_path) -> None:
+    """A checkout under a folder closed to others (pytest's own tmp folder is root's 0700, as is a
+    `mktemp -d`): as root, the cluster goes to the postgres user's home, one folder per checkout,
+    and the server runs from there."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    script = (
+        "from devstack import postgres; user = postgres._os_user(); print(postgres.data_dir(user)); "
+        "print(postgres.start()); postgres.stop()"
+    )
+    done = devstack(script, closed / "stack")
+    assert done.returncode == 0, done.stderr[-3000:]
+    data, started = done.stdout.strip().split("\n")[-2:]
+    try:
+        assert started == "True"
+        if os.geteuid() == 0:
+            assert Path(data).parent == Path(pwd.getpwnam("postgres").pw_dir) and Path(data).name.startswith("peg-")
+            assert (Path(data) / "PG_VERSION").exists() and not (closed / "stack" / "postgres").exists()
+        else:  # the server runs as us: the stack folder is ours
+            assert Path(data) == closed / "stack" / "postgres"
+    finally:
+        if data != str(closed / "stack" / "postgres"):
+            shutil.rmtree(data, ignore_errors=True)
 
 
 def test_a_missing_server_says_how_to_install_it(tmp_path) -> None:
