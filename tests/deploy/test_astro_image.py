@@ -15,7 +15,6 @@ import re
 import shlex
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
@@ -25,7 +24,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from devstack.settings import STACK_DIR
-from tests.e2e.conftest import pipeline  # noqa: F401  (the fixture: a raw schema and Airflow home of its own)
+
+# The e2e fixtures: a raw schema, Airflow home and metadata database of its own.
+from tests.e2e.conftest import cluster_settings, metadata_services, pipeline  # noqa: F401
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DOCKERFILE = PROJECT_DIR / "Dockerfile"
@@ -217,15 +218,19 @@ def test_a_daily_run_with_dbt_from_its_own_virtualenv(pipeline, dbt_venv, stack)
     """`airflow dags test` of one day with PEG_DBT_EXECUTABLE at the image-shaped dbt virtualenv: Cosmos
     runs that dbt as a subprocess (not the test venv's dbt in-process) and every task succeeds."""
     day = stack.depeg_start.replace(hour=0, minute=0)
-    run = replace(pipeline, env=pipeline.env | {"PEG_DBT_EXECUTABLE": str(dbt_venv)})
-    result = run.airflow("dags", "test", "stablecoin_peg_daily", (day + DAY).isoformat())
+    env = pipeline.env | {"PEG_DBT_EXECUTABLE": str(dbt_venv)}
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    result = subprocess.run(
+        [airflow, "dags", "test", "stablecoin_peg_daily", (day + DAY).isoformat()],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
     log = result.stdout + result.stderr
     assert "DagRun Finished" in log and "state=success" in log.split("DagRun Finished")[-1], log[-3000:]
     assert f"['{dbt_venv}', 'build'" in log, "Cosmos did not run the dbt virtualenv's dbt"
     assert "end task task_id=dbt.stablecoin_peg_daily_model_build " in log
     assert "end task task_id=marts_freshness_gate " in log
     # Lineage: the raw table the ingest declares and the marts Cosmos emitted share one naming.
-    listed = run.airflow("assets", "list", "--output", "json")
+    listed = pipeline.airflow("assets", "list", "--output", "json")
     uris = [asset["uri"] for asset in json.loads(listed.stdout[listed.stdout.index("[") :])]
     raw = f"snowflake://fakesnow.us-west-1.aws/PEG_MONITOR/{pipeline.raw}/CHAINLINK_ROUNDS"
     marts = [uri for uri in uris if f"/{pipeline.marts}/" in uri]
