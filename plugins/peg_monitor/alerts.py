@@ -115,12 +115,9 @@ class PegAlertOperator(BaseOperator):
         return PegAppriseHook(apprise_conn_id=self.apprise_conn_id)
 
     def dashboard_url(self) -> str:
-        from airflow.sdk.bases.hook import BaseHook
+        from peg_monitor.freshness import dashboard_url_of
 
-        from peg_monitor.freshness import dashboard_url
-
-        conn = BaseHook.get_connection(self.dashboard_conn_id)
-        return dashboard_url(conn.host, conn.port, conn.schema)
+        return dashboard_url_of(self.dashboard_conn_id)
 
     def suppression(self, transition: Transition, backfill: bool, now: datetime) -> str | None:
         """Why a newly found transition is never sent, or None."""

@@ -23,6 +23,14 @@ def dashboard_url(host: str | None, port: int | None = None, schema: str | None 
     return url.rstrip("/")
 
 
+def dashboard_url_of(conn_id: str) -> str:
+    """The app's base URL from the HTTP connection `conn_id` (the refresh check and the alerts' links)."""
+    from airflow.sdk.bases.hook import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    return dashboard_url(conn.host, conn.port, conn.schema)
+
+
 def _parse(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

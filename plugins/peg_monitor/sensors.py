@@ -159,13 +159,11 @@ class DashboardFreshnessSensor(BaseSensorOperator):
         import asyncio
 
         import httpx
-        from airflow.sdk.bases.hook import BaseHook
 
-        from peg_monitor.freshness import dashboard_url
+        from peg_monitor.freshness import dashboard_url_of
         from peg_monitor.triggers import DashboardFreshnessTrigger, check_dashboard
 
-        conn = BaseHook.get_connection(self.dashboard_conn_id)
-        url = dashboard_url(conn.host, conn.port, conn.schema)
+        url = dashboard_url_of(self.dashboard_conn_id)
         end = _utc(self.window_end)
 
         async def look() -> tuple[bool, str]:
