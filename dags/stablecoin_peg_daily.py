@@ -36,22 +36,21 @@ bounds concurrent RPC reads, `snowflake_warehouse` concurrent warehouse work.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import dag
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, dag
 from cosmos import DbtTaskGroup
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
+from peg_monitor import settings
 from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import raw_rounds_asset
 from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
 
-START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
-RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
-WAREHOUSE_POOL = os.environ.get("PEG_WAREHOUSE_POOL", "snowflake_warehouse")
+RPC_POOL = settings.rpc_pool().name
+WAREHOUSE_POOL = settings.warehouse_pool().name
 MAX_ACTIVE_RUNS = int(os.environ.get("PEG_MAX_ACTIVE_RUNS", "4"))
 
 FEEDS = load_registry()
@@ -63,7 +62,7 @@ RAW_ROUNDS = raw_rounds_asset(DBT.raw_schema)
 @dag(
     dag_id="stablecoin_peg_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=START_DATE,
+    start_date=settings.start_date(),
     catchup=False,
     max_active_runs=MAX_ACTIVE_RUNS,
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},

@@ -21,7 +21,7 @@ source of complete, audited days and of the daily, hourly and depeg-event tables
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, dag
@@ -29,13 +29,13 @@ from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, Cron
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 from chainlink_feeds.triggers import NewRoundTrigger
+from peg_monitor import settings
 from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import raw_rounds_asset
 
-START_DATE = datetime.fromisoformat(os.environ.get("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
-RPC_POOL = os.environ.get("PEG_RPC_POOL", "chainlink_rpc")
-WAREHOUSE_POOL = os.environ.get("PEG_WAREHOUSE_POOL", "snowflake_warehouse")
+RPC_POOL = settings.rpc_pool().name
+WAREHOUSE_POOL = settings.warehouse_pool().name
 FALLBACK_CRON = os.environ.get("PEG_REALTIME_CRON", "0 * * * *")
 POLL_SECONDS = float(os.environ.get("PEG_REALTIME_POLL_SECONDS", "10"))
 
@@ -69,7 +69,7 @@ NEW_ROUNDS = [
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(FALLBACK_CRON, timezone="UTC"), assets=AssetAny(*NEW_ROUNDS)
     ),
-    start_date=START_DATE,
+    start_date=settings.start_date(),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=15),
