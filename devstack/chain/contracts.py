@@ -8,6 +8,10 @@ header) for the OCR phase. `Multicall3` comes from the 1.5.0 package, compiled b
 Nothing compiled is committed: `npm pack` fetches each pinned, integrity-checked package and the
 solcjs packages in node_modules (aliases in package.json) compile them. solc's `storageLayout` is
 kept so the stack can write rounds into the aggregators' storage.
+
+The sources and the compiler script stay in `devstack/contracts/`: a source's path is part of the
+metadata solc appends to the bytecode, so moving it would change every stack's contracts (and
+the history fingerprint that decides a replay).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class CompileUnit:
     contracts: dict[str, str]  # contract name -> source path (Chainlink's, or the project's)
 
 
-# The local node's fork (devstack.chain runs anvil with it): nothing may be compiled for a later one.
+# The local node's fork (devstack.chain.node runs anvil with it): nothing may be compiled for a later one.
 NODE_EVM_VERSION = "shanghai"
 UNITS = (
     CompileUnit(
@@ -63,12 +67,12 @@ UNITS = (
         solc="0.8.26",
         solc_package="solc",
         chainlink="1.5.0",
-        evm_version="shanghai",  # the local node runs shanghai (see devstack.chain); cancun code would not run there
+        evm_version="shanghai",  # the local node runs shanghai (see devstack.chain.node); cancun code would not run there
         contracts={"Multicall3": "@chainlink/contracts/src/v0.8/vendor/multicall/ebd8b64/src/Multicall3.sol"},
     ),
 )
 ARTIFACTS = BUILD_DIR / "contracts.json"
-COMPILER = Path(__file__).parent / "contracts" / "compile.cjs"
+COMPILER = PROJECT_DIR / "devstack" / "contracts" / "compile.cjs"
 
 _IMPORT = re.compile(r'^\s*import\s+(?:[^"\']*from\s+)?["\']([^"\']+)["\']\s*;', re.MULTILINE)
 _PRAGMA = re.compile(r"^\s*pragma\s+solidity\s+([^;]+);", re.MULTILINE)

@@ -1,12 +1,14 @@
 """The environment a project-local Airflow runs with: its home, folders, metadata DB, executor and
-the stack's connections."""
+the stack's connections (and what keeps a test's or a benchmark's pipeline apart from the demo's)."""
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
-from devstack import alert_receiver, chain, postgres, redis_broker, warehouse
+from devstack.chain import node
+from devstack.services import alert_receiver, emulator, postgres, redis_broker
 from devstack.settings import AIRFLOW_HOME, AIRFLOW_SHAPE, AIRFLOW_WORKER_CONCURRENCY, DASHBOARD_URL, PROJECT_DIR
 
 SHAPES = ("celery", "standalone")
@@ -29,10 +31,10 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
         # The local stack is offline: no usage reports from Cosmos to scarf.sh after every dbt task.
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
-        "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": warehouse.airflow_connection_uri(),
-        "AIRFLOW_CONN_CHAINLINK_ETHEREUM": chain.airflow_connection_uri(),
+        "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": emulator.airflow_connection_uri(),
+        "AIRFLOW_CONN_CHAINLINK_ETHEREUM": node.airflow_connection_uri(),
         "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps({"conn_type": "http", "host": DASHBOARD_URL}),
-        # Alerts go to the stack's inbox (devstack.alert_receiver), as they would to Slack or PagerDuty.
+        # Alerts go to the stack's inbox (devstack.services.alert_receiver), as they would to Slack or PagerDuty.
         "AIRFLOW_CONN_APPRISE_DEFAULT": json.dumps(
             {"conn_type": "apprise", "extra": {"config": [{"path": alert_receiver.apprise_url()}]}}
         ),
@@ -46,7 +48,7 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
         return env | {
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "devstack.sqlite_connect_args.CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "devstack.cluster.sqlite_connect_args.CONNECT_ARGS",
         }
     raise ValueError(f"PEG_AIRFLOW_SHAPE must be one of {', '.join(SHAPES)}, got {shape!r}")
 
@@ -60,9 +62,26 @@ def celery_env(database: str, queue: str) -> dict[str, str]:
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.url(database),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "devstack.postgres.CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "devstack.services.postgres.CONNECT_ARGS",
         "AIRFLOW__CELERY__BROKER_URL": redis_broker.url(),
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.url(database, driver="postgresql"),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(AIRFLOW_WORKER_CONCURRENCY),
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+    }
+
+
+def pipeline_settings(home: Path, raw: str, dashboard_port: int) -> dict[str, str]:
+    """What keeps one pipeline apart from the demo's: its home, raw schema `raw`, dbt schemas
+    `{raw}_A_*`, phase cache, and the dashboard on `dashboard_port` it checks (tests and benchmarks)."""
+    snowflake = json.loads(emulator.airflow_connection_uri()) | {"schema": raw}
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
+        "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": f"http://127.0.0.1:{dashboard_port}"}
+        ),
+        "PEG_RAW_SCHEMA": raw,
+        "PEG_DBT_SCHEMA": f"{raw}_A",
+        "PEG_PHASE_CACHE": str(home / "cache" / "phases.json"),
     }

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from devstack import postgres, processes
-from devstack.airflow_env import DEMO_CLUSTER, airflow_env, celery_env
+from devstack.cluster.airflow_env import DEMO_CLUSTER, airflow_env, celery_env
+from devstack.services import postgres, processes
 from devstack.settings import (
     AIRFLOW_HOME,
     AIRFLOW_PORT,
@@ -25,9 +24,9 @@ from devstack.settings import (
     AIRFLOW_TRIGGERER_PORT,
     AIRFLOW_WORKER_CONCURRENCY,
     AIRFLOW_WORKER_PORTS,
+    BIN,
 )
 
-BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 
 
@@ -151,7 +150,7 @@ class Cluster:
             argv = [airflow, "celery", "worker", "--celery-hostname", f"{worker}@%h", "--queues", self.name]
             env = {
                 "PEG_WORKER_HOSTNAME": worker,
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devstack.worker_hostname.hostname",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devstack.cluster.worker_hostname.hostname",
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port),
             }
             found.append(Component(worker.removeprefix(f"{self.name}-"), argv, env, port))

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from chainlink_feeds.registry import Feed
-from devstack import history
+from devstack.simulation import history
 
 MARKET_STEP_SECONDS = 10
 MOVE_PRICE_RANGE = (Decimal("0.01"), Decimal("10"))  # a move's price, as a multiple of the feed's peg

@@ -1,5 +1,5 @@
 """The oracle's publisher: reads each feed's current phase and last round from the chain and adds
-the rounds the rule asks for, in blocks in time order (see devstack.oracle for the service).
+the rounds the rule asks for, in blocks in time order (see devstack.oracle.service for the service).
 
 Its only state is the chain and the moves file: it resumes after the node's latest block, so a
 stop and a catch-up publish the same rounds as running through (every decision depends on the
@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
-
 from chainlink_feeds.registry import Feed
-from devstack import chain, contracts, history
-from devstack.oracle_market import LiveMarket, Walk, load_moves, utc
-from devstack.oracle_rule import Publication, rounds_between
+from devstack.chain import contracts
+from devstack.chain.replay import head_timestamp, mine_rounds, ocr_aggregator
+from devstack.chain.rpc import Rpc
+from devstack.chain.storage import Aggregator
+from devstack.oracle.market import LiveMarket, Walk, load_moves, utc
+from devstack.oracle.rule import Publication, rounds_between
+from devstack.simulation import history
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ class FeedState:
     feed: Feed
     market: LiveMarket
     phase: int
-    aggregator: chain.Aggregator
+    aggregator: Aggregator
     last: history.SimRound | None
     last_reason: str | None = None
     published_at: float | None = None  # wall clock when the oracle wrote `last`
@@ -45,13 +47,13 @@ class Oracle:
     """Publishes the rounds of `feeds` on the node at `rpc`, each feed's market from `walks`."""
 
     def __init__(
-        self, rpc: chain.Rpc, feeds: list[Feed], walks: dict[str, Walk], moves_file: Path, lock: Path | None = None
+        self, rpc: Rpc, feeds: list[Feed], walks: dict[str, Walk], moves_file: Path, lock: Path | None = None
     ) -> None:
         self.rpc = rpc
         self.feeds = feeds
         self.markets = {f.pair: LiveMarket(walks[f.pair]) for f in feeds}
         self.moves_file = moves_file
-        self.lock = lock  # held during each publication, so a replay (devstack.chain.ensure_history) never interleaves
+        self.lock = lock  # held during each publication, so a replay (stack_history.ensure_history) never interleaves
         self.states: dict[str, FeedState] = {}
         self.observed_until: float = 0
         self.seen_block: tuple[str, str] | None = None  # (number, hash) of the latest block after the last publication
@@ -61,12 +63,12 @@ class Oracle:
     def attach(self) -> None:
         """Read each feed's current phase, its aggregator and latest round from the chain."""
         proxy_abi = contracts.build()["EACAggregatorProxy"]["abi"]
-        w3 = Web3(Web3.HTTPProvider(self.rpc.url))
+        w3 = self.rpc.web3()
         states = {}
         for feed in self.feeds:
             proxy = w3.eth.contract(feed.proxy, abi=proxy_abi)
             phase = proxy.functions.phaseId().call()
-            aggregator = chain.ocr_aggregator(self.rpc, proxy.functions.phaseAggregators(phase).call())
+            aggregator = ocr_aggregator(self.rpc, proxy.functions.phaseAggregators(phase).call())
             round_id, answer, _, updated_at, _ = proxy.functions.latestRoundData().call()
             number = round_id & ((1 << 64) - 1)
             last = (
@@ -100,7 +102,7 @@ class Oracle:
         if not self.states:
             self.attach()
         moves = load_moves(self.moves_file)
-        after = max(self.observed_until, chain.head_timestamp(self.rpc))
+        after = max(self.observed_until, head_timestamp(self.rpc))
         blocks: dict[int, list[Publication]] = defaultdict(list)
         for state in self.states.values():
             state.market.moves = moves
@@ -108,7 +110,7 @@ class Oracle:
                 blocks[publication.round.updated_at].append(publication)
         published = []
         for at in sorted(blocks):
-            chain.mine_rounds(self.rpc, at, [(self.states[p.round.pair].aggregator, [p.round]) for p in blocks[at]])
+            mine_rounds(self.rpc, at, [(self.states[p.round.pair].aggregator, [p.round]) for p in blocks[at]])
             for p in blocks[at]:
                 state = self.states[p.round.pair]
                 state.last, state.last_reason, state.published_at = p.round, p.reason, time.time()

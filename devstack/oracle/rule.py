@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, NamedTuple
 
-from devstack import history
+from devstack.simulation import history
 
 if TYPE_CHECKING:
     from chainlink_feeds.registry import Feed
-    from devstack.oracle_market import LiveMarket
+    from devstack.oracle.market import LiveMarket
 
 DEVIATION, HEARTBEAT, FIRST = "deviation", "heartbeat", "first"
 

@@ -1,11 +1,11 @@
 """The local oracle service: keeps the stack's chain living by publishing rounds at wall-clock time.
 
 While the stack runs, every registry feed gets new rounds of the simulated market
-(devstack.oracle_market, the history's walk continued) by the history's heartbeat / deviation rule
-(devstack.oracle_rule), through the same contracts: the feed's current phase, the history's
+(devstack.oracle.market, the history's walk continued) by the history's heartbeat / deviation rule
+(devstack.oracle.rule), through the same contracts: the feed's current phase, the history's
 OcrStyleAggregator behind the real EACAggregatorProxy, round ids numbered on from its last round
-(devstack.oracle_publisher). A round is written as the history writes its rounds: a block mined
-at the round's time, then the aggregator's storage (devstack.chain.mine_rounds), so the contracts
+(devstack.oracle.publisher). A round is written as the history writes its rounds: a block mined
+at the round's time, then the aggregator's storage (devstack.chain.replay.mine_rounds), so the contracts
 and the history's fingerprint are unchanged.
 
 On start it first publishes what the market did since the node's latest block (catch-up), then,
@@ -16,20 +16,18 @@ round per feed), which is also what `processes.start` waits for.
     python -m devstack.oracle move USDC/USD 0.97 --minutes 20
     python -m devstack.oracle status                        # the last round per feed, as JSON
 
-SIMULATED: the market is made up; see devstack.history.
+SIMULATED: the market is made up; see devstack.simulation.history.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,11 +35,15 @@ from typing import Any
 import requests
 from web3.exceptions import Web3Exception
 
+from chainlink_feeds.errors import ChainlinkError
 from chainlink_feeds.registry import load_registry
-from devstack import chain, history, processes
-from devstack.oracle_market import MARKET_STEP_SECONDS, Move, MoveError, add_move, continuing, utc
-from devstack.oracle_publisher import Oracle
+from devstack.chain import stack_history
+from devstack.chain.rpc import ChainError, Rpc
+from devstack.oracle.market import MARKET_STEP_SECONDS, Move, MoveError, add_move, continuing, utc
+from devstack.oracle.publisher import Oracle
+from devstack.services import processes
 from devstack.settings import ANVIL_URL, PROJECT_DIR, STACK_DIR
+from devstack.simulation import history
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ def serve(
             try:
                 oracle.publish_until(time.time())
                 oracle.error = None
-            except (chain.ChainError, MoveError, requests.RequestException, Web3Exception) as exc:
+            except (ChainError, ChainlinkError, MoveError, requests.RequestException, Web3Exception) as exc:
                 log.warning("tick failed, retrying at the next one: %s", exc)
                 oracle.error, oracle.states = str(exc), {}
             stop.wait(max(0.0, tick - (time.monotonic() - began)))
@@ -111,12 +113,11 @@ def stack_oracle(
     rpc_url: str = ANVIL_URL, history_end: datetime | None = None, moves_file: Path = MOVES_FILE
 ) -> Oracle:
     """The oracle of the stack's chain: every registry feed, each continuing the stack's history."""
-    scenario = history.Scenario(history_end) if history_end else chain.scenario()
+    scenario = history.Scenario(history_end) if history_end else stack_history.scenario()
     feeds = load_registry()
     walks = {f.pair: continuing(f, scenario) for f in feeds}
-    return Oracle(
-        chain.Rpc(rpc_url), feeds, walks, moves_file, lock=chain.REPLAY_LOCK if rpc_url == ANVIL_URL else None
-    )
+    lock = stack_history.REPLAY_LOCK if rpc_url == ANVIL_URL else None
+    return Oracle(Rpc(rpc_url), feeds, walks, moves_file, lock=lock)
 
 
 def start_service(
@@ -147,14 +148,6 @@ def move(pair: str, price: str, minutes: float, ramp_minutes: float = 0, moves_f
     return add_move(moves_file, load_registry(), pair, price, minutes, time.time(), MARKET_STEP_SECONDS, ramp_minutes)
 
 
-def _serve(args: argparse.Namespace) -> None:
-    end = datetime.combine(args.history_end, datetime.min.time(), UTC) if args.history_end else None
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # finish the tick: a block is never left without its round
-        signal.signal(signum, lambda *_: stop.set())
-    serve(stack_oracle(args.rpc_url, end, args.moves_file), port=args.port, tick=args.tick, stop=stop)
-
-
 def describe(m: Move) -> str:
     """What a move does, for the person who asked for it."""
     ramp = f", sliding there and back over {m.ramp // 60} min" if m.ramp else ""
@@ -162,47 +155,3 @@ def describe(m: Move) -> str:
         f"{m.pair} moves to {m.price} from {utc(m.start)} until {utc(m.end)}{ramp} ({history.LABEL});\n"
         "the running oracle publishes it at its next tick, and a restart replays it"
     )
-
-
-def _move(args: argparse.Namespace) -> None:
-    print(describe(move(args.pair, args.price, args.minutes, args.ramp_minutes, args.moves_file)))
-
-
-def _status(args: argparse.Namespace) -> None:
-    try:
-        answer = requests.get(f"http://{HOST}:{args.port}/status", timeout=5)
-    except requests.ConnectionError:
-        sys.exit(f"error: no oracle answers on {HOST}:{args.port}")
-    print(json.dumps(answer.json(), indent=2))
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m devstack.oracle", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(required=True)
-    serve_ = commands.add_parser("serve", help="publish rounds in the foreground (what the service runs)")
-    serve_.add_argument("--rpc-url", default=ANVIL_URL)
-    serve_.add_argument("--port", type=int, default=PORT, help="status endpoint port")
-    serve_.add_argument("--tick", type=float, default=TICK_SECONDS, help="seconds between ticks")
-    serve_.add_argument("--history-end", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
-    serve_.add_argument("--moves-file", type=Path, default=MOVES_FILE)
-    serve_.set_defaults(run=_serve)
-    move_ = commands.add_parser("move", help="move a feed's market, e.g. USDC/USD 0.97 --minutes 20")
-    move_.add_argument("pair")
-    move_.add_argument("price")
-    move_.add_argument("--minutes", type=float, required=True, help="how long the move lasts")
-    move_.add_argument("--ramp-minutes", type=float, default=0, help="slide there and back over this long")
-    move_.add_argument("--moves-file", type=Path, default=MOVES_FILE)
-    move_.set_defaults(run=_move)
-    status = commands.add_parser("status", help="print the last round published per feed")
-    status.add_argument("--port", type=int, default=PORT)
-    status.set_defaults(run=_status)
-    args = parser.parse_args()
-    try:
-        args.run(args)
-    except (MoveError, chain.ChainError, processes.ServiceError) as exc:
-        sys.exit(f"error: {exc}")
-
-
-if __name__ == "__main__":
-    main()

@@ -2,7 +2,7 @@
 
 Every POST is kept, with the time it arrived, in a JSON-lines file in the stack folder, and
 `GET /alerts` answers them all, so a person (or the latency benchmark) sees exactly what the on-call
-would have received. `python -m devstack.alert_receiver` serves in the foreground (what the stack's
+would have received. `python -m devstack.services.alert_receiver` serves in the foreground (what the stack's
 service runs).
 """
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from devstack import processes
+from devstack.services import processes
 from devstack.settings import STACK_DIR
 
 HOST = "127.0.0.1"
@@ -79,7 +79,7 @@ def make_server(port: int, inbox: Path) -> ThreadingHTTPServer:
 
 def start_service(port: int = PORT) -> bool:
     """Start the receiver in the background (log in the stack's logs); True if it was started."""
-    argv = [sys.executable, "-m", "devstack.alert_receiver", "--port", str(port)]
+    argv = [sys.executable, "-m", "devstack.services.alert_receiver", "--port", str(port)]
     return processes.start("alert-receiver", argv, HOST, port, timeout=30)
 
 
@@ -88,7 +88,7 @@ def stop_service() -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m devstack.alert_receiver", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack.services.alert_receiver", description=__doc__)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--inbox", type=Path, default=INBOX)
     args = parser.parse_args()

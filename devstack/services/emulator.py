@@ -1,4 +1,5 @@
-"""The Snowflake emulator: fakesnow's server, persisted under .stack/fakesnow."""
+"""The Snowflake emulator as a stack service: fakesnow's server (devstack.services.fakesnow_server),
+persisted under .stack/fakesnow, its database and schema, and how clients and Airflow reach it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from devstack import processes
+from devstack.services import processes
 from devstack.settings import (
     FAKESNOW_HOST,
     FAKESNOW_PORT,
@@ -61,7 +62,7 @@ def start_emulator() -> bool:
     """Start the emulator unless it runs, then create the database, schema and warehouse."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, "-m", "devstack.fakesnow_server",
+        sys.executable, "-m", "devstack.services.fakesnow_server",
         "--host", FAKESNOW_HOST, "--port", str(FAKESNOW_PORT), "--db-path", str(DATA_DIR),
     ]  # fmt: skip
     started = processes.start("fakesnow", argv, FAKESNOW_HOST, FAKESNOW_PORT)

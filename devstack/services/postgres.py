@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from devstack import processes
+from devstack.services import processes
 from devstack.settings import POSTGRES_BIN_DIR, POSTGRES_HOST, POSTGRES_OS_USER, POSTGRES_PORT, STACK_DIR
 
 DATA_DIR = STACK_DIR / "postgres"

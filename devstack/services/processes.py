@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import requests
 
 from devstack.settings import LOG_DIR, RUN_DIR
 
@@ -94,6 +95,20 @@ def start(
             raise ServiceError(f"{name} did not {where} within {timeout:.0f}s; see {log_path(name)}")
         time.sleep(0.2)
     return True
+
+
+def wait_http(url: str, timeout: float) -> None:
+    """Wait until `url` answers 200 (a service that listens before it is ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{url} did not answer within {timeout:.0f}s")
+        time.sleep(1)
 
 
 def _tree(pid: int) -> list[psutil.Process]:

@@ -9,7 +9,7 @@ import shutil
 
 import redis
 
-from devstack import processes
+from devstack.services import processes
 from devstack.settings import REDIS_HOST, REDIS_PORT, STACK_DIR
 
 DATA_DIR = STACK_DIR / "redis"

@@ -172,7 +172,7 @@ def _depeg_offset(hours: float) -> float:
 
 
 def walk_spread(pair: str) -> float:
-    """How far the pair's market wanders from the peg, typically (the walk's scale; devstack.oracle_market
+    """How far the pair's market wanders from the peg, typically (the walk's scale; devstack.oracle.market
     continues the same walk live)."""
     return WALK_SPREADS.get(pair, 0.0008)
 
@@ -282,11 +282,6 @@ def phases(feed: Feed, scenario: Scenario) -> list[SimPhase]:
             2, "ocr", int(scenario.phase_change(feed.pair).timestamp()), _aggregator_rounds(feed, scenario, 2, "ocr")
         ),
     ]
-
-
-def simulate(feed: Feed, scenario: Scenario) -> list[SimRound]:
-    """Every round of every phase of one feed, by (phase, aggregator round)."""
-    return [r for p in phases(feed, scenario) for r in p.rounds]
 
 
 def _served_and_not(feed_phases: list[SimPhase]) -> tuple[list[ServedRound], list[SimRound]]:

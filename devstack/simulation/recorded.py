@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime
-from pathlib import Path
 
-from devstack import history
+from devstack.settings import PROJECT_DIR
+from devstack.simulation import history
 
-RECORDED_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "chainlink-recorded"
+RECORDED_DIR = PROJECT_DIR.parent / "shared" / "data" / "chainlink-recorded"
 FILES = {"USDC/USD": "usdc_usd_rounds.csv", "USDT/USD": "usdt_usd_rounds.csv"}
 MASK = (1 << 64) - 1
 KINDS = {1: "flux", 2: "ocr"}
