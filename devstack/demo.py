@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 
 from devstack.chain import stack_history
-from devstack.cluster import api, standalone
+from devstack.cluster import rest, standalone
 from devstack.cluster.celery import Cluster
 from devstack.services import alert_receiver, dashboard
 from devstack.settings import AIRFLOW_PORT, AIRFLOW_SHAPE, DASHBOARD_URL
@@ -24,7 +24,7 @@ def start_airflow() -> None:
     else:
         for name, started in Cluster.demo().start().items():
             print(f"{'airflow ' + name:24} {'started' if started else 'already running'}")
-    api.wait_dag_parsed()
+    rest.wait_dag_parsed()
 
 
 def run() -> None:
@@ -33,11 +33,11 @@ def run() -> None:
     dashboard.start_dashboard()
     start_airflow()
     first, last = (sc.end - timedelta(days=DEMO_DAYS)).date(), (sc.end - timedelta(days=1)).date()
-    print(f"backfill   {api.DAILY_DAG} {first} .. {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})")
-    states = api.wait_runs(api.backfill(first, last))
+    print(f"backfill   {rest.DAILY_DAG} {first} .. {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})")
+    states = rest.wait_runs(rest.backfill(first, last))
     failed = sorted(day for day, state in states.items() if state != "success")
-    api.unpause(api.REALTIME_DAG)
-    print(f"realtime   {api.REALTIME_DAG} on: each new round of the living chain reaches the dashboard")
+    rest.unpause(rest.REALTIME_DAG)
+    print(f"realtime   {rest.REALTIME_DAG} on: each new round of the living chain reaches the dashboard")
     print(f"\nAirflow UI  http://127.0.0.1:{AIRFLOW_PORT}  (no login: local demo)")
     print(f"Dashboard   {DASHBOARD_URL}  (freshness: {DASHBOARD_URL}/api/freshness)")
     print(f"Alerts      {alert_receiver.URL}/alerts  (what the on-call received)")

@@ -7,7 +7,12 @@ import pytest
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from devstack import chain, contracts, history
+from chainlink_feeds.abi import MULTICALL3_ADDRESS
+from devstack.chain import contracts
+from devstack.chain.replay import replay_phases
+from devstack.chain.rpc import ChainError, Rpc
+from devstack.settings import ANVIL_URL
+from devstack.simulation import history
 from tests.support.scratch_chain import block_at, deploy, free_port, restart, scratch_chain, transact, web3
 
 # Modelled on recorded mainnet rounds (USDC/USD, 2021): Flux rounds start before they are answered,
@@ -43,7 +48,7 @@ def replayed(feed_by_pair, tmp_path_factory):
     state_file = tmp_path_factory.mktemp("anvil") / "state.json"
     port = free_port()
     with scratch_chain(port=port, state_file=state_file, preserve_history=True) as rpc:
-        chain.replay_phases(rpc, feed, plan(), deployed_at=DEPLOYED_AT)
+        replay_phases(rpc, feed, plan(), deployed_at=DEPLOYED_AT)
         yield rpc, web3(rpc).eth.contract(feed.proxy, abi=contracts.build()["EACAggregatorProxy"]["abi"]), state_file
 
 
@@ -140,8 +145,8 @@ def test_the_feed_answers_like_mainnet(replayed, feed_by_pair) -> None:
 
 def test_replay_refuses_a_node_already_past_deployment(replayed, feed_by_pair) -> None:
     rpc, _, _ = replayed
-    with pytest.raises(chain.ChainError, match="not before deployed_at"):
-        chain.replay_phases(rpc, feed_by_pair["USDC/USD"], plan(), deployed_at=DEPLOYED_AT)
+    with pytest.raises(ChainError, match="not before deployed_at"):
+        replay_phases(rpc, feed_by_pair["USDC/USD"], plan(), deployed_at=DEPLOYED_AT)
 
 
 def test_historical_reads_survive_a_restart_with_preserved_states(replayed) -> None:
@@ -154,13 +159,13 @@ def test_historical_reads_survive_a_restart_with_preserved_states(replayed) -> N
 
 
 def test_historical_states_are_lost_on_a_restart_without_preserving_them(feed_by_pair, tmp_path) -> None:
-    """Why the stack replays after a restart (see devstack.chain): anvil keeps only the latest state."""
+    """Why the stack replays after a restart (see devstack.chain.node): anvil keeps only the latest state."""
     feed = feed_by_pair["USDC/USD"]
     with scratch_chain(port=free_port(), state_file=tmp_path / "state.json") as rpc:
-        chain.replay_phases(rpc, feed, plan(), deployed_at=DEPLOYED_AT)
+        replay_phases(rpc, feed, plan(), deployed_at=DEPLOYED_AT)
         before = block_at(rpc, SWITCH - 1)
         restart(rpc, tmp_path / "state.json")
-        with pytest.raises(chain.ChainError, match="BlockOutOfRangeError"):
+        with pytest.raises(ChainError, match="BlockOutOfRangeError"):
             rpc.call("eth_call", {"to": feed.proxy, "data": PHASE_ID}, hex(before))
         assert rpc.call("eth_call", {"to": feed.proxy, "data": PHASE_ID}, "latest") == "0x" + "2".rjust(64, "0")
 
@@ -168,8 +173,8 @@ def test_historical_states_are_lost_on_a_restart_without_preserving_them(feed_by
 def test_a_pruned_node_cannot_answer_old_blocks(feed_by_pair) -> None:
     feed = feed_by_pair["USDC/USD"]
     with scratch_chain(port=free_port(), prune_history=True) as rpc:
-        chain.replay_phases(rpc, feed, plan(), deployed_at=DEPLOYED_AT)
-        with pytest.raises(chain.ChainError, match="BlockOutOfRangeError"):
+        replay_phases(rpc, feed, plan(), deployed_at=DEPLOYED_AT)
+        with pytest.raises(ChainError, match="BlockOutOfRangeError"):
             rpc.call("eth_call", {"to": feed.proxy, "data": PHASE_ID}, hex(block_at(rpc, SWITCH - 1)))
 
 
@@ -192,9 +197,10 @@ def test_a_constructed_proxy_over_mock_aggregators_written_by_transactions() -> 
 
 
 def test_stack_serves_feeds_at_mainnet_addresses(stack, feeds) -> None:
-    w3 = Web3(Web3.HTTPProvider(chain.ANVIL_URL))
+    rpc = Rpc(ANVIL_URL)
+    w3 = rpc.web3()
     assert w3.eth.chain_id == 1
-    assert w3.eth.get_code(chain.MULTICALL3_ADDRESS) != b""
+    assert w3.eth.get_code(MULTICALL3_ADDRESS) != b""
     abi = contracts.build()["EACAggregatorProxy"]["abi"]
     for feed in feeds:
         proxy = w3.eth.contract(feed.proxy, abi=abi)
@@ -204,9 +210,5 @@ def test_stack_serves_feeds_at_mainnet_addresses(stack, feeds) -> None:
         switch = stack.phase_change(feed.pair).timestamp()
         latest = w3.eth.get_block("latest")["timestamp"]
         assert latest >= stack.end.timestamp()
-        before = _block_at_time(w3, int(switch) - 1)
+        before = block_at(rpc, int(switch) - 1)
         assert proxy.functions.phaseId().call(block_identifier=before) == 1, feed.pair
-
-
-def _block_at_time(w3: Web3, timestamp: int) -> int:
-    return block_at(chain.Rpc(w3.provider.endpoint_uri), timestamp)

@@ -23,10 +23,13 @@ import requests
 
 from chainlink_feeds.hooks import ChainlinkHook
 from chainlink_feeds.reader import FeedReader
-from devstack import chain, contracts, history, oracle
-from devstack.oracle_market import LiveMarket, Move, MoveError, Walk, add_move, continuing, load_moves
-from devstack.oracle_publisher import Oracle
-from devstack.oracle_rule import (
+from devstack.chain import contracts, stack_history
+from devstack.chain.replay import head_timestamp, mine_rounds
+from devstack.chain.rpc import ChainError, Rpc
+from devstack.oracle import service as oracle
+from devstack.oracle.market import LiveMarket, Move, MoveError, Walk, add_move, continuing, load_moves
+from devstack.oracle.publisher import Oracle
+from devstack.oracle.rule import (
     DEVIATION,
     FIRST,
     HEARTBEAT,
@@ -36,6 +39,7 @@ from devstack.oracle_rule import (
     rounds_between,
 )
 from devstack.settings import LOG_DIR, PROJECT_DIR
+from devstack.simulation import history
 from tests.support.scratch_chain import free_port, scratch_chain, web3
 from tests.support.short_history import H, plan, replayed
 
@@ -43,11 +47,11 @@ END = datetime(2026, 3, 2, tzinfo=UTC)  # a history's end for the fake-clock tes
 CONN_ID = "chainlink_oracle"
 
 
-def proxy(rpc: chain.Rpc, feed):
+def proxy(rpc: Rpc, feed):
     return web3(rpc).eth.contract(feed.proxy, abi=contracts.build()["EACAggregatorProxy"]["abi"])
 
 
-def chain_rounds(rpc: chain.Rpc, feed, after_round: int = 2) -> list[tuple[int, int, int]]:
+def chain_rounds(rpc: Rpc, feed, after_round: int = 2) -> list[tuple[int, int, int]]:
     """(proxy round id, answer, updatedAt) of the OCR phase's rounds after `after_round`, through the proxy."""
     p = proxy(rpc, feed)
     latest = p.functions.latestRoundData().call()[0]
@@ -59,7 +63,7 @@ def chain_rounds(rpc: chain.Rpc, feed, after_round: int = 2) -> list[tuple[int, 
     return rows
 
 
-def block_times(rpc: chain.Rpc) -> list[int]:
+def block_times(rpc: Rpc) -> list[int]:
     head = int(rpc.call("eth_blockNumber"), 16)
     blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in range(head + 1)])
     return [int(b["timestamp"], 16) for b in blocks]
@@ -258,8 +262,8 @@ def test_catch_up_never_mines_before_the_head(feeds, tmp_path) -> None:
         published = Oracle(rpc, feeds, walks, tmp_path / "moves.json").publish_until(end + 4 * H)
         assert published and min(p.round.updated_at for p in published) > end + 2 * H
         assert all(t > end + 2 * H for t in block_times(rpc)[head_block + 1 :])
-        with pytest.raises(chain.ChainError, match="older than the node's latest block"):
-            chain.mine_rounds(rpc, end + H, [])
+        with pytest.raises(ChainError, match="older than the node's latest block"):
+            mine_rounds(rpc, end + H, [])
 
 
 def test_a_replay_under_the_running_oracle_is_read_again(feeds, tmp_path) -> None:
@@ -402,22 +406,22 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_history_still_matches_after_the_oracle_published(feeds, tmp_path, monkeypatch) -> None:
     """`make stack-up` must not replay (anvil_reset) a node because the oracle added rounds: the check
-    looks for the history's last round by its id. chain.replay runs with the short plan as the history."""
+    looks for the history's last round by its id. stack_history.replay runs with the short plan as the history."""
     end = int(END.timestamp())
     scenario = history.Scenario(END)
     monkeypatch.setattr(history, "phases", lambda feed, sc: plan(feed, end))
-    monkeypatch.setattr(chain, "HISTORY_FILE", tmp_path / "history.json")
-    chain.HISTORY_FILE.write_text(
-        json.dumps({"end": END.isoformat(), "fingerprint": chain.fingerprint(feeds, scenario)})
+    monkeypatch.setattr(stack_history, "HISTORY_FILE", tmp_path / "history.json")
+    stack_history.HISTORY_FILE.write_text(
+        json.dumps({"end": END.isoformat(), "fingerprint": stack_history.fingerprint(feeds, scenario)})
     )
     walks = {f.pair: continuing(f, scenario) for f in feeds}
     with scratch_chain(port=free_port()) as rpc:
-        chain.replay(feeds, scenario, rpc)
-        assert chain.head_timestamp(rpc) == end  # the replay ends at the history's end, where the oracle starts
-        assert chain.history_matches(feeds, scenario, rpc)
+        stack_history.replay(feeds, scenario, rpc)
+        assert head_timestamp(rpc) == end  # the replay ends at the history's end, where the oracle starts
+        assert stack_history.history_matches(feeds, scenario, rpc)
         assert Oracle(rpc, feeds, walks, tmp_path / "moves.json").publish_until(end + 3 * H)
-        assert chain.history_matches(feeds, scenario, rpc)
+        assert stack_history.history_matches(feeds, scenario, rpc)
         # Another history (its rounds a second later) does not match, whatever the oracle added.
         monkeypatch.setattr(history, "phases", lambda feed, sc: plan(feed, end + 1))
-        chain.HISTORY_FILE.write_text(json.dumps({"fingerprint": chain.fingerprint(feeds, scenario)}))
-        assert not chain.history_matches(feeds, scenario, rpc)
+        stack_history.HISTORY_FILE.write_text(json.dumps({"fingerprint": stack_history.fingerprint(feeds, scenario)}))
+        assert not stack_history.history_matches(feeds, scenario, rpc)

@@ -6,7 +6,7 @@ import threading
 
 import apprise
 
-from devstack.alert_receiver import apprise_url, make_server, read_inbox
+from devstack.services.alert_receiver import apprise_url, make_server, read_inbox
 from tests.support.scratch_chain import free_port
 
 

@@ -45,9 +45,9 @@ def test_a_rolled_back_transaction_leaves_nothing(snowflake_schema: str) -> None
 def test_protocol_extra_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    from devstack import warehouse
+    from devstack.services import emulator
 
-    bad = json.loads(warehouse.airflow_connection_uri())
+    bad = json.loads(emulator.airflow_connection_uri())
     bad["extra"]["protocol"] = "ftp"
     monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_BAD", json.dumps(bad))
     with pytest.raises(ValueError, match="protocol must be http or https"):
@@ -55,7 +55,7 @@ def test_protocol_extra_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_several_merges_in_one_transaction_roll_back_together(snowflake_schema: str) -> None:
-    """The emulator's MERGE used to commit the open transaction (devstack.fakesnow_server mends it)."""
+    """The emulator's MERGE used to commit the open transaction (devstack.services.fakesnow_server mends it)."""
     merge = (
         "merge into {schema}.{table} as t using (select column1::int as x from values (%s)) as s "
         "on t.x = s.x when not matched then insert (x) values (s.x)"
@@ -78,7 +78,7 @@ def test_concurrent_transactions_merging_the_same_key_both_land(snowflake_schema
     """Two loads MERGE the same feed row at once; Snowflake makes the second wait, so both commit.
 
     The emulator used to fail the second COMMIT on the duplicate key with HTTP 500, which the
-    connector retried into a silent success: that load's rows were lost (devstack.fakesnow_server).
+    connector retried into a silent success: that load's rows were lost (devstack.services.fakesnow_server).
     """
     import threading
 

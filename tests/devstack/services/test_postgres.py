@@ -35,8 +35,8 @@ def devstack(script: str, stack_dir: Path, **env: str) -> subprocess.CompletedPr
 
 AIRFLOW = """
 import json, os, subprocess, sys
-from devstack import postgres
-from devstack.airflow_env import airflow_env
+from devstack.services import postgres
+from devstack.cluster.airflow_env import airflow_env
 env = os.environ | airflow_env("celery")
 airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
 def run(*args):
@@ -62,8 +62,8 @@ def test_run_history_survives_a_restart_of_the_stack(scratch_stack) -> None:
         AIRFLOW
         + """
 postgres.start()
-from devstack import services
-services.init_airflow(airflow_env("celery"))
+from devstack.cluster.airflow_init import init_airflow
+init_airflow(airflow_env("celery"))
 run("dags", "reserialize")
 run("dags", "trigger", "stablecoin_peg_daily", "--logical-date", "2026-01-02T00:00:00+00:00", "--run-id", "kept")
 print(postgres.stop())
@@ -96,7 +96,7 @@ def test_a_stack_folder_the_server_user_cannot_reach_keeps_the_cluster_in_its_ho
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o700)
     script = (
-        "from devstack import postgres; user = postgres._os_user(); print(postgres.data_dir(user)); "
+        "from devstack.services import postgres; user = postgres._os_user(); print(postgres.data_dir(user)); "
         "print(postgres.start()); postgres.stop()"
     )
     done = devstack(script, closed / "stack")
@@ -118,7 +118,7 @@ def test_a_missing_server_says_how_to_install_it(tmp_path) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     done = devstack(
-        "from devstack import postgres; postgres.start()", tmp_path / "stack", PEG_POSTGRES_BIN_DIR=str(empty)
+        "from devstack.services import postgres; postgres.start()", tmp_path / "stack", PEG_POSTGRES_BIN_DIR=str(empty)
     )
     assert done.returncode != 0
     assert f"no PostgreSQL server in {empty}" in done.stderr and "postgresql-15" in done.stderr

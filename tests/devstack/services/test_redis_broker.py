@@ -28,7 +28,7 @@ def devstack(script: str, stack_dir: Path, port: int = PORT) -> subprocess.Compl
 def test_queued_messages_survive_a_restart(tmp_path) -> None:
     script = f"""
 import redis
-from devstack import redis_broker
+from devstack.services import redis_broker
 print(redis_broker.start())
 client = redis.Redis(port={PORT})
 if client.llen("queue") == 0:
@@ -50,6 +50,6 @@ def test_a_taken_port_is_named(tmp_path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = devstack("from devstack import redis_broker; redis_broker.start()", tmp_path, port)
+        done = devstack("from devstack.services import redis_broker; redis_broker.start()", tmp_path, port)
     assert done.returncode != 0
     assert f"port 127.0.0.1:{port} for redis is taken by another program" in done.stderr

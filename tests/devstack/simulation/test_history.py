@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devstack import history
+from devstack.simulation import history
 
 
 def price_rounds(phase: history.SimPhase) -> list[history.SimRound]:
