@@ -28,6 +28,7 @@ def start_dashboard(
     marts_schema: str = "ANALYTICS_MARTS",
     extra: dict | None = None,
 ) -> bool:
+    """Start the app unless it runs and wait until it answers its health check. True if started."""
     argv = [
         str(BIN / "streamlit"), "run", str(PROJECT_DIR / "streamlit_app" / "app.py"),
         "--server.port", str(port), "--server.address", DASHBOARD_HOST, "--server.headless", "true",

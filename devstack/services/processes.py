@@ -97,15 +97,18 @@ def start(
     return True
 
 
+def answers_http(url: str) -> bool:
+    """True if `url` answers 200 now."""
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def wait_http(url: str, timeout: float) -> None:
     """Wait until `url` answers 200 (a service that listens before it is ready)."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
+    while not answers_http(url):
         if time.monotonic() > deadline:
             raise ServiceError(f"{url} did not answer within {timeout:.0f}s")
         time.sleep(1)
