@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from chainlink_feeds.registry import load_registry
-from devstack import demo, stack
+from devstack import clock, demo, stack
 from devstack.chain import contracts, stack_history
 from devstack.chain.rpc import ChainError
 from devstack.cluster.airflow_env import airflow_env
@@ -25,7 +25,8 @@ from devstack.simulation.truth import day_truth
 
 
 def _up(_: argparse.Namespace) -> None:
-    stack.up()
+    with clock.step("stack up"):
+        stack.up()
 
 
 def _down(_: argparse.Namespace) -> None:
@@ -57,7 +58,8 @@ def _airflow(args: argparse.Namespace) -> None:
 def _airflow_init(_: argparse.Namespace) -> None:
     """Create the project-local Airflow metadata DB and the pools the DAGs use (idempotent)."""
     env = airflow_env()
-    init_airflow(env)
+    with clock.step("airflow db"):
+        init_airflow(env)
     print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p for p, _, _ in POOLS)}")
 
 
@@ -75,7 +77,8 @@ def _dbt_manifest(_: argparse.Namespace) -> None:
     """Build include/dbt/target/render_manifest.json, which the DAGs render the dbt project from."""
     from peg_monitor.dbt_project import build_manifest
 
-    print(f"dbt        manifest {build_manifest()}")
+    with clock.step("dbt parse"):
+        print(f"dbt        manifest {build_manifest()}")
 
 
 def main() -> None:
