@@ -1,6 +1,6 @@
 """Benchmark: a 30-day backfill of stablecoin_peg_daily on the two Airflow shapes, in one invocation.
 
-1. `celery`: the deployment's shape (devstack.cluster): Postgres metadata DB, Redis broker, the API
+1. `celery`: the deployment's shape (devstack.cluster.celery): Postgres metadata DB, Redis broker, the API
    server, scheduler, DAG processor, triggerer and two Celery workers (concurrency 4 each) as
    separate processes.
 2. `standalone`: `airflow standalone` on SQLite with the LocalExecutor (PEG_AIRFLOW_SHAPE=standalone).
@@ -32,14 +32,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from devstack.airflow_env import airflow_env  # noqa: E402
+from devstack.cluster.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env("standalone"))
 
 import requests  # noqa: E402
 
-from devstack import chain, postgres, processes, services  # noqa: E402
-from devstack.cluster import Cluster, ClusterPorts  # noqa: E402
+from devstack.chain import stack_history  # noqa: E402
+from devstack.cluster import rest, standalone  # noqa: E402
+from devstack.cluster.airflow_env import pipeline_settings  # noqa: E402
+from devstack.cluster.airflow_init import init_airflow  # noqa: E402
+from devstack.cluster.celery import Cluster, ClusterPorts  # noqa: E402
+from devstack.services import dashboard, postgres, processes  # noqa: E402
 from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
 
 CELERY_PORTS = ClusterPorts.block(8150)
@@ -53,7 +57,7 @@ def pipeline_schemas() -> Iterator[str]:
     """A fresh raw schema and a dashboard on its marts; yields the raw schema."""
     raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
     create_schema(raw)
-    services.start_dashboard(
+    dashboard.start_dashboard(
         name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
     )
     try:
@@ -68,11 +72,9 @@ def celery_shape(home: Path, raw: str) -> Iterator[int]:
     """The Celery cluster on a database of its own; yields its API port."""
     database = f"bench_{raw.lower()}"
     postgres.create_database(database)
-    cluster = Cluster(
-        "bench-celery", home, database, CELERY_PORTS, services.pipeline_settings(home, raw, DASHBOARD_PORT)
-    )
+    cluster = Cluster("bench-celery", home, database, CELERY_PORTS, pipeline_settings(home, raw, DASHBOARD_PORT))
     try:
-        services.init_airflow(cluster.env)
+        init_airflow(cluster.env)
         cluster.start()
         yield CELERY_PORTS.api
     finally:
@@ -82,10 +84,10 @@ def celery_shape(home: Path, raw: str) -> Iterator[int]:
 
 @contextmanager
 def standalone_shape(home: Path, raw: str) -> Iterator[int]:
-    env = services.isolated_env(home, STANDALONE_PORT, raw, DASHBOARD_PORT, STANDALONE_LOG_PORTS, SLOTS)
-    services.init_airflow(env)
+    env = standalone.isolated_env(home, STANDALONE_PORT, raw, DASHBOARD_PORT, STANDALONE_LOG_PORTS, SLOTS)
+    init_airflow(env)
     try:
-        services.start_airflow(name="bench-standalone", env=env, port=STANDALONE_PORT)
+        standalone.start_airflow(name="bench-standalone", env=env, port=STANDALONE_PORT)
         yield STANDALONE_PORT
     finally:
         processes.stop("bench-standalone")
@@ -97,9 +99,9 @@ def _time(value: str) -> datetime:
 
 def task_instances(port: int) -> list[dict]:
     """Every task instance of the backfill's runs, from the REST API."""
-    api = f"http://127.0.0.1:{port}/api/v2/dags/{services.DAILY_DAG}"
+    api = f"http://127.0.0.1:{port}/api/v2/dags/{rest.DAILY_DAG}"
     found: list[dict] = []
-    for run in services.runs(port):
+    for run in rest.runs(port):
         if run["run_type"] != "backfill":
             continue
         answer = requests.get(f"{api}/dagRuns/{run['dag_run_id']}/taskInstances", params={"limit": 100}, timeout=60)
@@ -113,11 +115,11 @@ def measure(shape: str, first: datetime, last: datetime) -> dict:
         started = time.monotonic()
         boot = celery_shape if shape == "celery" else standalone_shape
         with boot(Path(home), raw) as port:
-            services.wait_dag_parsed(port=port)
+            rest.wait_dag_parsed(port=port)
             ready = time.monotonic() - started
             created = datetime.now().astimezone()
-            days = services.backfill(first.date(), last.date(), port=port)
-            states = services.wait_runs(days, port=port, timeout=7200)
+            days = rest.backfill(first.date(), last.date(), port=port)
+            states = rest.wait_runs(days, port=port, timeout=7200)
             tis = task_instances(port)
     ran = [t for t in tis if t["start_date"] and t["end_date"]]
     wall = (max(_time(t["end_date"]) for t in ran) - created).total_seconds()
@@ -141,9 +143,9 @@ def main() -> None:
     args = parser.parse_args()
     # The history's last day is left to the run the scheduler makes itself once the DAG is unpaused
     # (catchup is off): a backfill run of the same day would clash with it.
-    last = chain.scenario().end - timedelta(days=2)
+    last = stack_history.scenario().end - timedelta(days=2)
     first = last - timedelta(days=args.days - 1)
-    print(f"{args.days}-day backfill {first.date()} .. {last.date()} of {services.DAILY_DAG}, 4 runs at a time")
+    print(f"{args.days}-day backfill {first.date()} .. {last.date()} of {rest.DAILY_DAG}, 4 runs at a time")
     print(
         f"{'shape':12} {'start-up s':>10} {'runs ok':>8} {'tasks':>6} {'wall s':>8} {'tasks/min':>9} "
         f"{'queued->running p50 s':>22} {'p95 s':>6}",

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from devstack.airflow_env import airflow_env  # noqa: E402
+from devstack.cluster.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env())
 

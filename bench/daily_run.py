@@ -27,13 +27,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from devstack.airflow_env import airflow_env  # noqa: E402
+from devstack.cluster.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env())
 
 import requests  # noqa: E402
 
-from devstack import chain, processes, services  # noqa: E402
+from devstack.chain import stack_history  # noqa: E402
+from devstack.cluster import rest, standalone  # noqa: E402
+from devstack.cluster.airflow_init import init_airflow  # noqa: E402
+from devstack.services import dashboard, processes  # noqa: E402
 from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
 
 PORT = 8091
@@ -46,15 +49,15 @@ def isolated_pipeline(mode: str) -> Iterator[dict[str, str]]:
     """A fresh raw schema, a dashboard on its marts and an initialised Airflow home; the Airflow env."""
     raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
     create_schema(raw)
-    services.start_dashboard(
+    dashboard.start_dashboard(
         name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
     )
     try:
         with tempfile.TemporaryDirectory() as home:
-            env = services.isolated_env(
+            env = standalone.isolated_env(
                 Path(home), PORT, raw, DASHBOARD_PORT, (8797, 8798), {"PEG_DBT_EXECUTION_MODE": mode}
             )
-            services.init_airflow(env)
+            init_airflow(env)
             yield env
     finally:
         processes.stop("dashboard-bench")
@@ -81,14 +84,14 @@ def dags_test(day: datetime) -> tuple[float, float]:
 def scheduled_dbt_part(day: datetime, mode: str) -> float:
     """Seconds from the first dbt task's start to the last one's end, in a run under a real scheduler."""
     with isolated_pipeline(mode) as env:
-        services.start_airflow(name="airflow-bench", env=env, port=PORT)
+        standalone.start_airflow(name="airflow-bench", env=env, port=PORT)
         try:
-            services.wait_dag_parsed(port=PORT)
-            services.backfill(day.date(), day.date(), port=PORT)
-            states = services.wait_runs({day.date().isoformat()}, port=PORT, timeout=1800)
+            rest.wait_dag_parsed(port=PORT)
+            rest.backfill(day.date(), day.date(), port=PORT)
+            states = rest.wait_runs({day.date().isoformat()}, port=PORT, timeout=1800)
             if set(states.values()) != {"success"}:
                 raise SystemExit(f"{mode} run failed: {states}")
-            run_id = next(r["dag_run_id"] for r in services.runs(port=PORT) if r["run_type"] == "backfill")
+            run_id = next(r["dag_run_id"] for r in rest.runs(port=PORT) if r["run_type"] == "backfill")
             tis = requests.get(
                 f"http://127.0.0.1:{PORT}/api/v2/dags/stablecoin_peg_daily/dagRuns/{run_id}/taskInstances",
                 params={"limit": 100}, timeout=60,
@@ -102,7 +105,7 @@ def scheduled_dbt_part(day: datetime, mode: str) -> float:
 
 
 def main() -> None:
-    day = chain.scenario().depeg_start.replace(hour=0, minute=0)
+    day = stack_history.scenario().depeg_start.replace(hour=0, minute=0)
     total, dbt = dags_test(day)
     print(f"one daily run (airflow dags test, {day.date()}): {total:.1f} s (goal <= 45 s), dbt part {dbt:.1f} s")
     local = scheduled_dbt_part(day, "local")

@@ -28,7 +28,7 @@ sys.path[:0] = [str(APP_DIR), str(ROOT / "plugins"), str(ROOT)]
 
 import snowflake.connector  # noqa: E402
 
-from devstack import warehouse  # noqa: E402
+from devstack.services import emulator  # noqa: E402
 
 SYMBOLS = ("USDC", "USDT", "DAI", "FRAX", "TUSD", "USDP", "PYUSD", "GUSD", "LUSD", "FDUSD")
 PAGES = {
@@ -104,7 +104,7 @@ def simulated_marts(schema: str, days: int, feeds: int) -> dict[str, int]:
         f"group by 1, 2, 3, 4, 5",
     ]
     counts = {}
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         for sql in statements:
             cur.execute(sql)
         for table in ("STABLECOIN_PEG_HEALTH", "STABLECOIN_PEG_ZSCORE", "STABLECOIN_DEPEG_EVENTS",
@@ -115,7 +115,7 @@ def simulated_marts(schema: str, days: int, feeds: int) -> dict[str, int]:
 
 
 def drop(schema: str) -> None:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"drop schema if exists {schema} cascade")
 
 
@@ -124,7 +124,7 @@ def time_pages(schema: str, repeat: int, query_params: dict[str, str]) -> dict[s
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    params = warehouse.connection_params()
+    params = emulator.connection_params()
     at = AppTest.from_file(str(APP_DIR / "dashboard.py"), default_timeout=300)
     at.secrets["connections"] = {
         "snowflake": {k: params[k] for k in ("account", "user", "password", "host", "port", "protocol", "database")}

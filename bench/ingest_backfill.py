@@ -29,17 +29,21 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "plugins"), str(Path(_
 
 from eth_utils import function_signature_to_4byte_selector  # noqa: E402
 
-from devstack.airflow_env import airflow_env  # noqa: E402
+from devstack.cluster.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env())
 
-from chainlink_feeds.abi import PROXY  # noqa: E402
+from chainlink_feeds.abi import MULTICALL3_ADDRESS, PROXY  # noqa: E402
 from chainlink_feeds.hooks import ChainlinkHook  # noqa: E402
 from chainlink_feeds.phases import PhaseCache  # noqa: E402
 from chainlink_feeds.reader import FeedReader  # noqa: E402
 from chainlink_feeds.registry import load_registry  # noqa: E402
 from chainlink_feeds.rounds import Round, validate  # noqa: E402
-from devstack import chain, contracts, recorded  # noqa: E402
+from devstack.chain import contracts, stack_history  # noqa: E402
+from devstack.chain.node import start_node, stop_node  # noqa: E402
+from devstack.chain.replay import replay_many  # noqa: E402
+from devstack.chain.rpc import Rpc  # noqa: E402
+from devstack.simulation import recorded  # noqa: E402
 
 DAY = timedelta(days=1)
 
@@ -89,14 +93,14 @@ def recorded_backfill() -> None:
     logging.getLogger("chainlink_feeds").setLevel(logging.WARNING)  # one line per day would bury the table
     feeds = {f.pair: f for f in load_registry() if f.pair in RECORDED_SWITCH_AT}
     name = f"anvil-bench-{RECORDED_PORT}"
-    chain.stop_node(name)
-    chain.start_node(name=name, port=RECORDED_PORT, persist=False)
+    stop_node(name)
+    start_node(name=name, port=RECORDED_PORT, persist=False)
     try:
-        rpc = chain.Rpc(f"http://127.0.0.1:{RECORDED_PORT}")
-        rpc.call("anvil_setCode", chain.MULTICALL3_ADDRESS, contracts.build()["Multicall3"]["deployedBytecode"])
+        rpc = Rpc(f"http://127.0.0.1:{RECORDED_PORT}")
+        rpc.call("anvil_setCode", MULTICALL3_ADDRESS, contracts.build()["Multicall3"]["deployedBytecode"])
         plans = {feeds[p]: recorded.plan(p, int(at.timestamp())) for p, at in RECORDED_SWITCH_AT.items()}
         started = time.perf_counter()
-        chain.replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
+        replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
         print(f"recorded mainnet rounds replayed onto a scratch node in {time.perf_counter() - started:.1f} s")
         os.environ["AIRFLOW_CONN_CHAINLINK_BENCH"] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
         first, last = datetime(2021, 2, 16, tzinfo=UTC), datetime(2022, 11, 16, tzinfo=UTC)
@@ -142,7 +146,7 @@ def recorded_backfill() -> None:
             "late hb: heartbeat updates 1-600 s after the heartbeat"
         )
     finally:
-        chain.stop_node(name)
+        stop_node(name)
 
 
 def main() -> None:
@@ -154,7 +158,7 @@ def main() -> None:
     if args.recorded:
         recorded_backfill()
         return
-    scenario = chain.scenario()
+    scenario = stack_history.scenario()
     feeds = load_registry()
     first_day = scenario.end - DAY * args.days
     print(f"backfill of {args.days} days x {len(feeds)} feeds from {first_day.date()} on the local node")

@@ -3,7 +3,7 @@
 Watches the local oracle's new rounds and measures, per round, the time from its on-chain time
 (updatedAt, the block's timestamp) until
 (a) the dashboard's `/api/freshness` serves it (the feed's `last_updated_at` reaches it), and
-(b) an alert it caused arrives at the demo's inbox (`devstack.alert_receiver`).
+(b) an alert it caused arrives at the demo's inbox (`devstack.services.alert_receiver`).
 
 Two phases, one after the other:
 * calm: the market stays on peg; small moves (within the warning band, so nobody is paged) make the
@@ -36,11 +36,12 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "plugins"), str(Path(_
 
 import requests  # noqa: E402
 
-from devstack.airflow_env import airflow_env  # noqa: E402
+from devstack.cluster.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env())
 
-from devstack import alert_receiver, oracle  # noqa: E402
+from devstack.oracle import service as oracle  # noqa: E402
+from devstack.services import alert_receiver  # noqa: E402
 from devstack.settings import AIRFLOW_PORT, DASHBOARD_URL  # noqa: E402
 
 REALTIME_DAG = "stablecoin_peg_realtime"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -50,3 +51,4 @@ REDIS_PORT = int(os.environ.get("PEG_REDIS_PORT", "6380"))
 WORKER_HOSTNAME = os.environ.get("PEG_WORKER_HOSTNAME")
 
 NODE_BIN = PROJECT_DIR / "node_modules" / ".bin"
+BIN = Path(sys.executable).parent  # this virtualenv's: airflow, streamlit

@@ -13,14 +13,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.airflow_env import airflow_env
+from devstack.cluster.airflow_env import airflow_env
 
 # Before anything imports Airflow. The unit tests' Airflow CLI runs on the project-local SQLite DB,
 # which needs no server; tests/e2e run clusters of their own on Postgres and Celery.
 os.environ.update(airflow_env("standalone"))
 
 from chainlink_feeds.registry import Feed, load_registry
-from devstack import chain, contracts, history, warehouse
+from devstack.chain import contracts, stack_history
+from devstack.chain.node import start_node
+from devstack.services import emulator
+from devstack.simulation import history
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +40,10 @@ def feed_by_pair(feeds: list[Feed]) -> dict[str, Feed]:
 def stack(feeds: list[Feed]) -> history.Scenario:
     """The running local stack (started if needed); returns the history it holds."""
     contracts.build()
-    chain.start_node()
-    chain.ensure_history(feeds)
-    warehouse.start_emulator()
-    return chain.scenario()
+    start_node()
+    stack_history.ensure_history(feeds)
+    emulator.start_emulator()
+    return stack_history.scenario()
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +78,7 @@ def snowflake_schema(stack: history.Scenario) -> Iterator[str]:
     import snowflake.connector
 
     name = f"TEST_{uuid.uuid4().hex[:10].upper()}"
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"create schema {name}")
         yield name
         conn.cursor().execute(f"drop schema if exists {name} cascade")

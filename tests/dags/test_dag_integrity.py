@@ -103,10 +103,10 @@ def test_the_raw_asset_shares_the_cosmos_namespace_of_the_devstack_connection(da
     from cosmos.config import ProfileConfig
     from cosmos.dataset import get_dataset_namespace
 
-    from devstack import warehouse
+    from devstack.services import emulator
     from peg_monitor.dbt_profile import PegSnowflakeProfileMapping
 
-    connection = json.loads(warehouse.airflow_connection_uri())
+    connection = json.loads(emulator.airflow_connection_uri())
     monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", json.dumps(connection))
     mapping = PegSnowflakeProfileMapping(conn_id="snowflake_default", profile_args={"schema": "ANALYTICS"})
     namespace = get_dataset_namespace(

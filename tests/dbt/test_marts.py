@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import snowflake.connector
 
-from devstack import warehouse
+from devstack.services import emulator
 from tests.support.pipeline import dbt_build, load_days, query
 from tests.support.pipeline import drop_schemas as drop
 
@@ -28,7 +28,7 @@ def built(stack, feeds, tmp_path_factory):
     ]
     raw = f"MARTS_{uuid.uuid4().hex[:8].upper()}"
     analytics = f"{raw}_A"
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"create schema {raw}")
     try:
         load_days(raw, feeds, days)
@@ -165,7 +165,7 @@ def test_marts_show_the_scripted_episodes(built, stack) -> None:
 def test_loading_old_days_later_gives_the_same_marts(built, feeds, tmp_path) -> None:
     raw, marts, days, _ = built
     shuffled = f"SHUF_{uuid.uuid4().hex[:8].upper()}"
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"create schema {shuffled}")
     try:
         load_days(shuffled, feeds, list(reversed(days[1::2])) + list(reversed(days[::2])))

@@ -16,7 +16,8 @@ import pytest
 from chainlink_feeds import operators
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
-from devstack import chain, recorded
+from devstack.chain.replay import replay_many
+from devstack.simulation import recorded
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
 from tests.support.recorded import expected, window
 from tests.support.scratch_chain import free_port, scratch_chain
@@ -53,7 +54,7 @@ def built(stack, feed_by_pair, tmp_path_factory):
     env_key = f"AIRFLOW_CONN_{CONN_ID.upper()}"
     with scratch_chain(port=free_port()) as rpc:
         plans = {feed_by_pair[pair]: recorded.plan(pair, at) for pair, at in SWITCH_AT.items()}
-        chain.replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
+        replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
         os.environ[env_key] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
         cache, operators.PHASE_CACHE = operators.PHASE_CACHE, tmp_path_factory.mktemp("cache") / "phases.json"
         create_schema(raw)

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
-from devstack import history
 from devstack.settings import PROJECT_DIR
+from devstack.simulation import history
 
 
 def truth_of(day: datetime) -> dict:

@@ -1,5 +1,5 @@
 """Each end-to-end module gets a pipeline of its own: raw and marts schemas, a dashboard on them, and
-a production-shaped Airflow (devstack.cluster) with its own home, metadata database on the stack's
+a production-shaped Airflow (devstack.cluster.celery) with its own home, metadata database on the stack's
 Postgres, Celery queue on its Redis, and ports, so no module sees another's state."""
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from devstack import postgres, processes, redis_broker, services
-from devstack.cluster import Cluster, ClusterPorts
+from devstack.cluster.airflow_env import pipeline_settings
+from devstack.cluster.airflow_init import init_airflow
+from devstack.cluster.celery import Cluster, ClusterPorts
+from devstack.services import dashboard, postgres, processes, redis_broker
 from tests.support.pipeline import create_schema, drop_schemas
 
 E2E_DASHBOARD_PORT = int(os.environ.get("PEG_E2E_DASHBOARD_PORT", "8601"))
@@ -56,7 +58,7 @@ class Pipeline:
         return subprocess.run([airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def start_dashboard(self) -> None:
-        services.start_dashboard(
+        dashboard.start_dashboard(
             name="dashboard-e2e", port=E2E_DASHBOARD_PORT, marts_schema=self.marts, extra={"PEG_DATA_VERSION_TTL": "2"}
         )
 
@@ -87,11 +89,11 @@ def pipeline(request, metadata_services, cluster_settings, tmp_path_factory) -> 
     database = f"e2e_{raw.lower()}"
     home = tmp_path_factory.mktemp("airflow_home")
     name = f"e2e-{module.removeprefix('test_').replace('_', '-')}"
-    settings = services.pipeline_settings(home, raw, E2E_DASHBOARD_PORT) | FAST_FAILURE_DETECTION | cluster_settings
+    settings = pipeline_settings(home, raw, E2E_DASHBOARD_PORT) | FAST_FAILURE_DETECTION | cluster_settings
     cluster = Cluster(name, home, database, ClusterPorts.block(PORT_BLOCKS[module]), settings)
     create_schema(raw)
     postgres.create_database(database)
-    services.init_airflow(cluster.env)
+    init_airflow(cluster.env)
     built = Pipeline(raw, f"{raw}_A_MARTS", cluster, f"http://127.0.0.1:{E2E_DASHBOARD_PORT}")
     built.start_dashboard()
     try:

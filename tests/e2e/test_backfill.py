@@ -21,9 +21,11 @@ import pandas as pd
 import pytest
 from psycopg2.extras import RealDictCursor
 
-from devstack import history, postgres, processes, services
-from devstack.services import POOLS
+from devstack.cluster import rest
+from devstack.cluster.airflow_init import POOLS
+from devstack.services import postgres, processes
 from devstack.settings import ANVIL_URL
+from devstack.simulation import history
 from tests.e2e.conftest import MART_TABLES, Pipeline
 from tests.e2e.rpc_gate import RpcGate, rpc_gate
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, load_days, query
@@ -53,13 +55,13 @@ def cluster_settings(gate) -> dict[str, str]:
 
 def task_rows(database: str, table: str = "task_instance") -> list[dict]:
     with postgres.connect(database) as conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
-        cur.execute(f"select {TI_COLUMNS} from {table} where dag_id = %s", (services.DAILY_DAG,))
+        cur.execute(f"select {TI_COLUMNS} from {table} where dag_id = %s", (rest.DAILY_DAG,))
         return list(cur.fetchall())
 
 
 def run_states(database: str) -> dict[str, str]:
     with postgres.connect(database) as conn, conn.cursor() as cur:
-        cur.execute("select run_id, state from dag_run where dag_id = %s", (services.DAILY_DAG,))
+        cur.execute("select run_id, state from dag_run where dag_id = %s", (rest.DAILY_DAG,))
         return dict(cur.fetchall())
 
 
@@ -157,12 +159,12 @@ def backfilled(pipeline: Pipeline, gate: RpcGate, stack) -> Backfill:
     gate.close()
     try:
         cluster.start()
-        services.wait_dag_parsed(port=api)
-        logical = services.backfill(done.days[0].date(), done.days[-1].date(), port=api, max_active_runs=4)
+        rest.wait_dag_parsed(port=api)
+        logical = rest.backfill(done.days[0].date(), done.days[-1].date(), port=api, max_active_runs=4)
         kill_a_worker_mid_ingest(pipeline, gate, done)
         move_deferred_checks_to_the_other_worker(pipeline, done)
-        done.states = services.wait_runs(logical, port=api, timeout=1800)
-        done.runs = [r for r in services.runs(port=api) if r["run_type"] == "backfill"]
+        done.states = rest.wait_runs(logical, port=api, timeout=1800)
+        done.runs = [r for r in rest.runs(port=api) if r["run_type"] == "backfill"]
         done.tries = all_tries(cluster.database)
         done.run_states = run_states(cluster.database)
     finally:

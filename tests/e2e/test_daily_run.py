@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from devstack import history
+from devstack.simulation import history
 from peg_monitor.sensors import DashboardFreshnessSensor
 from tests.e2e.conftest import E2E_DASHBOARD_PORT, MART_TABLES
 from tests.support.pipeline import query

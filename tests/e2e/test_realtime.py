@@ -4,7 +4,7 @@ freshness route and the health view, and the on-call's inbox (a real HTTP receiv
 to) gets exactly one alert; recovery gives one "resolved" alert, and a rerun gives none.
 
 Runs on a scratch node with a short history (the oracle's moves must not reach the shared stack's
-chain) and a production-shaped Airflow of its own (devstack.cluster) pointed at it.
+chain) and a production-shaped Airflow of its own (devstack.cluster.celery) pointed at it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack import alert_receiver, oracle, postgres, processes, services
-from devstack.cluster import Cluster, ClusterPorts
+from devstack.cluster import rest
+from devstack.cluster.airflow_env import pipeline_settings
+from devstack.cluster.airflow_init import init_airflow
+from devstack.cluster.celery import Cluster, ClusterPorts
+from devstack.oracle import service as oracle
+from devstack.services import alert_receiver, dashboard, postgres, processes
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
 from tests.support.scratch_chain import free_port, scratch_chain
 from tests.support.short_history import replayed
@@ -109,7 +113,7 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
         assert oracle.start_service(
             rpc.url, oracle_port, tick=1, name=oracle_name, history_end=midnight, moves_file=work / "moves.json"
         )
-        settings = services.pipeline_settings(work / "airflow", raw, DASHBOARD_PORT) | {
+        settings = pipeline_settings(work / "airflow", raw, DASHBOARD_PORT) | {
             "AIRFLOW_CONN_CHAINLINK_ETHEREUM": json.dumps(
                 {"conn_type": "chainlink", "host": rpc.url, "extra": {"timeout": 30, "batch_size": 200}}
             ),
@@ -122,7 +126,7 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
         create_schema(raw)
         postgres.create_database(database)
         try:
-            services.init_airflow(cluster.env)
+            init_airflow(cluster.env)
             cluster.start()
             built = Live(
                 rpc.url,
@@ -133,12 +137,12 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
                 work / "inbox.jsonl",
                 f"http://127.0.0.1:{DASHBOARD_PORT}",
             )
-            services.wait_dag_parsed(port=PORTS.api, dag_id=REALTIME_DAG)
+            rest.wait_dag_parsed(port=PORTS.api, dag_id=REALTIME_DAG)
             requests.patch(f"{built.api}/dags/{REALTIME_DAG}", json={"is_paused": False}, timeout=30).raise_for_status()
             # The first load (a day back, by hand), then the marts' views over it and the dashboard on them.
             assert _run(built.api)["state"] == "success"
             assert dbt_build(raw, f"{raw}_A", work / "dbt").returncode == 0
-            services.start_dashboard(
+            dashboard.start_dashboard(
                 name="dashboard-e2e-rt", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS",
                 extra={"PEG_DATA_VERSION_TTL": "2"},
             )  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from devstack import warehouse
+from devstack.services import emulator
 from tests.support.pipeline import drop_schemas
 
 APP_DIR = Path(__file__).resolve().parents[2] / "streamlit_app"
@@ -40,7 +40,7 @@ TEST_PASSWORD = "pw-Never-Shown-7f3a"
 
 def emulator_connection(**overrides: Any) -> dict[str, Any]:
     """[connections.snowflake] for the emulator of the local stack."""
-    params = warehouse.connection_params()
+    params = emulator.connection_params()
     return {
         "account": params["account"],
         "user": params["user"],
@@ -97,7 +97,7 @@ def execute(*statements: str) -> None:
     """Run statements on the emulator (test set-up only; the dashboard itself never writes)."""
     import snowflake.connector
 
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         for sql in statements:
             cur.execute(sql)
 

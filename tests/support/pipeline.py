@@ -12,25 +12,25 @@ import pandas as pd
 import snowflake.connector
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
-from devstack import warehouse
+from devstack.services import emulator
 from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
 
 DAY = timedelta(days=1)
 
 
 def query(sql: str) -> pd.DataFrame:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(sql)
         return pd.DataFrame(cur.fetchall(), columns=[c[0].lower() for c in cur.description])
 
 
 def create_schema(schema: str) -> None:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"create schema if not exists {schema}")
 
 
 def drop_schemas(*schemas: str) -> None:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         for schema in schemas:
             conn.cursor().execute(f"drop schema if exists {schema} cascade")
 

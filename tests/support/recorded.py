@@ -1,4 +1,4 @@
-"""The served expectation of recorded mainnet rounds (devstack.recorded), computed from the CSV rows
+"""The served expectation of recorded mainnet rounds (devstack.simulation.recorded), computed from the CSV rows
 alone, independent of the reader's search.
 
 It is an event simulation of the proxy, second by second: every price round and every phase switch
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from devstack import history
-from devstack.recorded import PHASE_1_ACTIVATED_AT, rounds
+from devstack.simulation import history
+from devstack.simulation.recorded import PHASE_1_ACTIVATED_AT, rounds
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from web3 import Web3
 
-from devstack import chain, contracts
+from devstack.chain import contracts
+from devstack.chain.node import STATE_FILE, start_node, stop_node
+from devstack.chain.replay import TX_GAS
+from devstack.chain.rpc import ChainError, Rpc
 
 SCRATCH_PORT = int(os.environ.get("PEG_SCRATCH_ANVIL_PORT", "8546"))
 
@@ -36,34 +39,34 @@ def scratch_chain(
     prune_history: bool = False,
     state_file: Path | None = None,
     preserve_history: bool = False,
-) -> Iterator[chain.Rpc]:
+) -> Iterator[Rpc]:
     """A fresh node on `port` (e.g. `free_port()`), stopped afterwards; saved to `state_file` if given
     (every block's state too with `preserve_history`: see `restart`)."""
     name = f"anvil-scratch-{port}"
-    chain.stop_node(name)
-    chain.start_node(
+    stop_node(name)
+    start_node(
         name=name,
         port=port,
         chain_id=chain_id,
         persist=state_file is not None,
         prune_history=prune_history,
-        state_file=state_file or chain.STATE_FILE,
+        state_file=state_file or STATE_FILE,
         preserve_history=preserve_history,
     )
     try:
-        yield chain.Rpc(f"http://127.0.0.1:{port}")
+        yield Rpc(f"http://127.0.0.1:{port}")
     finally:
-        chain.stop_node(name)
+        stop_node(name)
 
 
-def restart(rpc: chain.Rpc, state_file: Path, preserve_history: bool = False) -> None:
+def restart(rpc: Rpc, state_file: Path, preserve_history: bool = False) -> None:
     """Stop a scratch node (it saves its state) and start it again from `state_file`."""
     port = int(rpc.url.rsplit(":", 1)[1])
-    chain.stop_node(f"anvil-scratch-{port}")
-    chain.start_node(name=f"anvil-scratch-{port}", port=port, state_file=state_file, preserve_history=preserve_history)
+    stop_node(f"anvil-scratch-{port}")
+    start_node(name=f"anvil-scratch-{port}", port=port, state_file=state_file, preserve_history=preserve_history)
 
 
-def deploy(rpc: chain.Rpc, name: str, *args: object) -> str:
+def deploy(rpc: Rpc, name: str, *args: object) -> str:
     """Deploy a compiled contract from the node's first account (mined at once); its address."""
     artifact = contracts.build()[name]
     data = (
@@ -72,33 +75,33 @@ def deploy(rpc: chain.Rpc, name: str, *args: object) -> str:
     return _mined(rpc, {"data": data})["contractAddress"]
 
 
-def transact(rpc: chain.Rpc, address: str, contract: str, function: str, *args: object) -> None:
+def transact(rpc: Rpc, address: str, contract: str, function: str, *args: object) -> None:
     """Call a contract function in a transaction from the node's first account (mined at once)."""
     data = Web3().eth.contract(abi=contracts.build()[contract]["abi"]).encode_abi(function, args=list(args))
     _mined(rpc, {"to": address, "data": data})
 
 
-def _mined(rpc: chain.Rpc, tx: dict, timeout: float = 10) -> dict:
+def _mined(rpc: Rpc, tx: dict, timeout: float = 10) -> dict:
     """Send a transaction and wait for its receipt (anvil automines, but not before answering)."""
-    tx_hash = rpc.call("eth_sendTransaction", {"from": owner(rpc), "gas": hex(chain.TX_GAS), **tx})
+    tx_hash = rpc.call("eth_sendTransaction", {"from": owner(rpc), "gas": hex(TX_GAS), **tx})
     deadline = time.monotonic() + timeout
     while (receipt := rpc.call("eth_getTransactionReceipt", tx_hash)) is None and time.monotonic() < deadline:
         time.sleep(0.05)
     if receipt is None or receipt["status"] != "0x1":
-        raise chain.ChainError(f"transaction {tx_hash} failed or was not mined: {receipt}")
+        raise ChainError(f"transaction {tx_hash} failed or was not mined: {receipt}")
     address = receipt["contractAddress"]
     return receipt | {"contractAddress": address and Web3.to_checksum_address(address)}
 
 
-def owner(rpc: chain.Rpc) -> str:
+def owner(rpc: Rpc) -> str:
     return Web3.to_checksum_address(rpc.call("eth_accounts")[0])
 
 
-def web3(rpc: chain.Rpc) -> Web3:
-    return Web3(Web3.HTTPProvider(rpc.url))
+def web3(rpc: Rpc) -> Web3:
+    return rpc.web3()
 
 
-def block_at(rpc: chain.Rpc, timestamp: int) -> int:
+def block_at(rpc: Rpc, timestamp: int) -> int:
     """The number of the last block with a timestamp <= `timestamp` (binary search)."""
     lo, hi = 0, int(rpc.call("eth_blockNumber"), 16)
     while lo < hi:

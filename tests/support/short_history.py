@@ -3,7 +3,9 @@ last round is where a living oracle starts (tests of the oracle and of the near-
 
 from __future__ import annotations
 
-from devstack import chain, history
+from devstack.chain.replay import replay_many
+from devstack.chain.rpc import Rpc
+from devstack.simulation import history
 
 H = 3600
 
@@ -17,7 +19,7 @@ def plan(feed, end: int) -> list[history.SimPhase]:
     return [history.SimPhase(1, "flux", end - 4 * 24 * H, flux), history.SimPhase(2, "ocr", end - 24 * H, ocr)]
 
 
-def replayed(rpc: chain.Rpc, feeds, end: int) -> None:
-    """Replay the short history of every feed, ending with a block at `end` as chain.replay does."""
-    chain.replay_many(rpc, {f: plan(f, end) for f in feeds}, deployed_at=end - 5 * 24 * H)
+def replayed(rpc: Rpc, feeds, end: int) -> None:
+    """Replay the short history of every feed, ending with a block at `end` as stack_history.replay does."""
+    replay_many(rpc, {f: plan(f, end) for f in feeds}, deployed_at=end - 5 * 24 * H)
     rpc.call("evm_mine", end)

@@ -23,8 +23,8 @@ from chainlink_feeds.hooks import ChainlinkConnectionError, ChainlinkHook
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.reader import FeedReader
 from chainlink_feeds.registry import load_registry
-from devstack import chain, warehouse
-from devstack.settings import PROJECT_DIR
+from devstack.services import emulator
+from devstack.settings import ANVIL_URL, PROJECT_DIR
 from tests.support.faulty_rpc import faulty_rpc
 from tests.support.scratch_chain import scratch_chain
 
@@ -54,7 +54,7 @@ def load(pair: str, start: datetime, schema: str, conn_id: str, **kwargs: object
 
 
 def chain_data(schema: str) -> list[tuple]:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(
             f"select round_id, answer, price, started_at, updated_at, seconds_since_previous from {schema}.CHAINLINK_ROUNDS order by round_id"
         )
@@ -70,9 +70,9 @@ def test_twenty_percent_faults_give_identical_rows(stack, snowflake_schema, monk
     for pair, day in days:
         load(pair, day, snowflake_schema, "chainlink_ethereum")
     clean = chain_data(snowflake_schema)
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"delete from {snowflake_schema}.CHAINLINK_ROUNDS")
-    with faulty_rpc(chain.ANVIL_URL, failure_rate=0.2, stall=2.0) as (url, proxy):
+    with faulty_rpc(ANVIL_URL, failure_rate=0.2, stall=2.0) as (url, proxy):
         conn_id = connection(monkeypatch, "chainlink_faulty", url, timeout=1, max_retries=12, batch_size=50)
         for pair, day in days:
             load(pair, day, snowflake_schema, conn_id)
@@ -81,11 +81,11 @@ def test_twenty_percent_faults_give_identical_rows(stack, snowflake_schema, monk
 
 
 def test_primary_down_uses_the_fallback(stack, feed_by_pair, monkeypatch) -> None:
-    conn_id = connection(monkeypatch, "chainlink_fallback", "http://127.0.0.1:9", fallback_urls=[chain.ANVIL_URL])
+    conn_id = connection(monkeypatch, "chainlink_fallback", "http://127.0.0.1:9", fallback_urls=[ANVIL_URL])
     hook = ChainlinkHook(chainlink_conn_id=conn_id)
     result = FeedReader(hook, feed_by_pair["USDT/USD"]).read(stack.start + DAY * 10, stack.start + DAY * 11)
     assert len(result.rounds) >= 1
-    assert hook.provider.current_url == chain.ANVIL_URL
+    assert hook.provider.current_url == ANVIL_URL
 
 
 def test_everything_down_fails_with_a_clear_message(stack, feed_by_pair, monkeypatch) -> None:
@@ -97,7 +97,7 @@ def test_everything_down_fails_with_a_clear_message(stack, feed_by_pair, monkeyp
 
 
 def test_a_bad_api_key_fails_fast_without_showing_the_key(stack, feed_by_pair, monkeypatch) -> None:
-    with faulty_rpc(chain.ANVIL_URL, failure_rate=0, required_path=f"/v2/{SECRET}") as (url, proxy):
+    with faulty_rpc(ANVIL_URL, failure_rate=0, required_path=f"/v2/{SECRET}") as (url, proxy):
         conn_id = connection(monkeypatch, "chainlink_badkey", url + "/v2/{api_key}", password="wrong_key_123456")
         with pytest.raises(RpcRejectedError, match="HTTP 401") as raised:
             FeedReader(ChainlinkHook(chainlink_conn_id=conn_id), feed_by_pair["USDT/USD"]).read(stack.start, stack.end)
@@ -150,11 +150,11 @@ def test_test_connection_reports_chain_and_block(stack) -> None:
 
 def test_api_key_never_appears_in_task_logs(stack, snowflake_schema, airflow_db) -> None:
     """Run a real task through the Airflow CLI against a faulty endpoint whose URL path holds the key."""
-    with faulty_rpc(chain.ANVIL_URL, failure_rate=0.3, required_path=f"/v2/{SECRET}", stall=2.0, fail_first=2) as (
+    with faulty_rpc(ANVIL_URL, failure_rate=0.3, required_path=f"/v2/{SECRET}", stall=2.0, fail_first=2) as (
         url,
         proxy,
     ):
-        snowflake = json.loads(warehouse.airflow_connection_uri()) | {"schema": snowflake_schema}
+        snowflake = json.loads(emulator.airflow_connection_uri()) | {"schema": snowflake_schema}
         env = os.environ | {
             "AIRFLOW_CONN_CHAINLINK_ETHEREUM": json.dumps(
                 {"conn_type": "chainlink", "host": url + "/v2/{api_key}", "password": SECRET,

@@ -10,7 +10,8 @@ import snowflake.connector
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.store import RoundStore
-from devstack import history, warehouse
+from devstack.services import emulator
+from devstack.simulation import history
 
 DAY = timedelta(days=1)
 
@@ -28,13 +29,13 @@ def run(pair: str, start: datetime, schema: str, run_id: str = "test_run", **kwa
 
 
 def rows(schema: str, table: str = "CHAINLINK_ROUNDS") -> list[tuple]:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"select * from {schema}.{table} order by 1, 2, 3, 4, 5")
         return cur.fetchall()
 
 
 def stored_rounds(schema: str) -> list[tuple]:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(
             f"select round_id, answer, price, started_at, updated_at, served_from, phase_id, aggregator_round_id "
             f"from {schema}.CHAINLINK_ROUNDS order by round_id"
@@ -76,7 +77,7 @@ def test_phase_change_day_is_stored_exactly(stack, truth, snowflake_schema, feed
     assert summary["phases"] == [2, 1] and summary["rpc_requests"] > 0
     assert summary["phase_activations"]["2"] == int(stack.phase_change_at.timestamp())
     assert summary["min_price"] == str(min(history.price(s.round, 8) for s in window))
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"select round_id, reason from {snowflake_schema}.CHAINLINK_ROUND_REJECTIONS")
         rejected = dict(cur.fetchall())
         cur.execute(
@@ -103,7 +104,7 @@ def test_loading_days_out_of_order_gives_the_same_rows(stack, truth, snowflake_s
     for day in reversed(days):
         run("USDC/USD", day, snowflake_schema)
     out_of_order = [row[:15] for row in rows(snowflake_schema)]  # chain data and gaps, not load metadata
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"delete from {snowflake_schema}.CHAINLINK_ROUNDS")
     for day in days:
         run("USDC/USD", day, snowflake_schema)
@@ -114,7 +115,7 @@ def test_stale_gap_is_recorded_and_late_heartbeats_are_not(stack, truth, snowfla
     start = midnight(stack.stale_window[1])
     summary = run("USDT/USD", start, snowflake_schema)
     assert summary["stale_gaps"] == 1
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(
             f"select seconds_since_previous from {snowflake_schema}.CHAINLINK_ROUNDS where is_heartbeat_exceeded"
         )
@@ -175,7 +176,7 @@ def test_an_older_rounds_table_gains_served_from_and_still_resumes(stack, snowfl
 
     feed = feed_by_pair["DAI/USD"]
     old_ddl = DDL[ROUNDS_TABLE].replace("served_from timestamp_ntz not null,", "")
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"create table {snowflake_schema}.{ROUNDS_TABLE} ({old_ddl})")
         cur.execute(
             f"insert into {snowflake_schema}.{ROUNDS_TABLE} (chain, chain_id, proxy_address, feed_pair, round_id, "

@@ -9,7 +9,7 @@ import pytest
 from chainlink_feeds.hooks import ChainlinkHook
 from chainlink_feeds.phases import PhaseCache
 from chainlink_feeds.reader import FeedReader
-from devstack import history
+from devstack.simulation import history
 from tests.support.live_rounds import with_live_rounds
 
 DAY = timedelta(days=1)

@@ -15,7 +15,8 @@ from chainlink_feeds.errors import HistoricalStateUnavailableError, PhaseActivat
 from chainlink_feeds.hooks import ChainlinkHook
 from chainlink_feeds.phases import PhaseCache
 from chainlink_feeds.reader import FeedReader
-from devstack import chain, recorded
+from devstack.chain.replay import replay_many
+from devstack.simulation import recorded
 from tests.support.recorded import expected, window
 from tests.support.scratch_chain import free_port, scratch_chain
 
@@ -35,7 +36,7 @@ def recorded_node(feed_by_pair):
     """A scratch node holding both feeds' recorded rounds behind EACAggregatorProxy at their mainnet addresses."""
     with scratch_chain(port=free_port()) as rpc:
         plans = {feed_by_pair[pair]: recorded.plan(pair, at) for pair, at in SWITCH_AT.items()}
-        chain.replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
+        replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
         previous = os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}")
         os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
         try:
@@ -97,7 +98,7 @@ def test_the_switch_is_found_on_chain_and_a_switch_day_is_right(recorded_node, f
 def pruned_node(feed_by_pair):
     """The same history on a node that keeps no historical state (as a full, non-archive node)."""
     with scratch_chain(port=free_port(), prune_history=True) as rpc:
-        chain.replay_many(
+        replay_many(
             rpc,
             {feed_by_pair["USDC/USD"]: recorded.plan("USDC/USD", SWITCH_AT["USDC/USD"])},
             deployed_at=recorded.DEPLOYED_AT,

@@ -11,7 +11,7 @@ from web3 import Web3
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.rounds import Round, ServedRound, validate
-from devstack import warehouse
+from devstack.services import emulator
 from tests.support.scratch_chain import deploy, free_port, scratch_chain, transact
 
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,7 +63,7 @@ def test_bad_rounds_are_rejected_with_their_reason(bad_feed, snowflake_schema, m
         task_id="bad", feed_pair="TEST/USD", registry_path=registry, chainlink_conn_id="chainlink_scratch",
         window_start=DAY_START.isoformat(), window_end=(DAY_START + timedelta(days=1)).isoformat(), raw_schema=snowflake_schema,
     ).execute({"run_id": "bad"})  # fmt: skip
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"select round_id, reason from {snowflake_schema}.CHAINLINK_ROUND_REJECTIONS order by round_id")
         rejections = {int(rid) & (2**64 - 1): reason for rid, reason in cur.fetchall()}
         cur.execute(

@@ -14,7 +14,8 @@ import pytest
 from chainlink_feeds.hooks import ChainlinkHook
 from chainlink_feeds.phases import PhaseCache, PhaseRange
 from chainlink_feeds.reader import FeedReader
-from devstack import chain, history
+from devstack.chain.replay import replay_many
+from devstack.simulation import history
 from tests.support.pipeline import query
 from tests.support.scratch_chain import free_port, scratch_chain
 
@@ -43,7 +44,7 @@ def plan(pair: str) -> dict[str, list[history.SimPhase]]:
 @pytest.fixture(scope="module")
 def node(feed_by_pair):
     with scratch_chain(port=free_port()) as rpc:
-        chain.replay_many(rpc, {feed_by_pair[p]: plan(p) for p in ("USDC/USD", "USDT/USD")}, deployed_at=T0 - 2 * H)
+        replay_many(rpc, {feed_by_pair[p]: plan(p) for p in ("USDC/USD", "USDT/USD")}, deployed_at=T0 - 2 * H)
         os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
         try:
             yield rpc
@@ -86,7 +87,7 @@ def test_rounds_an_old_aggregator_reported_after_its_range_was_cached_are_found(
 def pruned(feed_by_pair):
     """USDC's plan on a node without historical state: only a registry pin can place the switch."""
     with scratch_chain(port=free_port(), prune_history=True) as rpc:
-        chain.replay_many(rpc, {feed_by_pair["USDC/USD"]: plan("USDC/USD")}, deployed_at=T0 - 2 * H)
+        replay_many(rpc, {feed_by_pair["USDC/USD"]: plan("USDC/USD")}, deployed_at=T0 - 2 * H)
         os.environ["AIRFLOW_CONN_CHAINLINK_EDGES_PRUNED"] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
         try:
             yield rpc

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import snowflake.connector
 
 from chainlink_feeds.store import DDL, FEEDS_TABLE, RoundStore
-from devstack import warehouse
+from devstack.services import emulator
 
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
 
@@ -28,7 +28,7 @@ def test_an_older_feeds_table_gains_the_thresholds_and_a_load_writes_the_registr
     old_ddl = DDL[FEEDS_TABLE]
     for column in ("warning_bps", "critical_bps", "hysteresis_bps"):
         old_ddl = old_ddl.replace(f"{column} number(6,0) not null,", "")
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"create table {snowflake_schema}.{FEEDS_TABLE} ({old_ddl})")
         cur.execute(
             f"insert into {snowflake_schema}.{FEEDS_TABLE} (chain, chain_id, proxy_address, feed_pair, symbol, "

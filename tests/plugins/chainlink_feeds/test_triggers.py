@@ -17,7 +17,7 @@ import pytest
 from web3 import Web3
 
 from chainlink_feeds.triggers import NewRoundTrigger, decode_latest_rounds, new_rounds, overdue_rounds
-from devstack import contracts
+from devstack.chain import contracts
 from tests.support.scratch_chain import free_port, scratch_chain
 from tests.support.short_history import replayed
 

@@ -1,6 +1,6 @@
 """PegAlertOperator end to end: rounds written through the store's load path into a schema of the
 emulator, the operator executed as a task would, apprise posting JSON to the demo's alert receiver
-(devstack.alert_receiver) on a free port with an inbox of the test's own."""
+(devstack.services.alert_receiver) on a free port with an inbox of the test's own."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import snowflake.connector
 from chainlink_feeds.registry import Feed
 from chainlink_feeds.rounds import Rejection, Round, ServedRound, proxy_round_id, validate
 from chainlink_feeds.store import RoundStore
-from devstack import warehouse
-from devstack.alert_receiver import apprise_url, make_server, read_inbox
+from devstack.services import emulator
+from devstack.services.alert_receiver import apprise_url, make_server, read_inbox
 from devstack.settings import DASHBOARD_URL, PROJECT_DIR
 from peg_monitor.alert_store import DDL, TRANSITIONS_TABLE, AlertStore
 from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
@@ -94,7 +94,7 @@ class FeedChain:
         served = [ServedRound(r, r.updated_at) for r in self.pending]
         accepted, invalid = validate(served, carry_in, self.feed.heartbeat_limit_seconds)
         assert not invalid
-        with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+        with snowflake.connector.connect(**emulator.connection_params()) as conn:
             store = RoundStore(conn, self.schema)
             store.ensure_tables()
             store.load(
@@ -122,7 +122,7 @@ def run_alerts(
 
 
 def recorded(schema: str) -> list[tuple]:
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(
             f"select kind, to_status, suppressed, notified_at is not null, claimed_by from {schema}.{TRANSITIONS_TABLE} "
             f"order by occurred_at, kind"
@@ -221,7 +221,7 @@ def as_older_release_table(schema: str) -> None:
     """Rebuild the transitions table, rows and all, as the release before to_status was in its key made it."""
     table = f"{schema}.{TRANSITIONS_TABLE}"
     old_ddl = DDL.replace("kind, round_id, to_status)", "kind, round_id)")
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"alter table {table} rename to {table}_NEW")
         cur.execute(f"create table {table} ({old_ddl})")
         cur.execute(f"insert into {table} select * from {table}_NEW")
@@ -259,7 +259,7 @@ def test_a_retry_sends_what_its_killed_try_claimed_and_another_run_waits_for_the
 ) -> None:
     usdc.push("0.9930", usdc.loaded_until + timedelta(minutes=5))
     usdc.load(usdc.loaded_until + timedelta(minutes=30))
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         AlertStore(conn, usdc.schema).ensure_tables()  # so the test can watch the table from the start
     # The first try's receiver takes the connection and never answers: the try hangs in its send
     # with the transition claimed, and is killed there (SIGKILL: no `finally` releases the claim).

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devstack import warehouse
+from devstack.services import emulator
 from peg_monitor.dbt_project import DbtProjectError
 from peg_monitor.lineage import SnowflakeNaming, snowflake_namespace
 
@@ -49,7 +49,7 @@ def account_and_database(uri: str) -> tuple[str, str, str]:
 @pytest.mark.parametrize(
     ("connection", "account"),
     [
-        pytest.param(json.loads(warehouse.airflow_connection_uri()), None, id="devstack emulator (default account)"),
+        pytest.param(json.loads(emulator.airflow_connection_uri()), None, id="devstack emulator (default account)"),
         pytest.param(REAL_SNOWFLAKE, "xy12345.eu-central-1", id="real Snowflake, locator.region"),
         pytest.param(
             REAL_SNOWFLAKE | {"extra": REAL_SNOWFLAKE["extra"] | {"account": "xy12345", "region": "eu-central-1"}},

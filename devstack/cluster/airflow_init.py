@@ -1,0 +1,28 @@
+"""The project-local Airflow's metadata DB, migrated, and the pools the DAGs use (`airflow-init`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from devstack.services import processes
+from devstack.settings import BIN
+
+# Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
+POOLS = [
+    ("chainlink_rpc", 4, "Concurrent Chainlink RPC reads"),
+    ("snowflake_warehouse", 4, "Concurrent Snowflake work (dbt models and tests, the freshness gate)"),
+]
+
+
+def init_airflow(env: dict[str, str]) -> None:
+    """Migrate the metadata DB (SQLite or Postgres, as `env` says) and create the pools (idempotent)."""
+    airflow = str(BIN / "airflow")
+    commands = [["db", "migrate"]] + [["pools", "set", pool, str(slots), about] for pool, slots, about in POOLS]
+    for args in commands:
+        done = subprocess.run([airflow, *args], env=os.environ | env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise processes.ServiceError(
+                f"`airflow {' '.join(args[:2])}` failed on {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}:\n"
+                + (done.stderr or done.stdout)[-2000:]
+            )

@@ -1,0 +1,89 @@
+"""`make demo`: the dashboard and Airflow on the running stack, the latest day through Airflow first
+(the dashboard shows data within minutes of a fresh clone), the realtime DAG switched on, then the
+rest of the most recent weeks with their progress, and where to look next."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import timedelta
+
+import requests
+
+from devstack import clock
+from devstack.chain import stack_history
+from devstack.cluster import rest, standalone
+from devstack.cluster.celery import Cluster
+from devstack.services import alert_receiver, dashboard, processes
+from devstack.settings import AIRFLOW_PORT, AIRFLOW_SHAPE, DASHBOARD_URL
+from devstack.simulation import history
+
+DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
+
+
+def start_airflow() -> None:
+    """The demo's Airflow in the shape PEG_AIRFLOW_SHAPE names, once its DAG is parsed."""
+    if AIRFLOW_SHAPE == "standalone":
+        standalone.start_airflow(env=standalone.standalone_env())
+    else:
+        for name, started in Cluster.demo().start().items():
+            print(f"{'airflow ' + name:24} {'started' if started else 'already running'}")
+    rest.wait_dag_parsed()
+
+
+def _failed(states: dict[str, str]) -> list[str]:
+    return sorted(day for day, state in states.items() if state != "success")
+
+
+def wait_dashboard_data(timeout: float = 120) -> dict:
+    """Poll the dashboard's freshness route until it serves every feed's data; return what it serves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = requests.get(f"{DASHBOARD_URL}/api/freshness", timeout=10)
+            body = answer.json() if answer.status_code == 200 else {}
+        except (requests.RequestException, ValueError):
+            body = {}
+        if body.get("feeds") and body.get("data_as_of"):
+            return body
+        if time.monotonic() > deadline:
+            raise processes.ServiceError(f"the dashboard at {DASHBOARD_URL} served no data within {timeout:.0f}s")
+        time.sleep(2)
+
+
+def run() -> None:
+    """Start the dashboard and Airflow; run the latest day first, so the dashboard shows data within
+    minutes, then the near-real-time DAG and the rest of the recent weeks, with progress; print URLs."""
+    sc = stack_history.scenario()
+    with clock.step("dashboard"):
+        dashboard.start_dashboard()
+    with clock.step("airflow"):
+        start_airflow()
+    first, last = (sc.end - timedelta(days=DEMO_DAYS)).date(), (sc.end - timedelta(days=1)).date()
+    print(f"first day  {rest.DAILY_DAG} {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})", flush=True)
+    with clock.step("first day"):
+        failed = _failed(rest.wait_runs(rest.backfill(last, last)))
+        wait_dashboard_data()
+    print(
+        f"\nDashboard   {DASHBOARD_URL}  shows data now (+{clock.since_start():.0f} s since make started)\n", flush=True
+    )
+    rest.unpause(rest.REALTIME_DAG)
+    print(f"realtime   {rest.REALTIME_DAG} on: each new round of the living chain reaches the dashboard")
+    if first < last:
+        print(f"backfill   {rest.DAILY_DAG} {first} .. {last - timedelta(days=1)} (PEG_DEMO_DAYS={DEMO_DAYS})")
+        with clock.step("backfill"):
+            failed += _failed(rest.wait_runs(rest.backfill(first, last - timedelta(days=1))))
+    print(f"\nAirflow UI  http://127.0.0.1:{AIRFLOW_PORT}  (no login: local demo)")
+    print(f"Dashboard   {DASHBOARD_URL}  (freshness: {DASHBOARD_URL}/api/freshness)")
+    print(f"Alerts      {alert_receiver.URL}/alerts  (what the on-call received)")
+    print("Watch a depeg live: .venv/bin/python -m devstack market USDC/USD 0.97 --minutes 20")
+    print(
+        "Backfill more history from the UI: open the stablecoin_peg_daily DAG, click Trigger > Backfill, pick a\n"
+        f"date range within {sc.start.date()} .. {last} (the simulated history), and Run.\n"
+        "Or: .venv/bin/python -m devstack airflow backfill create --dag-id stablecoin_peg_daily "
+        "--from-date YYYY-MM-DD --to-date YYYY-MM-DD\n"
+        "Logs of each Airflow process: .stack/logs/. Stop everything with `make stack-down` (state stays in .stack/)."
+    )
+    if failed:
+        sys.exit(f"error: runs failed for {', '.join(failed)}; see the Airflow UI")

@@ -1,0 +1,157 @@
+"""The local oracle service: keeps the stack's chain living by publishing rounds at wall-clock time.
+
+While the stack runs, every registry feed gets new rounds of the simulated market
+(devstack.oracle.market, the history's walk continued) by the history's heartbeat / deviation rule
+(devstack.oracle.rule), through the same contracts: the feed's current phase, the history's
+OcrStyleAggregator behind the real EACAggregatorProxy, round ids numbered on from its last round
+(devstack.oracle.publisher). A round is written as the history writes its rounds: a block mined
+at the round's time, then the aggregator's storage (devstack.chain.replay.mine_rounds), so the contracts
+and the history's fingerprint are unchanged.
+
+On start it first publishes what the market did since the node's latest block (catch-up), then,
+every tick, each market step that has passed. A small HTTP endpoint answers its status (the last
+round per feed), which is also what `processes.start` waits for.
+
+    python -m devstack.oracle serve                         # foreground (what the service runs)
+    python -m devstack.oracle move USDC/USD 0.97 --minutes 20
+    python -m devstack.oracle status                        # the last round per feed, as JSON
+
+SIMULATED: the market is made up; see devstack.simulation.history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+from web3.exceptions import Web3Exception
+
+from chainlink_feeds.errors import ChainlinkError
+from chainlink_feeds.registry import load_registry
+from devstack.chain import stack_history
+from devstack.chain.rpc import ChainError, Rpc
+from devstack.oracle.market import MARKET_STEP_SECONDS, Move, MoveError, add_move, continuing, utc
+from devstack.oracle.publisher import Oracle
+from devstack.services import processes
+from devstack.settings import ANVIL_URL, PROJECT_DIR, STACK_DIR
+from devstack.simulation import history
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "oracle"
+HOST = "127.0.0.1"
+# 8546 is the tests' default scratch node and 8547 the ingest benchmark's.
+PORT = int(os.environ.get("PEG_ORACLE_PORT", "8548"))
+TICK_SECONDS = float(os.environ.get("PEG_ORACLE_TICK_SECONDS", "10"))
+MOVES_FILE = STACK_DIR / "oracle" / "moves.json"
+
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    """GET / (or /status): the oracle's status as JSON; what `processes.start` waits for."""
+
+    oracle: Oracle
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] not in ("/", "/status"):
+            self.send_error(404, "try /status")
+            return
+        body = json.dumps(self.oracle.status()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
+
+
+def serve(
+    oracle: Oracle,
+    *,
+    port: int = PORT,
+    tick: float = TICK_SECONDS,
+    stop: threading.Event | None = None,
+) -> None:
+    """Answer the status on `port`, catch up to now, then publish every `tick` seconds until `stop`.
+
+    A tick that fails (the node restarting, a broken moves file) is logged and shown in the
+    status; the next one reads the chain again and resumes.
+    """
+    stop = stop or threading.Event()
+    handler = type("StatusHandler", (_StatusHandler,), {"oracle": oracle})
+    server = ThreadingHTTPServer((HOST, port), handler)
+    threading.Thread(target=server.serve_forever, name="oracle-status", daemon=True).start()
+    log.info(
+        "oracle on %s, status on http://%s:%s/status, tick %ss (%s)", oracle.rpc.url, HOST, port, tick, history.LABEL
+    )
+    try:
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                oracle.publish_until(time.time())
+                oracle.error = None
+            except (ChainError, ChainlinkError, MoveError, requests.RequestException, Web3Exception) as exc:
+                log.warning("tick failed, retrying at the next one: %s", exc)
+                oracle.error, oracle.states = str(exc), {}
+            stop.wait(max(0.0, tick - (time.monotonic() - began)))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def stack_oracle(
+    rpc_url: str = ANVIL_URL, history_end: datetime | None = None, moves_file: Path = MOVES_FILE
+) -> Oracle:
+    """The oracle of the stack's chain: every registry feed, each continuing the stack's history."""
+    scenario = history.Scenario(history_end) if history_end else stack_history.scenario()
+    feeds = load_registry()
+    walks = {f.pair: continuing(f, scenario) for f in feeds}
+    lock = stack_history.REPLAY_LOCK if rpc_url == ANVIL_URL else None
+    return Oracle(Rpc(rpc_url), feeds, walks, moves_file, lock=lock)
+
+
+def start_service(
+    rpc_url: str = ANVIL_URL,
+    port: int = PORT,
+    tick: float = TICK_SECONDS,
+    name: str = SERVICE_NAME,
+    history_end: datetime | None = None,
+    moves_file: Path = MOVES_FILE,
+) -> bool:
+    """Start the oracle in the background unless it runs (log in .stack/logs/<name>.log); True if started."""
+    argv = [sys.executable, "-m", "devstack.oracle", "serve", "--rpc-url", rpc_url, "--port", str(port)]
+    argv += ["--tick", str(tick), "--moves-file", str(moves_file)]
+    if history_end:
+        argv += ["--history-end", history_end.date().isoformat()]
+    pythonpath = os.pathsep.join([str(PROJECT_DIR / "plugins"), str(PROJECT_DIR)])
+    return processes.start(name, argv, HOST, port, env={"PYTHONPATH": pythonpath})
+
+
+def stop_service(name: str = SERVICE_NAME) -> bool:
+    """Stop the oracle (it finishes its tick first); True if it ran."""
+    return processes.stop(name)
+
+
+def move(pair: str, price: str, minutes: float, ramp_minutes: float = 0, moves_file: Path = MOVES_FILE) -> Move:
+    """Move a feed's market to `price` for `minutes` from the next market step (sliding there and back
+    over `ramp_minutes`); MoveError names the bad pair, price or duration."""
+    return add_move(moves_file, load_registry(), pair, price, minutes, time.time(), MARKET_STEP_SECONDS, ramp_minutes)
+
+
+def describe(m: Move) -> str:
+    """What a move does, for the person who asked for it."""
+    ramp = f", sliding there and back over {m.ramp // 60} min" if m.ramp else ""
+    return (
+        f"{m.pair} moves to {m.price} from {utc(m.start)} until {utc(m.end)}{ramp} ({history.LABEL});\n"
+        "the running oracle publishes it at its next tick, and a restart replays it"
+    )

@@ -1,0 +1,41 @@
+"""The demo's dashboard: the Streamlit app (streamlit_app/) as a stack service, against the emulator."""
+
+from __future__ import annotations
+
+from devstack.services import emulator, processes
+from devstack.settings import BIN, DASHBOARD_HOST, DASHBOARD_PORT, PROJECT_DIR, SNOWFLAKE_DATABASE
+
+
+def dashboard_env(marts_schema: str = "ANALYTICS_MARTS") -> dict[str, str]:
+    """Settings for the Streamlit app against the emulator (see streamlit_app/README.md)."""
+    params = emulator.connection_params()
+    return {
+        "SNOWFLAKE_ACCOUNT": params["account"],
+        "SNOWFLAKE_USER": params["user"],
+        "SNOWFLAKE_PASSWORD": params["password"],
+        "SNOWFLAKE_HOST": params["host"],
+        "SNOWFLAKE_PORT": str(params["port"]),
+        "SNOWFLAKE_PROTOCOL": params["protocol"],
+        "SNOWFLAKE_DATABASE": SNOWFLAKE_DATABASE,
+        "SNOWFLAKE_WAREHOUSE": params["warehouse"],
+        "PEG_MARTS_SCHEMA": marts_schema,
+    }
+
+
+def start_dashboard(
+    name: str = "dashboard",
+    port: int = DASHBOARD_PORT,
+    marts_schema: str = "ANALYTICS_MARTS",
+    extra: dict | None = None,
+) -> bool:
+    """Start the app unless it runs and wait until it answers its health check. True if started."""
+    argv = [
+        str(BIN / "streamlit"), "run", str(PROJECT_DIR / "streamlit_app" / "app.py"),
+        "--server.port", str(port), "--server.address", DASHBOARD_HOST, "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    started = processes.start(
+        name, argv, DASHBOARD_HOST, port, timeout=90, env=dashboard_env(marts_schema) | (extra or {})
+    )
+    processes.wait_http(f"http://{DASHBOARD_HOST}:{port}/_stcore/health", 90)
+    return started

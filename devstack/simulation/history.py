@@ -1,0 +1,331 @@
+"""A deterministic, clearly *simulated* price history for every feed in the registry.
+
+The market is a mean-reverting random walk around the peg, sampled every ten minutes, with
+scripted episodes. Each feed has two proxy phases, as mainnet's stablecoin feeds do: phase 1 a
+FluxAggregator, phase 2 an OCR aggregator. Each aggregator samples the market on its own (so the
+two disagree slightly) and publishes a round when its answer moved by the feed's deviation
+threshold, or 1 to 300 s after the heartbeat expired (on mainnet, 24 h heartbeats give gaps of
+86,401-86,700 s). Scripted on top:
+
+* USDC (and, in sympathy, DAI) depegs the way USDC did in March 2023: down to about 0.88 over
+  most of a day, a day near the bottom, and back over about a day and a half.
+* The proxy switches to phase 2 in the middle of a UTC day: USDC at 13:40 UTC 13 days before the
+  end (three days before the depeg), USDT at 10:25 UTC 120 days before the end, DAI at 15:20 UTC
+  170 days before the end (early, so most of DAI's hourly rounds are OCR rounds, one storage slot
+  each: the replay's cost grows with the node's state).
+* The phases overlap as on mainnet: the OCR aggregator reports "shadow rounds" for SHADOW_DAYS
+  before its switch, the Flux aggregator keeps reporting for TAIL_DAYS after it.
+* Flux rounds start a few seconds to a minute before they are answered (startedAt < updatedAt);
+  a few time out: at FLUX_TIMEOUTS (two days and six hours before the switch, a day after it) a
+  round is requested that gets too few submissions. It repeats the previous answer, points
+  `answeredInRound` at it, and is updated when the next round starts, FLUX_TIMEOUT_SECONDS later,
+  which is answered (so the switch day always holds a phase-1 price round before the switch).
+* USDT's oracle misses its heartbeat for about a day and a half (the feed goes stale).
+
+What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
+registry and the history's end date, so the same rounds can be replayed onto a node and printed as
+ground truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from chainlink_feeds.registry import Feed
+
+LABEL = "SIMULATED Chainlink history (not real market data)"
+HISTORY_DAYS = 200
+TICK_SECONDS = 600
+SEED = "stablecoin-peg-monitor/v2"
+HEARTBEAT_LATE = (1, 300)  # a heartbeat update lands this many seconds after the heartbeat expired
+
+# Offsets, in days before the history's end, of the scripted episodes.
+DEPEG_START = timedelta(days=10, hours=-2)  # 02:00 UTC, ten days before the end
+DEPEG_PAIR, DEPEG_SYMPATHY_PAIR = "USDC/USD", "DAI/USD"
+PHASE_CHANGE_PAIR = "USDC/USD"
+PHASE_CHANGES = {
+    "USDC/USD": timedelta(days=13, hours=-13, minutes=-40),  # 13:40 UTC
+    "USDT/USD": timedelta(days=120, hours=-10, minutes=-25),  # 10:25 UTC
+    "DAI/USD": timedelta(days=170, hours=-15, minutes=-20),  # 15:20 UTC
+}
+DEFAULT_PHASE_CHANGE = timedelta(days=60, hours=-12)  # noon, for feeds added to the registry later
+PHASE_CHANGE_AT = PHASE_CHANGES[PHASE_CHANGE_PAIR]
+SHADOW_DAYS, TAIL_DAYS = 3, 3
+# Flux rounds that time out, relative to the switch: two while phase 1 is served, one after.
+FLUX_TIMEOUTS = (timedelta(days=-2), timedelta(hours=-6), timedelta(days=1))
+FLUX_TIMEOUT_SECONDS = 900  # a requested round times out and the next one starts this much later
+SAMPLING_NOISE = {"flux": 0.00004, "ocr": 0.00002}  # each aggregator's own error on the market price
+WALK_THETA = 0.02  # the market's pull back to the peg per TICK_SECONDS
+WALK_SPREADS = {"USDC/USD": 0.0006, "USDT/USD": 0.0011}
+STALE_PAIR = "USDT/USD"
+STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
+
+
+@dataclass(frozen=True)
+class SimRound:
+    """One aggregator round as the simulated oracle publishes it (raw integers, Unix seconds)."""
+
+    pair: str
+    phase: int
+    aggregator_round: int
+    answer: int
+    started_at: int
+    updated_at: int
+    answered_in_round: int  # the aggregator round whose answer this is; earlier for a timed-out Flux round
+
+    @property
+    def round_id(self) -> int:
+        return (self.phase << 64) | self.aggregator_round
+
+    @property
+    def proxy_answered_in_round(self) -> int:
+        return (self.phase << 64) | self.answered_in_round
+
+    @property
+    def updated_at_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.updated_at, UTC)
+
+    @property
+    def is_timed_out(self) -> bool:
+        return self.answered_in_round < self.aggregator_round
+
+
+@dataclass(frozen=True)
+class SimPhase:
+    """One proxy phase: its aggregator's kind and rounds, and when the proxy switched to it."""
+
+    phase: int
+    kind: str  # "flux" or "ocr"
+    activated_at: int  # timestamp of the block whose confirmAggregator starts this phase
+    rounds: tuple[SimRound, ...]  # aggregator rounds 1..n, updated_at non-decreasing
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("flux", "ocr"):
+            raise ValueError(f"phase {self.phase}: kind must be 'flux' or 'ocr', got {self.kind!r}")
+        numbers = [r.aggregator_round for r in self.rounds]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError(f"phase {self.phase}: aggregator rounds must be 1..n in order")
+        if any(r.phase != self.phase for r in self.rounds):
+            raise ValueError(f"phase {self.phase}: holds rounds of another phase")
+        if any(a.updated_at > b.updated_at for a, b in zip(self.rounds, self.rounds[1:], strict=False)):
+            raise ValueError(f"phase {self.phase}: updated_at must not decrease")
+
+
+@dataclass(frozen=True)
+class ServedRound:
+    """A round as the proxy serves it: from `served_from` (its updatedAt, or its phase's activation)."""
+
+    round: SimRound
+    served_from: int
+
+    @property
+    def served_from_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.served_from, UTC)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The history's time frame: [start, end) with `end` a UTC midnight."""
+
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end.tzinfo is None or self.end != self.end.replace(hour=0, minute=0, second=0, microsecond=0):
+            raise ValueError(f"history end must be a timezone-aware UTC midnight, got {self.end!r}")
+
+    @property
+    def start(self) -> datetime:
+        return self.end - timedelta(days=HISTORY_DAYS)
+
+    @property
+    def depeg_start(self) -> datetime:
+        return self.end - DEPEG_START
+
+    @property
+    def phase_change_at(self) -> datetime:
+        """When USDC's proxy switches to phase 2 (the switch the pipeline's tests look at)."""
+        return self.phase_change(PHASE_CHANGE_PAIR)
+
+    def phase_change(self, pair: str) -> datetime:
+        """When the pair's proxy switches to phase 2."""
+        return self.end - PHASE_CHANGES.get(pair, DEFAULT_PHASE_CHANGE)
+
+    @property
+    def stale_window(self) -> tuple[datetime, datetime]:
+        return self.end - STALE_FROM, self.end - STALE_UNTIL
+
+
+def _depeg_offset(hours: float) -> float:
+    """Fractional price offset of the March-2023-shaped depeg, `hours` after it began."""
+    if hours < 0 or hours >= 66:
+        return 0.0
+    if hours < 18:  # the slide to the bottom
+        return -0.12 * (1 - math.cos(math.pi * hours / 18)) / 2
+    if hours < 30:  # near the bottom, slowly lifting
+        return -0.12 + 0.03 * (hours - 18) / 12
+    return -0.09 * (1 + math.cos(math.pi * (hours - 30) / 36)) / 2  # recovery
+
+
+def walk_spread(pair: str) -> float:
+    """How far the pair's market wanders from the peg, typically (the walk's scale; devstack.oracle.market
+    continues the same walk live)."""
+    return WALK_SPREADS.get(pair, 0.0008)
+
+
+def _rng(scenario: Scenario, pair: str) -> random.Random:
+    seed = hashlib.sha256(f"{SEED}|{pair}|{scenario.end.date().isoformat()}".encode()).digest()
+    return random.Random(seed)
+
+
+def market_path(feed: Feed, scenario: Scenario) -> list[tuple[int, float]]:
+    """The simulated market price every TICK_SECONDS over the history, as (unix time, price)."""
+    rng = _rng(scenario, feed.pair)
+    theta = WALK_THETA
+    sigma = walk_spread(feed.pair) * math.sqrt(2 * theta)
+    peg = float(feed.peg_usd)
+    depeg_start = scenario.depeg_start.timestamp()
+    depeg_scale = {DEPEG_PAIR: 1.0, DEPEG_SYMPATHY_PAIR: 0.6}.get(feed.pair, 0.0)
+    x = 0.0
+    path = []
+    t = int(scenario.start.timestamp())
+    end = int(scenario.end.timestamp())
+    while t < end:
+        hours = (t - depeg_start) / 3600
+        turbulent = depeg_scale and 0 <= hours < 66
+        x = x * (1 - theta) + sigma * rng.gauss(0, 1) * (6 if turbulent else 1)
+        path.append((t, peg * (1 + x + depeg_scale * _depeg_offset(hours))))
+        t += TICK_SECONDS
+    return path
+
+
+def _active_window(feed: Feed, scenario: Scenario, kind: str) -> tuple[int, int]:
+    """[from, until) in which the feed's aggregator of this kind reports."""
+    switch = scenario.phase_change(feed.pair)
+    if kind == "flux":
+        return int(scenario.start.timestamp()), int((switch + timedelta(days=TAIL_DAYS)).timestamp())
+    return int((switch - timedelta(days=SHADOW_DAYS)).timestamp()), int(scenario.end.timestamp())
+
+
+def observations(feed: Feed, scenario: Scenario, kind: str) -> list[tuple[int, int]]:
+    """What the feed's aggregator of this kind observes, as (tick, answer), while it reports.
+
+    Each aggregator samples the market with an error of its own; ticks in USDT's outage are missing.
+    """
+    rng = _rng(scenario, f"{feed.pair}|{kind}|sampling")
+    active_from, active_until = _active_window(feed, scenario, kind)
+    stale_from, stale_until = (t.timestamp() for t in scenario.stale_window)
+    seen = []
+    for tick, price in market_path(feed, scenario):
+        noise = rng.gauss(0, SAMPLING_NOISE[kind])
+        if not active_from <= tick < active_until:
+            continue
+        if feed.pair == STALE_PAIR and stale_from <= tick < stale_until:
+            continue  # the oracle is down: the feed misses its heartbeat
+        seen.append((tick, round(price * (1 + noise) * 10**feed.decimals)))
+    return seen
+
+
+def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) -> tuple[SimRound, ...]:
+    rng = _rng(scenario, f"{feed.pair}|{kind}|oracle")
+    threshold = float(feed.deviation_threshold_pct) / 100
+    switch = scenario.phase_change(feed.pair)
+    timeouts = sorted(int((switch + offset).timestamp()) for offset in FLUX_TIMEOUTS) if kind == "flux" else []
+    rounds: list[SimRound] = []
+    last: SimRound | None = None  # the last price round
+
+    def publish(answer: int, started_at: int, updated_at: int, answered_in: int | None = None) -> SimRound:
+        number = len(rounds) + 1
+        round_ = SimRound(feed.pair, phase, number, answer, started_at, updated_at, answered_in or number)
+        rounds.append(round_)
+        return round_
+
+    for tick, answer in observations(feed, scenario, kind):
+        if last is not None and tick < last.updated_at:
+            continue  # a later round already covers this tick
+        answered_by = tick + 60 + FLUX_TIMEOUT_SECONDS + 60  # latest time the request's answer can land
+        if (
+            last is not None
+            and timeouts
+            and tick >= timeouts[0]
+            and answered_by < last.updated_at + feed.heartbeat_seconds
+        ):
+            timeouts.pop(0)  # a requested round gets too few submissions; the next one starts after the timeout
+            opened = tick + rng.randrange(0, 60)
+            publish(last.answer, opened, opened + FLUX_TIMEOUT_SECONDS, last.aggregator_round)
+            started_at = opened + FLUX_TIMEOUT_SECONDS
+            last = publish(answer, started_at, started_at + rng.randrange(3, 61))
+            continue
+        due = last.updated_at + feed.heartbeat_seconds if last else -math.inf
+        if last is None or abs(answer - last.answer) / last.answer >= threshold or due < tick:
+            at = tick + rng.randrange(0, 60)  # deviation (or overdue after an outage): now
+        elif due < tick + TICK_SECONDS:
+            at = due + rng.randrange(HEARTBEAT_LATE[0], HEARTBEAT_LATE[1] + 1)  # just after the heartbeat expired
+        else:
+            continue
+        if kind == "ocr":
+            last = publish(answer, at, at)
+            continue
+        last = publish(answer, at - rng.randrange(3, 61), at)
+    return tuple(rounds)
+
+
+def phases(feed: Feed, scenario: Scenario) -> list[SimPhase]:
+    """The feed's proxy phases: 1 a FluxAggregator from the history's start, 2 an OCR aggregator."""
+    return [
+        SimPhase(1, "flux", int(scenario.start.timestamp()), _aggregator_rounds(feed, scenario, 1, "flux")),
+        SimPhase(
+            2, "ocr", int(scenario.phase_change(feed.pair).timestamp()), _aggregator_rounds(feed, scenario, 2, "ocr")
+        ),
+    ]
+
+
+def _served_and_not(feed_phases: list[SimPhase]) -> tuple[list[ServedRound], list[SimRound]]:
+    served_rounds, never = [], []
+    for i, phase in enumerate(feed_phases):
+        until = feed_phases[i + 1].activated_at if i + 1 < len(feed_phases) else math.inf
+        price_rounds = [r for r in phase.rounds if not r.is_timed_out]
+        carry = next((r for r in reversed(price_rounds) if r.updated_at <= phase.activated_at), None)
+        for r in price_rounds:
+            if r.updated_at < until and (r.updated_at >= phase.activated_at or r is carry):
+                served_rounds.append(ServedRound(r, max(r.updated_at, phase.activated_at)))
+            else:
+                never.append(r)
+    served_rounds.sort(key=lambda s: (s.served_from, s.round.round_id))
+    return served_rounds, never
+
+
+def served(feed_phases: list[SimPhase]) -> list[ServedRound]:
+    """What the proxy serves, ordered by (served_from, round id).
+
+    Phase p is served from its activation A_p until A_{p+1}. A price round (not timed out) of p,
+    updated at u, is served iff u < A_{p+1} and (u >= A_p, or it is p's last price round with
+    u <= A_p: the answer the proxy shows at the switch); it is served from max(u, A_p).
+    """
+    return _served_and_not(feed_phases)[0]
+
+
+def never_served(feed_phases: list[SimPhase]) -> list[SimRound]:
+    """Price rounds the proxy never served: shadow rounds superseded before their phase's
+    activation, and the old phase's rounds at or after the switch."""
+    return _served_and_not(feed_phases)[1]
+
+
+def rounds_in_window(served_rounds: list[ServedRound], start: datetime, end: datetime) -> list[ServedRound]:
+    """Served rounds with start <= served_from < end."""
+    lo, hi = start.timestamp(), end.timestamp()
+    return [s for s in served_rounds if lo <= s.served_from < hi]
+
+
+def carry_in(served_rounds: list[ServedRound], start: datetime) -> ServedRound | None:
+    """The last round served before `start`, which gives a window its opening price."""
+    before = [s for s in served_rounds if s.served_from < start.timestamp()]
+    return before[-1] if before else None
+
+
+def price(round_: SimRound, decimals: int) -> Decimal:
+    return Decimal(round_.answer).scaleb(-decimals)
