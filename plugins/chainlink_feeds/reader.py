@@ -25,10 +25,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from chainlink_feeds.abi import PROXY
+from chainlink_feeds.abi import PROXY, ZERO_ADDRESS
 from chainlink_feeds.errors import FeedMismatchError, NotAFeedError
 from chainlink_feeds.phases import Activation, PhaseCache, PhaseRange, find_activations
-from chainlink_feeds.rounds import Rejection, Round, ServedRound, problem, proxy_round_id
+from chainlink_feeds.rounds import (
+    PHASE_OFFSET,
+    ROUND_MASK,
+    Rejection,
+    Round,
+    ServedRound,
+    problem,
+    proxy_round_id,
+    split_round_id,
+)
 
 if TYPE_CHECKING:
     from chainlink_feeds.hooks import ChainlinkHook
@@ -36,8 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ZERO_ADDRESS = "0x" + "0" * 40
-ROUND_MASK = (1 << 64) - 1
 PHASES_IN_SNAPSHOT = 15
 
 
@@ -163,7 +170,7 @@ class FeedReader:
     # -- search ----------------------------------------------------------------------------
 
     def _known(self, phase: int) -> list[int]:
-        return sorted(rid & ROUND_MASK for rid in self._rounds if rid >> 64 == phase)
+        return sorted(number for p, number in map(split_round_id, self._rounds) if p == phase)
 
     def _narrow(self, phase: int, bounds: list[list[int]], preds: list[Callable[[Round | None], bool]]) -> None:
         """Shrink each [lo, hi) so the first n with pred(n) true stays inside, using rounds read."""
@@ -215,8 +222,8 @@ class FeedReader:
         if cached and self._range_still_holds(phase, cached):
             return cached
         # Existence is monotone over 1..last: probe powers of two first, then narrow down.
-        self._fetch([proxy_round_id(phase, 2**i) for i in range(64)])
-        (first_missing,) = self._search(phase, [[1, 2**64]], [lambda r: r is None], read_all=False)
+        self._fetch([proxy_round_id(phase, 2**i) for i in range(PHASE_OFFSET)])
+        (first_missing,) = self._search(phase, [[1, 1 << PHASE_OFFSET]], [lambda r: r is None], read_all=False)
         last = first_missing - 1
         self._fetch([proxy_round_id(phase, 1)])
         first, final = self._round(phase, 1), self._round(phase, last) if last else None
