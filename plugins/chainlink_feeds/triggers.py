@@ -5,7 +5,9 @@ reported within a poll, not at the next cron tick).
 An event trigger for an `AssetWatcher`: Airflow runs it in the triggerer for as long as the DAG that
 schedules on the asset exists, and every event it yields starts that DAG. One poll is one HTTP request
 (a JSON-RPC batch of `latestRoundData` on every proxy), so a 10 s poll costs 8,640 requests a day
-whatever the number of feeds. The rounds it last saw are kept in the asset's state store, so a
+whatever the number of feeds. It goes through the hook's transport (as `SnowflakeSqlApiTrigger` goes
+through its hook), whose retries and failover end within the poll interval; a poll that fails
+entirely is logged and the next one tries again. The rounds it last saw are kept in the asset's state store, so a
 triggerer restart fires for a round published while it was down instead of taking it as the baseline.
 """
 
