@@ -5,6 +5,9 @@ the API key (masked everywhere); extras: `fallback_urls` (list, same placeholder
 (seconds), `batch_size` (calls per Multicall3 eth_call or per JSON-RPC batch), `max_calls_per_request`
 (calls per HTTP request when Multicall3 is used), `max_retries`, `backoff_seconds` (first retry
 delay, doubled each time), `use_multicall` (bool).
+
+The hook owns the connection's JSON-RPC transport (`provider`, chainlink_feeds.transport): the
+operator's reads go through its sync path, the triggerer's polls through `abatch`, its async path.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
 
@@ -24,6 +27,9 @@ from chainlink_feeds.errors import (
     WrongChainError,
 )
 from chainlink_feeds.transport import FailoverHTTPProvider
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 PLACEHOLDER = "{api_key}"
 
@@ -129,16 +135,30 @@ class ChainlinkHook(BaseHook):
 
     @cached_property
     def settings(self) -> RpcSettings:
-        conn = self.get_connection(self.chainlink_conn_id)
-        settings = RpcSettings.from_connection(self.chainlink_conn_id, conn.host, conn.password, conn.extra_dejson)
+        settings = self._settings_of(self.get_connection(self.chainlink_conn_id))
         if settings.api_key:
             from airflow.sdk.log import mask_secret
 
             mask_secret(settings.api_key)
         return settings
 
+    async def asettings(self) -> RpcSettings:
+        """`settings`, read without blocking an event loop (the triggerer's)."""
+        if "settings" not in self.__dict__:
+            settings = self._settings_of(await self.aget_connection(self.chainlink_conn_id))
+            if settings.api_key:
+                from airflow.sdk.log import amask_secret
+
+                await amask_secret(settings.api_key)
+            self.__dict__["settings"] = settings
+        return self.settings
+
+    def _settings_of(self, conn: Connection) -> RpcSettings:
+        return RpcSettings.from_connection(self.chainlink_conn_id, conn.host, conn.password, conn.extra_dejson)
+
     @cached_property
     def provider(self) -> FailoverHTTPProvider:
+        """The connection's JSON-RPC transport (sync and async), shared by every read of this hook."""
         s = self.settings
         return FailoverHTTPProvider(
             list(s.urls),
@@ -147,12 +167,6 @@ class ChainlinkHook(BaseHook):
             backoff_seconds=s.backoff_seconds,
             redact=s.redact,
         )
-
-    def get_conn(self) -> Any:
-        """A web3 client on the failover provider."""
-        from web3 import Web3
-
-        return Web3(self.provider)
 
     @property
     def requests_made(self) -> int:
@@ -289,3 +303,14 @@ class ChainlinkHook(BaseHook):
         except (RpcUnavailableError, RpcRejectedError, ChainlinkConnectionError) as exc:
             return False, str(exc)
         return True, f"Connected to {self.provider.current_url}: chain id {chain_id}, block {block}"
+
+    async def abatch(self, requests: list[tuple[str, Any]], *, budget: float | None = None) -> list[dict[str, Any]]:
+        """One JSON-RPC batch of (method, params) from an event loop, answers in request order; the
+        transport's retries and failover end within `budget` seconds (if given)."""
+        await self.asettings()
+        return await self.provider.amake_batch_request(requests, budget=budget)
+
+    async def aclose(self) -> None:
+        """Close the async path's connections."""
+        if "provider" in self.__dict__:
+            await self.provider.aclose()

@@ -127,6 +127,25 @@ def find_activations(
             f"answers phaseId() {current_phase} at block {block}: it never changed to phase {beyond[0]}. "
             f"Fix phase_activations in the feed registry."
         )
+    found = _cached_activations(feed, current_phase, aggregators, cache, stamps)
+    wanted = [p for p in range(1, current_phase + 1) if p not in found]
+    if wanted:
+        blocks = _switch_blocks_unless_pinned(hook, feed, wanted, current_phase, block)
+        found |= _activations_at(hook, feed, blocks, aggregators, cache)
+    _add_pins(feed, found, aggregators)
+    times = [found[p].timestamp for p in sorted(found)]
+    if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
+        raise PhaseActivationError(
+            f"{feed.pair}: phase activations are out of order ({[(p, found[p].timestamp) for p in sorted(found)]}); "
+            "a pinned time in phase_activations disagrees with the chain"
+        )
+    return found
+
+
+def _cached_activations(
+    feed: Feed, current_phase: int, aggregators: dict[int, str], cache: PhaseCache, stamps: dict[int, int]
+) -> dict[int, Activation]:
+    """The cached activations whose switch block and the block before it still have their times."""
     found: dict[int, Activation] = {}
     for phase in range(1, current_phase + 1):
         cached = cache.get_activation(
@@ -137,37 +156,51 @@ def find_activations(
             cached.previous_block_timestamp,
         ):
             found[phase] = cached
-    wanted = [p for p in range(1, current_phase + 1) if p not in found]
-    if wanted:
-        try:
-            blocks = _search_switch_blocks(hook, feed, wanted, current_phase, block)
-        except HistoricalStateUnavailableError:
-            if any(p not in feed.phase_activations for p in wanted):
-                raise
-            log.warning(
-                "%s: the node has no historical state; using the registry's phase_activations unchecked", feed.pair
-            )
-            blocks = {}
-            (head_time,) = hook.block_timestamps([block]).values()
-            late = [(p, t) for p, t in sorted(feed.phase_activations.items()) if t.timestamp() > head_time]
-            if late:
-                raise PhaseActivationError(
-                    f"{feed.pair}: the registry pins phase {late[0][0]}'s activation at {late[0][1].isoformat()}, "
-                    f"after block {block} ({datetime.fromtimestamp(head_time, UTC).isoformat()}) at which the proxy "
-                    f"already serves phase {current_phase}. Fix phase_activations in the feed registry."
-                ) from None
-        switch_stamps = (
-            hook.block_timestamps(sorted({b for at in blocks.values() for b in (at - 1, at) if b >= 0}))
-            if blocks
-            else {}
+    return found
+
+
+def _switch_blocks_unless_pinned(
+    hook: ChainlinkHook, feed: Feed, wanted: list[int], current_phase: int, block: int
+) -> dict[int, int]:
+    """The switch block of every `wanted` phase, searched on chain; none when the node has no
+    historical state and the registry pins them all (then a pin must not be later than the head)."""
+    try:
+        return _search_switch_blocks(hook, feed, wanted, current_phase, block)
+    except HistoricalStateUnavailableError:
+        if any(p not in feed.phase_activations for p in wanted):
+            raise
+    log.warning("%s: the node has no historical state; using the registry's phase_activations unchecked", feed.pair)
+    (head_time,) = hook.block_timestamps([block]).values()
+    late = [(p, t) for p, t in sorted(feed.phase_activations.items()) if t.timestamp() > head_time]
+    if late:
+        raise PhaseActivationError(
+            f"{feed.pair}: the registry pins phase {late[0][0]}'s activation at {late[0][1].isoformat()}, "
+            f"after block {block} ({datetime.fromtimestamp(head_time, UTC).isoformat()}) at which the proxy "
+            f"already serves phase {current_phase}. Fix phase_activations in the feed registry."
         )
-        for phase, at in blocks.items():
-            found[phase] = Activation(
-                phase, aggregators[phase], at, switch_stamps[at], SOURCE_CHAIN,
-                switch_stamps.get(at - 1, switch_stamps[at] - 1),
-            )  # fmt: skip
-            cache.put(PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase]), found[phase])
-            log.info("%s: phase %s became current at block %s (%s)", feed.pair, phase, at, switch_stamps[at])
+    return {}
+
+
+def _activations_at(
+    hook: ChainlinkHook, feed: Feed, blocks: dict[int, int], aggregators: dict[int, str], cache: PhaseCache
+) -> dict[int, Activation]:
+    """The activations at the switch blocks found on chain (phase -> block), timed and cached."""
+    if not blocks:
+        return {}
+    switch_stamps = hook.block_timestamps(sorted({b for at in blocks.values() for b in (at - 1, at) if b >= 0}))
+    found: dict[int, Activation] = {}
+    for phase, at in blocks.items():
+        found[phase] = Activation(
+            phase, aggregators[phase], at, switch_stamps[at], SOURCE_CHAIN,
+            switch_stamps.get(at - 1, switch_stamps[at] - 1),
+        )  # fmt: skip
+        cache.put(PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase]), found[phase])
+        log.info("%s: phase %s became current at block %s (%s)", feed.pair, phase, at, switch_stamps[at])
+    return found
+
+
+def _add_pins(feed: Feed, found: dict[int, Activation], aggregators: dict[int, str]) -> None:
+    """Add the registry's pins for phases not found on chain; a pin the chain contradicts is an error."""
     for phase, pinned in sorted(feed.phase_activations.items()):
         pin = int(pinned.timestamp())
         on_chain = found.get(phase)
@@ -181,13 +214,6 @@ def find_activations(
                 f"{datetime.fromtimestamp(on_chain.previous_block_timestamp, UTC).isoformat()}). "
                 "Fix phase_activations in the feed registry, or remove the pin: this node finds the switch itself."
             )
-    times = [found[p].timestamp for p in sorted(found)]
-    if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
-        raise PhaseActivationError(
-            f"{feed.pair}: phase activations are out of order ({[(p, found[p].timestamp) for p in sorted(found)]}); "
-            "a pinned time in phase_activations disagrees with the chain"
-        )
-    return found
 
 
 def _search_switch_blocks(

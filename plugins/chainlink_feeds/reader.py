@@ -25,10 +25,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from chainlink_feeds.abi import PROXY
+from chainlink_feeds.abi import PROXY, ZERO_ADDRESS
 from chainlink_feeds.errors import FeedMismatchError, NotAFeedError
 from chainlink_feeds.phases import Activation, PhaseCache, PhaseRange, find_activations
-from chainlink_feeds.rounds import Rejection, Round, ServedRound, problem, proxy_round_id
+from chainlink_feeds.rounds import (
+    PHASE_OFFSET,
+    ROUND_MASK,
+    Rejection,
+    Round,
+    ServedRound,
+    problem,
+    proxy_round_id,
+    split_round_id,
+)
 
 if TYPE_CHECKING:
     from chainlink_feeds.hooks import ChainlinkHook
@@ -36,9 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ZERO_ADDRESS = "0x" + "0" * 40
-ROUND_MASK = (1 << 64) - 1
 PHASES_IN_SNAPSHOT = 15
+METADATA = ("phaseId", "latestRoundData", "decimals", "description")  # the first calls of a read, in order
 
 
 def _utc(ts: float) -> str:
@@ -55,6 +63,27 @@ class WindowRead:
     unserved: list[Rejection] = field(default_factory=list)
     activations: dict[int, Activation] = field(default_factory=dict)
     phases: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Window:
+    """What the phases read so far hold for a window [start, end) (Unix seconds)."""
+
+    start: int
+    end: int
+    served: dict[int, ServedRound] = field(default_factory=dict)
+    unserved: list[Rejection] = field(default_factory=list)
+    carry: ServedRound | None = None
+    phases: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Term:
+    """When the proxy served a phase: from its activation until the next phase's (never, if current)."""
+
+    phase: int
+    begins: int
+    ends: float
 
 
 class FeedReader:
@@ -102,16 +131,9 @@ class FeedReader:
         answers the zero address), which saves a request on every feed with more than one phase.
         """
         proxy = self.feed.proxy
-        names = ["phaseId", "latestRoundData", "decimals", "description"]
-        calls = [(proxy, PROXY[n].encode()) for n in names]
+        calls = [(proxy, PROXY[n].encode()) for n in METADATA]
         calls += [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(1, PHASES_IN_SNAPSHOT + 1)]
-        # Is a cached closed range still right? Its first and last rounds must be as cached and the
-        # round after it missing (an old aggregator may keep reporting after the switch).
-        probes = [
-            proxy_round_id(p, n)
-            for p, r in self.cache.ranges(self.feed.chain_id, proxy).items()
-            for n in (1, r.last_round, r.last_round + 1)
-        ]
+        probes = self._range_probes()
         calls += [(proxy, PROXY["getRoundData"].encode(rid)) for rid in probes]
         cached = self.cache.activations(self.feed.chain_id, proxy)
         stamp_blocks = sorted({b for a in cached for b in (a.block - 1, a.block) if a.block})
@@ -119,11 +141,27 @@ class FeedReader:
         answers, probed = answers[: len(calls) - len(probes)], answers[len(calls) - len(probes) :]
         for rid, data in zip(probes, probed, strict=True):
             self._keep(rid, data)
+        return (*self._decode_metadata(answers), stamps)
+
+    def _range_probes(self) -> list[int]:
+        """The rounds that tell whether each cached closed range is still right: its first and last
+        rounds must be as cached and the round after it missing (an old aggregator may keep
+        reporting after the switch)."""
+        return [
+            proxy_round_id(p, n)
+            for p, r in self.cache.ranges(self.feed.chain_id, self.feed.proxy).items()
+            for n in (1, r.last_round, r.last_round + 1)
+        ]
+
+    def _decode_metadata(self, answers: list[bytes | None]) -> tuple[int, Round, dict[int, str]]:
+        """The current phase, the latest round (a zero round when the phase has none yet) and every
+        phase's aggregator, from the metadata answers; checked against the registry."""
+        pair, proxy = self.feed.pair, self.feed.proxy
         # latestRoundData reverts on a FluxAggregator phase without rounds yet: the phase is empty.
-        failed = [n for n, a in zip(names, answers, strict=False) if not a and n != "latestRoundData"]
+        failed = [n for n, a in zip(METADATA, answers, strict=False) if not a and n != "latestRoundData"]
         if failed:
             raise NotAFeedError(
-                f"{self.feed.pair}: {proxy} on {self.feed.chain} is not a Chainlink proxy "
+                f"{pair}: {proxy} on {self.feed.chain} is not a Chainlink proxy "
                 f"({', '.join(failed)} reverted or returned nothing)"
             )
         try:
@@ -131,18 +169,32 @@ class FeedReader:
             latest = Round(*PROXY["latestRoundData"].decode(answers[1])) if answers[1] else None
             (decimals,) = PROXY["decimals"].decode(answers[2])
             (description,) = PROXY["description"].decode(answers[3])
-            speculative = answers[len(names) :]
-            if phase > PHASES_IN_SNAPSHOT:
-                speculative += self.hook.call_many(
-                    [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(PHASES_IN_SNAPSHOT + 1, phase + 1)],
-                    self.block,
-                )
-            aggregators = {
-                p: PROXY["phaseAggregators"].decode(a)[0] if a else ZERO_ADDRESS
-                for p, a in zip(range(1, phase + 1), speculative, strict=False)
-            }
+            aggregators = self._aggregators(phase, answers[len(METADATA) :])
         except Exception as exc:
-            raise FeedMismatchError(f"{self.feed.pair}: {proxy} does not answer the proxy ABI: {exc}") from exc
+            raise FeedMismatchError(f"{pair}: {proxy} does not answer the proxy ABI: {exc}") from exc
+        self._check_registry(decimals, description)
+        if latest is None:
+            latest = Round(proxy_round_id(phase, 0), 0, 0, 0, 0)
+        if latest.exists and latest.phase_id != phase:
+            raise FeedMismatchError(f"{pair}: latest round is in phase {latest.phase_id}, proxy phase is {phase}")
+        return phase, latest, aggregators
+
+    def _aggregators(self, phase: int, speculative: list[bytes | None]) -> dict[int, str]:
+        """Every phase's aggregator: the speculative answers, and the phases past them asked now."""
+        if phase > PHASES_IN_SNAPSHOT:
+            speculative += self.hook.call_many(
+                [
+                    (self.feed.proxy, PROXY["phaseAggregators"].encode(p))
+                    for p in range(PHASES_IN_SNAPSHOT + 1, phase + 1)
+                ],
+                self.block,
+            )
+        return {
+            p: PROXY["phaseAggregators"].decode(a)[0] if a else ZERO_ADDRESS
+            for p, a in zip(range(1, phase + 1), speculative, strict=False)
+        }
+
+    def _check_registry(self, decimals: int, description: str) -> None:
         if decimals != self.feed.decimals:
             raise FeedMismatchError(
                 f"{self.feed.pair}: proxy reports {decimals} decimals, the registry says {self.feed.decimals}"
@@ -152,18 +204,11 @@ class FeedReader:
                 f"{self.feed.pair}: proxy describes itself as {description!r}, "
                 f"the registry expects {self.feed.description!r}"
             )
-        if latest is None:
-            latest = Round(proxy_round_id(phase, 0), 0, 0, 0, 0)
-        if latest.exists and latest.phase_id != phase:
-            raise FeedMismatchError(
-                f"{self.feed.pair}: latest round is in phase {latest.phase_id}, proxy phase is {phase}"
-            )
-        return phase, latest, aggregators, stamps
 
     # -- search ----------------------------------------------------------------------------
 
     def _known(self, phase: int) -> list[int]:
-        return sorted(rid & ROUND_MASK for rid in self._rounds if rid >> 64 == phase)
+        return sorted(number for p, number in map(split_round_id, self._rounds) if p == phase)
 
     def _narrow(self, phase: int, bounds: list[list[int]], preds: list[Callable[[Round | None], bool]]) -> None:
         """Shrink each [lo, hi) so the first n with pred(n) true stays inside, using rounds read."""
@@ -215,8 +260,8 @@ class FeedReader:
         if cached and self._range_still_holds(phase, cached):
             return cached
         # Existence is monotone over 1..last: probe powers of two first, then narrow down.
-        self._fetch([proxy_round_id(phase, 2**i) for i in range(64)])
-        (first_missing,) = self._search(phase, [[1, 2**64]], [lambda r: r is None], read_all=False)
+        self._fetch([proxy_round_id(phase, 2**i) for i in range(PHASE_OFFSET)])
+        (first_missing,) = self._search(phase, [[1, 1 << PHASE_OFFSET]], [lambda r: r is None], read_all=False)
         last = first_missing - 1
         self._fetch([proxy_round_id(phase, 1)])
         first, final = self._round(phase, 1), self._round(phase, last) if last else None
@@ -273,84 +318,114 @@ class FeedReader:
         """The rounds served with start <= served_from < end, the carry-in, and the window's unserved rounds."""
         if start >= end:
             raise ValueError(f"empty window: start {start} is not before end {end}")
-        s, e = int(start.timestamp()), int(end.timestamp())
+        window = _Window(int(start.timestamp()), int(end.timestamp()))
         current, latest, aggregators, stamps = self._metadata()
         activations = find_activations(self.hook, self.feed, current, aggregators, self.block, self.cache, stamps)
         if latest.exists:
             self._rounds[latest.round_id] = latest
-        served: dict[int, ServedRound] = {}
-        unserved: list[Rejection] = []
-        carry: ServedRound | None = None
-        serving_at_start = max((p for p, a in activations.items() if a.timestamp < s), default=None)
-        phases_read = []
+        serving_at_start = max((p for p, a in activations.items() if a.timestamp < window.start), default=None)
         for phase in range(current, 0, -1):
-            begins = activations[phase].timestamp
-            ends = activations[phase + 1].timestamp if phase < current else math.inf
-            if phase == current:
-                last, first_ts, last_ts = latest.aggregator_round_id if latest.exists else 0, None, latest.updated_at
-            else:
-                closed = self._closed_phase(phase, aggregators[phase])
-                if closed is None:
-                    continue
-                last, first_ts, last_ts = closed.last_round, closed.first_updated_at, closed.last_updated_at
-            has_window_rounds = last_ts >= s and (first_ts is None or first_ts < e)
-            gives_carry_in = phase == serving_at_start
-            activates_in_window = s <= begins < e
-            if last < 1 or not (has_window_rounds or gives_carry_in or activates_in_window):
-                continue
-            phases_read.append(phase)
-            needs_activation_round = activates_in_window or (has_window_rounds and begins >= s)
-            preds: list[Callable[[Round | None], bool]] = [
-                lambda r: r is not None and r.updated_at >= s,
-                lambda r: r is not None and r.updated_at >= e,
-            ]
-            if needs_activation_round:
-                preds.append(lambda r, at=begins: r is not None and r.updated_at > at)
-            found = self._search(phase, [[1, last + 1] for _ in preds], preds, read_all=True)
-            lo, hi = found[0], found[1]
-            self._fetch([proxy_round_id(phase, n) for n in range(max(1, lo - 1), hi)])
-            first_served = self._price_round_at_or_before(phase, found[2] - 1) if needs_activation_round else None
-            if first_served is not None and first_served.updated_at >= ends:
-                first_served = None  # the phase was current for no time at all (two switches in one block)
-            if first_served is not None and activates_in_window:
-                served[first_served.round_id] = ServedRound(first_served, begins)
-            # The window's rounds lie between the boundaries, by position: a round there with a bad
-            # timestamp is kept so validation can reject it with its reason.
-            for n in range(lo, hi):
-                r = self._round(phase, n)
-                if r is None or r.round_id in served:
-                    continue
-                if reason := problem(r):  # not a price at all (timed out, zero or bad timestamps)
-                    unserved.append(Rejection(r, reason))
-                elif r.updated_at >= ends:
-                    unserved.append(
-                        Rejection(
-                            r, f"never served: updated after the proxy switched to phase {phase + 1} at {_utc(ends)}"
-                        )
-                    )
-                elif r.updated_at >= begins:
-                    served[r.round_id] = ServedRound(r, r.updated_at)
-                elif first_served is None or r.round_id != first_served.round_id:
-                    unserved.append(
-                        Rejection(
-                            r, f"never served: superseded before the proxy switched to phase {phase} at {_utc(begins)}"
-                        )
-                    )
-            if gives_carry_in:
-                before = self._price_round_at_or_before(phase, lo - 1)
-                carry = ServedRound(before, max(before.updated_at, begins)) if before else None
-        if carry is None and serving_at_start is not None:
-            carry = self._served_before_phase(serving_at_start, activations, aggregators)
-        rounds = sorted(served.values(), key=lambda x: (x.served_from, x.round.round_id))
+            extent = self._extent(phase, current, latest, aggregators)
+            if extent is not None:
+                ends = activations[phase + 1].timestamp if phase < current else math.inf
+                term = _Term(phase, activations[phase].timestamp, ends)
+                self._read_phase(window, term, extent, gives_carry_in=phase == serving_at_start)
+        if window.carry is None and serving_at_start is not None:
+            window.carry = self._served_before_phase(serving_at_start, activations, aggregators)
+        rounds = sorted(window.served.values(), key=lambda x: (x.served_from, x.round.round_id))
         log.info(
             "%s: %s served rounds in [%s, %s) from phase(s) %s at block %s, carry-in round %s, %s not served",
             self.feed.pair,
             len(rounds),
             start.isoformat(),
             end.isoformat(),
-            phases_read,
+            window.phases,
             self.block,
-            carry.round.round_id if carry else None,
-            len(unserved),
+            window.carry.round.round_id if window.carry else None,
+            len(window.unserved),
         )
-        return WindowRead(self.block, rounds, carry, unserved, activations, phases_read)
+        return WindowRead(self.block, rounds, window.carry, window.unserved, activations, window.phases)
+
+    def _extent(
+        self, phase: int, current: int, latest: Round, aggregators: dict[int, str]
+    ) -> tuple[int, int | None, int] | None:
+        """A phase's last round number and its first and last updatedAt (the current phase's first
+        is not known); None for an earlier phase without rounds."""
+        if phase == current:
+            return (latest.aggregator_round_id if latest.exists else 0), None, latest.updated_at
+        closed = self._closed_phase(phase, aggregators[phase])
+        return None if closed is None else (closed.last_round, closed.first_updated_at, closed.last_updated_at)
+
+    def _read_phase(
+        self, window: _Window, term: _Term, extent: tuple[int, int | None, int], gives_carry_in: bool
+    ) -> None:
+        """Add what one phase holds for the window: its rounds in it, served or not, the round it
+        served from its activation if that falls in the window, and the carry-in if the phase was
+        the one served at the window's start."""
+        last, first_ts, last_ts = extent
+        has_window_rounds = last_ts >= window.start and (first_ts is None or first_ts < window.end)
+        activates_in_window = window.start <= term.begins < window.end
+        if last < 1 or not (has_window_rounds or gives_carry_in or activates_in_window):
+            return
+        window.phases.append(term.phase)
+        needs_activation_round = activates_in_window or (has_window_rounds and term.begins >= window.start)
+        lo, hi, *after_activation = self._boundaries(window, term, last, needs_activation_round)
+        first_served = self._first_served(term, *after_activation) if after_activation else None
+        if first_served is not None and activates_in_window:
+            window.served[first_served.round_id] = ServedRound(first_served, term.begins)
+        self._place(window, term, range(lo, hi), first_served)
+        if gives_carry_in:
+            before = self._price_round_at_or_before(term.phase, lo - 1)
+            window.carry = ServedRound(before, max(before.updated_at, term.begins)) if before else None
+
+    def _boundaries(self, window: _Window, term: _Term, last: int, past_activation: bool) -> list[int]:
+        """The phase's first rounds updated at or after the window's start and its end (and, with
+        `past_activation`, after the phase's activation); the rounds between the first two are read."""
+        s, e = window.start, window.end
+        preds: list[Callable[[Round | None], bool]] = [
+            lambda r: r is not None and r.updated_at >= s,
+            lambda r: r is not None and r.updated_at >= e,
+        ]
+        if past_activation:
+            preds.append(lambda r, at=term.begins: r is not None and r.updated_at > at)
+        found = self._search(term.phase, [[1, last + 1] for _ in preds], preds, read_all=True)
+        self._fetch([proxy_round_id(term.phase, n) for n in range(max(1, found[0] - 1), found[1])])
+        return found
+
+    def _first_served(self, term: _Term, after_activation: int) -> Round | None:
+        """The price round the phase served from its activation: its last one updated by then."""
+        first = self._price_round_at_or_before(term.phase, after_activation - 1)
+        if first is not None and first.updated_at >= term.ends:
+            return None  # the phase was current for no time at all (two switches in one block)
+        return first
+
+    def _place(self, window: _Window, term: _Term, numbers: range, first_served: Round | None) -> None:
+        """Sort the phase's rounds between the window's boundaries into served and unserved. They lie
+        there by position: a round with a bad timestamp is kept so validation rejects it with its reason."""
+        for n in numbers:
+            r = self._round(term.phase, n)
+            if r is None or r.round_id in window.served:
+                continue
+            placed = _placement(r, term, first_served)
+            if isinstance(placed, ServedRound):
+                window.served[r.round_id] = placed
+            elif placed is not None:
+                window.unserved.append(placed)
+
+
+def _placement(r: Round, term: _Term, first_served: Round | None) -> ServedRound | Rejection | None:
+    """A round of the phase in the window: served from its updatedAt, or rejected with why it is no
+    price or was never served; None for the round served from the activation (placed already)."""
+    if reason := problem(r):  # not a price at all (timed out, zero or bad timestamps)
+        return Rejection(r, reason)
+    if r.updated_at >= term.ends:
+        return Rejection(
+            r, f"never served: updated after the proxy switched to phase {term.phase + 1} at {_utc(term.ends)}"
+        )
+    if r.updated_at >= term.begins:
+        return ServedRound(r, r.updated_at)
+    if first_served is None or r.round_id != first_served.round_id:
+        return Rejection(
+            r, f"never served: superseded before the proxy switched to phase {term.phase} at {_utc(term.begins)}"
+        )
+    return None

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-PHASE_OFFSET = 64
+PHASE_OFFSET = 64  # a proxy round id is `phase << PHASE_OFFSET | aggregator round`
+ROUND_MASK = (1 << PHASE_OFFSET) - 1  # the aggregator round in a proxy round id
 MAX_STORED_ANSWER = 10**37  # NUMBER(37,0): exact on Snowflake and on the emulator
 
 
 def split_round_id(round_id: int) -> tuple[int, int]:
     """(phase id, aggregator round id) of a proxy round id (`phase << 64 | aggregator round`)."""
-    return round_id >> PHASE_OFFSET, round_id & ((1 << PHASE_OFFSET) - 1)
+    return round_id >> PHASE_OFFSET, round_id & ROUND_MASK
 
 
 def proxy_round_id(phase_id: int, aggregator_round_id: int) -> int:

@@ -5,7 +5,9 @@ reported within a poll, not at the next cron tick).
 An event trigger for an `AssetWatcher`: Airflow runs it in the triggerer for as long as the DAG that
 schedules on the asset exists, and every event it yields starts that DAG. One poll is one HTTP request
 (a JSON-RPC batch of `latestRoundData` on every proxy), so a 10 s poll costs 8,640 requests a day
-whatever the number of feeds. The rounds it last saw are kept in the asset's state store, so a
+whatever the number of feeds. It goes through the hook's transport (as `SnowflakeSqlApiTrigger` goes
+through its hook), whose retries and failover end within the poll interval; a poll that fails
+entirely is logged and the next one tries again. The rounds it last saw are kept in the asset's state store, so a
 triggerer restart fires for a round published while it was down instead of taking it as the baseline.
 """
 
@@ -20,29 +22,29 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from eth_abi.exceptions import DecodingError
 
 from chainlink_feeds.abi import PROXY
-from chainlink_feeds.hooks import RpcSettings
+from chainlink_feeds.errors import ChainlinkError
+from chainlink_feeds.hooks import ChainlinkHook
 
 STATE_KEY = "latest_rounds"
 OVERDUE_KEY = "overdue_rounds"
+# A poll's retries end within its poll interval, but never within less than this (a slow answer
+# from a busy node is not a fault): the poll cadence holds while an endpoint is down.
+MIN_POLL_BUDGET_SECONDS = 5.0
 
 
-def latest_round_batch(proxies: list[str]) -> list[dict[str, Any]]:
-    """The JSON-RPC batch asking every proxy for its latest round at the head."""
+def latest_round_batch(proxies: list[str]) -> list[tuple[str, list[Any]]]:
+    """The JSON-RPC batch, as (method, params), asking every proxy for its latest round at the head."""
     data = "0x" + PROXY["latestRoundData"].encode().hex()
-    return [
-        {"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{"to": proxy, "data": data}, "latest"]}
-        for i, proxy in enumerate(proxies)
-    ]
+    return [("eth_call", [{"to": proxy, "data": data}, "latest"]) for proxy in proxies]
 
 
 def decode_latest_rounds(proxies: list[str], answers: list[dict[str, Any]]) -> dict[str, list[str]]:
     """proxy -> [round id, updatedAt] (decimal strings: a proxy's round ids pass 2^64, which the
-    triggerer's messages cannot carry as integers) from a batch's answers; a proxy whose call failed
-    (no round yet, or an error) is left out, so it cannot fire until it answers."""
-    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+    triggerer's messages cannot carry as integers) from a batch's answers, in request order; a proxy
+    whose call failed (no round yet, or an error) is left out, so it cannot fire until it answers."""
     latest = {}
-    for i, proxy in enumerate(proxies):
-        result = by_id.get(i, {}).get("result")
+    for proxy, answer in zip(proxies, answers, strict=False):
+        result = answer.get("result") if isinstance(answer, dict) else None
         try:
             round_id, _, _, updated_at, _ = PROXY["latestRoundData"].decode(bytes.fromhex(result[2:]))
         except (TypeError, ValueError, DecodingError):  # no answer, "0x", or not a round
@@ -110,34 +112,25 @@ class NewRoundTrigger(BaseEventTrigger):
         if self.asset_state_store is not None:
             await self.asset_state_store.aset(key, value)
 
-    async def _poll(self, client: Any, settings: RpcSettings) -> dict[str, list[str]] | None:
-        """The proxies' latest rounds, from the first URL that answers; None when none does."""
-        import httpx
-
-        for url in settings.urls:
-            try:
-                answer = await client.post(url, json=latest_round_batch(self.proxies))
-                answer.raise_for_status()
-                payload = answer.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                self.log.warning("RPC %s failed: %s", settings.redact(url), settings.redact(str(exc)))
-                continue
-            if isinstance(payload, list):
-                return decode_latest_rounds(self.proxies, payload)
-            self.log.warning("RPC %s answered no batch: %s", settings.redact(url), settings.redact(str(payload))[:200])
-        return None
+    async def _poll(self, hook: ChainlinkHook) -> dict[str, list[str]] | None:
+        """The proxies' latest rounds in one batch (the hook's transport retries and fails over
+        within the poll's budget); None when every try failed: the next poll tries again."""
+        budget = max(self.poll_interval, MIN_POLL_BUDGET_SECONDS)
+        try:
+            answers = await hook.abatch(latest_round_batch(self.proxies), budget=budget)
+        except ChainlinkError as exc:  # the transport's messages are redacted
+            self.log.warning("poll of %s proxies failed, polling on: %s", len(self.proxies), exc)
+            return None
+        return decode_latest_rounds(self.proxies, answers)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        import httpx
-        from airflow.sdk.bases.hook import BaseHook
-
-        conn = await BaseHook.aget_connection(self.chainlink_conn_id)
-        settings = RpcSettings.from_connection(self.chainlink_conn_id, conn.host, conn.password, conn.extra_dejson)
+        hook = ChainlinkHook(chainlink_conn_id=self.chainlink_conn_id)
+        await hook.asettings()  # a misconfigured connection fails the trigger here
         seen = await self._recall(STATE_KEY)
         reported = await self._recall(OVERDUE_KEY) or {}
-        async with httpx.AsyncClient(timeout=settings.timeout) as client:
+        try:
             while True:
-                latest = await self._poll(client, settings)
+                latest = await self._poll(hook)
                 if latest is not None:
                     if seen is None:  # first start: what the chain serves now is the baseline
                         seen = latest
@@ -156,3 +149,5 @@ class NewRoundTrigger(BaseEventTrigger):
                         reported = reported | {proxy: r[0] for proxy, r in overdue.items()}
                         await self._remember(OVERDUE_KEY, reported)
                 await asyncio.sleep(self.poll_interval)
+        finally:
+            await hook.aclose()

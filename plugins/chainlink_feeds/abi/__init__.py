@@ -54,4 +54,5 @@ def _load(name: str) -> dict[str, Function]:
 
 PROXY = _load("chainlink_proxy.json")
 MULTICALL3 = _load("multicall3.json")
-MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
+MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"  # the same on every chain it is deployed on
+ZERO_ADDRESS = "0x" + "0" * 40  # what phaseAggregators() answers for a phase that does not exist

@@ -9,8 +9,9 @@ import pytest
 import snowflake.connector
 from web3 import Web3
 
+from chainlink_feeds.abi import ZERO_ADDRESS
 from chainlink_feeds.operators import ChainlinkFeedOperator
-from chainlink_feeds.rounds import Round, ServedRound, validate
+from chainlink_feeds.rounds import ROUND_MASK, Round, ServedRound, validate
 from devstack.services import emulator
 from tests.support.scratch_chain import deploy, free_port, scratch_chain, transact
 
@@ -44,7 +45,7 @@ def bad_feed(tmp_path_factory):
     holding bad rounds, on a scratch chain (its blocks are dated 2020, before the rounds)."""
     with scratch_chain(port=free_port()) as rpc:
         mock = deploy(rpc, "MockV3Aggregator", 8, 100_000_000)
-        proxy = deploy(rpc, "EACAggregatorProxy", mock, "0x" + "0" * 40)
+        proxy = deploy(rpc, "EACAggregatorProxy", mock, ZERO_ADDRESS)
         for number, (answer, started, updated) in enumerate(ROUNDS, start=1):
             transact(rpc, mock, "MockV3Aggregator", "updateRoundData", number, answer, updated, started)
         registry = tmp_path_factory.mktemp("registry") / "feeds.yaml"
@@ -65,7 +66,7 @@ def test_bad_rounds_are_rejected_with_their_reason(bad_feed, snowflake_schema, m
     ).execute({"run_id": "bad"})  # fmt: skip
     with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"select round_id, reason from {snowflake_schema}.CHAINLINK_ROUND_REJECTIONS order by round_id")
-        rejections = {int(rid) & (2**64 - 1): reason for rid, reason in cur.fetchall()}
+        rejections = {int(rid) & ROUND_MASK: reason for rid, reason in cur.fetchall()}
         cur.execute(
             f"select aggregator_round_id, price from {snowflake_schema}.CHAINLINK_ROUNDS order by aggregator_round_id"
         )

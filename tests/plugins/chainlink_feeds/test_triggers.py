@@ -18,6 +18,7 @@ from web3 import Web3
 
 from chainlink_feeds.triggers import NewRoundTrigger, decode_latest_rounds, new_rounds, overdue_rounds
 from devstack.chain import contracts
+from tests.support.faulty_rpc import faulty_rpc
 from tests.support.scratch_chain import free_port, scratch_chain
 from tests.support.short_history import replayed
 
@@ -110,6 +111,20 @@ def test_fires_once_when_the_latest_round_outlives_heartbeat_and_grace(feeds, pr
     assert [list(e) for e in events] == [["heartbeat_missed"]]
     assert list(events[0]["heartbeat_missed"]) == [usdc]
     assert trigger.asset_state_store.values["overdue_rounds"] == {usdc: events[0]["heartbeat_missed"][usdc][0]}
+
+
+def test_keeps_polling_when_a_poll_fails(scratch, proxies_latest, monkeypatch, capsys) -> None:
+    """Every try of the first polls fails (HTTP 500, no retries left): each is logged, and the trigger
+    keeps polling until the endpoint answers, then takes the baseline."""
+    with faulty_rpc(scratch, failure_rate=0, fail_first=3) as (url, proxy):
+        conn = {"conn_type": "chainlink", "host": url, "extra": {"max_retries": 0}}
+        monkeypatch.setenv("AIRFLOW_CONN_CHAINLINK_FLAKY", json.dumps(conn))
+        trigger = NewRoundTrigger(chainlink_conn_id="chainlink_flaky", proxies=list(proxies_latest), poll_interval=0.2)
+        trigger.asset_state_store = MemoryStateStore()
+        assert asyncio.run(_events(trigger, 2.5)) == []
+    assert proxy.faults["http_500"] == 3 and proxy.seen > 3
+    assert capsys.readouterr().out.count("failed, polling on") == 3  # the triggerer logs to stdout
+    assert trigger.asset_state_store.values["latest_rounds"] == proxies_latest
 
 
 def test_overdue_means_past_heartbeat_plus_grace_and_not_reported() -> None:
