@@ -38,7 +38,7 @@ from chainlink_feeds.hooks import ChainlinkHook  # noqa: E402
 from chainlink_feeds.phases import PhaseCache  # noqa: E402
 from chainlink_feeds.reader import FeedReader  # noqa: E402
 from chainlink_feeds.registry import load_registry  # noqa: E402
-from chainlink_feeds.rounds import Round, validate  # noqa: E402
+from chainlink_feeds.rounds import Round, proxy_round_id, split_round_id, validate  # noqa: E402
 from devstack.chain import contracts, stack_history  # noqa: E402
 from devstack.chain.node import start_node, stop_node  # noqa: E402
 from devstack.chain.replay import replay_many  # noqa: E402
@@ -62,13 +62,13 @@ def naive_walk_back(feed, start, end) -> tuple[int, int]:
     round_id = PROXY["latestRoundData"].decode(latest_data)[0]
     in_window = 0
     while True:
-        phase, number = round_id >> 64, round_id & ((1 << 64) - 1)
+        phase, number = split_round_id(round_id)
         if number == 0:
             if phase <= 1:
                 break
             (agg,) = hook.call_many([(feed.proxy, PROXY["phaseAggregators"].encode(phase - 1))], block)
             (last,) = hook.call_many([(PROXY["phaseAggregators"].decode(agg)[0], LATEST_ROUND)], block)
-            round_id = ((phase - 1) << 64) | int.from_bytes(last, "big")
+            round_id = proxy_round_id(phase - 1, int.from_bytes(last, "big"))
             continue
         (data,) = hook.call_many([(feed.proxy, PROXY["getRoundData"].encode(round_id))], block)
         r = Round(*PROXY["getRoundData"].decode(data)) if data else None

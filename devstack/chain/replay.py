@@ -19,7 +19,7 @@ from typing import Any
 
 from web3 import Web3
 
-from chainlink_feeds.abi import MULTICALL3_ADDRESS
+from chainlink_feeds.abi import MULTICALL3_ADDRESS, ZERO_ADDRESS
 from chainlink_feeds.registry import Feed
 from devstack.chain import contracts
 from devstack.chain.rpc import ChainError, Rpc
@@ -30,7 +30,6 @@ TX_GAS = 6_000_000
 # FluxAggregator constructor settings: no LINK, no payment, no validator, mainnet's 0.6 timeout.
 FLUX_TIMEOUT = 604_800
 FLUX_SUBMISSION_RANGE = (1, 2**255 - 1)
-_ZERO_ADDRESS = "0x" + "0" * 40
 
 
 def node_account(rpc: Rpc) -> str:
@@ -201,7 +200,7 @@ def _constructor(artifacts: dict[str, dict], feed: Feed, kind: str) -> str:
     """The deployment data of a phase's aggregator."""
     if kind == "flux":
         artifact = artifacts["FluxAggregator"]
-        args = [_ZERO_ADDRESS, 0, FLUX_TIMEOUT, _ZERO_ADDRESS, *FLUX_SUBMISSION_RANGE, feed.decimals, feed.description]
+        args = [ZERO_ADDRESS, 0, FLUX_TIMEOUT, ZERO_ADDRESS, *FLUX_SUBMISSION_RANGE, feed.decimals, feed.description]
     else:
         artifact = artifacts["OcrStyleAggregator"]
         args = [feed.decimals, feed.description]

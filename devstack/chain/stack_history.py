@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from web3.exceptions import ContractLogicError
 
 from chainlink_feeds.registry import Feed
+from chainlink_feeds.rounds import split_round_id
 from devstack.chain import contracts
 from devstack.chain.node import GENESIS_TIMESTAMP, HARDFORK
 from devstack.chain.replay import head_timestamp, replay_many
@@ -75,7 +76,7 @@ def history_matches(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | No
             return False
         if (round_id, answer, updated_at) != (last.round_id, last.answer, last.updated_at):
             return False
-        if latest_id >> 64 != last.phase or latest_id < last.round_id:
+        if split_round_id(latest_id)[0] != last.phase or latest_id < last.round_id:
             return False
     try:  # block 1 holds the deployments: anvil answers it only while it keeps historical states
         rpc.call("eth_getStorageAt", feeds[0].proxy, "0x0", "0x1")

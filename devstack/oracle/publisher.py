@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlink_feeds.registry import Feed
+from chainlink_feeds.rounds import ROUND_MASK
 from devstack.chain import contracts
 from devstack.chain.replay import head_timestamp, mine_rounds, ocr_aggregator
 from devstack.chain.rpc import Rpc
@@ -70,7 +71,7 @@ class Oracle:
             phase = proxy.functions.phaseId().call()
             aggregator = ocr_aggregator(self.rpc, proxy.functions.phaseAggregators(phase).call())
             round_id, answer, _, updated_at, _ = proxy.functions.latestRoundData().call()
-            number = round_id & ((1 << 64) - 1)
+            number = round_id & ROUND_MASK
             last = (
                 history.SimRound(feed.pair, phase, number, answer, updated_at, updated_at, number) if number else None
             )

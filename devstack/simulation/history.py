@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from chainlink_feeds.registry import Feed
+from chainlink_feeds.rounds import proxy_round_id
 
 LABEL = "SIMULATED Chainlink history (not real market data)"
 HISTORY_DAYS = 200
@@ -80,11 +81,11 @@ class SimRound:
 
     @property
     def round_id(self) -> int:
-        return (self.phase << 64) | self.aggregator_round
+        return proxy_round_id(self.phase, self.aggregator_round)
 
     @property
     def proxy_answered_in_round(self) -> int:
-        return (self.phase << 64) | self.answered_in_round
+        return proxy_round_id(self.phase, self.answered_in_round)
 
     @property
     def updated_at_utc(self) -> datetime:

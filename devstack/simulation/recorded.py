@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 
+from chainlink_feeds.rounds import ROUND_MASK
 from devstack.settings import PROJECT_DIR
 from devstack.simulation import history
 
 RECORDED_DIR = PROJECT_DIR.parent / "shared" / "data" / "chainlink-recorded"
 FILES = {"USDC/USD": "usdc_usd_rounds.csv", "USDT/USD": "usdt_usd_rounds.csv"}
-MASK = (1 << 64) - 1
 KINDS = {1: "flux", 2: "ocr"}
 # The proxies existed before their first recorded round (2021-02-16 19:43 UTC is the earliest startedAt).
 DEPLOYED_AT = int(datetime(2021, 2, 15, tzinfo=UTC).timestamp())
@@ -38,7 +38,7 @@ def rounds(pair: str) -> list[history.SimRound]:
                 answer=int(row["answer"]),
                 started_at=int(row["startedAt"]),
                 updated_at=int(row["updatedAt"]),
-                answered_in_round=int(row["answeredInRound"]) & MASK,
+                answered_in_round=int(row["answeredInRound"]) & ROUND_MASK,
             )
             for row in csv.DictReader(f)
         ]

@@ -8,6 +8,7 @@ not through the reader under test.
 
 from __future__ import annotations
 
+from chainlink_feeds.rounds import proxy_round_id
 from devstack.chain import contracts
 from devstack.chain.rpc import Rpc
 from devstack.settings import ANVIL_URL
@@ -21,7 +22,7 @@ def with_live_rounds(feed, served: list[history.ServedRound]) -> list[history.Se
     proxy = Rpc(ANVIL_URL).web3().eth.contract(feed.proxy, abi=contracts.build()["EACAggregatorProxy"]["abi"])
     live = []
     for number in range(last.aggregator_round + 1, 2**32):
-        _, answer, started_at, updated_at, _ = proxy.functions.getRoundData((last.phase << 64) | number).call()
+        _, answer, started_at, updated_at, _ = proxy.functions.getRoundData(proxy_round_id(last.phase, number)).call()
         if updated_at == 0:  # an OCR aggregator answers zeros past its latest round
             break
         r = history.SimRound(feed.pair, last.phase, number, answer, started_at, updated_at, number)
