@@ -61,6 +61,7 @@ airflow-init: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint include/dbt
 
 clean: stack-down
 	rm -rf .stack

@@ -79,6 +79,30 @@ def test_deviation_and_status_match_pandas(built) -> None:
     assert set(both["peg_status_dbt"]) == {"healthy", "warning", "critical"}
 
 
+def test_served_intervals_tile_the_loaded_data(built) -> None:
+    """Each round is the price from its served_from until the next round's (served_from, round_id
+    order), the last one until the end of the newest loaded window: recomputed with pandas."""
+    raw, marts, *_ = built
+    rounds, _, windows = raw_frames(raw)
+    data_as_of = windows.groupby(["chain", "proxy_address"], as_index=False)["window_end"].max()
+    expected = rounds.sort_values(["chain", "proxy_address", "served_from", "round_id"]).merge(
+        data_as_of, on=["chain", "proxy_address"]
+    )
+    following = expected.groupby(["chain", "proxy_address"])["served_from"].shift(-1)
+    expected["is_last"] = following.isna()
+    expected["until"] = following.fillna(expected["window_end"])
+    staging = marts.removesuffix("_MARTS") + "_STAGING"
+    actual = query(
+        f"select chain, proxy_address, round_id, served_until, is_served_at_data_end "
+        f"from {staging}.INT_CHAINLINK__SERVED_INTERVALS"
+    )
+    both = expected.merge(actual, on=["chain", "proxy_address", "round_id"], validate="one_to_one")
+    assert len(both) == len(expected) == len(actual)
+    assert (both["until"] == both["served_until"]).all()
+    assert (both["is_last"] == both["is_served_at_data_end"]).all()
+    assert both.groupby(["chain", "proxy_address"])["is_served_at_data_end"].sum().eq(1).all()
+
+
 def pandas_zscores(rounds: pd.DataFrame, feeds: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
     """The hourly grid, carried-forward prices and rolling 24-hour statistics, recomputed with pandas."""
     out = []

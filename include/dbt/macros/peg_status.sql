@@ -13,3 +13,14 @@
 {% macro status_rank(status) -%}
     case {{ status }} when 'critical' then 2 when 'warning' then 1 else 0 end
 {%- endmacro %}
+
+{#- The status of a rank (status_rank's inverse); no_data for a null rank (no price). -#}
+{% macro status_of_rank(rank) -%}
+    case {{ rank }} when 2 then 'critical' when 1 then 'warning' when 0 then 'healthy' else 'no_data' end
+{%- endmacro %}
+
+{#- Off peg: at or beyond the feed's warning threshold (a warning or critical status). Depeg events
+    are runs of such rounds; the daily summary counts the seconds such a price was in effect. -#}
+{% macro is_off_peg(abs_deviation_bps='abs_deviation_bps', warning_bps='warning_bps') -%}
+    ({{ abs_deviation_bps }} >= {{ warning_bps }})
+{%- endmacro %}

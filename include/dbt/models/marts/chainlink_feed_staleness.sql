@@ -6,6 +6,10 @@ health as (
     select * from {{ ref('stablecoin_peg_health') }}
 ),
 
+intervals as (
+    select * from {{ ref('int_chainlink__served_intervals') }}
+),
+
 feeds as (
     select * from {{ ref('stg_chainlink__feeds') }}
 ),
@@ -19,37 +23,57 @@ phases as (
 ),
 
 loaded as (
-    select chain, proxy_address, max(window_end) as data_as_of
+    -- per feed, not from the served intervals: a feed with windows but no round yet is stale
+    select
+        chain,
+        proxy_address,
+        max(window_end) as data_as_of
     from windows
     group by chain, proxy_address
 ),
 
 serving as (
     -- the phase the proxy serves at the end of the loaded data
-    select phases.chain, phases.proxy_address, phases.phase_id, phases.activated_at
+    select
+        phases.chain,
+        phases.proxy_address,
+        phases.phase_id,
+        phases.activated_at
     from phases
     inner join loaded
-        on phases.chain = loaded.chain and phases.proxy_address = loaded.proxy_address
+        on
+            phases.chain = loaded.chain
+            and phases.proxy_address = loaded.proxy_address
     where phases.activated_at < loaded.data_as_of
-    qualify row_number() over (partition by phases.chain, phases.proxy_address order by phases.phase_id desc) = 1
+    qualify row_number() over (
+        partition by phases.chain, phases.proxy_address
+        order by phases.phase_id desc
+    ) = 1
 ),
 
 updates as (
     select
-        chain,
-        proxy_address,
-        max_by(updated_at, served_from) as last_updated_at,
-        max(served_from) as last_served_at,
+        health.chain,
+        health.proxy_address,
+        -- the round served at data_as_of: the one whose served interval reaches it
+        max(case when intervals.is_served_at_data_end then health.updated_at end) as last_updated_at,
+        max(health.served_from) as last_served_at,
         count(*) as rounds_loaded,
-        max(seconds_since_previous_update) as max_gap_seconds,
-        sum(case when is_heartbeat_exceeded then 1 else 0 end) as heartbeat_misses,
-        max(case when is_heartbeat_exceeded then served_from end) as last_heartbeat_miss_at
+        max(health.seconds_since_previous_update) as max_gap_seconds,
+        sum(case when health.is_heartbeat_exceeded then 1 else 0 end) as heartbeat_misses,
+        max(case when health.is_heartbeat_exceeded then health.served_from end) as last_heartbeat_miss_at
     from health
-    group by chain, proxy_address
+    inner join intervals
+        on
+            health.chain = intervals.chain
+            and health.proxy_address = intervals.proxy_address
+            and health.round_id = intervals.round_id
+    group by health.chain, health.proxy_address
 ),
 
 final as (
-    select
+    -- the column order is the mart's interface, so calculations stay among the plain columns
+    select  -- noqa: ST06
         feeds.chain,
         feeds.proxy_address,
         feeds.feed_pair,
@@ -76,11 +100,17 @@ final as (
         updates.last_heartbeat_miss_at
     from feeds
     inner join loaded
-        on feeds.chain = loaded.chain and feeds.proxy_address = loaded.proxy_address
+        on
+            feeds.chain = loaded.chain
+            and feeds.proxy_address = loaded.proxy_address
     left join updates
-        on feeds.chain = updates.chain and feeds.proxy_address = updates.proxy_address
+        on
+            feeds.chain = updates.chain
+            and feeds.proxy_address = updates.proxy_address
     left join serving
-        on feeds.chain = serving.chain and feeds.proxy_address = serving.proxy_address
+        on
+            feeds.chain = serving.chain
+            and feeds.proxy_address = serving.proxy_address
 )
 
 select * from final

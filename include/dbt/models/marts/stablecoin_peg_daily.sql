@@ -6,12 +6,12 @@ health as (
     select * from {{ ref('stablecoin_peg_health') }}
 ),
 
-zscores as (
-    select * from {{ ref('stablecoin_peg_zscore') }}
+intervals as (
+    select * from {{ ref('int_chainlink__served_intervals') }}
 ),
 
-windows as (
-    select * from {{ ref('stg_chainlink__load_windows') }}
+zscores as (
+    select * from {{ ref('stablecoin_peg_zscore') }}
 ),
 
 days as (
@@ -26,25 +26,17 @@ days as (
     from zscores
 ),
 
-data_end as (
-    select chain, proxy_address, max(window_end) as loaded_until
-    from windows
-    group by chain, proxy_address
-),
-
 in_effect as (
-    -- each round is the feed's price from when the proxy served it until the next round (or the end of the data)
+    -- each round is the feed's price over its served interval
     select
         health.*,
-        coalesce(
-            lead(health.served_from) over (
-                partition by health.chain, health.proxy_address order by health.served_from, health.round_id
-            ),
-            data_end.loaded_until
-        ) as effective_until
+        intervals.served_until
     from health
-    inner join data_end
-        on health.chain = data_end.chain and health.proxy_address = data_end.proxy_address
+    inner join intervals
+        on
+            health.chain = intervals.chain
+            and health.proxy_address = intervals.proxy_address
+            and health.round_id = intervals.round_id
 ),
 
 day_segments as (
@@ -62,21 +54,28 @@ day_segments as (
         datediff(
             'second',
             greatest(in_effect.served_from, days.day_start),
-            least(in_effect.effective_until, days.day_end)
+            least(in_effect.served_until, days.day_end)
         ) as seconds_in_effect
     from days
     inner join in_effect
-        on days.chain = in_effect.chain
-        and days.proxy_address = in_effect.proxy_address
-        and in_effect.served_from < days.day_end
-        and in_effect.effective_until > days.day_start
+        on
+            days.chain = in_effect.chain
+            and days.proxy_address = in_effect.proxy_address
+            and days.day_end > in_effect.served_from
+            and days.day_start < in_effect.served_until
 ),
 
 ranked as (
     select
         *,
-        row_number() over (partition by chain, proxy_address, day order by served_from, round_id) as first_rank,
-        row_number() over (partition by chain, proxy_address, day order by served_from desc, round_id desc) as last_rank
+        row_number() over (
+            partition by chain, proxy_address, day
+            order by served_from asc, round_id asc
+        ) as first_rank,
+        row_number() over (
+            partition by chain, proxy_address, day
+            order by served_from desc, round_id desc
+        ) as last_rank
     from day_segments
 ),
 
@@ -90,7 +89,7 @@ daily as (
         min(price_usd) as low_price_usd,
         max(price_usd) as high_price_usd,
         sum(case when is_round_of_day then 1 else 0 end) as rounds,
-        sum(case when abs_deviation_bps >= warning_bps then seconds_in_effect else 0 end) as seconds_off_peg,
+        sum(case when {{ is_off_peg() }} then seconds_in_effect else 0 end) as seconds_off_peg,
         max(abs_deviation_bps) as worst_abs_deviation_bps,
         max({{ status_rank('peg_status') }}) as worst_status_rank
     from ranked
@@ -98,7 +97,11 @@ daily as (
 ),
 
 daily_z as (
-    select chain, proxy_address, day, max(abs(z_score)) as worst_abs_z_score
+    select
+        chain,
+        proxy_address,
+        day,
+        max(abs(z_score)) as worst_abs_z_score
     from zscores
     group by chain, proxy_address, day
 ),
@@ -118,13 +121,18 @@ final as (
         coalesce(daily.seconds_off_peg, 0) as seconds_off_peg,
         daily.worst_abs_deviation_bps,
         daily_z.worst_abs_z_score,
-        case daily.worst_status_rank when 2 then 'critical' when 1 then 'warning' when 0 then 'healthy' else 'no_data' end
-            as day_status
+        {{ status_of_rank('daily.worst_status_rank') }} as day_status
     from days
     left join daily
-        on days.chain = daily.chain and days.proxy_address = daily.proxy_address and days.day = daily.day
+        on
+            days.chain = daily.chain
+            and days.proxy_address = daily.proxy_address
+            and days.day = daily.day
     left join daily_z
-        on days.chain = daily_z.chain and days.proxy_address = daily_z.proxy_address and days.day = daily_z.day
+        on
+            days.chain = daily_z.chain
+            and days.proxy_address = daily_z.proxy_address
+            and days.day = daily_z.day
 )
 
 select * from final

@@ -27,7 +27,9 @@ deviations as (
         cast(rounds.price_usd - feeds.peg_usd as float) / cast(feeds.peg_usd as float) * 100 as deviation_pct
     from rounds
     inner join feeds
-        on rounds.chain = feeds.chain and rounds.proxy_address = feeds.proxy_address
+        on
+            rounds.chain = feeds.chain
+            and rounds.proxy_address = feeds.proxy_address
 ),
 
 final as (

@@ -52,7 +52,9 @@ events as (
         null as hour_at
     from rounds
     inner join feeds
-        on rounds.chain = feeds.chain and rounds.proxy_address = feeds.proxy_address
+        on
+            rounds.chain = feeds.chain
+            and rounds.proxy_address = feeds.proxy_address
 ),
 
 carried as (
@@ -99,7 +101,7 @@ rolling as (
 
 scored as (
     select
-        rolling.*,
+        *,
         min_offset_units = max_offset_units as is_flat_window,
         case
             when peg_offset_units is null or observations_24h < 2 then null
@@ -128,7 +130,9 @@ final as (
         coalesce(abs(scored.z_score) > {{ var('outlier_abs_z') }}, false) as is_outlier
     from scored
     inner join feeds
-        on scored.chain = feeds.chain and scored.proxy_address = feeds.proxy_address
+        on
+            scored.chain = feeds.chain
+            and scored.proxy_address = feeds.proxy_address
 )
 
 select * from final

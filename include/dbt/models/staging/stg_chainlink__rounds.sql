@@ -25,7 +25,6 @@ renamed as (
         loaded_at,
         airflow_run_id
     from source
-    where price > 0
 )
 
 select * from renamed

@@ -1,22 +1,40 @@
 -- Every feed-day covered by a daily (24-hour) load window has exactly 24 hourly grid rows.
 with
 
+windows as (
+    select * from {{ ref('stg_chainlink__load_windows') }}
+),
+
+zscores as (
+    select * from {{ ref('stablecoin_peg_zscore') }}
+),
+
 daily_windows as (
-    select chain, proxy_address, to_date(window_start) as day
-    from {{ ref('stg_chainlink__load_windows') }}
+    select
+        chain,
+        proxy_address,
+        to_date(window_start) as day
+    from windows
     where datediff('hour', window_start, window_end) = 24
 ),
 
 grid_rows as (
-    select chain, proxy_address, day, count(*) as hours
-    from {{ ref('stablecoin_peg_zscore') }}
+    select
+        chain,
+        proxy_address,
+        day,
+        count(*) as hours
+    from zscores
     group by chain, proxy_address, day
 )
 
-select daily_windows.*, grid_rows.hours
+select
+    daily_windows.*,
+    grid_rows.hours
 from daily_windows
 left join grid_rows
-    on daily_windows.chain = grid_rows.chain
-    and daily_windows.proxy_address = grid_rows.proxy_address
-    and daily_windows.day = grid_rows.day
+    on
+        daily_windows.chain = grid_rows.chain
+        and daily_windows.proxy_address = grid_rows.proxy_address
+        and daily_windows.day = grid_rows.day
 where coalesce(grid_rows.hours, 0) <> 24

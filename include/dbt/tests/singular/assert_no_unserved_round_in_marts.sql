@@ -1,5 +1,7 @@
 -- A round the proxy never served, or that is not a price, is never in a mart.
-with health as (
+with
+
+health as (
     select * from {{ ref('stablecoin_peg_health') }}
 ),
 
@@ -7,9 +9,14 @@ rejections as (
     select * from {{ source('chainlink', 'chainlink_round_rejections') }}
 )
 
-select health.chain, health.proxy_address, health.round_id, rejections.reason
+select
+    health.chain,
+    health.proxy_address,
+    health.round_id,
+    rejections.reason
 from health
 inner join rejections
-    on health.chain = rejections.chain
-    and health.proxy_address = rejections.proxy_address
-    and health.round_id = rejections.round_id
+    on
+        health.chain = rejections.chain
+        and health.proxy_address = rejections.proxy_address
+        and health.round_id = rejections.round_id
