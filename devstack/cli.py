@@ -17,11 +17,12 @@ from devstack import clock, demo, stack
 from devstack.chain import contracts, stack_history
 from devstack.chain.rpc import ChainError
 from devstack.cluster.airflow_env import airflow_env
-from devstack.cluster.airflow_init import POOLS, init_airflow
+from devstack.cluster.airflow_init import init_airflow
 from devstack.oracle import service as oracle
 from devstack.oracle.market import MoveError
 from devstack.services import processes
 from devstack.simulation.truth import day_truth
+from peg_monitor import settings
 
 
 def _up(_: argparse.Namespace) -> None:
@@ -60,7 +61,7 @@ def _airflow_init(_: argparse.Namespace) -> None:
     env = airflow_env()
     with clock.step("airflow db"):
         init_airflow(env)
-    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p for p, _, _ in POOLS)}")
+    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p.name for p in settings.pools())}")
 
 
 def _demo(_: argparse.Namespace) -> None:

@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from peg_monitor import settings
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACK_DIR = Path(os.environ.get("PEG_STACK_DIR", PROJECT_DIR / ".stack")).resolve()
 BUILD_DIR = STACK_DIR / "build"
@@ -22,8 +24,9 @@ ANVIL_CHAIN_ID = int(os.environ.get("PEG_ANVIL_CHAIN_ID", "1"))
 
 FAKESNOW_HOST = os.environ.get("PEG_FAKESNOW_HOST", "127.0.0.1")
 FAKESNOW_PORT = int(os.environ.get("PEG_FAKESNOW_PORT", "8765"))
-SNOWFLAKE_DATABASE = os.environ.get("PEG_SNOWFLAKE_DATABASE", "PEG_MONITOR")
-SNOWFLAKE_SCHEMA = os.environ.get("PEG_SNOWFLAKE_SCHEMA", "RAW")
+# The database and raw schema the pipeline uses (one home: peg_monitor.settings), created in the emulator.
+SNOWFLAKE_DATABASE = settings.snowflake_database()
+SNOWFLAKE_SCHEMA = settings.raw_schema()
 SNOWFLAKE_WAREHOUSE = os.environ.get("PEG_SNOWFLAKE_WAREHOUSE", "PEG_WH")
 
 DASHBOARD_HOST = os.environ.get("PEG_DASHBOARD_HOST", "127.0.0.1")

@@ -7,18 +7,15 @@ import subprocess
 
 from devstack.services import processes
 from devstack.settings import BIN
-
-# Pools the DAGs use: (name, slots, description). airflow_settings.yaml declares the same for Astro.
-POOLS = [
-    ("chainlink_rpc", 4, "Concurrent Chainlink RPC reads"),
-    ("snowflake_warehouse", 4, "Concurrent Snowflake work (dbt models and tests, the freshness gate)"),
-]
+from peg_monitor import settings
 
 
 def init_airflow(env: dict[str, str]) -> None:
     """Migrate the metadata DB (SQLite or Postgres, as `env` says) and create the pools (idempotent)."""
     airflow = str(BIN / "airflow")
-    commands = [["db", "migrate"]] + [["pools", "set", pool, str(slots), about] for pool, slots, about in POOLS]
+    commands = [["db", "migrate"]] + [
+        ["pools", "set", pool.name, str(pool.slots), pool.description] for pool in settings.pools()
+    ]
     for args in commands:
         done = subprocess.run([airflow, *args], env=os.environ | env, capture_output=True, text=True)
         if done.returncode != 0:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from devstack.services import emulator, processes
 from devstack.settings import BIN, DASHBOARD_HOST, DASHBOARD_PORT, PROJECT_DIR, SNOWFLAKE_DATABASE
+from peg_monitor import settings
 
 
-def dashboard_env(marts_schema: str = "ANALYTICS_MARTS") -> dict[str, str]:
-    """Settings for the Streamlit app against the emulator (see streamlit_app/README.md)."""
+def dashboard_env(marts_schema: str | None = None) -> dict[str, str]:
+    """Settings for the Streamlit app against the emulator (see streamlit_app/README.md); the marts
+    schema defaults to the one dbt builds (peg_monitor.settings)."""
     params = emulator.connection_params()
     return {
         "SNOWFLAKE_ACCOUNT": params["account"],
@@ -18,14 +20,14 @@ def dashboard_env(marts_schema: str = "ANALYTICS_MARTS") -> dict[str, str]:
         "SNOWFLAKE_PROTOCOL": params["protocol"],
         "SNOWFLAKE_DATABASE": SNOWFLAKE_DATABASE,
         "SNOWFLAKE_WAREHOUSE": params["warehouse"],
-        "PEG_MARTS_SCHEMA": marts_schema,
+        "PEG_MARTS_SCHEMA": marts_schema or settings.marts_schema(),
     }
 
 
 def start_dashboard(
     name: str = "dashboard",
     port: int = DASHBOARD_PORT,
-    marts_schema: str = "ANALYTICS_MARTS",
+    marts_schema: str | None = None,
     extra: dict | None = None,
 ) -> bool:
     """Start the app unless it runs and wait until it answers its health check. True if started."""

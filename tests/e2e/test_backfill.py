@@ -22,10 +22,10 @@ import pytest
 from psycopg2.extras import RealDictCursor
 
 from devstack.cluster import rest
-from devstack.cluster.airflow_init import POOLS
 from devstack.services import postgres, processes
 from devstack.settings import ANVIL_URL
 from devstack.simulation import history
+from peg_monitor import settings
 from tests.e2e.conftest import MART_TABLES, Pipeline
 from tests.e2e.rpc_gate import RpcGate, rpc_gate
 from tests.support.pipeline import create_schema, dbt_build, drop_schemas, load_days, query
@@ -262,12 +262,12 @@ def running_at(tries: list[dict], moment: datetime) -> list[dict]:
     return [t for t in tries if t["start_date"] <= moment < t["end_date"]]
 
 
-@pytest.mark.parametrize("pool", [name for name, _, _ in POOLS])
+@pytest.mark.parametrize("pool", [pool.name for pool in settings.pools()])
 def test_pools_bound_concurrency_across_both_workers(backfilled: Backfill, pipeline: Pipeline, pool: str) -> None:
     """From task start/end times (every try, every run): never more tasks of a pool running at once,
     on both workers together, than the pool's slots; and at some moment the pool was full while
     one of its tasks was ready and waiting and the workers had free slots, so the pool held it back."""
-    slots = next(s for name, s, _ in POOLS if name == pool)
+    slots = next(p.slots for p in settings.pools() if p.name == pool)
     capacity = pipeline.cluster.concurrency * len(pipeline.cluster.workers)
     ran = [t for t in backfilled.tries if t["start_date"] and t["end_date"]]
     in_pool = [t for t in ran if t["pool"] == pool]
