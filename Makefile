@@ -5,6 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEVSTACK := PYTHONPATH=plugins:. $(PY) -m devstack
+# When the make command started: each demo step prints the time since (devstack/clock.py).
+ifndef PEG_MAKE_STARTED
+PEG_MAKE_STARTED := $(shell date +%s)
+endif
+export PEG_MAKE_STARTED
+SINCE_START = printf '%-10s ready  (+%s s since make started)\n' $(1) $$(( $$(date +%s) - $(PEG_MAKE_STARTED) ))
 
 .PHONY: demo test install browser services-packages dbt-manifest stack-up stack-down stack-status airflow-init lint clean
 
@@ -15,6 +21,7 @@ test: install browser services-packages dbt-manifest
 	$(PY) -m pytest
 
 install: $(VENV)/.installed node_modules/.installed
+	@$(call SINCE_START,install)
 
 # uv installs the same pinned set as pip (every package is pinned in constraints.txt) in about 15 s
 # instead of about 3 minutes: most of a newcomer's first `make demo` was pip.
@@ -36,8 +43,9 @@ browser:
 # Debian's PostgreSQL 15 (Airflow's metadata DB) and Redis (the Celery broker): the local stack runs its
 # own servers of them on their own ports, with their data in .stack/.
 services-packages:
-	compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && command -v redis-server >/dev/null || \
+	@compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && command -v redis-server >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq postgresql-15 redis-server >/dev/null)
+	@$(call SINCE_START,packages)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
