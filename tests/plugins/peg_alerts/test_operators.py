@@ -27,9 +27,13 @@ from chainlink_feeds.store import RoundStore
 from devstack import warehouse
 from devstack.alert_receiver import apprise_url, make_server, read_inbox
 from devstack.settings import DASHBOARD_URL, PROJECT_DIR
-from peg_monitor.alert_store import DDL, TRANSITIONS_TABLE, AlertStore
-from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
-from peg_monitor.apprise_hook import AlertDeliveryError
+from peg_alerts.hooks import AlertDeliveryError
+from peg_alerts.notifications import notify_pipeline_failure
+from peg_alerts.operators import PegAlertOperator
+from peg_alerts.store import AlertStore
+from warehouse.tables import PEG_ALERT_TRANSITIONS
+
+TRANSITIONS_TABLE = PEG_ALERT_TRANSITIONS.name
 
 TEST_CONN_ID = "apprise_test"
 
@@ -220,10 +224,10 @@ def test_a_backfill_leaves_a_live_transition_outside_its_interval_to_be_paged(us
 def as_older_release_table(schema: str) -> None:
     """Rebuild the transitions table, rows and all, as the release before to_status was in its key made it."""
     table = f"{schema}.{TRANSITIONS_TABLE}"
-    old_ddl = DDL.replace("kind, round_id, to_status)", "kind, round_id)")
+    older = dataclasses.replace(PEG_ALERT_TRANSITIONS, key=("chain", "proxy_address", "kind", "round_id"))
     with snowflake.connector.connect(**warehouse.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"alter table {table} rename to {table}_NEW")
-        cur.execute(f"create table {table} ({old_ddl})")
+        cur.execute(older.create_sql(schema))
         cur.execute(f"insert into {table} select * from {table}_NEW")
         cur.execute(f"drop table {table}_NEW")
 
@@ -249,9 +253,7 @@ def test_a_threshold_change_that_gives_a_round_another_status_pages_it(usdc, rec
     assert run_alerts(usdc.schema, run_id="scheduled__again")["sent"] == 0
 
 
-KILLED_TRY = (
-    "import sys; from tests.plugins.peg_monitor.test_alert_operator import run_alerts; run_alerts(*sys.argv[1:])"
-)
+KILLED_TRY = "import sys; from tests.plugins.peg_alerts.test_operators import run_alerts; run_alerts(*sys.argv[1:])"
 
 
 def test_a_retry_sends_what_its_killed_try_claimed_and_another_run_waits_for_the_lease(
