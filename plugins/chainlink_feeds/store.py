@@ -1,4 +1,4 @@
-"""Load rounds into Snowflake: tables created from code, one MERGE per table inside one transaction.
+"""Load rounds into Snowflake: the raw tables of `warehouse.tables`, one MERGE per table in one transaction.
 
 Prices are the rounds the proxy served, with `served_from` (see chainlink_feeds.reader); rounds it
 never served and rounds that are not prices go to the rejections table with their reason, and a
