@@ -60,11 +60,12 @@ class AlertStore:
                 return
             # Renamed first, so a run starting meanwhile creates the new table rather than using the old.
             old, columns = f"{self.table}_OLD_KEY", ", ".join(PEG_ALERT_TRANSITIONS.column_names)
+            same_key = " and ".join(f"n.{k} = o.{k}" for k in PEG_ALERT_TRANSITIONS.key)
             cur.execute(f"alter table {self.table} rename to {old}")
             ensure_table(cur, PEG_ALERT_TRANSITIONS, self.schema)
             cur.execute(
-                f"insert into {self.table} ({columns}) select {columns} from {old} as o where not exists "
-                f"(select 1 from {self.table} as n where {' and '.join(f'n.{k} = o.{k}' for k in PEG_ALERT_TRANSITIONS.key)})"
+                f"insert into {self.table} ({columns}) select {columns} from {old} as o "
+                f"where not exists (select 1 from {self.table} as n where {same_key})"
             )
             cur.execute(f"drop table {old}")
 
