@@ -191,7 +191,7 @@ def warehouse_work() -> None:
 
     from chainlink_feeds.operators import ChainlinkFeedOperator
     from chainlink_feeds.registry import load_registry
-    from peg_monitor.alerts import PegAlertOperator
+    from peg_alerts.operators import PegAlertOperator
     from tests.support.pipeline import create_schema, drop_schemas
 
     schema, now = f"BENCH_RT_{uuid.uuid4().hex[:8].upper()}", datetime.now(UTC).replace(microsecond=0)

@@ -43,8 +43,9 @@ from cosmos import DbtTaskGroup
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
+from peg_alerts.notifications import notify_pipeline_failure
+from peg_alerts.operators import PegAlertOperator
 from peg_monitor import settings
-from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import raw_rounds_asset
 from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor

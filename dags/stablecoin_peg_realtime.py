@@ -29,8 +29,9 @@ from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, Cron
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 from chainlink_feeds.triggers import NewRoundTrigger
+from peg_alerts.notifications import notify_pipeline_failure
+from peg_alerts.operators import PegAlertOperator
 from peg_monitor import settings
-from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
 from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import raw_rounds_asset
 

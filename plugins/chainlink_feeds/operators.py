@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +19,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from chainlink_feeds.hooks import ChainlinkHook
-    from peg_monitor.snowflake_hook import PegSnowflakeHook
+    from chainlink_feeds.reader import WindowRead
+    from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
+    from chainlink_feeds.store import LoadResult, RoundStore
+    from warehouse.hooks import PegSnowflakeHook
 
 PHASE_CACHE = Path(
     os.environ.get(
@@ -104,77 +108,97 @@ class ChainlinkFeedOperator(BaseOperator):
 
     @cached_property
     def snowflake_hook(self) -> PegSnowflakeHook:
-        from peg_monitor.snowflake_hook import PegSnowflakeHook
+        from warehouse.hooks import PegSnowflakeHook
 
         return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from chainlink_feeds.phases import PhaseCache
-        from chainlink_feeds.reader import FeedReader
-        from chainlink_feeds.rounds import validate
         from chainlink_feeds.store import RoundStore
 
         feed = self.feed
-        schema = self.raw_schema  # None: the connection's default schema
         with closing(self.snowflake_hook.get_conn()) as connection:
-            store = RoundStore(connection, schema)
+            store = RoundStore(connection, self.raw_schema)  # schema None: the connection's default
             store.ensure_tables()
-            end = _parse_time(self.window_end, "window_end")
-            start = (
-                _parse_time(self.window_start, "window_start")
-                if self.window_start
-                else store.last_loaded(feed) or end - RESUME_LOOKBACK
-            )
+            start, end = self.window(store)
             if start >= end:
                 self.log.info("%s: nothing to load, window [%s, %s) is empty", feed.pair, start, end)
-                return {
-                    "feed": feed.pair,
-                    "window_start": start.isoformat(),
-                    "window_end": end.isoformat(),
-                    "rounds_loaded": 0,
-                }
-            reader = FeedReader(self.chainlink_hook, feed, PhaseCache(PHASE_CACHE))
-            read = reader.read(start, end)
-            accepted, invalid = validate(read.rounds, read.carry_in, feed.heartbeat_limit_seconds)
-            rejected = read.unserved + invalid
-            for rejection in rejected:
-                self.log.warning("%s: rejected round %s: %s", feed.pair, rejection.round.round_id, rejection.reason)
-            for a in accepted:
-                if a.is_heartbeat_exceeded:
-                    self.log.warning(
-                        "%s: heartbeat missed: round %s replaced a price %ss old (heartbeat %ss + grace %ss)",
-                        feed.pair, a.round.round_id, a.seconds_since_previous, feed.heartbeat_seconds,
-                        feed.heartbeat_grace_seconds,
-                    )  # fmt: skip
-            carry_in = (
-                read.carry_in.round if read.carry_in and read.carry_in.round in {a.round for a in accepted} else None
-            )
+                window = {"window_start": start.isoformat(), "window_end": end.isoformat()}
+                return {"feed": feed.pair, **window, "rounds_loaded": 0}
+            checked = self.read_window(start, end)
             result = store.load(
-                feed, (start, end), accepted, rejected, carry_in, read.activations, read.block, context["run_id"]
-            )
-        window_prices = [a.round.price(feed.decimals) for a in accepted if a.round is not carry_in]
-        summary = {
-            "feed": feed.pair,
-            "chain": feed.chain,
-            "window_start": start.isoformat(),
-            "window_end": end.isoformat(),
-            "block_number": read.block,
-            "phases": read.phases,
-            "phase_activations": {str(p): a.timestamp for p, a in read.activations.items()},
-            "rounds_not_served": sum(1 for r in read.unserved if r.reason.startswith("never served")),
-            "rounds_loaded": len(window_prices),
-            "carry_in_round_id": str(carry_in.round_id) if carry_in else None,
-            "rounds_rejected": len(rejected),
-            "stale_gaps": sum(1 for a in accepted if a.is_heartbeat_exceeded),
-            "min_price": str(min(window_prices)) if window_prices else None,
-            "max_price": str(max(window_prices)) if window_prices else None,
-            "rows_merged": result.rounds_merged,
-            "rpc_requests": self.chainlink_hook.requests_made,
-            "rpc_calls": self.chainlink_hook.calls_made,
-        }
+                feed, (start, end), checked.accepted, checked.rejected, checked.carry_in, checked.read.activations,
+                checked.read.block, context["run_id"],
+            )  # fmt: skip
+        summary = load_summary(feed, (start, end), checked, result, self.chainlink_hook)
         self.log.info(
             "%s: loaded %s rounds (+carry-in %s), rejected %s, with %s RPC requests at block %s",
-            feed.pair, summary["rounds_loaded"], summary["carry_in_round_id"], len(rejected),
-            summary["rpc_requests"], read.block,
+            feed.pair, summary["rounds_loaded"], summary["carry_in_round_id"], summary["rounds_rejected"],
+            summary["rpc_requests"], checked.read.block,
         )  # fmt: skip
         return summary
+
+    def window(self, store: RoundStore) -> tuple[datetime, datetime]:
+        """[start, end) in UTC; no window_start resumes from the feed's last stored round (or a day back)."""
+        end = _parse_time(self.window_end, "window_end")
+        if self.window_start:
+            return _parse_time(self.window_start, "window_start"), end
+        return store.last_loaded(self.feed) or end - RESUME_LOOKBACK, end
+
+    def read_window(self, start: datetime, end: datetime) -> CheckedWindow:
+        """The window's rounds read from the chain and validated; logs each rejection and missed heartbeat."""
+        from chainlink_feeds.phases import PhaseCache
+        from chainlink_feeds.reader import FeedReader
+        from chainlink_feeds.rounds import validate
+
+        feed = self.feed
+        read = FeedReader(self.chainlink_hook, feed, PhaseCache(PHASE_CACHE)).read(start, end)
+        accepted, invalid = validate(read.rounds, read.carry_in, feed.heartbeat_limit_seconds)
+        rejected = read.unserved + invalid
+        for rejection in rejected:
+            self.log.warning("%s: rejected round %s: %s", feed.pair, rejection.round.round_id, rejection.reason)
+        for a in accepted:
+            if a.is_heartbeat_exceeded:
+                self.log.warning(
+                    "%s: heartbeat missed: round %s replaced a price %ss old (heartbeat %ss + grace %ss)",
+                    feed.pair, a.round.round_id, a.seconds_since_previous, feed.heartbeat_seconds,
+                    feed.heartbeat_grace_seconds,
+                )  # fmt: skip
+        carry_in = read.carry_in.round if read.carry_in and read.carry_in.round in {a.round for a in accepted} else None
+        return CheckedWindow(read, accepted, rejected, carry_in)
+
+
+@dataclass(frozen=True)
+class CheckedWindow:
+    """One window as read and validated: what the store loads and the summary reports."""
+
+    read: WindowRead
+    accepted: list[AcceptedRound]
+    rejected: list[Rejection]
+    carry_in: Round | None  # the carry-in round, if it was accepted
+
+
+def load_summary(
+    feed: Feed, window: tuple[datetime, datetime], checked: CheckedWindow, result: LoadResult, hook: ChainlinkHook
+) -> dict[str, Any]:
+    """The task's XCom: the window, what was read and stored, the window's price range, RPC use."""
+    read, carry_in = checked.read, checked.carry_in
+    prices = [a.round.price(feed.decimals) for a in checked.accepted if a.round is not carry_in]
+    return {
+        "feed": feed.pair,
+        "chain": feed.chain,
+        "window_start": window[0].isoformat(),
+        "window_end": window[1].isoformat(),
+        "block_number": read.block,
+        "phases": read.phases,
+        "phase_activations": {str(p): a.timestamp for p, a in read.activations.items()},
+        "rounds_not_served": sum(1 for r in read.unserved if r.reason.startswith("never served")),
+        "rounds_loaded": len(prices),
+        "carry_in_round_id": str(carry_in.round_id) if carry_in else None,
+        "rounds_rejected": len(checked.rejected),
+        "stale_gaps": sum(1 for a in checked.accepted if a.is_heartbeat_exceeded),
+        "min_price": str(min(prices)) if prices else None,
+        "max_price": str(max(prices)) if prices else None,
+        "rows_merged": result.rounds_merged,
+        "rpc_requests": hook.requests_made,
+        "rpc_calls": hook.calls_made,
+    }

@@ -1,1 +1,9 @@
-"""Peg-monitor specific Airflow pieces: the Snowflake hook variant and the sensors."""
+"""The pipeline after the ingest: the dbt glue, the lineage and the freshness gate.
+
+- `dbt_project.py` + `dbt_profile.py`: Cosmos settings, the manifest check, the profile mapping.
+- `lineage.py`: the raw tables' asset, named as Cosmos and OpenLineage name Snowflake tables.
+- `sensors.py` + `triggers.py` + `freshness.py`: the marts freshness gate and the deferred check that
+  the dashboard serves the run's window (`freshness.dashboard_url_of` also gives the alerts' links).
+
+The Snowflake hook lives in `warehouse`, the alerts in `peg_alerts`.
+"""

@@ -56,7 +56,7 @@ class MartsFreshnessSensor(BaseSensorOperator):
         self._problems: list[str] = []
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        from peg_monitor.snowflake_hook import PegSnowflakeHook
+        from warehouse.hooks import PegSnowflakeHook
 
         with (
             closing(PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id).get_conn()) as conn,

@@ -58,7 +58,9 @@ def start_date() -> datetime:
 
 def rpc_pool() -> Pool:
     """The pool bounding concurrent Chainlink RPC reads (PEG_RPC_POOL, PEG_RPC_POOL_SLOTS)."""
-    return Pool(_text("PEG_RPC_POOL", "chainlink_rpc"), _slots("PEG_RPC_POOL_SLOTS", 4), "Concurrent Chainlink RPC reads")
+    return Pool(
+        _text("PEG_RPC_POOL", "chainlink_rpc"), _slots("PEG_RPC_POOL_SLOTS", 4), "Concurrent Chainlink RPC reads"
+    )
 
 
 def warehouse_pool() -> Pool:

@@ -117,7 +117,8 @@ def test_the_raw_asset_shares_the_cosmos_namespace_of_the_devstack_connection(da
 
 
 def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag) -> None:
-    from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
+    from peg_alerts.notifications import notify_pipeline_failure
+    from peg_alerts.operators import PegAlertOperator
 
     dag = dagbag.dags["stablecoin_peg_daily"]
     alerts = dag.get_task("peg_alerts")
@@ -130,7 +131,8 @@ def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag) -> 
 
 def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(dagbag, feeds) -> None:
     from chainlink_feeds.triggers import NewRoundTrigger
-    from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
+    from peg_alerts.notifications import notify_pipeline_failure
+    from peg_alerts.operators import PegAlertOperator
 
     dag = dagbag.dags["stablecoin_peg_realtime"]
     (watched,) = dag.timetable.asset_condition.objects  # one chain in the registry: one watched asset

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import snowflake.connector
 
-from devstack import warehouse
+from devstack.services import emulator
 from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
 from tests.support.pipeline import DAY, create_schema, drop_schemas, load_days, query
 
@@ -47,7 +47,7 @@ def staged(stack, feeds, tmp_path_factory):
 
 def test_a_non_positive_price_stays_in_staging_and_fails_its_test(staged) -> None:
     raw, staging, work = staged
-    with snowflake.connector.connect(**warehouse.connection_params()) as conn:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(
             f"update {raw}.CHAINLINK_ROUNDS set price = -price, answer = -answer "
             f"where round_id = (select max(round_id) from {raw}.CHAINLINK_ROUNDS)"

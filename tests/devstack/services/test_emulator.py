@@ -8,7 +8,7 @@ import pytest
 import snowflake.connector.errors
 
 from devstack.settings import FAKESNOW_PORT
-from peg_monitor.snowflake_hook import PegSnowflakeHook
+from warehouse.hooks import PegSnowflakeHook
 
 
 def test_airflow_connection_reaches_the_emulator(snowflake_schema: str) -> None:

@@ -133,10 +133,10 @@ def test_stale_gap_is_recorded_and_late_heartbeats_are_not(stack, truth, snowfla
 def test_a_failed_load_leaves_no_partial_rows(stack, snowflake_schema, monkeypatch) -> None:
     real_merge = RoundStore._merge
 
-    def failing_merge(self, cur, table, *args, **kwargs):
-        if table == "CHAINLINK_LOAD_WINDOWS":
+    def failing_merge(self, cur, spec, *args, **kwargs):
+        if spec.name == "CHAINLINK_LOAD_WINDOWS":
             raise RuntimeError("injected failure after the rounds were merged")
-        return real_merge(self, cur, table, *args, **kwargs)
+        return real_merge(self, cur, spec, *args, **kwargs)
 
     monkeypatch.setattr(RoundStore, "_merge", failing_merge)
     with pytest.raises(RuntimeError, match="injected"):
@@ -172,14 +172,13 @@ def test_unknown_feed_is_a_clear_error(stack, snowflake_schema) -> None:
 def test_an_older_rounds_table_gains_served_from_and_still_resumes(stack, snowflake_schema, feed_by_pair) -> None:
     """A table an older release created has no served_from: it is added and filled from updated_at,
     so a near-real-time load resumes from the old rows instead of skipping back to a day ago."""
-    from chainlink_feeds.store import DDL, ROUNDS_TABLE
+    from warehouse.tables import CHAINLINK_ROUNDS
 
     feed = feed_by_pair["DAI/USD"]
-    old_ddl = DDL[ROUNDS_TABLE].replace("served_from timestamp_ntz not null,", "")
     with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
-        cur.execute(f"create table {snowflake_schema}.{ROUNDS_TABLE} ({old_ddl})")
+        cur.execute(CHAINLINK_ROUNDS.without("served_from").create_sql(snowflake_schema))
         cur.execute(
-            f"insert into {snowflake_schema}.{ROUNDS_TABLE} (chain, chain_id, proxy_address, feed_pair, round_id, "
+            f"insert into {snowflake_schema}.{CHAINLINK_ROUNDS.name} (chain, chain_id, proxy_address, feed_pair, round_id, "
             f"phase_id, aggregator_round_id, answer, decimals, price, started_at, updated_at, answered_in_round, "
             f"block_number, loaded_at) values ('ethereum', 1, '{feed.proxy}', 'DAI/USD', 18446744073709551617, 1, 1, "
             f"100000000, 8, 1.0, '2026-01-01 00:00:00', '2026-01-01 00:00:05', 18446744073709551617, 1, "
@@ -188,6 +187,6 @@ def test_an_older_rounds_table_gains_served_from_and_still_resumes(stack, snowfl
         store = RoundStore(conn, snowflake_schema)
         store.ensure_tables()
         store.ensure_tables()  # twice: the second finds the column and changes nothing
-        cur.execute(f"select served_from from {snowflake_schema}.{ROUNDS_TABLE}")
+        cur.execute(f"select served_from from {snowflake_schema}.{CHAINLINK_ROUNDS.name}")
         assert cur.fetchall() == [(datetime(2026, 1, 1, 0, 0, 5),)]
         assert store.last_loaded(feed) == datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 
 import snowflake.connector
 
-from chainlink_feeds.store import DDL, FEEDS_TABLE, RoundStore
+from chainlink_feeds.store import RoundStore
 from devstack.services import emulator
+from warehouse.tables import CHAINLINK_FEEDS
+
+FEEDS_TABLE = CHAINLINK_FEEDS.name
 
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
 
@@ -25,11 +28,9 @@ def test_an_older_feeds_table_gains_the_thresholds_and_a_load_writes_the_registr
     snowflake_schema, feed_by_pair
 ) -> None:
     feed = feed_by_pair["USDC/USD"]
-    old_ddl = DDL[FEEDS_TABLE]
-    for column in ("warning_bps", "critical_bps", "hysteresis_bps"):
-        old_ddl = old_ddl.replace(f"{column} number(6,0) not null,", "")
+    older = CHAINLINK_FEEDS.without("warning_bps", "critical_bps", "hysteresis_bps")
     with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
-        cur.execute(f"create table {snowflake_schema}.{FEEDS_TABLE} ({old_ddl})")
+        cur.execute(older.create_sql(snowflake_schema))
         cur.execute(
             f"insert into {snowflake_schema}.{FEEDS_TABLE} (chain, chain_id, proxy_address, feed_pair, symbol, "
             f"description, decimals, heartbeat_seconds, heartbeat_grace_seconds, deviation_threshold_pct, peg_usd, "

@@ -11,7 +11,7 @@ import pytest
 
 from chainlink_feeds.errors import RpcRejectedError, RpcUnavailableError
 from chainlink_feeds.transport import FailoverHTTPProvider
-from devstack import chain
+from devstack.settings import ANVIL_URL
 from tests.support.faulty_rpc import faulty_rpc
 
 BATCH = [("eth_chainId", []), ("eth_chainId", []), ("eth_chainId", [])]
@@ -23,9 +23,9 @@ def _results(answers: list[dict]) -> list:
 
 
 def test_both_paths_ride_out_faults_and_count_every_request(stack) -> None:
-    clean = _results(FailoverHTTPProvider([chain.ANVIL_URL]).make_batch_request(BATCH))
+    clean = _results(FailoverHTTPProvider([ANVIL_URL]).make_batch_request(BATCH))
     assert clean == ["0x1"] * 3
-    with faulty_rpc(chain.ANVIL_URL, failure_rate=0.4, stall=0.6, seed=11) as (url, proxy):
+    with faulty_rpc(ANVIL_URL, failure_rate=0.4, stall=0.6, seed=11) as (url, proxy):
         sync = FailoverHTTPProvider([url], timeout=0.3, max_retries=30, backoff_seconds=0.01)
         assert [_results(sync.make_batch_request(BATCH)) for _ in range(8)] == [clean] * 8
         sync_seen = proxy.seen
@@ -45,7 +45,7 @@ def test_both_paths_ride_out_faults_and_count_every_request(stack) -> None:
 
 
 def test_both_paths_fail_fast_on_a_refusal_without_showing_the_key(stack) -> None:
-    with faulty_rpc(chain.ANVIL_URL, failure_rate=0, required_path="/v2/right_key") as (url, proxy):
+    with faulty_rpc(ANVIL_URL, failure_rate=0, required_path="/v2/right_key") as (url, proxy):
         provider = FailoverHTTPProvider(
             [f"{url}/v2/{SECRET}"], max_retries=5, redact=lambda text: text.replace(SECRET, "***")
         )

@@ -5,13 +5,11 @@ emulator, the operator executed as a task would, apprise posting JSON to the dem
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,46 +23,15 @@ from chainlink_feeds.registry import Feed
 from chainlink_feeds.rounds import Rejection, Round, ServedRound, proxy_round_id, validate
 from chainlink_feeds.store import RoundStore
 from devstack.services import emulator
-from devstack.services.alert_receiver import apprise_url, make_server, read_inbox
+from devstack.services.alert_receiver import apprise_url, make_server
 from devstack.settings import DASHBOARD_URL, PROJECT_DIR
-from peg_monitor.alert_store import DDL, TRANSITIONS_TABLE, AlertStore
-from peg_monitor.alerts import PegAlertOperator, notify_pipeline_failure
-from peg_monitor.apprise_hook import AlertDeliveryError
+from peg_alerts.hooks import AlertDeliveryError
+from peg_alerts.operators import PegAlertOperator
+from peg_alerts.store import AlertStore
+from tests.support.inbox import TEST_CONN_ID, use_receiver
+from warehouse.tables import PEG_ALERT_TRANSITIONS
 
-TEST_CONN_ID = "apprise_test"
-
-
-class Inbox:
-    """devstack's alert receiver serving on a free port; `received` is the apprise payloads it kept."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.server = path, make_server(0, path)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def received(self) -> list[dict]:
-        return [entry["body"] for entry in read_inbox(self.path)]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def use_receiver(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    """Point the test's apprise connection at an apprise URL (the provider's `config` extra)."""
-    config = {"path": url}
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{TEST_CONN_ID.upper()}", json.dumps({"conn_type": "apprise", "extra": {"config": config}})
-    )
-
-
-@pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    live = Inbox(tmp_path / "received.jsonl")
-    use_receiver(monkeypatch, apprise_url(live.port))
-    yield live
-    live.stop()
+TRANSITIONS_TABLE = PEG_ALERT_TRANSITIONS.name
 
 
 class FeedChain:
@@ -220,10 +187,10 @@ def test_a_backfill_leaves_a_live_transition_outside_its_interval_to_be_paged(us
 def as_older_release_table(schema: str) -> None:
     """Rebuild the transitions table, rows and all, as the release before to_status was in its key made it."""
     table = f"{schema}.{TRANSITIONS_TABLE}"
-    old_ddl = DDL.replace("kind, round_id, to_status)", "kind, round_id)")
+    older = dataclasses.replace(PEG_ALERT_TRANSITIONS, key=("chain", "proxy_address", "kind", "round_id"))
     with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(f"alter table {table} rename to {table}_NEW")
-        cur.execute(f"create table {table} ({old_ddl})")
+        cur.execute(older.create_sql(schema))
         cur.execute(f"insert into {table} select * from {table}_NEW")
         cur.execute(f"drop table {table}_NEW")
 
@@ -249,9 +216,7 @@ def test_a_threshold_change_that_gives_a_round_another_status_pages_it(usdc, rec
     assert run_alerts(usdc.schema, run_id="scheduled__again")["sent"] == 0
 
 
-KILLED_TRY = (
-    "import sys; from tests.plugins.peg_monitor.test_alert_operator import run_alerts; run_alerts(*sys.argv[1:])"
-)
+KILLED_TRY = "import sys; from tests.plugins.peg_alerts.test_operators import run_alerts; run_alerts(*sys.argv[1:])"
 
 
 def test_a_retry_sends_what_its_killed_try_claimed_and_another_run_waits_for_the_lease(
@@ -351,20 +316,6 @@ def test_rounds_the_proxy_never_served_do_not_alert(usdc, receiver) -> None:
     usdc.load(usdc.loaded_until + timedelta(minutes=30))
     assert run_alerts(usdc.schema)["transitions"] == 0
     assert receiver.received == []
-
-
-def test_a_failed_run_is_announced_by_the_providers_notifier(receiver, monkeypatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_APPRISE_DEFAULT", json.dumps({"conn_type": "apprise", "extra": {
-        "config": {"path": apprise_url(receiver.port)}
-    }}))  # fmt: skip
-    dag_run = SimpleNamespace(
-        dag_id="stablecoin_peg_daily", run_id="scheduled__2026-01-01T00:00:00+00:00", logical_date="2026-01-01",
-        data_interval_start="2026-01-01", data_interval_end="2026-01-02",
-    )  # fmt: skip
-    notify_pipeline_failure({"dag_run": dag_run, "reason": "task_failure"})
-    (alert,) = receiver.received
-    assert alert["type"] == "failure" and alert["title"] == "[peg monitor] stablecoin_peg_daily failed"
-    assert "scheduled__2026-01-01T00:00:00+00:00 of stablecoin_peg_daily failed: task_failure" in alert["message"]
 
 
 def test_the_daily_and_realtime_runs_seeing_the_same_round_at_once_page_once(usdc, receiver) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from peg_monitor.alert_rules import CRITICAL, HEALTHY, PEG_STATUS, STALE, WARNING, Transition
+from peg_alerts.rules import CRITICAL, HEALTHY, PEG_STATUS, STALE, WARNING, Transition
 
 # apprise's notify types (plain strings: this module does not import apprise)
 _NOTIFY_TYPES = {CRITICAL: "failure", WARNING: "warning", STALE: "warning"}

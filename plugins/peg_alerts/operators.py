@@ -1,7 +1,4 @@
-"""PegAlertOperator: find each feed's peg and heartbeat transitions, record them once, page the new ones.
-
-Also the DAGs' failure callback: the apprise provider's AppriseNotifier on the same connection.
-"""
+"""PegAlertOperator: find each feed's peg and heartbeat transitions, record them once, page the new ones."""
 
 from __future__ import annotations
 
@@ -17,10 +14,10 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from peg_monitor.alert_rules import Transition
-    from peg_monitor.alert_store import AlertStore
-    from peg_monitor.apprise_hook import PegAppriseHook
-    from peg_monitor.snowflake_hook import PegSnowflakeHook
+    from peg_alerts.hooks import PegAppriseHook
+    from peg_alerts.rules import Transition
+    from peg_alerts.store import AlertStore
+    from warehouse.hooks import PegSnowflakeHook
 
 # Transitions older than this when first recorded are kept but never paged: one daily window plus
 # two hours for queueing and retries, so the daily DAG pages what happened in its day, while a
@@ -31,23 +28,6 @@ MAX_ALERT_AGE = timedelta(hours=float(os.environ.get("PEG_ALERT_MAX_AGE_HOURS", 
 # The retry of the claiming task instance takes its claim over at once (see `claim_token`).
 CLAIM_LEASE = timedelta(minutes=2)
 BACKFILL_RUN_TYPE = "backfill"
-
-FAILURE_TITLE = "[peg monitor] {{ dag_run.dag_id }} failed"
-FAILURE_BODY = (
-    "DAG run {{ dag_run.run_id }} of {{ dag_run.dag_id }} failed"
-    "{% if reason is defined and reason %}: {{ reason }}{% endif %}.\n"
-    "Logical date: {{ dag_run.logical_date }}; data interval {{ dag_run.data_interval_start }} to "
-    "{{ dag_run.data_interval_end }}.\nSee the failed task's log in the Airflow UI."
-)
-
-
-def notify_pipeline_failure(context: Context) -> None:
-    """DAG-level on_failure_callback: the provider's AppriseNotifier on `apprise_default`, built when
-    a run fails so parsing the DAG file does not import apprise."""
-    from airflow.providers.apprise.notifications.apprise import AppriseNotifier
-    from apprise import NotifyType
-
-    AppriseNotifier(title=FAILURE_TITLE, body=FAILURE_BODY, notify_type=NotifyType.FAILURE)(context)
 
 
 def is_backfill(context: Context) -> bool:
@@ -104,13 +84,13 @@ class PegAlertOperator(BaseOperator):
 
     @cached_property
     def snowflake_hook(self) -> PegSnowflakeHook:
-        from peg_monitor.snowflake_hook import PegSnowflakeHook
+        from warehouse.hooks import PegSnowflakeHook
 
         return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
 
     @cached_property
     def apprise_hook(self) -> PegAppriseHook:
-        from peg_monitor.apprise_hook import PegAppriseHook
+        from peg_alerts.hooks import PegAppriseHook
 
         return PegAppriseHook(apprise_conn_id=self.apprise_conn_id)
 
@@ -134,8 +114,8 @@ class PegAlertOperator(BaseOperator):
         return f"{self.dag_id}/{context['run_id']}/{self.task_id}/{-1 if map_index is None else map_index}"
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from peg_monitor.alert_rules import transitions
-        from peg_monitor.alert_store import AlertStore
+        from peg_alerts.rules import transitions
+        from peg_alerts.store import AlertStore
 
         backfill, now = is_backfill(context), datetime.now(UTC)
         with closing(self.snowflake_hook.get_conn()) as connection:
@@ -157,9 +137,9 @@ class PegAlertOperator(BaseOperator):
     def send_pending(self, store: AlertStore, token: str) -> int:
         """Claim the transitions not yet sent, send them oldest first, mark each as it is accepted;
         release the rest, and fail naming how many stay un-sent, when apprise cannot deliver one."""
-        from peg_monitor.alert_messages import alert_message
-        from peg_monitor.alert_store import TRANSITIONS_TABLE
-        from peg_monitor.apprise_hook import AlertDeliveryError
+        from peg_alerts.hooks import AlertDeliveryError
+        from peg_alerts.messages import alert_message
+        from warehouse.tables import PEG_ALERT_TRANSITIONS
 
         url = self.dashboard_url()
         pending, sent = store.claim(token, CLAIM_LEASE), 0
@@ -173,7 +153,7 @@ class PegAlertOperator(BaseOperator):
         except AlertDeliveryError as exc:
             raise AlertDeliveryError(
                 f"sent {sent} of {len(pending)} alert(s); the other {len(pending) - sent} stay recorded and un-sent "
-                f"in {TRANSITIONS_TABLE}, and the next run sends them. {exc}"
+                f"in {PEG_ALERT_TRANSITIONS.name}, and the next run sends them. {exc}"
             ) from exc
         finally:
             store.release(token)

@@ -23,39 +23,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chainlink_feeds.store import FEEDS_TABLE, ROUNDS_TABLE, WINDOWS_TABLE, _ts
-from peg_monitor.alert_rules import FeedKey, ServedPrice, Thresholds, Transition
-
-TRANSITIONS_TABLE = "PEG_ALERT_TRANSITIONS"
-ROWS_PER_STATEMENT = 500
-DDL = """
-    chain varchar not null,
-    proxy_address varchar not null,
-    feed_pair varchar not null,
-    kind varchar not null,
-    round_id number(25,0) not null,
-    from_status varchar not null,
-    to_status varchar not null,
-    price number(38,18) not null,
-    deviation_bps number(38,12) not null,
-    served_from timestamp_ntz not null,
-    occurred_at timestamp_ntz not null,
-    recorded_at timestamp_ntz not null,
-    airflow_run_id varchar,
-    suppressed varchar,
-    claimed_by varchar,
-    claimed_at timestamp_ntz,
-    notified_at timestamp_ntz,
-    primary key (chain, proxy_address, kind, round_id, to_status)"""
-COLUMNS = [
-    ("chain", "varchar"), ("proxy_address", "varchar"), ("feed_pair", "varchar"), ("kind", "varchar"),
-    ("round_id", "number(25,0)"), ("from_status", "varchar"), ("to_status", "varchar"), ("price", "number(38,18)"),
-    ("deviation_bps", "number(38,12)"), ("served_from", "timestamp_ntz"), ("occurred_at", "timestamp_ntz"),
-    ("recorded_at", "timestamp_ntz"), ("airflow_run_id", "varchar"), ("suppressed", "varchar"),
-]  # fmt: skip
-KEY = ("chain", "proxy_address", "kind", "round_id", "to_status")
-# Every column, in the DDL's order: what a rebuild of an older table copies.
-ALL_COLUMNS = [name for name, _ in COLUMNS] + ["claimed_by", "claimed_at", "notified_at"]
+from peg_alerts.rules import FeedKey, ServedPrice, Thresholds, Transition
+from warehouse.spec import ensure_table, merge, timestamp_literal
+from warehouse.tables import CHAINLINK_FEEDS, CHAINLINK_LOAD_WINDOWS, CHAINLINK_ROUNDS, PEG_ALERT_TRANSITIONS
 
 
 @dataclass(frozen=True)
@@ -78,31 +48,31 @@ class AlertStore:
     def __init__(self, connection: Any, schema: str | None = None) -> None:
         self.connection = connection
         self.schema = schema
-        self.prefix = f"{schema}." if schema else ""
+        self.table = PEG_ALERT_TRANSITIONS.qualified(schema)
 
     def ensure_tables(self) -> None:
-        """Create the table if absent; rebuild one whose primary key lacks a column of KEY (an older
+        """Create the table if absent; rebuild one whose primary key lacks a column of the key (an older
         release's, without to_status: engines that enforce it would refuse a round's second status)."""
-        table = f"{self.prefix}{TRANSITIONS_TABLE}"
         with self.connection.cursor() as cur:
-            cur.execute(f"create table if not exists {table} ({DDL})")
+            ensure_table(cur, PEG_ALERT_TRANSITIONS, self.schema)
             primary_key = self._primary_key(cur)
-            if not primary_key or primary_key >= set(KEY):
+            if not primary_key or primary_key >= set(PEG_ALERT_TRANSITIONS.key):
                 return
             # Renamed first, so a run starting meanwhile creates the new table rather than using the old.
-            old, columns = f"{table}_OLD_KEY", ", ".join(ALL_COLUMNS)
-            cur.execute(f"alter table {table} rename to {old}")
-            cur.execute(f"create table if not exists {table} ({DDL})")
+            old, columns = f"{self.table}_OLD_KEY", ", ".join(PEG_ALERT_TRANSITIONS.column_names)
+            same_key = " and ".join(f"n.{k} = o.{k}" for k in PEG_ALERT_TRANSITIONS.key)
+            cur.execute(f"alter table {self.table} rename to {old}")
+            ensure_table(cur, PEG_ALERT_TRANSITIONS, self.schema)
             cur.execute(
-                f"insert into {table} ({columns}) select {columns} from {old} as o where not exists "
-                f"(select 1 from {table} as n where {' and '.join(f'n.{k} = o.{k}' for k in KEY)})"
+                f"insert into {self.table} ({columns}) select {columns} from {old} as o "
+                f"where not exists (select 1 from {self.table} as n where {same_key})"
             )
             cur.execute(f"drop table {old}")
 
     def _primary_key(self, cur: Any) -> set[str]:
         """The transitions table's primary key columns. SHOW's rows are filtered by schema and table:
         the emulator lists the keys of every schema's table of that name."""
-        cur.execute(f"show primary keys in table {self.prefix}{TRANSITIONS_TABLE}")
+        cur.execute(f"show primary keys in table {self.table}")
         names = [d[0].lower() for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         schema = self.schema
@@ -112,7 +82,8 @@ class AlertStore:
         return {
             row["column_name"].lower()
             for row in rows
-            if row["table_name"].upper() == TRANSITIONS_TABLE and row["schema_name"].upper() == str(schema).upper()
+            if row["table_name"].upper() == PEG_ALERT_TRANSITIONS.name
+            and row["schema_name"].upper() == str(schema).upper()
         }
 
     def feeds(self) -> list[FeedSeries]:
@@ -122,14 +93,14 @@ class AlertStore:
             cur.execute(
                 f"select f.chain, f.proxy_address, f.feed_pair, f.peg_usd, f.warning_bps, f.critical_bps, "
                 f"f.hysteresis_bps, f.heartbeat_seconds + f.heartbeat_grace_seconds, w.as_of "
-                f"from {self.prefix}{FEEDS_TABLE} as f left join (select chain, proxy_address, max(window_end) as as_of "
-                f"from {self.prefix}{WINDOWS_TABLE} group by chain, proxy_address) as w "
+                f"from {CHAINLINK_FEEDS.qualified(self.schema)} as f left join (select chain, proxy_address, max(window_end) as as_of "
+                f"from {CHAINLINK_LOAD_WINDOWS.qualified(self.schema)} group by chain, proxy_address) as w "
                 f"on f.chain = w.chain and f.proxy_address = w.proxy_address order by f.chain, f.feed_pair"
             )
             feeds = cur.fetchall()
             cur.execute(
                 f"select chain, proxy_address, round_id, price, served_from, updated_at, "
-                f"coalesce(is_heartbeat_exceeded, false) from {self.prefix}{ROUNDS_TABLE} "
+                f"coalesce(is_heartbeat_exceeded, false) from {CHAINLINK_ROUNDS.qualified(self.schema)} "
                 f"order by chain, proxy_address, served_from, round_id"
             )
             rounds = defaultdict(list)
@@ -152,25 +123,19 @@ class AlertStore:
     def record(self, found: list[tuple[Transition, str | None]], run_id: str | None) -> int:
         """MERGE transitions in if absent, each with its suppression reason (None: to be sent);
         returns how many were new."""
-        recorded_at = _ts(datetime.now(UTC))
+        recorded_at = timestamp_literal(datetime.now(UTC))
         rows = [
-            (
-                t.feed.chain, t.feed.proxy_address, t.feed.feed_pair, t.kind, str(t.round_id), t.from_status,
-                t.to_status, str(t.price), str(t.deviation_bps.quantize(Decimal("1e-12"))), _ts(t.served_from),
-                _ts(t.occurred_at), recorded_at, run_id, suppressed,
+            PEG_ALERT_TRANSITIONS.row(
+                chain=t.feed.chain, proxy_address=t.feed.proxy_address, feed_pair=t.feed.feed_pair, kind=t.kind,
+                round_id=str(t.round_id), from_status=t.from_status, to_status=t.to_status, price=str(t.price),
+                deviation_bps=str(t.deviation_bps.quantize(Decimal("1e-12"))),
+                served_from=timestamp_literal(t.served_from), occurred_at=timestamp_literal(t.occurred_at),
+                recorded_at=recorded_at, airflow_run_id=run_id, suppressed=suppressed,
             )
             for t, suppressed in found
         ]  # fmt: skip
-        new = 0
         with self.connection.cursor() as cur:
-            for i in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[i : i + ROWS_PER_STATEMENT]
-                cur.execute(
-                    _insert_if_absent_sql(f"{self.prefix}{TRANSITIONS_TABLE}", len(chunk)),
-                    [v for row in chunk for v in row],
-                )
-                new += max(cur.rowcount or 0, 0)
-        return new
+            return merge(cur, PEG_ALERT_TRANSITIONS, self.schema, rows)
 
     def claim(self, token: str, lease: timedelta) -> list[Transition]:
         """Claim every transition to be sent: not suppressed, not sent, and not claimed within the
@@ -178,14 +143,14 @@ class AlertStore:
         now = datetime.now(UTC)
         with self.connection.cursor() as cur:
             cur.execute(
-                f"update {self.prefix}{TRANSITIONS_TABLE} set claimed_by = %s, claimed_at = %s::timestamp_ntz "
+                f"update {self.table} set claimed_by = %s, claimed_at = %s::timestamp_ntz "
                 f"where notified_at is null and suppressed is null "
                 f"and (claimed_at is null or claimed_at < %s::timestamp_ntz or claimed_by = %s)",
-                (token, _ts(now), _ts(now - lease), token),
+                (token, timestamp_literal(now), timestamp_literal(now - lease), token),
             )
             cur.execute(
                 f"select chain, proxy_address, feed_pair, kind, round_id, from_status, to_status, price, deviation_bps, "
-                f"served_from, occurred_at from {self.prefix}{TRANSITIONS_TABLE} "
+                f"served_from, occurred_at from {self.table} "
                 f"where claimed_by = %s and notified_at is null order by occurred_at, round_id, kind",
                 (token,),
             )
@@ -201,10 +166,10 @@ class AlertStore:
     def mark_notified(self, transition: Transition, token: str) -> None:
         """Mark one claimed transition sent and, in the same statement, renew the lease on the rest
         of the claim: the lease has to cover one send, not the whole batch."""
-        t, now = transition, _ts(datetime.now(UTC))
+        t, now = transition, timestamp_literal(datetime.now(UTC))
         with self.connection.cursor() as cur:
             cur.execute(
-                f"update {self.prefix}{TRANSITIONS_TABLE} set claimed_at = %s::timestamp_ntz, notified_at = case "
+                f"update {self.table} set claimed_at = %s::timestamp_ntz, notified_at = case "
                 f"when chain = %s and proxy_address = %s and kind = %s and round_id = %s and to_status = %s "
                 f"then %s::timestamp_ntz else notified_at end where claimed_by = %s and notified_at is null",
                 (now, t.feed.chain, t.feed.proxy_address, t.kind, str(t.round_id), t.to_status, now, token),
@@ -214,18 +179,7 @@ class AlertStore:
         """Give back what a run claimed and did not send, for the next run."""
         with self.connection.cursor() as cur:
             cur.execute(
-                f"update {self.prefix}{TRANSITIONS_TABLE} set claimed_by = null, claimed_at = null "
+                f"update {self.table} set claimed_by = null, claimed_at = null "
                 f"where claimed_by = %s and notified_at is null",
                 (token,),
             )
-
-
-def _insert_if_absent_sql(table: str, rows: int) -> str:
-    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    source = ", ".join(f"column{i + 1}::{kind} as {name}" for i, (name, kind) in enumerate(COLUMNS))
-    names = [name for name, _ in COLUMNS]
-    return (
-        f"merge into {table} as t using (select {source} from values {', '.join([placeholders] * rows)}) as s "
-        f"on {' and '.join(f't.{k} = s.{k}' for k in KEY)} "
-        f"when not matched then insert ({', '.join(names)}) values ({', '.join('s.' + n for n in names)})"
-    )

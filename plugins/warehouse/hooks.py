@@ -1,4 +1,4 @@
-"""A SnowflakeHook that also honours a `protocol` connection extra.
+"""The warehouse's Snowflake hook: the provider's SnowflakeHook that also honours a `protocol` extra.
 
 The provider's hook forwards the `host` and `port` extras but drops `protocol`, which the local
 Snowflake emulator needs (`http`). Real Snowflake connections have no such extra and are unchanged.

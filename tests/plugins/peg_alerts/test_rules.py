@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from peg_monitor.alert_rules import (
+from peg_alerts.rules import (
     HEARTBEAT_MISSED,
     HEARTBEAT_RESTORED,
     PEG_STATUS,

@@ -1,0 +1,116 @@
+"""The raw tables, each declared once: the ingest's (`CHAINLINK_*`) and the alerts' state.
+
+Integer widths: round ids are uint80 (25 digits); NUMBER(38,0) would be exact on Snowflake but the
+emulator maps it to a 64-bit integer, so every integer column is at most 37 digits wide.
+
+A column with `added` came in a later release: `create table if not exists` leaves an older table
+as it was, so the column is added to it and its rows filled from that expression. An older
+release's price was the round from its updatedAt (exact except at a phase switch, which a reload of
+the day corrects); its feed had no grace and its thresholds were dbt vars (warning 50 / critical
+100 bps, the registry's defaults) with no hysteresis (the next load writes the registry's).
+"""
+
+from __future__ import annotations
+
+from warehouse.spec import Column, TableSpec
+
+# Every table's load metadata: kept from the first load by the MERGE (never compared).
+_LOADED = (Column("loaded_at", "timestamp_ntz"), Column("airflow_run_id", "varchar", nullable=True))
+_FEED = (Column("chain", "varchar"), Column("proxy_address", "varchar"), Column("feed_pair", "varchar"))
+_ROUND_KEY = ("chain", "proxy_address", "round_id")
+
+CHAINLINK_ROUNDS = TableSpec(
+    "CHAINLINK_ROUNDS",
+    (
+        Column("chain", "varchar"), Column("chain_id", "number(12,0)"), Column("proxy_address", "varchar"),
+        Column("feed_pair", "varchar"), Column("round_id", "number(25,0)"), Column("phase_id", "number(5,0)"),
+        Column("aggregator_round_id", "number(20,0)"), Column("answer", "number(37,0)"),
+        Column("decimals", "number(3,0)"), Column("price", "number(38,18)"),
+        Column("started_at", "timestamp_ntz"), Column("updated_at", "timestamp_ntz"),
+        Column("served_from", "timestamp_ntz", added="updated_at"), Column("answered_in_round", "number(25,0)"),
+        Column("seconds_since_previous", "number(20,0)", nullable=True),
+        Column("is_heartbeat_exceeded", "boolean", nullable=True),
+        Column("block_number", "number(20,0)"), *_LOADED,
+    ),
+    key=_ROUND_KEY,
+    compare=("answer", "started_at", "updated_at", "served_from", "answered_in_round", "price", "decimals"),
+    fill=("seconds_since_previous", "is_heartbeat_exceeded"),
+)  # fmt: skip
+
+CHAINLINK_ROUND_REJECTIONS = TableSpec(
+    "CHAINLINK_ROUND_REJECTIONS",
+    (
+        *_FEED, Column("round_id", "number(25,0)"), Column("answer", "varchar"),
+        Column("started_at_unix", "number(25,0)"), Column("updated_at_unix", "number(25,0)"),
+        Column("reason", "varchar"), Column("block_number", "number(20,0)"), *_LOADED,
+    ),
+    key=_ROUND_KEY,
+    compare=("answer", "updated_at_unix", "reason"),
+)  # fmt: skip
+
+CHAINLINK_LOAD_WINDOWS = TableSpec(
+    "CHAINLINK_LOAD_WINDOWS",
+    (
+        *_FEED, Column("window_start", "timestamp_ntz"), Column("window_end", "timestamp_ntz"),
+        Column("carry_in_round_id", "number(25,0)", nullable=True), Column("rounds_in_window", "number(10,0)"),
+        Column("rounds_rejected", "number(10,0)"), Column("block_number", "number(20,0)"), *_LOADED,
+    ),
+    key=("chain", "proxy_address", "window_start", "window_end"),
+    compare=("carry_in_round_id", "rounds_in_window", "rounds_rejected"),
+)  # fmt: skip
+
+CHAINLINK_FEEDS = TableSpec(
+    "CHAINLINK_FEEDS",
+    (
+        Column("chain", "varchar"), Column("chain_id", "number(12,0)"), Column("proxy_address", "varchar"),
+        Column("feed_pair", "varchar"), Column("symbol", "varchar"), Column("description", "varchar"),
+        Column("decimals", "number(3,0)"), Column("heartbeat_seconds", "number(12,0)"),
+        Column("heartbeat_grace_seconds", "number(12,0)", added="0"),
+        Column("warning_bps", "number(6,0)", added="50"), Column("critical_bps", "number(6,0)", added="100"),
+        Column("hysteresis_bps", "number(6,0)", added="0"),
+        Column("deviation_threshold_pct", "number(10,6)"), Column("peg_usd", "number(38,18)"), *_LOADED,
+    ),
+    key=("chain", "proxy_address"),
+    compare=(
+        "feed_pair", "symbol", "description", "decimals", "heartbeat_seconds", "heartbeat_grace_seconds",
+        "warning_bps", "critical_bps", "hysteresis_bps", "deviation_threshold_pct", "peg_usd",
+    ),
+)  # fmt: skip
+
+CHAINLINK_PHASES = TableSpec(
+    "CHAINLINK_PHASES",
+    (
+        *_FEED, Column("phase_id", "number(5,0)"), Column("aggregator_address", "varchar"),
+        Column("activated_block", "number(20,0)", nullable=True), Column("activated_at", "timestamp_ntz"),
+        Column("activation_source", "varchar"), *_LOADED,
+    ),
+    key=("chain", "proxy_address", "phase_id"),
+    compare=("aggregator_address", "activated_block", "activated_at", "activation_source"),
+)  # fmt: skip
+
+# The ingest's tables, in the order they are created.
+CHAINLINK_TABLES = (
+    CHAINLINK_ROUNDS,
+    CHAINLINK_ROUND_REJECTIONS,
+    CHAINLINK_LOAD_WINDOWS,
+    CHAINLINK_FEEDS,
+    CHAINLINK_PHASES,
+)
+
+# One row per (feed, kind, round id, to status), inserted if absent: a row keeps what its first run
+# decided (`suppressed`); the claim and `notified_at` are set by UPDATEs as alerts are sent.
+PEG_ALERT_TRANSITIONS = TableSpec(
+    "PEG_ALERT_TRANSITIONS",
+    (
+        *_FEED, Column("kind", "varchar"), Column("round_id", "number(25,0)"),
+        Column("from_status", "varchar"), Column("to_status", "varchar"),
+        Column("price", "number(38,18)"), Column("deviation_bps", "number(38,12)"),
+        Column("served_from", "timestamp_ntz"), Column("occurred_at", "timestamp_ntz"),
+        Column("recorded_at", "timestamp_ntz"), Column("airflow_run_id", "varchar", nullable=True),
+        Column("suppressed", "varchar", nullable=True),
+        Column("claimed_by", "varchar", nullable=True, merged=False),
+        Column("claimed_at", "timestamp_ntz", nullable=True, merged=False),
+        Column("notified_at", "timestamp_ntz", nullable=True, merged=False),
+    ),
+    key=("chain", "proxy_address", "kind", "round_id", "to_status"),
+)  # fmt: skip
