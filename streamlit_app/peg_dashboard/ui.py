@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from peg_dashboard import __version__, data
+from peg_dashboard import __version__, connection, data
 from peg_dashboard.config import ConfigurationError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def status_badge(status: str) -> None:
     st.badge(status, color=color, icon=icon)
 
 
-def connection_panel(status: data.ConnectionStatus) -> None:
+def connection_panel(status: connection.ConnectionStatus) -> None:
     """The sidebar's live connection check: where the app reads from, never a secret."""
     summary = status.summary
     with st.container(border=True):
@@ -64,7 +64,7 @@ def connection_panel(status: data.ConnectionStatus) -> None:
 def version_caption() -> None:
     try:
         version = data.data_version()
-    except (data.DataError, ConfigurationError):
+    except (connection.DataError, ConfigurationError):
         return
     as_of = f"{version.data_as_of:%Y-%m-%d %H:%M} UTC" if version.data_as_of else "no data"
     st.caption(f"Data version `{version.token}` · data as of {as_of} · app {__version__}")
@@ -73,7 +73,7 @@ def version_caption() -> None:
 @st.fragment(run_every=REFRESH_EVERY)
 def live_status() -> None:
     """The connection panel and data version, re-checked every minute (call it inside `with st.sidebar`)."""
-    connection_panel(data.connection_status())
+    connection_panel(connection.connection_status())
     version_caption()
 
 
@@ -87,7 +87,7 @@ def data_errors() -> Iterator[None]:
     """Show a data-layer failure as an error (what to fix, no traceback) instead of raising."""
     try:
         yield
-    except (data.DataError, ConfigurationError) as exc:
+    except (connection.DataError, ConfigurationError) as exc:
         st.error(str(exc), icon=":material/cloud_off:")
 
 
