@@ -10,7 +10,7 @@ cold (data caches cleared; the connection stays open, as in a running server) be
 same page again, served from the cache). Goals: <= 2 s cold, <= 0.5 s warm. The scratch schemas
 are dropped at the end unless --keep.
 
-    .venv/bin/python bench/dashboard_pages.py [--days 730] [--feeds 10] [--repeat 3] [--keep]
+    .venv/bin/python bench/dashboard_pages.py [--days 730] [--feeds 10] [--repeat 3] [--keep | --reuse SCHEMA]
     .venv/bin/python bench/dashboard_pages.py --smoke    # 2 days x 1 feed, once: does it still run?
 """
 
@@ -184,6 +184,22 @@ def report(scenarios: dict[str, dict[str, str]], marts: str, repeat: int) -> tup
     return worst_cold, worst_warm
 
 
+def prepare(raw: str, days: int, feeds: int, end: date) -> None:
+    """SIMULATED raw rounds in `raw`, and the marts dbt builds from them in `<raw>_MARTS`."""
+    started = time.perf_counter()
+    counts = simulated_raw(raw, days, feeds, end)
+    print(f"SIMULATED raw rounds in PEG_MONITOR.{raw} ({days} days x {feeds} feeds, "
+          f"{time.perf_counter() - started:.1f} s to write):")  # fmt: skip
+    for table, rows in counts.items():
+        print(f"  {table:<26} {rows:>9,} rows")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as work_dir:
+        marts = build_marts(raw, Path(work_dir))
+    print(f"marts built by dbt in PEG_MONITOR.{marts} ({time.perf_counter() - started:.1f} s):")
+    for table, rows in mart_counts(marts).items():
+        print(f"  {table:<26} {rows:>9,} rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=730)
@@ -191,42 +207,32 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="the smallest run: 2 days x 1 feed, once")
     parser.add_argument("--keep", action="store_true", help="keep the scratch schemas")
+    parser.add_argument("--reuse", metavar="SCHEMA", help="time the pages on the schemas a --keep run kept")
     args = parser.parse_args()
     if args.smoke:
         args.days, args.feeds, args.repeat = 2, 1, 1
     warnings.filterwarnings("ignore")
     os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
 
-    raw = f"BENCH_SIMULATED_{uuid.uuid4().hex[:6].upper()}"
+    raw = args.reuse or f"BENCH_SIMULATED_{uuid.uuid4().hex[:6].upper()}"
     end = datetime.now(UTC).date()
-    started = time.perf_counter()
-    marts = f"{raw}_MARTS"
     try:
-        counts = simulated_raw(raw, args.days, args.feeds, end)
-        print(f"SIMULATED raw rounds in PEG_MONITOR.{raw} ({args.days} days x {args.feeds} feeds, "
-              f"{time.perf_counter() - started:.1f} s to write):")  # fmt: skip
-        for table, rows in counts.items():
-            print(f"  {table:<26} {rows:>9,} rows")
-        started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="bench-dbt-") as work_dir:
-            build_marts(raw, Path(work_dir))
-        print(f"marts built by dbt in PEG_MONITOR.{marts} ({time.perf_counter() - started:.1f} s):")
-        for table, rows in mart_counts(marts).items():
-            print(f"  {table:<26} {rows:>9,} rows")
+        if not args.reuse:
+            prepare(raw, args.days, args.feeds, end)
         last, first = end - timedelta(days=1), end - timedelta(days=args.days)
         scenarios = {
             "default range (last 30 days), all feeds": {},
             f"whole range ({args.days} days), all feeds": {"start": first.isoformat(), "end": last.isoformat()},
         }
-        worst_cold, worst_warm = report(scenarios, marts, args.repeat)
+        worst_cold, worst_warm = report(scenarios, f"{raw}_MARTS", args.repeat)
         print(
             f"\nworst cold {worst_cold:.2f} s (goal <= {COLD_GOAL}), worst warm {worst_warm:.2f} s (goal <= {WARM_GOAL})"
         )
     finally:
-        if args.keep:
-            print(f"kept PEG_MONITOR.{raw}, {raw}_STAGING and {marts}")
+        if args.keep or args.reuse:
+            print(f"kept PEG_MONITOR.{raw}, {raw}_STAGING and {raw}_MARTS")
         else:
-            drop(raw, f"{raw}_STAGING", marts)
+            drop(raw, f"{raw}_STAGING", f"{raw}_MARTS")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ def price_chart(series: pd.DataFrame) -> alt.LayerChart:
     round), the bucket's low-high range, and the $1 peg."""
     frame = _utc(series, "bucket_at")
     color = _token_color(frame)
-    base = alt.Chart(frame).encode(x=alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS))
+    # the data on the layer, not on each mark: Altair would otherwise hash the frame's text per mark
+    base = alt.Chart().encode(x=alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS))
     band = base.mark_area(opacity=0.2, interpolate="step-after", color=color).encode(
         y=alt.Y("low_price_usd:Q", title="price (USD)", scale=alt.Scale(zero=False)),
         y2="high_price_usd:Q",
@@ -44,8 +45,8 @@ def price_chart(series: pd.DataFrame) -> alt.LayerChart:
             alt.Tooltip("rounds:Q"),
         ],
     )
-    peg = alt.Chart(frame).mark_rule(strokeDash=[4, 4], color="#616161").encode(y=alt.datum(1.0))
-    return alt.layer(band, line, peg).properties(height=200)
+    peg = alt.Chart().mark_rule(strokeDash=[4, 4], color="#616161").encode(y=alt.datum(1.0))
+    return alt.layer(band, line, peg, data=frame).properties(height=200)
 
 
 def _token_color(frame: pd.DataFrame) -> str:

@@ -256,13 +256,15 @@ def price_series(marts: str, feed: Feed | None, start: datetime, end: datetime) 
     """Per feed and time bucket: closing, low and high price, the most negative and positive
     deviation in bps, the signed worst deviation, and the number of rounds."""
     where, params = _feed_filter(feed)
+    # Prices as floats before aggregating (the frame holds floats anyway): decimals aggregate slowly.
     frame = query(
         f"select symbol, feed_pair, time_slice(served_from, {price_bucket_seconds(start, end)}, 'SECOND') "
-        f"as bucket_at, max_by(price_usd, served_from) as close_price_usd, min(price_usd) as low_price_usd, "
-        f"max(price_usd) as high_price_usd, min(deviation_bps) as min_deviation_bps, "
-        f"max(deviation_bps) as max_deviation_bps, count(*) as rounds from {marts}.{HEALTH} "
-        f"where served_from >= ? and served_from < ?{where} group by symbol, feed_pair, bucket_at "
-        f"order by symbol, bucket_at",
+        f"as bucket_at, max_by(price, served_from) as close_price_usd, min(price) as low_price_usd, "
+        f"max(price) as high_price_usd, min(deviation_bps) as min_deviation_bps, "
+        f"max(deviation_bps) as max_deviation_bps, count(*) as rounds "
+        f"from (select symbol, feed_pair, served_from, cast(price_usd as float) as price, deviation_bps "
+        f"from {marts}.{HEALTH} where served_from >= ? and served_from < ?{where}) as r "
+        f"group by symbol, feed_pair, bucket_at order by symbol, bucket_at",
         (start, end, *params),
     )
     frame = _floats(
