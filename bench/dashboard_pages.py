@@ -6,7 +6,7 @@ before the end; hourly rounds, one load window per feed and day) into the pipeli
 tables (their DDL from the store) in a scratch schema of the Snowflake emulator, builds the marts
 from them with the project's dbt models (`dbt run`, as the daily DAG does), then runs every page
 with Streamlit's AppTest (router + page, as a browser session would) and prints the script time:
-cold (data caches cleared; the connection stays open, as in a running server) beside warm (the
+cold (query and chart caches cleared; the connection stays open, as in a running server) beside warm (the
 same page again, served from the cache). Goals: <= 2 s cold, <= 0.5 s warm. The scratch schemas
 are dropped at the end unless --keep.
 
@@ -154,11 +154,15 @@ def time_pages(marts: str, repeat: int, query_params: dict[str, str]) -> dict[st
     at.secrets["peg_monitor"] = {"marts_schema": marts}
     at.query_params.update(query_params)
     at.run()  # opens the connection (kept, like a running server's) and registers the pages
+    from peg_dashboard import charts  # the app's own modules, as AppTest imported them
+
     results = {}
     for title, path in PAGES.items():
         cold, warm = [], []
         for _ in range(repeat):
-            st.cache_data.clear()
+            st.cache_data.clear()  # the query results, and the charts built from them
+            charts.price_chart.clear()
+            charts.deviation_chart.clear()
             at.switch_page(path)
             started = time.perf_counter()
             at.run()

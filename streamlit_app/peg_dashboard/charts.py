@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import altair as alt
 import pandas as pd
+import streamlit as st
 
 from peg_dashboard.data import OUTLIER_ABS_Z, UNUSUAL_ABS_Z, Z_STATUSES
 
@@ -13,6 +14,8 @@ UTC = alt.Scale(type="utc")
 TIME_AXIS = alt.Axis(title="UTC", format="%Y-%m-%d %H:%M", labelAngle=0, labelOverlap=True)
 HEIGHT = 260
 TOKENS = alt.Scale(scheme="tableau10")
+# Built charts, shared by every session: the same frames (cached on the data version) give the same chart.
+_reused = st.cache_resource(max_entries=64, show_spinner=False)
 
 
 def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -23,6 +26,7 @@ def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
+@_reused
 def price_chart(series: pd.DataFrame) -> alt.LayerChart:
     """One token's closing price per bucket (a step line: a feed holds its price until the next
     round), the bucket's low-high range, and the $1 peg."""
@@ -67,6 +71,7 @@ def deviation_bands(warning_bps: float, critical_bps: float, extent: float) -> p
     )
 
 
+@_reused
 def deviation_chart(series: pd.DataFrame, warning_bps: float, critical_bps: float) -> alt.LayerChart:
     """Deviation from the peg in bps (the signed worst per bucket) of feeds sharing these thresholds,
     over their warning and critical bands."""
