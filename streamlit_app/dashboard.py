@@ -4,7 +4,7 @@ Pages (in app_pages/) hold UI only; every query goes through peg_dashboard.data.
 """
 
 import streamlit as st
-from peg_dashboard import data, filters, ui
+from peg_dashboard import connection, data, filters, ui
 
 st.set_page_config(page_title="Stablecoin Peg Monitor", page_icon=":material/monitoring:", layout="wide")
 
@@ -17,7 +17,7 @@ page = st.navigation(
     ]
 )
 
-status = data.connection_status()
+status = connection.connection_status()
 if not status.ok:
     with st.sidebar:
         ui.connection_panel(status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import altair as alt
 import pandas as pd
+import streamlit as st
 
 from peg_dashboard.data import OUTLIER_ABS_Z, UNUSUAL_ABS_Z, Z_STATUSES
 
@@ -13,6 +14,8 @@ UTC = alt.Scale(type="utc")
 TIME_AXIS = alt.Axis(title="UTC", format="%Y-%m-%d %H:%M", labelAngle=0, labelOverlap=True)
 HEIGHT = 260
 TOKENS = alt.Scale(scheme="tableau10")
+# Built charts, shared by every session: the same frames (cached on the data version) give the same chart.
+_reused = st.cache_resource(max_entries=64, show_spinner=False)
 
 
 def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -23,12 +26,14 @@ def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
+@_reused
 def price_chart(series: pd.DataFrame) -> alt.LayerChart:
     """One token's closing price per bucket (a step line: a feed holds its price until the next
     round), the bucket's low-high range, and the $1 peg."""
     frame = _utc(series, "bucket_at")
     color = _token_color(frame)
-    base = alt.Chart(frame).encode(x=alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS))
+    # the data on the layer, not on each mark: Altair would otherwise hash the frame's text per mark
+    base = alt.Chart().encode(x=alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS))
     band = base.mark_area(opacity=0.2, interpolate="step-after", color=color).encode(
         y=alt.Y("low_price_usd:Q", title="price (USD)", scale=alt.Scale(zero=False)),
         y2="high_price_usd:Q",
@@ -44,8 +49,8 @@ def price_chart(series: pd.DataFrame) -> alt.LayerChart:
             alt.Tooltip("rounds:Q"),
         ],
     )
-    peg = alt.Chart(frame).mark_rule(strokeDash=[4, 4], color="#616161").encode(y=alt.datum(1.0))
-    return alt.layer(band, line, peg).properties(height=200)
+    peg = alt.Chart().mark_rule(strokeDash=[4, 4], color="#616161").encode(y=alt.datum(1.0))
+    return alt.layer(band, line, peg, data=frame).properties(height=200)
 
 
 def _token_color(frame: pd.DataFrame) -> str:
@@ -66,6 +71,7 @@ def deviation_bands(warning_bps: float, critical_bps: float, extent: float) -> p
     )
 
 
+@_reused
 def deviation_chart(series: pd.DataFrame, warning_bps: float, critical_bps: float) -> alt.LayerChart:
     """Deviation from the peg in bps (the signed worst per bucket) of feeds sharing these thresholds,
     over their warning and critical bands."""

@@ -1,11 +1,12 @@
-"""The data layer: the one place that connects to Snowflake and queries the marts (read only).
+"""The marts' queries (read only), each cached on the data version: the one place pages get data from.
 
 Every query is a constant `select` on the dbt marts with bound parameters; only the configured
 marts schema, validated as an identifier, and integer bucket sizes computed here are written into
-the SQL text. Results are cached with `st.cache_data`, keyed on a cheap *data version* (a digest
-of the marts' row counts, the newest loaded window and last update, and the tables' last change):
-the version itself is re-read every few seconds (`PEG_DATA_VERSION_TTL`, default 10 s), so new
-data shows on the next rerun after it lands, while unchanged data is served from the cache.
+the SQL text. `@cached` caches a query's result with `st.cache_data`, keyed on its arguments, the
+marts schema and a cheap *data version* (a digest of the marts' row counts, the newest loaded
+window and last update, and the tables' last change): the version itself is re-read every few
+seconds (`PEG_DATA_VERSION_TTL`, default 10 s), so new data shows on the next rerun after it
+lands, while unchanged data is served from the cache. Connecting and errors: `connection`.
 
 All timestamps are naive `datetime`s in UTC, like the marts' TIMESTAMP_NTZ columns; a range is
 `[start, end)`.
@@ -13,23 +14,19 @@ All timestamps are naive `datetime`s in UTC, like the marts' TIMESTAMP_NTZ colum
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
 
-from peg_dashboard.config import ConfigurationError, DashboardSettings, load_settings
-
-if TYPE_CHECKING:
-    from streamlit.connections import SnowflakeConnection
-
-log = logging.getLogger(__name__)
+from peg_dashboard.connection import query, settings
 
 HEALTH = "STABLECOIN_PEG_HEALTH"
 ZSCORE = "STABLECOIN_PEG_ZSCORE"
@@ -51,20 +48,8 @@ LATEST_UPDATES_LIMIT = 100
 FLAGGED_HOURS_LIMIT = 500
 CACHE = {"ttl": timedelta(hours=1), "max_entries": 128, "show_spinner": False}
 
-_CONNECTION_NAME = "peg_marts"
-_OBJECT_DOES_NOT_EXIST = 2003
-
-
-class DataError(Exception):
-    """The marts cannot be read; the message is safe to show and says what to do."""
-
-
-class WarehouseUnavailable(DataError):
-    """The warehouse did not answer or refused the login."""
-
-
-class MartsNotFound(DataError):
-    """The connection works but the marts schema or tables are missing."""
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -78,10 +63,6 @@ class Feed:
     heartbeat_seconds: int
     warning_bps: int
     critical_bps: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.chain}:{self.proxy_address}"
 
     @property
     def thresholds(self) -> tuple[int, int]:
@@ -98,125 +79,7 @@ class DataVersion:
     feeds: int
 
 
-@dataclass(frozen=True)
-class ConnectionStatus:
-    """The result of a live check: where the app reads from (never a secret) and whether it works."""
-
-    ok: bool
-    summary: dict[str, str]
-    latency_ms: float | None = None
-    error: str | None = None
-
-
-# --- settings and connection -------------------------------------------------------------
-
-
-def settings() -> DashboardSettings:
-    """The current settings (secrets, then environment); raises ConfigurationError."""
-    try:
-        secrets = st.secrets.to_dict()
-    except FileNotFoundError:  # no secrets.toml (or one that does not parse): the environment decides
-        secrets = {}
-    return load_settings(secrets)
-
-
-def _connection(config: DashboardSettings) -> SnowflakeConnection:
-    from streamlit.connections import SnowflakeConnection
-
-    try:
-        return st.connection(_CONNECTION_NAME, type=SnowflakeConnection, **config.connect_kwargs())
-    except Exception as exc:  # noqa: BLE001 - any connector or config failure becomes one actionable error
-        raise _translate(exc, config) from None
-
-
-def _translate(exc: Exception, config: DashboardSettings) -> DataError:
-    """A display-safe error for a connector exception (no secrets, no traceback)."""
-    from snowflake.connector import errors
-
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    for secret in config.secret_values():
-        message = message.replace(secret, "***")
-    if isinstance(exc, errors.ProgrammingError) and exc.errno == _OBJECT_DOES_NOT_EXIST:
-        return MartsNotFound(
-            f"The marts are not in `{config.qualified_schema}` ({message[:200]}). Build them with dbt (the daily "
-            "DAG, or `make demo` locally), or point `PEG_MARTS_SCHEMA` / `[peg_monitor] marts_schema` at the "
-            "schema that holds them."
-        )
-    where = config.describe()
-    target = f"{where['backend']} (account `{where['account']}`"
-    target += f" at `{where['address']}`)" if "address" in where else ")"
-    hint = (
-        "Start the local stack with `make stack-up`."
-        if config.is_emulator
-        else "Check the account, user, credentials, role and warehouse in `[connections.snowflake]`."
-    )
-    return WarehouseUnavailable(f"Cannot read from {target}: {type(exc).__name__}: {message[:300]}. {hint}")
-
-
-def _is_connection_lost(exc: Exception) -> bool:
-    from snowflake.connector import errors
-
-    return isinstance(exc, (errors.OperationalError, errors.InterfaceError)) or (
-        getattr(exc, "sqlstate", "") or ""
-    ).startswith("08")
-
-
-def _query(sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
-    """Run one read-only query on the cached connection; lower-case column names.
-
-    A connection lost since it was cached (emulator restarted, session expired) is re-opened once.
-    """
-    config = settings()
-    conn = _connection(config)
-    for attempt in (1, 2):
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                frame = cur.fetch_pandas_all()
-            frame.columns = [c.lower() for c in frame.columns]
-            return frame
-        except Exception as exc:  # noqa: BLE001 - translated into a DataError below
-            if attempt == 1 and _is_connection_lost(exc):
-                log.warning("lost the warehouse connection (%s), reconnecting", type(exc).__name__)
-                conn.reset()
-                continue
-            raise _translate(exc, config) from None
-    raise AssertionError("unreachable")
-
-
-def _table(name: str) -> str:
-    return f"{settings().qualified_schema}.{name}"
-
-
-def _feed_filter(feed_key: str | None, alias: str = "") -> tuple[str, tuple[Any, ...]]:
-    if feed_key is None:
-        return "", ()
-    chain, proxy = feed_key.split(":", 1)
-    prefix = f"{alias}." if alias else ""
-    return f" and {prefix}chain = ? and {prefix}proxy_address = ?", (chain, proxy)
-
-
-def _floats(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    for column in columns:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    return frame
-
-
-def connection_status() -> ConnectionStatus:
-    """A live check (not cached): one `select 1` on the cached connection, timed."""
-    try:
-        config = settings()
-    except ConfigurationError as exc:
-        return ConnectionStatus(ok=False, summary={"backend": "not configured"}, error=str(exc))
-    started = time.perf_counter()
-    try:
-        _query("select 1 as ok")
-    except DataError as exc:
-        return ConnectionStatus(ok=False, summary=config.describe(), error=str(exc))
-    return ConnectionStatus(ok=True, summary=config.describe(), latency_ms=(time.perf_counter() - started) * 1000)
-
-
-# --- the data version ------------------------------------------------------------------------
+# --- the data version and the cache keyed on it ----------------------------------------------
 
 
 def data_version() -> DataVersion:
@@ -231,7 +94,7 @@ def _data_version(marts: str, time_bucket: int) -> DataVersion:
     # means a fresh read, shared by every session and the freshness route.
     database, schema = marts.split(".")
     counts = ", ".join(f"(select count(*) from {marts}.{t}) as {t.lower()}_rows" for t in MARTS)
-    state = _query(
+    state = query(
         f"select {counts}, s.feeds, s.data_as_of, s.last_updated_at, s.rounds_loaded, t.last_altered "
         f"from (select count(*) as feeds, max(data_as_of) as data_as_of, max(last_updated_at) as last_updated_at, "
         f"sum(rounds_loaded) as rounds_loaded from {marts}.{STALENESS}) as s "
@@ -245,16 +108,50 @@ def _data_version(marts: str, time_bucket: int) -> DataVersion:
     return DataVersion(token=digest, data_as_of=data_as_of, feeds=int(row["feeds"]))
 
 
-def _version() -> tuple[str, str]:
-    return settings().qualified_schema, data_version().token
+def cached(func: Callable[Concatenate[str, P], R]) -> Callable[P, R]:
+    """Cache a query written as `func(marts, *args)`: callers pass `*args`, the result is cached
+    (`st.cache_data`, `CACHE`) on them, the configured marts schema and the data version served."""
+
+    def on_version(marts: str, version: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return func(marts, *args, **kwargs)
+
+    # Streamlit keys a function's cache on its module and qualified name: one cache per query.
+    on_version.__module__, on_version.__qualname__ = func.__module__, func.__qualname__
+    cached_query = st.cache_data(**CACHE)(on_version)
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return cached_query(settings().qualified_schema, data_version().token, *args, **kwargs)
+
+    return run
+
+
+def _feed_filter(feed: Feed | None) -> tuple[str, tuple[Any, ...]]:
+    if feed is None:
+        return "", ()
+    return " and chain = ? and proxy_address = ?", (feed.chain, feed.proxy_address)
+
+
+def _floats(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
+
+
+def _bucket(minimum: float, steps: tuple[int, ...]) -> int:
+    return next((step for step in steps if step >= minimum), steps[-1] * math.ceil(minimum / steps[-1]))
 
 
 # --- feeds, bounds and freshness ------------------------------------------------------------
 
 
-def feeds() -> list[Feed]:
+@cached
+def feeds(marts: str) -> list[Feed]:
     """Every feed in the data (the staleness mart has one row per feed with loaded windows)."""
-    frame = _feeds(*_version())
+    frame = query(
+        f"select chain, proxy_address, feed_pair, symbol, heartbeat_seconds, warning_bps, critical_bps "
+        f"from {marts}.{STALENESS} order by symbol, feed_pair, chain"
+    )
     return [
         Feed(
             r.chain, r.proxy_address, r.feed_pair, r.symbol, int(r.heartbeat_seconds), int(r.warning_bps),
@@ -264,45 +161,33 @@ def feeds() -> list[Feed]:
     ]  # fmt: skip
 
 
-@st.cache_data(**CACHE)
-def _feeds(marts: str, version: str) -> pd.DataFrame:
-    return _query(
-        f"select chain, proxy_address, feed_pair, symbol, heartbeat_seconds, warning_bps, critical_bps "
-        f"from {marts}.{STALENESS} order by symbol, feed_pair, chain"
-    )
-
-
-def day_bounds() -> tuple[date, date] | None:
+@cached
+def day_bounds(marts: str) -> tuple[date, date] | None:
     """The first and last UTC day with loaded data, or None when the marts are empty. The last day
     follows the near-real-time loads (the staleness view's end of loaded data), not only the daily
     table, so a new day's rounds show before the daily DAG has built it."""
-    frame = _day_bounds(*_version())
-    first, last = frame.iloc[0]["first_day"], frame.iloc[0]["last_day"]
-    if pd.isna(first) or pd.isna(last):
-        return None
-    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
-
-
-@st.cache_data(**CACHE)
-def _day_bounds(marts: str, version: str) -> pd.DataFrame:
-    return _query(
+    frame = query(
         f"select coalesce(d.first_day, s.last_loaded_day) as first_day, "
         f"greatest_ignore_nulls(d.last_day, s.last_loaded_day) as last_day "
         f"from (select min(day) as first_day, max(day) as last_day from {marts}.{DAILY}) as d "
         f"cross join (select to_date(dateadd('second', -1, max(data_as_of))) as last_loaded_day "
         f"from {marts}.{STALENESS}) as s"
     )
+    first, last = frame.iloc[0]["first_day"], frame.iloc[0]["last_day"]
+    if pd.isna(first) or pd.isna(last):
+        return None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
 
 
 def freshness() -> tuple[DataVersion, pd.DataFrame]:
     """The version served and, per feed, the end of its loaded data and its last update."""
-    version = data_version()
-    return version, _freshness(settings().qualified_schema, version.token)
+    version = data_version()  # read first: the feeds are of this version or a newer one, never older
+    return version, _feed_freshness()
 
 
-@st.cache_data(**CACHE)
-def _freshness(marts: str, version: str) -> pd.DataFrame:
-    frame = _query(
+@cached
+def _feed_freshness(marts: str) -> pd.DataFrame:
+    frame = query(
         f"select feed_pair, chain, proxy_address, data_as_of, last_updated_at, rounds_loaded "
         f"from {marts}.{STALENESS} order by feed_pair, chain"
     )
@@ -311,14 +196,10 @@ def _freshness(marts: str, version: str) -> pd.DataFrame:
     return frame
 
 
-def feed_staleness(feed: Feed | None) -> pd.DataFrame:
-    return _feed_staleness(*_version(), feed.key if feed else None)
-
-
-@st.cache_data(**CACHE)
-def _feed_staleness(marts: str, version: str, feed_key: str | None) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+@cached
+def feed_staleness(marts: str, feed: Feed | None) -> pd.DataFrame:
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select feed_pair, symbol, chain, proxy_address, heartbeat_seconds, data_as_of, last_updated_at, "
         f"seconds_since_last_update, is_stale, rounds_loaded, max_gap_seconds, heartbeat_misses, "
         f"last_heartbeat_miss_at from {marts}.{STALENESS} where true{where} order by symbol, feed_pair",
@@ -334,15 +215,11 @@ def _feed_staleness(marts: str, version: str, feed_key: str | None) -> pd.DataFr
 # --- peg deviation ----------------------------------------------------------------------------
 
 
-def latest_status(feed: Feed | None, until: datetime) -> pd.DataFrame:
+@cached
+def latest_status(marts: str, feed: Feed | None, until: datetime) -> pd.DataFrame:
     """Per feed, the last round the proxy served before `until` (the price in effect then) and its status."""
-    return _latest_status(*_version(), feed.key if feed else None, until)
-
-
-@st.cache_data(**CACHE)
-def _latest_status(marts: str, version: str, feed_key: str | None, until: datetime) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select chain, proxy_address, feed_pair, symbol, round_id, served_from, price_usd, deviation_pct, "
         f"deviation_bps, abs_deviation_bps, peg_status from {marts}.{HEALTH} where served_from < ?{where} "
         f"qualify row_number() over (partition by chain, proxy_address order by served_from desc, round_id desc) = 1 "
@@ -353,15 +230,11 @@ def _latest_status(marts: str, version: str, feed_key: str | None, until: dateti
     return _floats(frame, "price_usd", "deviation_pct", "deviation_bps", "abs_deviation_bps")
 
 
-def latest_updates(feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
+@cached
+def latest_updates(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """The newest rounds in the range (at most LATEST_UPDATES_LIMIT), newest first."""
-    return _latest_updates(*_version(), feed.key if feed else None, start, end)
-
-
-@st.cache_data(**CACHE)
-def _latest_updates(marts: str, version: str, feed_key: str | None, start: datetime, end: datetime) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select served_from, symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id, "
         f"phase_id, seconds_since_previous_update, is_heartbeat_exceeded from {marts}.{HEALTH} "
         f"where served_from >= ? and served_from < ?{where} order by served_from desc, round_id desc "
@@ -378,24 +251,20 @@ def price_bucket_seconds(start: datetime, end: datetime) -> int:
     return _bucket((end - start).total_seconds() / PRICE_POINTS_PER_FEED, PRICE_BUCKETS_SECONDS)
 
 
-def price_series(feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
+@cached
+def price_series(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Per feed and time bucket: closing, low and high price, the most negative and positive
     deviation in bps, the signed worst deviation, and the number of rounds."""
-    return _price_series(*_version(), feed.key if feed else None, start, end, price_bucket_seconds(start, end))
-
-
-@st.cache_data(**CACHE)
-def _price_series(
-    marts: str, version: str, feed_key: str | None, start: datetime, end: datetime, bucket_seconds: int
-) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
-        f"select symbol, feed_pair, time_slice(served_from, {int(bucket_seconds)}, 'SECOND') as bucket_at, "
-        f"max_by(price_usd, served_from) as close_price_usd, min(price_usd) as low_price_usd, "
-        f"max(price_usd) as high_price_usd, min(deviation_bps) as min_deviation_bps, "
-        f"max(deviation_bps) as max_deviation_bps, count(*) as rounds from {marts}.{HEALTH} "
-        f"where served_from >= ? and served_from < ?{where} group by symbol, feed_pair, bucket_at "
-        f"order by symbol, bucket_at",
+    where, params = _feed_filter(feed)
+    # Prices as floats before aggregating (the frame holds floats anyway): decimals aggregate slowly.
+    frame = query(
+        f"select symbol, feed_pair, time_slice(served_from, {price_bucket_seconds(start, end)}, 'SECOND') "
+        f"as bucket_at, max_by(price, served_from) as close_price_usd, min(price) as low_price_usd, "
+        f"max(price) as high_price_usd, min(deviation_bps) as min_deviation_bps, "
+        f"max(deviation_bps) as max_deviation_bps, count(*) as rounds "
+        f"from (select symbol, feed_pair, served_from, cast(price_usd as float) as price, deviation_bps "
+        f"from {marts}.{HEALTH} where served_from >= ? and served_from < ?{where}) as r "
+        f"group by symbol, feed_pair, bucket_at order by symbol, bucket_at",
         (start, end, *params),
     )
     frame = _floats(
@@ -415,19 +284,14 @@ def zscore_bucket_hours(start: datetime, end: datetime) -> int:
     return _bucket((end - start).total_seconds() / 3600 / ZSCORE_CELLS_PER_FEED, ZSCORE_BUCKETS_HOURS)
 
 
-def zscore_series(feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
+@cached
+def zscore_series(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Per feed and bucket of hours: the signed most extreme z-score, average price and rolling
     24 h mean and standard deviation."""
-    return _zscore_series(*_version(), feed.key if feed else None, start, end, zscore_bucket_hours(start, end))
-
-
-@st.cache_data(**CACHE)
-def _zscore_series(
-    marts: str, version: str, feed_key: str | None, start: datetime, end: datetime, bucket_hours: int
-) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
-        f"select symbol, feed_pair, time_slice(hour_at, {int(bucket_hours)}, 'HOUR') as bucket_at, "
+    where, params = _feed_filter(feed)
+    bucket_hours = zscore_bucket_hours(start, end)
+    frame = query(
+        f"select symbol, feed_pair, time_slice(hour_at, {bucket_hours}, 'HOUR') as bucket_at, "
         f"min(z_score) as min_z_score, max(z_score) as max_z_score, avg(price_usd) as price_usd, "
         f"avg(rolling_mean_24h) as rolling_mean_24h, avg(rolling_stddev_24h) as rolling_stddev_24h, "
         f"count(z_score) as z_hours, count(*) as hours from {marts}.{ZSCORE} "
@@ -442,15 +306,11 @@ def _zscore_series(
     return frame
 
 
-def zscore_histogram(feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
+@cached
+def zscore_histogram(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Hours per feed and half-sigma z-score bin (tails folded into the ±6 bins)."""
-    return _zscore_histogram(*_version(), feed.key if feed else None, start, end)
-
-
-@st.cache_data(**CACHE)
-def _zscore_histogram(marts: str, version: str, feed_key: str | None, start: datetime, end: datetime) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select symbol, greatest(least(floor(z_score * 2) / 2, 5.5), -6) as z_bin, count(*) as hours "
         f"from {marts}.{ZSCORE} where z_score is not null and hour_at >= ? and hour_at < ?{where} "
         f"group by symbol, z_bin order by symbol, z_bin",
@@ -461,17 +321,11 @@ def _zscore_histogram(marts: str, version: str, feed_key: str | None, start: dat
     return frame
 
 
-def zscore_status_counts(feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
+@cached
+def zscore_status_counts(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Hours per feed and z-score status: normal, unusual (1 < |z| <= 2), outlier (|z| > 2), no z-score."""
-    return _zscore_status_counts(*_version(), feed.key if feed else None, start, end)
-
-
-@st.cache_data(**CACHE)
-def _zscore_status_counts(
-    marts: str, version: str, feed_key: str | None, start: datetime, end: datetime
-) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select symbol, case when z_score is null then 'no z-score' when is_outlier then 'outlier' "
         f"when is_unusual then 'unusual' else 'normal' end as z_status, count(*) as hours "
         f"from {marts}.{ZSCORE} where hour_at >= ? and hour_at < ?{where} group by symbol, z_status "
@@ -482,15 +336,11 @@ def _zscore_status_counts(
     return frame
 
 
-def flagged_hours(feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
+@cached
+def flagged_hours(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Hours with |z| > 1 (unusual, outliers above |z| > 2), most extreme first (at most FLAGGED_HOURS_LIMIT)."""
-    return _flagged_hours(*_version(), feed.key if feed else None, start, end)
-
-
-@st.cache_data(**CACHE)
-def _flagged_hours(marts: str, version: str, feed_key: str | None, start: datetime, end: datetime) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select hour_at, symbol, feed_pair, case when is_outlier then 'outlier' else 'unusual' end as flag, "
         f"z_score, price_usd, rolling_mean_24h, rolling_stddev_24h, observations_24h from {marts}.{ZSCORE} "
         f"where is_unusual and hour_at >= ? and hour_at < ?{where} "
@@ -503,15 +353,11 @@ def _flagged_hours(marts: str, version: str, feed_key: str | None, start: dateti
 # --- depeg events and daily status ------------------------------------------------------------
 
 
-def depeg_events(feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
+@cached
+def depeg_events(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Depeg events overlapping the range, worst first."""
-    return _depeg_events(*_version(), feed.key if feed else None, start, end)
-
-
-@st.cache_data(**CACHE)
-def _depeg_events(marts: str, version: str, feed_key: str | None, start: datetime, end: datetime) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select depeg_event_id, symbol, feed_pair, started_at, ended_at, is_open, duration_seconds, "
         f"rounds_off_peg, worst_price_usd, worst_deviation_bps, worst_abs_deviation_bps, worst_status "
         f"from {marts}.{EVENTS} where started_at < ? and (ended_at is null or ended_at > ?){where} "
@@ -524,15 +370,11 @@ def _depeg_events(marts: str, version: str, feed_key: str | None, start: datetim
     return _floats(frame, "duration_seconds", "worst_price_usd", "worst_deviation_bps", "worst_abs_deviation_bps")
 
 
-def daily_status(feed: Feed | None, first_day: date, last_day: date) -> pd.DataFrame:
+@cached
+def daily_status(marts: str, feed: Feed | None, first_day: date, last_day: date) -> pd.DataFrame:
     """Per feed and UTC day: prices, rounds, time off peg, worst deviation and |z|, day status."""
-    return _daily_status(*_version(), feed.key if feed else None, first_day, last_day)
-
-
-@st.cache_data(**CACHE)
-def _daily_status(marts: str, version: str, feed_key: str | None, first_day: date, last_day: date) -> pd.DataFrame:
-    where, params = _feed_filter(feed_key)
-    frame = _query(
+    where, params = _feed_filter(feed)
+    frame = query(
         f"select day, symbol, feed_pair, day_status, open_price_usd, close_price_usd, low_price_usd, high_price_usd, "
         f"rounds, seconds_off_peg, worst_abs_deviation_bps, worst_abs_z_score from {marts}.{DAILY} "
         f"where day >= ? and day <= ?{where} order by day, symbol",
@@ -550,7 +392,3 @@ def _daily_status(marts: str, version: str, feed_key: str | None, first_day: dat
         "worst_abs_deviation_bps",
         "worst_abs_z_score",
     )
-
-
-def _bucket(minimum: float, steps: tuple[int, ...]) -> int:
-    return next((step for step in steps if step >= minimum), steps[-1] * math.ceil(minimum / steps[-1]))

@@ -44,7 +44,7 @@ def _iso(value: Any) -> str | None:
 def freshness(request: Request) -> JSONResponse:
     """The freshness document (a plain function: Starlette runs it in its thread pool)."""
     # Imported here, not at the top: the launcher imports this module before Streamlit's runtime exists.
-    from peg_dashboard import data
+    from peg_dashboard import connection, data
     from peg_dashboard.config import ConfigurationError
 
     served_at = datetime.now(UTC).isoformat()
@@ -53,10 +53,10 @@ def freshness(request: Request) -> JSONResponse:
     except ConfigurationError as exc:
         log.error("freshness: not configured: %s", exc)
         return JSONResponse({"error": "the dashboard has no Snowflake connection configured"}, 503, NO_STORE)
-    except data.MartsNotFound as exc:
+    except connection.MartsNotFound as exc:
         log.error("freshness: %s", exc)
         return JSONResponse({"error": "the marts were not found in the configured schema"}, 503, NO_STORE)
-    except data.DataError as exc:
+    except connection.DataError as exc:
         log.error("freshness: %s", exc)
         return JSONResponse({"error": "the warehouse is unreachable"}, 503, NO_STORE)
     feeds = [

@@ -1,21 +1,26 @@
-"""Shared UI pieces: the sidebar's connection panel and guide, status badges, error and empty states."""
+"""Shared UI pieces: the sidebar's connection panel and guide, status badges, error and empty states,
+the pages' cards, metric rows and rows of charts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+import pandas as pd
 import streamlit as st
 
-from peg_dashboard import __version__, data
+from peg_dashboard import __version__, charts, connection, data
 from peg_dashboard.config import ConfigurationError
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import altair as alt
+    from streamlit.delta_generator import DeltaGenerator
 
     from peg_dashboard.filters import Selection
+
+T = TypeVar("T")
 
 REFRESH_EVERY = "60s"
 STATUS_BADGES = {
@@ -43,7 +48,7 @@ def status_badge(status: str) -> None:
     st.badge(status, color=color, icon=icon)
 
 
-def connection_panel(status: data.ConnectionStatus) -> None:
+def connection_panel(status: connection.ConnectionStatus) -> None:
     """The sidebar's live connection check: where the app reads from, never a secret."""
     summary = status.summary
     with st.container(border=True):
@@ -64,7 +69,7 @@ def connection_panel(status: data.ConnectionStatus) -> None:
 def version_caption() -> None:
     try:
         version = data.data_version()
-    except (data.DataError, ConfigurationError):
+    except (connection.DataError, ConfigurationError):
         return
     as_of = f"{version.data_as_of:%Y-%m-%d %H:%M} UTC" if version.data_as_of else "no data"
     st.caption(f"Data version `{version.token}` · data as of {as_of} · app {__version__}")
@@ -73,7 +78,7 @@ def version_caption() -> None:
 @st.fragment(run_every=REFRESH_EVERY)
 def live_status() -> None:
     """The connection panel and data version, re-checked every minute (call it inside `with st.sidebar`)."""
-    connection_panel(data.connection_status())
+    connection_panel(connection.connection_status())
     version_caption()
 
 
@@ -87,7 +92,7 @@ def data_errors() -> Iterator[None]:
     """Show a data-layer failure as an error (what to fix, no traceback) instead of raising."""
     try:
         yield
-    except (data.DataError, ConfigurationError) as exc:
+    except (connection.DataError, ConfigurationError) as exc:
         st.error(str(exc), icon=":material/cloud_off:")
 
 
@@ -153,3 +158,101 @@ def warning_text(feeds: list[data.Feed]) -> str:
 
 def rows_by_pair(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return {row["feed_pair"]: row for _, row in frame.iterrows()}
+
+
+def grid(items: Sequence[T], per_row: int) -> Iterator[tuple[DeltaGenerator, T]]:
+    """Lay `items` out `per_row` to a row: yields each item with the column it goes in."""
+    for first in range(0, len(items), per_row):
+        yield from zip(st.columns(per_row), items[first : first + per_row], strict=False)
+
+
+def metrics(values: dict[str, str]) -> None:
+    """A row of bordered metrics, label -> value."""
+    for column, (label, value) in zip(st.columns(len(values)), values.items(), strict=True):
+        column.metric(label, value, border=True)
+
+
+def status_cards(feeds: list[data.Feed], status: pd.DataFrame) -> None:
+    """A card per feed: its price and deviation from the peg in `status` (the latest round) and the status badge."""
+    rows = rows_by_pair(status)
+    for column, feed in grid(feeds, 4):
+        with column, st.container(border=True):
+            row = rows.get(feed.feed_pair)
+            if row is None:
+                st.metric(feed.symbol, "—", help=f"{feed.feed_pair}: no round before the end of the range")
+                status_badge("no data")
+                continue
+            st.metric(
+                feed.symbol,
+                f"${row['price_usd']:.4f}",
+                delta=f"{row['deviation_bps']:+.1f} bps",
+                delta_color="off",
+                help=f"{feed.feed_pair}, the price since {row['served_from']:%Y-%m-%d %H:%M:%S} UTC",
+            )
+            status_badge(row["peg_status"])
+
+
+def freshness_cards(staleness: pd.DataFrame) -> None:
+    """A card per feed: the time since its last round, fresh or stale, and its heartbeat."""
+    for column, (_, row) in grid(list(staleness.iterrows()), 4):
+        with column, st.container(border=True):
+            st.metric(
+                row["symbol"],
+                seconds_to_text(row["seconds_since_last_update"]),
+                help=f"{row['feed_pair']}: time from its last round to the end of the loaded data",
+            )
+            st.badge(
+                "stale" if row["is_stale"] else "fresh",
+                color="red" if row["is_stale"] else "green",
+                icon=":material/schedule:" if row["is_stale"] else ":material/check_circle:",
+            )
+            st.caption(f"heartbeat {seconds_to_text(row['heartbeat_seconds'])}")
+
+
+def price_charts(series: pd.DataFrame) -> None:
+    """A price chart per token, two to a row."""
+    for column, (feed_pair, token_series) in grid(list(series.groupby("feed_pair", sort=True)), 2):
+        with column:
+            st.markdown(f"**{feed_pair}**")
+            st.altair_chart(charts.price_chart(token_series), width="stretch")
+
+
+def deviation_charts(series: pd.DataFrame, feeds: list[data.Feed]) -> None:
+    """The deviation chart of each set of thresholds' feeds, over its own warning and critical bands."""
+    groups = by_thresholds(feeds)
+    for (warning, critical), members in groups.items():
+        pairs = {f.feed_pair for f in members}
+        group = series[series["feed_pair"].isin(pairs)]
+        if group.empty:
+            continue
+        if len(groups) > 1:
+            st.markdown(f"**{', '.join(sorted(pairs))}**: warning from {warning} bps, critical from {critical} bps")
+        st.altair_chart(charts.deviation_chart(group, warning, critical), width="stretch")
+
+
+def titled_charts(*titled: tuple[str, alt.TopLevelMixin]) -> None:
+    """Charts side by side, each under its subheader."""
+    for column, (title, chart) in zip(st.columns(len(titled)), titled, strict=True):
+        with column:
+            st.subheader(title)
+            st.altair_chart(chart, width="stretch")
+
+
+def data_end(selection: Selection) -> pd.Timestamp:
+    """The end of the loaded data (the end of the range without data)."""
+    version = data.data_version()
+    return pd.Timestamp(version.data_as_of) if version.data_as_of else pd.Timestamp(selection.end)
+
+
+def zscore_metrics(counts: pd.DataFrame) -> None:
+    """Outlier, unusual, scored and all hours in view, from the hours per z-score status."""
+    hours = counts.groupby("z_status")["hours"].sum()
+    outliers, unusual = int(hours.get("outlier", 0)), int(hours.get("unusual", 0))
+    metrics(
+        {
+            f"Outlier hours (|z| > {data.OUTLIER_ABS_Z})": f"{outliers:,}",
+            f"Unusual hours (|z| > {data.UNUSUAL_ABS_Z})": f"{outliers + unusual:,}",
+            "Hours with a z-score": f"{int(counts['hours'].sum() - hours.get('no z-score', 0)):,}",
+            "Hours in view": f"{int(counts['hours'].sum()):,}",
+        }
+    )
