@@ -32,7 +32,6 @@ from chainlink_feeds.triggers import NewRoundTrigger
 from peg_alerts.notifications import notify_pipeline_failure
 from peg_alerts.operators import PegAlertOperator
 from peg_monitor import settings
-from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import raw_rounds_asset
 
 RPC_POOL = settings.rpc_pool().name
@@ -41,7 +40,7 @@ FALLBACK_CRON = os.environ.get("PEG_REALTIME_CRON", "0 * * * *")
 POLL_SECONDS = float(os.environ.get("PEG_REALTIME_POLL_SECONDS", "10"))
 
 FEEDS = load_registry()
-RAW_ROUNDS = raw_rounds_asset(DbtSettings().raw_schema)
+RAW_ROUNDS = raw_rounds_asset(settings.raw_schema())
 # One watched asset per chain: a new round on any of its proxies is an event.
 NEW_ROUNDS = [
     Asset(

@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from peg_monitor import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = Path(os.environ.get("PEG_DBT_PROJECT_DIR", PROJECT_ROOT / "include" / "dbt"))
@@ -53,12 +55,12 @@ class DbtSettings:
     """The project's Cosmos settings; `check()` refuses a missing or stale manifest."""
 
     project_dir: Path = DBT_PROJECT_DIR
-    conn_id: str = os.environ.get("PEG_SNOWFLAKE_CONN_ID", "snowflake_default")
-    target: str = os.environ.get("PEG_DBT_TARGET", "local")
-    schema: str = os.environ.get("PEG_DBT_SCHEMA", "ANALYTICS")
-    raw_schema: str = os.environ.get("PEG_RAW_SCHEMA", "RAW")
-    execution_mode: str = os.environ.get("PEG_DBT_EXECUTION_MODE", "local")
-    dbt_executable: str = default_dbt_executable()
+    conn_id: str = field(default_factory=settings.snowflake_conn_id)
+    target: str = field(default_factory=settings.dbt_target)
+    schema: str = field(default_factory=settings.dbt_schema)
+    raw_schema: str = field(default_factory=settings.raw_schema)
+    execution_mode: str = field(default_factory=lambda: os.environ.get("PEG_DBT_EXECUTION_MODE", "local"))
+    dbt_executable: str = field(default_factory=default_dbt_executable)
 
     def __post_init__(self) -> None:
         if self.execution_mode not in ("local", "watcher"):

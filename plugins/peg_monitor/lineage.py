@@ -13,10 +13,11 @@ emulator's account for the `local` dbt target and refused for any other target.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from airflow.sdk import Asset
 
+from peg_monitor import settings
 from peg_monitor.dbt_project import DbtProjectError
 
 EMULATOR_ACCOUNT = "fakesnow"  # the devstack connection's account (devstack/warehouse.py)
@@ -33,9 +34,9 @@ def snowflake_namespace(account: str) -> str:
 class SnowflakeNaming:
     """The account and database the DAG names Snowflake tables with; validated where it enters."""
 
-    account: str = os.environ.get("PEG_SNOWFLAKE_ACCOUNT", "")
-    database: str = os.environ.get("PEG_SNOWFLAKE_DATABASE", "PEG_MONITOR")
-    target: str = os.environ.get("PEG_DBT_TARGET", "local")
+    account: str = field(default_factory=lambda: os.environ.get("PEG_SNOWFLAKE_ACCOUNT", ""))
+    database: str = field(default_factory=settings.snowflake_database)
+    target: str = field(default_factory=settings.dbt_target)
 
     def __post_init__(self) -> None:
         if not self.account:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from chainlink_feeds.registry import DEFAULT_REGISTRY, load_registry
+from peg_monitor import settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,7 +52,7 @@ class MartsFreshnessSensor(BaseSensorOperator):
         self.window_start = window_start
         self.window_end = window_end
         self.snowflake_conn_id = snowflake_conn_id
-        self.marts_schema = marts_schema or f"{os.environ.get('PEG_DBT_SCHEMA', 'ANALYTICS')}_MARTS"
+        self.marts_schema = marts_schema or settings.marts_schema()
         self.registry_path = registry_path
         self._problems: list[str] = []
 

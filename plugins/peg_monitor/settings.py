@@ -92,6 +92,16 @@ def dbt_schema() -> str:
     return _text("PEG_DBT_SCHEMA", "ANALYTICS")
 
 
+def dbt_target() -> str:
+    """PEG_DBT_TARGET: the dbt target (`local`: the emulator's account; any other needs PEG_SNOWFLAKE_ACCOUNT)."""
+    return _text("PEG_DBT_TARGET", "local")
+
+
+def snowflake_conn_id() -> str:
+    """PEG_SNOWFLAKE_CONN_ID: the Airflow connection dbt's profile is mapped from."""
+    return _text("PEG_SNOWFLAKE_CONN_ID", "snowflake_default")
+
+
 def marts_schema() -> str:
     """The schema the marts are built in and the dashboard reads (dbt's `<target schema>_MARTS`,
     see include/dbt/macros/generate_schema_name.sql)."""
