@@ -17,8 +17,12 @@ SINCE_START = printf '%-10s ready  (+%s s since make started)\n' $(1) $$(( $$(da
 demo: stack-up airflow-init dbt-manifest
 	$(DEVSTACK) demo
 
+# Two xdist workers: one file (or one group of files that share something, tests/conftest.py) at a
+# time on each, so a test waiting on a chain, a cluster or an oracle leaves the other core working.
+TEST_WORKERS ?= 2
+
 test: install browser services-packages dbt-manifest
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 install: $(VENV)/.installed node_modules/.installed
 	@$(call SINCE_START,install)

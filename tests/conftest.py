@@ -14,16 +14,44 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.cluster.airflow_env import airflow_env
+from devstack.settings import AIRFLOW_HOME
 
 # Before anything imports Airflow. The unit tests' Airflow CLI runs on the project-local SQLite DB,
-# which needs no server; tests/e2e run clusters of their own on Postgres and Celery.
+# which needs no server; tests/e2e run clusters of their own on Postgres and Celery. Under xdist
+# (`make test` runs two workers) each worker has a SQLite file of its own.
 os.environ.update(airflow_env("standalone"))
+os.environ.update(
+    {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME}/airflow-tests-{os.environ['PYTEST_XDIST_WORKER']}.db"
+    }
+    if "PYTEST_XDIST_WORKER" in os.environ
+    else {}
+)
 
 from chainlink_feeds.registry import Feed, load_registry
 from devstack.chain import contracts, stack_history
 from devstack.chain.node import start_node
 from devstack.services import emulator
 from devstack.simulation import history
+from tests.support.locks import stack_lock
+
+# `make test` runs the files in two xdist workers (`--dist loadgroup`), each file as one unit so its
+# module fixtures are built once; files that share something run in one worker, one after the other:
+# the e2e pipeline's dashboard (one port) and the session's 21-day marts (built once, not per worker).
+SHARED_GROUPS = {
+    "tests/e2e/test_daily_run.py": "e2e-pipeline",
+    "tests/e2e/test_backfill.py": "e2e-pipeline",
+    "tests/deploy/test_astro_image.py": "e2e-pipeline",
+    "tests/streamlit_app/": "marts",
+    "tests/plugins/peg_monitor/test_sensors.py": "marts",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = next((name for prefix, name in SHARED_GROUPS.items() if path.startswith(prefix)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +67,11 @@ def feed_by_pair(feeds: list[Feed]) -> dict[str, Feed]:
 @pytest.fixture(scope="session")
 def stack(feeds: list[Feed]) -> history.Scenario:
     """The running local stack (started if needed); returns the history it holds."""
-    contracts.build()
-    start_node()
-    stack_history.ensure_history(feeds)
-    emulator.start_emulator()
+    with stack_lock():
+        contracts.build()
+        start_node()
+        stack_history.ensure_history(feeds)
+        emulator.start_emulator()
     return stack_history.scenario()
 
 

@@ -18,6 +18,7 @@ from devstack.cluster.airflow_env import pipeline_settings
 from devstack.cluster.airflow_init import init_airflow
 from devstack.cluster.celery import Cluster, ClusterPorts
 from devstack.services import dashboard, postgres, processes, redis_broker
+from tests.support.locks import stack_lock
 from tests.support.pipeline import create_schema, drop_schemas
 
 E2E_DASHBOARD_PORT = int(os.environ.get("PEG_E2E_DASHBOARD_PORT", "8601"))
@@ -69,8 +70,9 @@ class Pipeline:
 @pytest.fixture(scope="session")
 def metadata_services(stack) -> None:
     """The stack's Postgres and Redis (started if needed, as `make stack-up` does)."""
-    postgres.start()
-    redis_broker.start()
+    with stack_lock():
+        postgres.start()
+        redis_broker.start()
 
 
 @pytest.fixture(scope="module")

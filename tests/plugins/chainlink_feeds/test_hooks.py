@@ -26,7 +26,7 @@ from chainlink_feeds.registry import load_registry
 from devstack.services import emulator
 from devstack.settings import ANVIL_URL, PROJECT_DIR
 from tests.support.faulty_rpc import faulty_rpc
-from tests.support.scratch_chain import scratch_chain
+from tests.support.scratch_chain import free_port, scratch_chain
 
 DAY = timedelta(days=1)
 SECRET = "sk_live_5ecret_api_key_42"
@@ -106,7 +106,7 @@ def test_a_bad_api_key_fails_fast_without_showing_the_key(stack, feed_by_pair, m
 
 
 def test_wrong_chain_fails_fast(stack, feed_by_pair, monkeypatch) -> None:
-    with scratch_chain(chain_id=31337) as rpc:
+    with scratch_chain(port=free_port(), chain_id=31337) as rpc:
         conn_id = connection(monkeypatch, "chainlink_other", rpc.url)
         with pytest.raises(WrongChainError, match="serves chain id 31337, but the feed is on chain id 1"):
             FeedReader(ChainlinkHook(chainlink_conn_id=conn_id), feed_by_pair["USDC/USD"]).read(stack.start, stack.end)
