@@ -22,7 +22,7 @@ demo: stack-up airflow-init dbt-manifest
 TEST_WORKERS ?= 2
 
 test: install browser services-packages dbt-manifest
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 install: $(VENV)/.installed node_modules/.installed
 	@$(call SINCE_START,install)

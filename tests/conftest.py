@@ -35,8 +35,8 @@ from devstack.services import emulator
 from devstack.simulation import history
 from tests.support.locks import stack_lock
 
-# `make test` runs the files in two xdist workers (`--dist loadgroup`), each file as one unit so its
-# module fixtures are built once; files that share something run in one worker, one after the other:
+# `make test` runs two xdist workers, each test file one unit on one worker so its module fixtures
+# are built once; files that share something are one unit, run on one worker one after the other:
 # the e2e pipeline's dashboard (one port) and the session's 21-day marts (built once, not per worker).
 SHARED_GROUPS = {
     "tests/e2e/test_daily_run.py": "e2e-pipeline",
@@ -47,11 +47,22 @@ SHARED_GROUPS = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = next((name for prefix, name in SHARED_GROUPS.items() if path.startswith(prefix)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
+def unit_of(nodeid: str) -> str:
+    """The unit a test runs in: its group, or its file."""
+    path = nodeid.split("::", 1)[0]
+    return next((group for prefix, group in SHARED_GROUPS.items() if path.startswith(prefix)), path)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """xdist's LoadScope scheduling over `unit_of` (its own `--dist loadgroup` marks are lost on
+    pytest 9, whose node ids are no longer a string xdist can add a group to)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return UnitScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
