@@ -141,7 +141,8 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
             requests.patch(f"{built.api}/dags/{REALTIME_DAG}", json={"is_paused": False}, timeout=30).raise_for_status()
             # The first load (a day back, by hand), then the marts' views over it and the dashboard on them.
             assert _run(built.api)["state"] == "success"
-            assert dbt_build(raw, f"{raw}_A", work / "dbt").returncode == 0
+            built_marts = dbt_build(raw, f"{raw}_A", work / "dbt")
+            assert built_marts.returncode == 0, built_marts.stdout[-3000:]
             dashboard.start_dashboard(
                 name="dashboard-e2e-rt", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS",
                 extra={"PEG_DATA_VERSION_TTL": "2"},
