@@ -13,6 +13,8 @@ the REST API) at p50/p95. Each shape gets its own home, metadata DB and raw/mart
 
 Run with the stack up and the manifest built (`make stack-up dbt-manifest`):
 `.venv/bin/python bench/airflow_shapes.py [--days 30]`. It takes about an hour on 2 cores.
+`--smoke` (what the test suite runs, to see that it still runs) is a 1-day backfill on each shape:
+the start-up and one run of each, side by side.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ from devstack.cluster.celery import Cluster, ClusterPorts  # noqa: E402
 from devstack.services import dashboard, postgres, processes  # noqa: E402
 from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
 
-CELERY_PORTS = ClusterPorts.block(8150)
-STANDALONE_PORT, STANDALONE_LOG_PORTS = 8160, (8161, 8162)
+# Apart from the demo's ports and tests/e2e's (8100-8199, 8300-8310, dashboards 8601 and 8602): the
+# suite runs this bench's smoke mode in the same session.
+CELERY_PORTS = ClusterPorts.block(8700)
+STANDALONE_PORT, STANDALONE_LOG_PORTS = 8710, (8711, 8712)
 DASHBOARD_PORT = 8603
 SLOTS = {"AIRFLOW__CORE__PARALLELISM": "8"}  # the Celery shape's 2 workers x 4
 
@@ -58,13 +62,16 @@ def pipeline_schemas() -> Iterator[str]:
     raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
     create_schema(raw)
     dashboard.start_dashboard(
-        name="dashboard-bench", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS", extra={"PEG_DATA_VERSION_TTL": "2"}
+        name="dashboard-bench-shapes",
+        port=DASHBOARD_PORT,
+        marts_schema=f"{raw}_A_MARTS",
+        extra={"PEG_DATA_VERSION_TTL": "2"},
     )
     try:
         yield raw
     finally:
-        processes.stop("dashboard-bench")
-        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+        processes.stop("dashboard-bench-shapes")
+        drop_schemas(raw, f"{raw}_A", f"{raw}_A_STAGING", f"{raw}_A_MARTS")  # dbt makes {raw}_A too
 
 
 @contextmanager
@@ -140,7 +147,10 @@ def measure(shape: str, first: datetime, last: datetime) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--smoke", action="store_true", help="a 1-day backfill on each shape: does it still run?")
     args = parser.parse_args()
+    if args.smoke:
+        args.days = 1
     # The history's last day is left to the run the scheduler makes itself once the DAG is unpaused
     # (catchup is off): a backfill run of the same day would clash with it.
     last = stack_history.scenario().end - timedelta(days=2)

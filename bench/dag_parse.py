@@ -5,6 +5,9 @@ the plugins (Cosmos's own plugin among them) and the file's `airflow.*` imports 
 (`[dag_processor] parsing_pre_import_modules`), so every file pays for its other imports and its
 own work. This does the same, with Airflow's own pre-import function, and times DagBag on the
 file in the child. Goal: <= 1.5x.
+
+    .venv/bin/python bench/dag_parse.py [--repeat 5]
+    .venv/bin/python bench/dag_parse.py --smoke    # every file parsed once: does it still run?
 """
 
 from __future__ import annotations
@@ -95,7 +98,10 @@ def parse_time(path: Path, repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="every file parsed once (--repeat 1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat = 1
     # The parent has Airflow and its plugins loaded, as a long-running DAG processor does.
     import airflow.sdk  # noqa: F401
     from airflow import plugins_manager

@@ -11,12 +11,15 @@
    misses on the served series with and without the grace.
 
 Run with the local stack up: `make stack-up && .venv/bin/python bench/ingest_backfill.py [--recorded]`
-(`--recorded` runs part 2 instead of part 1).
+(`--recorded` runs part 2 instead of part 1). `--smoke` runs the same at its smallest, to see that it
+still runs: part 1 on 1 day with a naive sample of 1 day; part 2 on the rounds up to a few days read
+back (the first two, cold cache included, and each feed's phase-switch day and the day after).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -88,22 +91,45 @@ RECORDED_SWITCH_AT = {
 RECORDED_PORT = int(os.environ.get("PEG_BENCH_ANVIL_PORT", "8547"))
 
 
-def recorded_backfill() -> None:
-    """Every UTC day of the recorded mainnet rounds, read back day by day from a scratch node."""
+RECORDED_FIRST, RECORDED_LAST = datetime(2021, 2, 16, tzinfo=UTC), datetime(2022, 11, 16, tzinfo=UTC)
+
+
+def recorded_days(smoke: bool) -> list[datetime]:
+    """The UTC days read back: every recorded one, or in smoke mode the first two (the cold cache's
+    phase-switch search) and each feed's switch day and the day after (the overlap)."""
+    if not smoke:
+        return [RECORDED_FIRST + DAY * i for i in range((RECORDED_LAST - RECORDED_FIRST) // DAY)]
+    switch_days = [at.replace(hour=0, minute=0, second=0) for at in RECORDED_SWITCH_AT.values()]
+    return sorted({RECORDED_FIRST, RECORDED_FIRST + DAY, *switch_days, *(d + DAY for d in switch_days)})
+
+
+def recorded_backfill(smoke: bool = False) -> None:
+    """The recorded mainnet rounds up to the last day read, read back day by day from a scratch node."""
     logging.getLogger("chainlink_feeds").setLevel(logging.WARNING)  # one line per day would bury the table
     feeds = {f.pair: f for f in load_registry() if f.pair in RECORDED_SWITCH_AT}
+    days_read = recorded_days(smoke)
+    until = (days_read[-1] + DAY).timestamp()  # the chain as it was at the end of the last day read
     name = f"anvil-bench-{RECORDED_PORT}"
     stop_node(name)
     start_node(name=name, port=RECORDED_PORT, persist=False)
     try:
         rpc = Rpc(f"http://127.0.0.1:{RECORDED_PORT}")
         rpc.call("anvil_setCode", MULTICALL3_ADDRESS, contracts.build()["Multicall3"]["deployedBytecode"])
-        plans = {feeds[p]: recorded.plan(p, int(at.timestamp())) for p, at in RECORDED_SWITCH_AT.items()}
+        plans = {
+            feeds[p]: [
+                dataclasses.replace(phase, rounds=tuple(r for r in phase.rounds if r.updated_at < until))
+                for phase in recorded.plan(p, int(at.timestamp()))
+            ]
+            for p, at in RECORDED_SWITCH_AT.items()
+        }
         started = time.perf_counter()
         replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
-        print(f"recorded mainnet rounds replayed onto a scratch node in {time.perf_counter() - started:.1f} s")
+        replayed = sum(len(phase.rounds) for phases in plans.values() for phase in phases)
+        print(
+            f"{replayed} recorded mainnet rounds up to {days_read[-1].date()} replayed onto a scratch node "
+            f"in {time.perf_counter() - started:.1f} s; {len(days_read)} days read back"
+        )
         os.environ["AIRFLOW_CONN_CHAINLINK_BENCH"] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
-        first, last = datetime(2021, 2, 16, tzinfo=UTC), datetime(2022, 11, 16, tzinfo=UTC)
         print(
             f"{'feed':10} {'feed-days':>9} {'req/day':>8} {'calls/day':>9} {'1st day req':>11} {'1st day calls':>13} "
             f"{'served':>6} {'never served':>12} {'timed out':>9} {'misses':>6} {'strict':>6} {'late hb':>7}"
@@ -114,8 +140,7 @@ def recorded_backfill() -> None:
             requests = calls = 0
             first_requests = first_calls = 0
             served = never = timed_out = misses = strict = late = 0
-            day = first
-            while day < last:
+            for day in days_read:
                 hook = ChainlinkHook(chainlink_conn_id="chainlink_bench")
                 read = FeedReader(hook, feed, cache).read(day, day + DAY)
                 accepted, _ = validate(read.rounds, read.carry_in, feed.heartbeat_limit_seconds)
@@ -131,7 +156,6 @@ def recorded_backfill() -> None:
                 misses += sum(a.is_heartbeat_exceeded for a in window_rounds)
                 strict += sum(a.seconds_since_previous > feed.heartbeat_seconds for a in window_rounds)
                 late += sum(0 < a.seconds_since_previous - feed.heartbeat_seconds <= 600 for a in window_rounds)
-                day += DAY
             print(
                 f"{pair:10} {days:9d} {requests / days:8.2f} {calls / days:9.2f} {first_requests:11d} {first_calls:13d} "
                 f"{served:6d} {never:12d} {timed_out:9d} {misses:6d} {strict:6d} {late:7d}"
@@ -154,10 +178,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--naive-sample", type=int, default=4, help="days per feed measured with the naive walk-back")
     parser.add_argument("--recorded", action="store_true", help="backfill the recorded mainnet history instead")
+    parser.add_argument("--smoke", action="store_true", help="the smallest run of the same: does it still run?")
     args = parser.parse_args()
     if args.recorded:
-        recorded_backfill()
+        recorded_backfill(args.smoke)
         return
+    if args.smoke:
+        args.days, args.naive_sample = 1, 1
     scenario = stack_history.scenario()
     feeds = load_registry()
     first_day = scenario.end - DAY * args.days

@@ -1,0 +1,33 @@
+"""The Airflow shapes benchmark still runs: its smoke mode backfills 1 day on the Celery cluster and
+on `airflow standalone`, side by side, each with its own home, metadata DB, schemas and ports
+(8700-8712 and dashboard 8603, apart from tests/e2e's), and drops the cluster's database after."""
+
+from __future__ import annotations
+
+from devstack.services import postgres, redis_broker
+
+ROW = r" +\d+ +1/1 +\d+ +\d+ +\d+\.\d +\d+\.\d\d +\d+\.\d\d$"
+
+
+def _bench_databases() -> set[str]:
+    with postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute("select datname from pg_database where datname like 'bench\\_%'")
+        return {name for (name,) in cur.fetchall()}
+
+
+def test_airflow_shapes_smoke(run_bench) -> None:
+    postgres.start()  # the Celery shape's metadata DB and broker, as the demo and tests/e2e start them
+    redis_broker.start()
+    databases = _bench_databases()
+    run_bench(
+        "airflow_shapes.py",
+        "--smoke",
+        expect=(
+            r"^1-day backfill \d{4}-\d\d-\d\d \.\. \d{4}-\d\d-\d\d of stablecoin_peg_daily, 4 runs at a time$",
+            rf"^celery{ROW}",
+            rf"^standalone{ROW}",
+            r"^wall time celery/standalone: \d+\.\d\d$",
+        ),
+        timeout=900,
+    )
+    assert _bench_databases() <= databases, f"metadata databases left behind: {_bench_databases() - databases}"
