@@ -5,6 +5,7 @@ on `airflow standalone`, side by side, each with its own home, metadata DB, sche
 from __future__ import annotations
 
 from devstack.services import postgres, redis_broker
+from tests.support.locks import stack_lock
 
 ROW = r" +\d+ +1/1 +\d+ +\d+ +\d+\.\d +\d+\.\d\d +\d+\.\d\d$"
 
@@ -16,8 +17,9 @@ def _bench_databases() -> set[str]:
 
 
 def test_airflow_shapes_smoke(run_bench) -> None:
-    postgres.start()  # the Celery shape's metadata DB and broker, as the demo and tests/e2e start them
-    redis_broker.start()
+    with stack_lock():  # the Celery shape's metadata DB and broker, as the demo and tests/e2e start them
+        postgres.start()
+        redis_broker.start()
     databases = _bench_databases()
     run_bench(
         "airflow_shapes.py",
