@@ -37,14 +37,18 @@ from tests.support.locks import stack_lock
 
 # `make test` runs two xdist workers, each test file one unit on one worker so its module fixtures
 # are built once; files that share something are one unit, run on one worker one after the other:
-# the e2e pipeline's dashboard (one port) and the session's 21-day marts (built once, not per worker).
+# the e2e pipeline's dashboard (one port), the session's 21-day marts (built once, not per worker),
+# and the benchmarks (each checks that no scratch schema of any bench is left behind).
 SHARED_GROUPS = {
     "tests/e2e/test_daily_run.py": "e2e-pipeline",
     "tests/e2e/test_backfill.py": "e2e-pipeline",
     "tests/deploy/test_astro_image.py": "e2e-pipeline",
     "tests/streamlit_app/": "marts",
     "tests/plugins/peg_monitor/test_sensors.py": "marts",
+    "tests/bench/": "bench",
 }
+# The longest units start first, so neither worker is left with a long one at the end.
+LONGEST_FIRST = ["bench", "e2e-pipeline", "tests/e2e/test_realtime.py", "marts"]
 
 
 def unit_of(nodeid: str) -> str:
@@ -53,15 +57,22 @@ def unit_of(nodeid: str) -> str:
     return next((group for prefix, group in SHARED_GROUPS.items() if path.startswith(prefix)), path)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest units first (a stable sort: every worker collects the same order, as xdist requires)."""
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(unit_of(item.nodeid), len(rank)))
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """xdist's LoadScope scheduling over `unit_of` (its own `--dist loadgroup` marks are lost on
-    pytest 9, whose node ids are no longer a string xdist can add a group to)."""
+    """xdist's LoadScope scheduling over `unit_of`, in collection order (its own `--dist loadgroup`
+    marks are lost on pytest 9, whose node ids are no longer a string xdist can add a group to)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class UnitScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return unit_of(nodeid)
 
+    config.option.loadscopereorder = False  # keep LONGEST_FIRST, not "most tests first"
     return UnitScheduling(config, log)
 
 

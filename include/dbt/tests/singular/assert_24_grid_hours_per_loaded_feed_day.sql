@@ -1,4 +1,5 @@
--- Every feed-day covered by a daily (24-hour) load window has exactly 24 hourly grid rows.
+-- Every feed-day covered by a daily load window (a whole UTC day) has exactly 24 hourly grid rows. A
+-- near-real-time window of 24 hours that starts mid-day is not one: its first day has fewer hours.
 with
 
 windows as (
@@ -15,7 +16,9 @@ daily_windows as (
         proxy_address,
         to_date(window_start) as day
     from windows
-    where datediff('hour', window_start, window_end) = 24
+    where
+        datediff('hour', window_start, window_end) = 24
+        and window_start = date_trunc('day', window_start)
 ),
 
 grid_rows as (
