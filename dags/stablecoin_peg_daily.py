@@ -13,8 +13,8 @@ nothing; backfill any range from the Airflow UI (Backfill button) or
 `airflow backfill create --dag-id stablecoin_peg_daily --from-date ... --to-date ...`.
 
 Then Cosmos renders the dbt project (`include/dbt`) as one task per model, each followed by its
-tests: staging views, then the marts (peg health, hourly z-scores, depeg events, daily summary,
-feed staleness) in the `ANALYTICS_*` schemas.
+tests: staging views, the served-interval view (intermediate), then the marts (peg health, hourly
+z-scores, depeg events, daily summary, feed staleness) in the `ANALYTICS_*` schemas.
 
 A freshness gate then checks the marts cover the day for every feed (a stale feed is reported, not
 hidden), and a deferred refresh check waits until the separately deployed Streamlit dashboard

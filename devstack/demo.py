@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from datetime import timedelta
 
 import requests
@@ -37,19 +36,17 @@ def _failed(states: dict[str, str]) -> list[str]:
 
 
 def wait_dashboard_data(timeout: float = 120) -> dict:
-    """Poll the dashboard's freshness route until it serves every feed's data; return what it serves."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Poll the dashboard's freshness route until it serves the feeds' data; return what it serves."""
+
+    def serving() -> dict:
         try:
             answer = requests.get(f"{DASHBOARD_URL}/api/freshness", timeout=10)
             body = answer.json() if answer.status_code == 200 else {}
         except (requests.RequestException, ValueError):
-            body = {}
-        if body.get("feeds") and body.get("data_as_of"):
-            return body
-        if time.monotonic() > deadline:
-            raise processes.ServiceError(f"the dashboard at {DASHBOARD_URL} served no data within {timeout:.0f}s")
-        time.sleep(2)
+            return {}
+        return body if body.get("feeds") and body.get("data_as_of") else {}
+
+    return processes.wait_until(f"the dashboard at {DASHBOARD_URL} served no data", serving, timeout, every=2)
 
 
 def run() -> None:

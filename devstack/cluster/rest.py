@@ -16,11 +16,8 @@ REALTIME_DAG = "stablecoin_peg_realtime"
 
 
 def wait_dag_parsed(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while requests.get(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}", timeout=30).status_code != 200:
-        if time.monotonic() > deadline:
-            raise processes.ServiceError(f"Airflow did not parse {dag_id} within {timeout:.0f}s")
-        time.sleep(3)
+    url = f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}"
+    processes.wait_until(f"Airflow did not parse {dag_id}", lambda: processes.answers_http(url), timeout, every=3)
 
 
 def wait_scheduled_run(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, timeout: float = 60) -> None:

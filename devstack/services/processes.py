@@ -10,11 +10,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import requests
 
 from devstack.settings import LOG_DIR, RUN_DIR
+
+T = TypeVar("T")
 
 
 class ServiceError(RuntimeError):
@@ -105,13 +108,20 @@ def answers_http(url: str) -> bool:
         return False
 
 
+def wait_until(what: str, check: Callable[[], T], timeout: float, every: float = 1.0) -> T:
+    """Call `check` every `every` seconds until it returns something truthy, and return that;
+    ServiceError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{what} within {timeout:.0f}s")
+        time.sleep(every)
+    return found
+
+
 def wait_http(url: str, timeout: float) -> None:
     """Wait until `url` answers 200 (a service that listens before it is ready)."""
-    deadline = time.monotonic() + timeout
-    while not answers_http(url):
-        if time.monotonic() > deadline:
-            raise ServiceError(f"{url} did not answer within {timeout:.0f}s")
-        time.sleep(1)
+    wait_until(f"{url} did not answer", lambda: answers_http(url), timeout)
 
 
 def _tree(pid: int) -> list[psutil.Process]:
