@@ -46,7 +46,7 @@ from devstack.cluster.airflow_env import pipeline_settings  # noqa: E402
 from devstack.cluster.airflow_init import init_airflow  # noqa: E402
 from devstack.cluster.celery import Cluster, ClusterPorts  # noqa: E402
 from devstack.services import dashboard, postgres, processes  # noqa: E402
-from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
+from tests.support.pipeline import create_schema, drop_pipeline  # noqa: E402
 
 # Apart from the demo's ports and tests/e2e's (8100-8199, 8300-8310, dashboards 8601 and 8602): the
 # suite runs this bench's smoke mode in the same session.
@@ -71,7 +71,7 @@ def pipeline_schemas() -> Iterator[str]:
         yield raw
     finally:
         processes.stop("dashboard-bench-shapes")
-        drop_schemas(raw, f"{raw}_A", f"{raw}_A_STAGING", f"{raw}_A_MARTS")  # dbt makes {raw}_A too
+        drop_pipeline(raw)
 
 
 @contextmanager

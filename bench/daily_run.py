@@ -42,7 +42,7 @@ from devstack.chain import stack_history  # noqa: E402
 from devstack.cluster import rest, standalone  # noqa: E402
 from devstack.cluster.airflow_init import init_airflow  # noqa: E402
 from devstack.services import dashboard, processes  # noqa: E402
-from tests.support.pipeline import create_schema, drop_schemas  # noqa: E402
+from tests.support.pipeline import create_schema, drop_pipeline  # noqa: E402
 
 # Apart from the demo's ports and tests/e2e's (8100-8199, 8300-8310, dashboards 8601 and 8602): the
 # suite runs this bench's smoke mode in the same session.
@@ -70,7 +70,7 @@ def isolated_pipeline(mode: str) -> Iterator[dict[str, str]]:
             yield env
     finally:
         processes.stop("dashboard-bench-daily")
-        drop_schemas(raw, f"{raw}_A", f"{raw}_A_STAGING", f"{raw}_A_MARTS")  # dbt makes {raw}_A too
+        drop_pipeline(raw)
 
 
 def dags_test(day: datetime) -> tuple[float, float]:

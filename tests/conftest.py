@@ -139,7 +139,7 @@ def snowflake_schema(stack: history.Scenario) -> Iterator[str]:
 def marts(stack, feeds, tmp_path_factory) -> Iterator[str]:
     """A marts schema built by dbt from the last 21 simulated days of every feed (the depeg and the
     phase change among them); yields the schema name, e.g. DASH_1A2B3C4D_A_MARTS."""
-    from tests.support.pipeline import DAY, create_schema, dbt_build, drop_schemas, load_days
+    from tests.support.pipeline import DAY, create_schema, dbt_build, drop_pipeline, load_days
 
     raw = f"DASH_{uuid.uuid4().hex[:8].upper()}"
     create_schema(raw)
@@ -149,4 +149,4 @@ def marts(stack, feeds, tmp_path_factory) -> Iterator[str]:
         assert result.returncode == 0, result.stdout[-4000:]
         yield f"{raw}_A_MARTS"
     finally:
-        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+        drop_pipeline(raw)

@@ -12,7 +12,7 @@ import pytest
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import DEFAULT_REGISTRY
-from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
+from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, query
 
 DAY = timedelta(days=1)
 # USDC warns only from 3 % and is critical from 10 %: its depeg to ~0.88 crosses both.
@@ -43,7 +43,7 @@ def built(stack, tmp_path_factory):
         assert result.returncode == 0, result.stdout[-4000:]
         yield f"{raw}_A_MARTS"
     finally:
-        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+        drop_pipeline(raw)
 
 
 def test_each_feed_is_judged_by_its_own_thresholds(built) -> None:

@@ -12,8 +12,7 @@ import pytest
 import snowflake.connector
 
 from devstack.services import emulator
-from tests.support.pipeline import dbt_build, load_days, query
-from tests.support.pipeline import drop_schemas as drop
+from tests.support.pipeline import dbt_build, drop_pipeline, load_days, query
 
 DAY = timedelta(days=1)
 TOLERANCE = 1e-9
@@ -36,7 +35,7 @@ def built(stack, feeds, tmp_path_factory):
         assert result.returncode == 0, result.stdout[-4000:]
         yield raw, f"{analytics}_MARTS", days, result.stdout
     finally:
-        drop(raw, f"{analytics}_STAGING", f"{analytics}_MARTS")
+        drop_pipeline(raw)
 
 
 def test_every_model_and_test_passed(built) -> None:
@@ -206,4 +205,4 @@ def test_loading_old_days_later_gives_the_same_marts(built, feeds, tmp_path) -> 
             out_of_order = query(f"select * from {shuffled}_A_MARTS.{table} order by {key}")
             pd.testing.assert_frame_equal(in_order, out_of_order, check_exact=False, rtol=0, atol=TOLERANCE)
     finally:
-        drop(shuffled, f"{shuffled}_A_STAGING", f"{shuffled}_A_MARTS")
+        drop_pipeline(shuffled)

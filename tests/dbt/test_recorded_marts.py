@@ -18,7 +18,7 @@ from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
 from devstack.chain.replay import replay_many
 from devstack.simulation import recorded
-from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
+from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, query
 from tests.support.recorded import expected, window
 from tests.support.scratch_chain import free_port, scratch_chain
 
@@ -77,7 +77,7 @@ def built(stack, feed_by_pair, tmp_path_factory):
         finally:
             operators.PHASE_CACHE = cache
             os.environ.pop(env_key, None)
-            drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+            drop_pipeline(raw)
 
 
 def price(r) -> Decimal:

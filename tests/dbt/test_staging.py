@@ -14,7 +14,7 @@ import snowflake.connector
 
 from devstack.services import emulator
 from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
-from tests.support.pipeline import DAY, create_schema, drop_schemas, load_days, query
+from tests.support.pipeline import DAY, create_schema, drop_pipeline, load_days, query
 
 
 def dbt(command: str, raw: str, target: str, work: Path) -> subprocess.CompletedProcess:
@@ -42,7 +42,7 @@ def staged(stack, feeds, tmp_path_factory):
         assert result.returncode == 0, result.stdout[-4000:]
         yield raw, f"{raw}_A_STAGING", work
     finally:
-        drop_schemas(raw, f"{raw}_A_STAGING")
+        drop_pipeline(raw)
 
 
 def test_a_non_positive_price_stays_in_staging_and_fails_its_test(staged) -> None:

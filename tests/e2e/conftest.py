@@ -19,7 +19,7 @@ from devstack.cluster.airflow_init import init_airflow
 from devstack.cluster.celery import Cluster, ClusterPorts
 from devstack.services import dashboard, postgres, processes, redis_broker
 from tests.support.locks import stack_lock
-from tests.support.pipeline import create_schema, drop_schemas
+from tests.support.pipeline import create_schema, drop_pipeline
 
 E2E_DASHBOARD_PORT = int(os.environ.get("PEG_E2E_DASHBOARD_PORT", "8601"))
 # Each module's Airflow ports: API, scheduler health, triggerer logs, worker logs (8100-8199 are the e2e tests').
@@ -104,4 +104,4 @@ def pipeline(request, metadata_services, cluster_settings, tmp_path_factory) -> 
         cluster.stop()
         built.stop_dashboard()
         postgres.drop_database(database)
-        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+        drop_pipeline(raw)

@@ -28,7 +28,7 @@ from devstack.simulation import history
 from peg_monitor import settings
 from tests.e2e.conftest import MART_TABLES, Pipeline
 from tests.e2e.rpc_gate import RpcGate, rpc_gate
-from tests.support.pipeline import create_schema, dbt_build, drop_schemas, load_days, query
+from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, load_days, query
 
 DAY = timedelta(days=1)
 GATE_PORT = 8109  # in this module's port block
@@ -321,4 +321,4 @@ def test_marts_equal_a_load_in_order(backfilled: Backfill, pipeline: Pipeline, f
             obj="events",
         )
     finally:
-        drop_schemas(in_order, f"{in_order}_A_STAGING", f"{in_order}_A_MARTS")
+        drop_pipeline(in_order)

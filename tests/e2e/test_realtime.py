@@ -27,7 +27,7 @@ from devstack.cluster.airflow_init import init_airflow
 from devstack.cluster.celery import Cluster, ClusterPorts
 from devstack.oracle import service as oracle
 from devstack.services import alert_receiver, dashboard, postgres, processes
-from tests.support.pipeline import create_schema, dbt_build, drop_schemas, query
+from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, query
 from tests.support.scratch_chain import free_port, scratch_chain
 from tests.support.short_history import replayed
 
@@ -156,7 +156,7 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
             oracle.stop_service(oracle_name)
             receiver.shutdown()
             postgres.drop_database(database)
-            drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+            drop_pipeline(raw)
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,12 @@ def drop_schemas(*schemas: str) -> None:
             conn.cursor().execute(f"drop schema if exists {schema} cascade")
 
 
+def drop_pipeline(raw: str) -> None:
+    """Drop a pipeline's raw schema and every schema dbt builds from it: `{raw}_A` (dbt creates the
+    bare target schema too), `{raw}_A_STAGING` and `{raw}_A_MARTS`."""
+    drop_schemas(raw, f"{raw}_A", f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+
+
 def load_days(schema: str, feeds, days: list[datetime]) -> None:
     """Run ChainlinkFeedOperator for every feed and day into `schema`."""
     for feed in feeds:

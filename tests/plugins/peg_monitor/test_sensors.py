@@ -41,7 +41,7 @@ def test_gate_reports_a_stale_feed_without_failing(stack, feeds, tmp_path) -> No
     import uuid
 
     from chainlink_feeds.operators import ChainlinkFeedOperator
-    from tests.support.pipeline import create_schema, dbt_build, drop_schemas, load_days
+    from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, load_days
 
     raw = f"STALE_{uuid.uuid4().hex[:8].upper()}"
     start = stack.stale_window[0].replace(hour=0)
@@ -63,7 +63,7 @@ def test_gate_reports_a_stale_feed_without_failing(stack, feeds, tmp_path) -> No
         sensor.window_end = end.isoformat()
         result = sensor.execute({})
     finally:
-        drop_schemas(raw, f"{raw}_A_STAGING", f"{raw}_A_MARTS")
+        drop_pipeline(raw)
     assert result["stale_feeds"] == ["USDT/USD"]
 
 
