@@ -64,6 +64,7 @@ RAW_ROUNDS = raw_rounds_asset(DBT.raw_schema)
     dag_id="stablecoin_peg_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=settings.start_date(),
+    end_date=settings.end_date(),
     catchup=False,
     max_active_runs=MAX_ACTIVE_RUNS,
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},

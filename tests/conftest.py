@@ -37,8 +37,9 @@ from tests.support.locks import stack_lock
 
 # `make test` runs two xdist workers, each test file one unit on one worker so its module fixtures
 # are built once; files that share something are one unit, run on one worker one after the other:
-# the e2e pipeline's dashboard (one port), the session's 21-day marts (built once, not per worker),
-# and the benchmarks (each checks that no scratch schema of any bench is left behind).
+# the e2e pipeline's dashboard (one port) and the image's dbt virtualenv (built once), the session's
+# 21-day marts (built once, not per worker), and the benchmarks (each checks that no scratch schema of
+# any bench is left behind).
 SHARED_GROUPS = {
     "tests/e2e/test_daily_run.py": "e2e-pipeline",
     "tests/e2e/test_backfill.py": "e2e-pipeline",

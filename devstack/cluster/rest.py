@@ -24,10 +24,19 @@ def wait_scheduled_run(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG, timeou
     """Once a DAG is unpaused, the scheduler makes its own run of the latest interval (catchup is
     off). A backfill run of that day created first makes that insert fail in every scheduler loop
     (a unique logical date; Airflow 3.3 does not recover), so a backfill waits for it and then
-    skips the day. Returns after `timeout` if the scheduler makes none (a start date ahead)."""
+    skips the day. Returns at once if the DAG has no next run to make (an end date behind, see
+    PEG_END_DATE), else after `timeout` if the scheduler makes none."""
     deadline = time.monotonic() + timeout
     while not any(r["run_type"] == "scheduled" for r in runs(port, dag_id)) and time.monotonic() < deadline:
+        if _dag(port, dag_id)["next_dagrun_run_after"] is None:
+            return
         time.sleep(1)
+
+
+def _dag(port: int, dag_id: str) -> dict:
+    answer = requests.get(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}", timeout=30)
+    answer.raise_for_status()
+    return answer.json()
 
 
 def unpause(dag_id: str, port: int = AIRFLOW_PORT) -> None:

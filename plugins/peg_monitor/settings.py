@@ -44,16 +44,27 @@ def _slots(variable: str, default: int) -> int:
     return slots
 
 
-def start_date() -> datetime:
-    """PEG_START_DATE: the first data interval either DAG may schedule (ISO-8601 with a time zone)."""
-    raw = _text("PEG_START_DATE", "2024-01-01T00:00:00+00:00")
+def _moment(variable: str, raw: str) -> datetime:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise SettingsError(f"PEG_START_DATE={raw!r} is not an ISO-8601 time, e.g. 2024-01-01T00:00:00+00:00") from None
+        raise SettingsError(f"{variable}={raw!r} is not an ISO-8601 time, e.g. 2024-01-01T00:00:00+00:00") from None
     if moment.tzinfo is None:
-        raise SettingsError(f"PEG_START_DATE={raw!r} has no time zone; give UTC, e.g. {raw}+00:00")
+        raise SettingsError(f"{variable}={raw!r} has no time zone; give UTC, e.g. {raw}+00:00")
     return moment
+
+
+def start_date() -> datetime:
+    """PEG_START_DATE: the first data interval either DAG may schedule (ISO-8601 with a time zone)."""
+    return _moment("PEG_START_DATE", _text("PEG_START_DATE", "2024-01-01T00:00:00+00:00"))
+
+
+def end_date() -> datetime | None:
+    """PEG_END_DATE (unset: none): the daily DAG schedules no interval starting after it. An
+    environment that only backfills a fixed past (a benchmark, a test) sets it, so unpausing the DAG
+    does not also start the scheduler's own run of the latest day."""
+    raw = os.environ.get("PEG_END_DATE")
+    return None if raw is None else _moment("PEG_END_DATE", _text("PEG_END_DATE", ""))
 
 
 def rpc_pool() -> Pool:

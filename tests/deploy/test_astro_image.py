@@ -3,19 +3,17 @@
 What the `Dockerfile` asks for: `requirements.txt` on top of Astro Runtime 3.3-1 (its Airflow and
 providers, `.astro/runtime-3.3-1-pins.txt`), dbt in a virtualenv of its own with only
 `dbt-requirements.txt`, `PEG_DBT_EXECUTABLE` pointing at it. Each is checked here: the resolution
-on the image's Python, that every package the Dockerfile installs is the version the tests run, and
-one daily run with dbt from a virtualenv laid out as in the image.
+on the image's Python, and that every package the Dockerfile installs is the version the tests run.
+A daily run with dbt from a virtualenv laid out as in the image is tests/e2e/test_daily_run.py's re-run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shlex
 import subprocess
 import sys
-from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -23,18 +21,11 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from devstack.settings import STACK_DIR
-
-# The e2e fixtures: a raw schema, Airflow home and metadata database of its own.
-from tests.e2e.conftest import cluster_settings, metadata_services, pipeline  # noqa: F401
+from tests.support.dbt_venv import CONSTRAINTS, DBT_REQUIREMENTS, image_dbt
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DOCKERFILE = PROJECT_DIR / "Dockerfile"
 RUNTIME_PINS = PROJECT_DIR / ".astro" / "runtime-3.3-1-pins.txt"
-CONSTRAINTS = PROJECT_DIR / "constraints.txt"
-DBT_REQUIREMENTS = PROJECT_DIR / "dbt-requirements.txt"
-DBT_VENV = STACK_DIR / "dbt_venv"  # the image's /usr/local/airflow/dbt_venv
-DAY = timedelta(days=1)
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -185,22 +176,7 @@ def test_the_dockerfile_installs_only_what_the_tests_run() -> None:
 
 @pytest.fixture(scope="module")
 def dbt_venv() -> Path:
-    """The image's dbt virtualenv, built as the Dockerfile builds it (dbt-requirements.txt, constrained by
-    constraints.txt), once per version of those files; returns its dbt. The packages go in with uv, as
-    `make install` installs the test venv: every version is pinned, so it installs what the image's
-    pip does (whose resolution on the image's Python the tests above check), in seconds."""
-    stamp = DBT_VENV / ".requirements.sha256"
-    digest = hashlib.sha256(DBT_REQUIREMENTS.read_bytes() + CONSTRAINTS.read_bytes()).hexdigest()
-    if not (stamp.exists() and stamp.read_text() == digest):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(DBT_VENV)], check=True)
-        uv = str(Path(sys.executable).with_name("uv"))
-        subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(DBT_VENV / "bin" / "python"),
-             "-r", str(DBT_REQUIREMENTS), "-c", str(CONSTRAINTS)],
-            check=True, capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-        stamp.write_text(digest)
-    return DBT_VENV / "bin" / "dbt"
+    return image_dbt()
 
 
 def test_the_dbt_virtualenv_has_only_dbt_at_the_tested_versions(dbt_venv) -> None:
@@ -215,27 +191,3 @@ def test_the_dbt_virtualenv_has_only_dbt_at_the_tested_versions(dbt_venv) -> Non
         assert constraints.get(name) == version, (
             f"dbt virtualenv: {name} {version}, constraints.txt {constraints.get(name)}"
         )
-
-
-def test_a_daily_run_with_dbt_from_its_own_virtualenv(pipeline, dbt_venv, stack) -> None:  # noqa: F811
-    """`airflow dags test` of one day with PEG_DBT_EXECUTABLE at the image-shaped dbt virtualenv: Cosmos
-    runs that dbt as a subprocess (not the test venv's dbt in-process) and every task succeeds."""
-    day = stack.depeg_start.replace(hour=0, minute=0)
-    env = pipeline.env | {"PEG_DBT_EXECUTABLE": str(dbt_venv)}
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    result = subprocess.run(
-        [airflow, "dags", "test", "stablecoin_peg_daily", (day + DAY).isoformat()],
-        env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    log = result.stdout + result.stderr
-    assert "DagRun Finished" in log and "state=success" in log.split("DagRun Finished")[-1], log[-3000:]
-    assert f"['{dbt_venv}', 'build'" in log, "Cosmos did not run the dbt virtualenv's dbt"
-    assert "end task task_id=dbt.stablecoin_peg_daily_model_build " in log
-    assert "end task task_id=marts_freshness_gate " in log
-    # Lineage: the raw table the ingest declares and the marts Cosmos emitted share one naming.
-    listed = pipeline.airflow("assets", "list", "--output", "json")
-    uris = [asset["uri"] for asset in json.loads(listed.stdout[listed.stdout.index("[") :])]
-    raw = f"snowflake://fakesnow.us-west-1.aws/PEG_MONITOR/{pipeline.raw}/CHAINLINK_ROUNDS"
-    marts = [uri for uri in uris if f"/{pipeline.marts}/" in uri]
-    assert raw in uris and marts, uris
-    assert {uri.rsplit("/", 2)[0] for uri in marts} == {raw.rsplit("/", 2)[0]}, (raw, marts)

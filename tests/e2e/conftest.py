@@ -23,7 +23,7 @@ from tests.support.pipeline import create_schema, drop_pipeline
 
 E2E_DASHBOARD_PORT = int(os.environ.get("PEG_E2E_DASHBOARD_PORT", "8601"))
 # Each module's Airflow ports: API, scheduler health, triggerer logs, worker logs (8100-8199 are the e2e tests').
-PORT_BLOCKS = {"test_backfill": 8100, "test_daily_run": 8110, "test_astro_image": 8120}
+PORT_BLOCKS = {"test_backfill": 8100, "test_daily_run": 8110}
 # Fast detection of a lost worker: a running task whose heartbeats stop for 20 s is failed (and
 # retried); a task queued for a worker that died before starting it is queued again after 120 s.
 FAST_FAILURE_DETECTION = {

@@ -42,15 +42,24 @@ def gate() -> Iterator[RpcGate]:
         yield held
 
 
+def backfill_days(stack: history.Scenario) -> list[datetime]:
+    """The phase-change day through the end of the depeg (it lasts about three days): 7 days."""
+    first = stack.phase_change_at.replace(hour=0, minute=0)
+    days = [first + DAY * i for i in range(7)]
+    assert days[-1] == stack.depeg_start.replace(hour=0, minute=0) + 3 * DAY
+    return days
+
+
 @pytest.fixture(scope="module")
-def cluster_settings(gate) -> dict[str, str]:
-    """The cluster reads the chain through the gate."""
+def cluster_settings(gate, stack) -> dict[str, str]:
+    """The cluster reads the chain through the gate; the daily DAG ends with the backfill's last day,
+    so unpausing it starts no scheduled run of the latest day beside the backfill."""
     rpc = {
         "conn_type": "chainlink",
         "host": f"http://127.0.0.1:{GATE_PORT}",
         "extra": {"timeout": 30, "batch_size": 200},
     }
-    return {"AIRFLOW_CONN_CHAINLINK_ETHEREUM": json.dumps(rpc)}
+    return {"AIRFLOW_CONN_CHAINLINK_ETHEREUM": json.dumps(rpc), "PEG_END_DATE": backfill_days(stack)[-1].isoformat()}
 
 
 def task_rows(database: str, table: str = "task_instance") -> list[dict]:
@@ -151,9 +160,7 @@ def move_deferred_checks_to_the_other_worker(pipeline: Pipeline, done: Backfill)
 @pytest.fixture(scope="module")
 def backfilled(pipeline: Pipeline, gate: RpcGate, stack) -> Backfill:
     """Backfill the phase-change day through the end of the depeg (7 days), 4 runs at a time."""
-    first = stack.phase_change_at.replace(hour=0, minute=0)
-    done = Backfill([first + DAY * i for i in range(7)])
-    assert done.days[-1] == stack.depeg_start.replace(hour=0, minute=0) + 3 * DAY  # the depeg lasts about three days
+    done = Backfill(backfill_days(stack))
     cluster, api = pipeline.cluster, pipeline.cluster.ports.api
     pipeline.stop_dashboard()  # the refresh checks defer until it is back
     gate.close()

@@ -1,10 +1,13 @@
 """End to end on the embedded stack: one daily run through Airflow (`airflow dags test` on the module's own
-Postgres metadata DB), a re-run, and the refresh check's failures."""
+Postgres metadata DB), a re-run with dbt from the Astro image's virtualenv, and the refresh check's failures."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
@@ -12,6 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from devstack.simulation import history
 from peg_monitor.sensors import DashboardFreshnessSensor
 from tests.e2e.conftest import E2E_DASHBOARD_PORT, MART_TABLES
+from tests.support.dbt_venv import image_dbt
 from tests.support.pipeline import query
 
 DAY = timedelta(days=1)
@@ -83,15 +87,45 @@ def snapshot(pipeline) -> dict:
     return tables
 
 
-def test_rerunning_a_finished_day_changes_nothing(first_run, pipeline, depeg_day) -> None:
+@pytest.fixture(scope="module")
+def rerun(first_run, pipeline, depeg_day) -> tuple[dict, dict, str]:
+    """The same day again, with dbt from a virtualenv laid out as in the Astro image (PEG_DBT_EXECUTABLE,
+    as the Dockerfile sets it): the tables before and after, and the run's log."""
+    before = snapshot(pipeline)
+    env = pipeline.env | {"PEG_DBT_EXECUTABLE": str(image_dbt())}
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    again = subprocess.run(
+        [airflow, "dags", "test", "stablecoin_peg_daily", (depeg_day + DAY).isoformat()],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    return before, snapshot(pipeline), again.stdout + again.stderr
+
+
+def test_rerunning_a_finished_day_changes_nothing(rerun) -> None:
     import pandas as pd
 
-    before = snapshot(pipeline)
-    again = pipeline.airflow("dags", "test", "stablecoin_peg_daily", (depeg_day + DAY).isoformat())
-    assert "state=success" in (again.stdout + again.stderr).split("DagRun Finished")[-1]
-    after = snapshot(pipeline)
+    before, after, log = rerun
+    assert "DagRun Finished" in log and "state=success" in log.split("DagRun Finished")[-1], log[-3000:]
     for table, frame in before.items():
         pd.testing.assert_frame_equal(frame, after[table], obj=table)
+
+
+def test_the_rerun_ran_the_image_virtualenvs_dbt(rerun) -> None:
+    """Cosmos ran the image-shaped virtualenv's dbt as a subprocess (not the test venv's in-process)."""
+    log = rerun[2]
+    assert f"['{image_dbt()}', 'build'" in log, "Cosmos did not run the dbt virtualenv's dbt"
+    assert "end task task_id=dbt.stablecoin_peg_daily_model_build " in log
+    assert "end task task_id=marts_freshness_gate " in log
+
+
+def test_the_raw_table_and_the_marts_share_one_lineage_naming(rerun, pipeline) -> None:
+    """The raw table the ingest declares and the marts Cosmos emitted are assets of one naming."""
+    listed = pipeline.airflow("assets", "list", "--output", "json")
+    uris = [asset["uri"] for asset in json.loads(listed.stdout[listed.stdout.index("[") :])]
+    raw = f"snowflake://fakesnow.us-west-1.aws/PEG_MONITOR/{pipeline.raw}/CHAINLINK_ROUNDS"
+    marts = [uri for uri in uris if f"/{pipeline.marts}/" in uri]
+    assert raw in uris and marts, uris
+    assert {uri.rsplit("/", 2)[0] for uri in marts} == {raw.rsplit("/", 2)[0]}, (raw, marts)
 
 
 def refresh_sensor(window_end, conn_port: int, monkeypatch) -> DashboardFreshnessSensor:

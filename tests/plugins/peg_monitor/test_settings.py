@@ -18,6 +18,10 @@ def test_settings_follow_the_environment_after_import(monkeypatch) -> None:
     monkeypatch.setenv("PEG_RPC_POOL", "rpc_elsewhere")
     monkeypatch.setenv("PEG_DBT_SCHEMA", "TEAM_A")
     assert settings.start_date() == datetime(2025, 3, 1, tzinfo=UTC)
+    monkeypatch.delenv("PEG_END_DATE", raising=False)
+    assert settings.end_date() is None
+    monkeypatch.setenv("PEG_END_DATE", "2025-04-01T00:00:00+00:00")
+    assert settings.end_date() == datetime(2025, 4, 1, tzinfo=UTC)
     assert settings.rpc_pool().name == "rpc_elsewhere"
     assert settings.marts_schema() == "TEAM_A_MARTS"
     monkeypatch.delenv("PEG_RPC_POOL")
@@ -29,6 +33,8 @@ def test_settings_follow_the_environment_after_import(monkeypatch) -> None:
     [
         ("PEG_START_DATE", "2024-01-01", "has no time zone"),
         ("PEG_START_DATE", "yesterday", "is not an ISO-8601 time"),
+        ("PEG_END_DATE", "2024-13-01T00:00:00+00:00", "is not an ISO-8601 time"),
+        ("PEG_END_DATE", "", "is set but empty"),
         ("PEG_WAREHOUSE_POOL_SLOTS", "0", "at least one slot"),
         ("PEG_RPC_POOL_SLOTS", "four", "whole number"),
         ("PEG_RAW_SCHEMA", " ", "is set but empty"),
@@ -37,7 +43,7 @@ def test_settings_follow_the_environment_after_import(monkeypatch) -> None:
 def test_a_bad_value_is_refused_naming_its_variable(monkeypatch, variable: str, value: str, message: str) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(settings.SettingsError, match=message) as refused:
-        settings.start_date(), settings.pools(), settings.raw_schema()
+        settings.start_date(), settings.end_date(), settings.pools(), settings.raw_schema()
     assert variable in str(refused.value)
 
 
