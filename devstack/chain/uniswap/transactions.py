@@ -1,0 +1,58 @@
+"""Transactions on a node that mines them at once (automine), and contract calls encoded from the build file."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from web3 import Web3
+
+from devstack.chain.rpc import ChainError, Rpc
+from devstack.chain.uniswap import artifacts
+
+TX_GAS = 15_000_000  # the factory's creation code is large (it holds the pool's)
+RECEIPT_TIMEOUT_SECONDS = 30
+
+
+def encode(contract: str, function: str, *args: Any) -> str:
+    """Calldata of `contract.function(*args)`."""
+    return Web3().eth.contract(abi=artifacts.build()[contract]["abi"]).encode_abi(function, args=list(args))
+
+
+def constructor(contract: str, *args: Any) -> str:
+    """Deployment data of `contract` with its constructor arguments."""
+    artifact = artifacts.build()[contract]
+    return (
+        Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(*args).data_in_transaction
+    )
+
+
+def read(rpc: Rpc, address: str, contract: str, function: str, *args: Any, block: str | int = "latest") -> Any:
+    """`contract.function(*args)` at `address` by eth_call (at `block`), decoded (one value, or a list;
+    addresses checksummed)."""
+    fn = Web3().eth.contract(abi=artifacts.build()[contract]["abi"]).get_function_by_name(function)
+    tag = hex(block) if isinstance(block, int) else block
+    raw = rpc.call("eth_call", {"to": address, "data": encode(contract, function, *args)}, tag)
+    types = [o["type"] for o in fn.abi["outputs"]]
+    values = [
+        Web3.to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, Web3().codec.decode(types, bytes.fromhex(raw[2:])), strict=True)
+    ]
+    return values[0] if len(values) == 1 else values
+
+
+def send(rpc: Rpc, sender: str, calls: list[tuple[str | None, str]]) -> list[dict]:
+    """Send (to, data) transactions from `sender` in order and wait for their receipts; ChainError if one failed."""
+    hashes = [
+        rpc.call("eth_sendTransaction", {"from": sender, "data": data, "gas": hex(TX_GAS)} | ({"to": to} if to else {}))
+        for to, data in calls
+    ]
+    deadline = time.monotonic() + RECEIPT_TIMEOUT_SECONDS
+    receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+    while None in receipts and time.monotonic() < deadline:
+        time.sleep(0.05)
+        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+    for tx_hash, receipt in zip(hashes, receipts, strict=True):
+        if receipt is None or receipt["status"] != "0x1":
+            raise ChainError(f"transaction {tx_hash} from {sender} failed or was not mined: {receipt}")
+    return receipts
