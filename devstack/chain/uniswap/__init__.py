@@ -4,7 +4,7 @@ tokens, and a driver that moves pools through real transactions."""
 from __future__ import annotations
 
 from devstack.chain.uniswap.deploy import DRIVER_ADDRESS, create_pool, deploy_uniswap
-from devstack.chain.uniswap.pools import PoolState, drive_call, pool_state, set_pool_state, swap
+from devstack.chain.uniswap.pools import PoolState, drive_call, pool_state, pool_states, set_pool_state, swap
 
 __all__ = [
     "DRIVER_ADDRESS",

@@ -17,10 +17,11 @@ from devstack.chain.replay import node_account
 from devstack.chain.rpc import ChainError, Rpc
 from devstack.chain.uniswap.deploy import DRIVER_ADDRESS, MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from devstack.chain.uniswap.mainnet import FACTORY
-from devstack.chain.uniswap.transactions import encode, read, send
+from devstack.chain.uniswap.transactions import decode, encode, read, send
 
 MIN_TICK, MAX_TICK = -887272, 887272
 MAX_LIQUIDITY = 2**128 - 1
+READ_BATCH = 1_000  # eth_calls per JSON-RPC batch
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,17 @@ def pool_state(rpc: Rpc, pool: str, block: str | int = "latest") -> PoolState:
     """The pool's slot0 and liquidity() at `block` (eth_call)."""
     slot0 = read(rpc, pool, "UniswapV3Pool", "slot0", block=block)
     return PoolState(slot0[0], slot0[1], read(rpc, pool, "UniswapV3Pool", "liquidity", block=block))
+
+
+def pool_states(rpc: Rpc, pool: str, blocks: list[int]) -> list[PoolState]:
+    """The pool's state at each of `blocks`, by batches of eth_calls (anvil refuses very large batches)."""
+    slot0, liquidity = encode("UniswapV3Pool", "slot0"), encode("UniswapV3Pool", "liquidity")
+    calls = [("eth_call", [{"to": pool, "data": data}, hex(b)]) for b in blocks for data in (slot0, liquidity)]
+    raw = [answer for i in range(0, len(calls), READ_BATCH) for answer in rpc.batch(calls[i : i + READ_BATCH])]
+    return [
+        PoolState(*decode("UniswapV3Pool", "slot0", s)[:2], decode("UniswapV3Pool", "liquidity", liq))
+        for s, liq in zip(raw[::2], raw[1::2], strict=True)
+    ]
 
 
 def sqrt_price_in_tick(tick: int) -> int:
@@ -92,8 +104,9 @@ def check_pool(rpc: Rpc, pool: str) -> None:
     """ChainError unless `pool` is a pool the local factory created."""
     if rpc.call("eth_getCode", pool, "latest") == "0x":
         raise ChainError(f"{pool} holds no code: not a pool (run deploy_uniswap and create_pool first)")
-    token0, token1, fee = (read(rpc, pool, "UniswapV3Pool", f) for f in ("token0", "token1", "fee"))
-    if to_checksum_address(
-        read(rpc, FACTORY, "UniswapV3Factory", "getPool", token0, token1, fee)
-    ) != to_checksum_address(pool):
+    try:
+        token0, token1, fee = (read(rpc, pool, "UniswapV3Pool", f) for f in ("token0", "token1", "fee"))
+    except ChainError as exc:
+        raise ChainError(f"{pool} is not a Uniswap v3 pool (its token0/token1/fee cannot be read): {exc}") from exc
+    if read(rpc, FACTORY, "UniswapV3Factory", "getPool", token0, token1, fee) != to_checksum_address(pool):
         raise ChainError(f"{pool} is not a pool of the factory at {FACTORY}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 from typing import Any
 
 from web3 import Web3
@@ -14,9 +15,25 @@ TX_GAS = 15_000_000  # the factory's creation code is large (it holds the pool's
 RECEIPT_TIMEOUT_SECONDS = 30
 
 
+@cache
+def _contract(name: str) -> Any:
+    """A web3 contract (ABI only) for `name`, built once per process: replays encode thousands of calls."""
+    return Web3().eth.contract(abi=artifacts.build()[name]["abi"])
+
+
 def encode(contract: str, function: str, *args: Any) -> str:
     """Calldata of `contract.function(*args)`."""
-    return Web3().eth.contract(abi=artifacts.build()[contract]["abi"]).encode_abi(function, args=list(args))
+    return _contract(contract).encode_abi(function, args=list(args))
+
+
+def decode(contract: str, function: str, raw: str) -> Any:
+    """The return value of `contract.function` from eth_call's hex (one value, or a list; addresses checksummed)."""
+    types = [o["type"] for o in _contract(contract).get_function_by_name(function).abi["outputs"]]
+    values = [
+        Web3.to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, Web3().codec.decode(types, bytes.fromhex(raw[2:])), strict=True)
+    ]
+    return values[0] if len(values) == 1 else values
 
 
 def constructor(contract: str, *args: Any) -> str:
@@ -28,17 +45,11 @@ def constructor(contract: str, *args: Any) -> str:
 
 
 def read(rpc: Rpc, address: str, contract: str, function: str, *args: Any, block: str | int = "latest") -> Any:
-    """`contract.function(*args)` at `address` by eth_call (at `block`), decoded (one value, or a list;
-    addresses checksummed)."""
-    fn = Web3().eth.contract(abi=artifacts.build()[contract]["abi"]).get_function_by_name(function)
+    """`contract.function(*args)` at `address` by eth_call (at `block`), decoded."""
     tag = hex(block) if isinstance(block, int) else block
-    raw = rpc.call("eth_call", {"to": address, "data": encode(contract, function, *args)}, tag)
-    types = [o["type"] for o in fn.abi["outputs"]]
-    values = [
-        Web3.to_checksum_address(v) if t == "address" else v
-        for t, v in zip(types, Web3().codec.decode(types, bytes.fromhex(raw[2:])), strict=True)
-    ]
-    return values[0] if len(values) == 1 else values
+    return decode(
+        contract, function, rpc.call("eth_call", {"to": address, "data": encode(contract, function, *args)}, tag)
+    )
 
 
 def send(rpc: Rpc, sender: str, calls: list[tuple[str | None, str]]) -> list[dict]:
