@@ -13,6 +13,7 @@ __all__ = [
     "deploy_uniswap",
     "drive_call",
     "pool_state",
+    "pool_states",
     "set_pool_state",
     "swap",
 ]
