@@ -64,6 +64,21 @@ def send(rpc: Rpc, sender: str, calls: list[tuple[str | None, str]]) -> list[dic
         time.sleep(0.05)
         receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
     for tx_hash, receipt in zip(hashes, receipts, strict=True):
-        if receipt is None or receipt["status"] != "0x1":
-            raise ChainError(f"transaction {tx_hash} from {sender} failed or was not mined: {receipt}")
+        if receipt is None:
+            raise ChainError(f"transaction {tx_hash} from {sender} was not mined in {RECEIPT_TIMEOUT_SECONDS} s")
+        if receipt["status"] != "0x1":
+            raise ChainError(f"transaction {tx_hash} from {sender} reverted: {_reason(rpc, tx_hash, receipt)}")
     return receipts
+
+
+def _reason(rpc: Rpc, tx_hash: str, receipt: dict) -> str:
+    """Why a transaction reverted: the same call replayed on its block's parent state."""
+    tx = rpc.call("eth_getTransactionByHash", tx_hash)
+    call = {k: tx[k] for k in ("from", "to", "input", "gas") if tx.get(k)}
+    try:
+        rpc.call("eth_call", call, hex(int(receipt["blockNumber"], 16) - 1))
+    except ChainError as exc:
+        return str(exc)
+    return (
+        f"it ran out of gas or depended on an earlier transaction of its block (gas used {int(receipt['gasUsed'], 16)})"
+    )

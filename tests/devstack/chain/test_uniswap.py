@@ -19,13 +19,14 @@ from devstack.chain.uniswap import (
     DRIVER_ADDRESS,
     create_pool,
     deploy_uniswap,
+    drive_call,
     pool_state,
     set_pool_state,
     swap,
 )
 from devstack.chain.uniswap import artifacts as uniswap_artifacts
 from devstack.chain.uniswap.mainnet import FACTORY, FEE_TICK_SPACING, POOL_INIT_CODE_HASH, POOLS, TOKENS, pool_address
-from devstack.chain.uniswap.transactions import read
+from devstack.chain.uniswap.transactions import encode, read, send
 from tests.support.scratch_chain import free_port, scratch_chain
 
 SWAP_TOPIC = "0x" + keccak(text="Swap(address,address,int256,int256,uint160,uint128,int24)").hex().removeprefix("0x")
@@ -111,6 +112,20 @@ def test_the_driver_reaches_exact_ticks_and_liquidity(rpc, pool, states) -> None
         set_pool_state(rpc, pool, tick, liquidity)
         got = pool_state(rpc, pool)
         assert (got.tick, got.liquidity) == (tick, liquidity)
+
+
+def test_liquidity_others_hold_in_range_counts_toward_the_target(rpc) -> None:
+    other = to_checksum_address(rpc.call("eth_accounts")[1])
+    tokens = [TOKENS["DAI"].address, TOKENS["USDC"].address]
+    send(rpc, other, [(t, encode("LocalToken", "mint", other, 10**40)) for t in tokens])
+    send(rpc, other, [(t, encode("LocalToken", "approve", DRIVER_ADDRESS, 2**256 - 1)) for t in tokens])
+    dai_usdc = POOLS["DAI/USDC 0.01%"].address
+    set_pool_state(rpc, dai_usdc, -276_330, 0)
+    send(rpc, other, [drive_call(dai_usdc, -276_330, 10**18)])
+    with pytest.raises(ChainError, match="others' liquidity exceeds the target"):
+        set_pool_state(rpc, dai_usdc, -276_330, 10**17)
+    set_pool_state(rpc, dai_usdc, -276_330, 3 * 10**18)  # the node's account adds 2e18 to the other's 1e18
+    assert pool_state(rpc, dai_usdc).liquidity == 3 * 10**18
 
 
 def _swaps(receipt: dict, pool: str) -> list[dict]:
