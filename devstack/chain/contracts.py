@@ -19,8 +19,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import posixpath
 import re
+import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -109,10 +111,15 @@ def npm_package_dir(package: str, version: str, integrity: str) -> Path:
     if digest != integrity:
         tarball.unlink()
         raise ContractBuildError(f"{tarball.name}: integrity {digest} does not match the pinned {integrity}")
-    staging = target.with_suffix(".partial")
+    staging = BUILD_DIR / f"{stem}.{os.getpid()}.partial"  # one per process: test workers may fetch at once
     with tarfile.open(tarball) as archive:
         archive.extractall(staging, filter="data")
-    (staging / "package").rename(target)
+    try:
+        (staging / "package").rename(target)
+    except OSError:
+        if not (target / "package.json").exists():
+            raise
+        shutil.rmtree(staging / "package")  # another process unpacked the same tarball first
     staging.rmdir()
     return target
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 
 from eth_utils import keccak
@@ -41,7 +42,7 @@ def build(force: bool = False) -> dict[str, dict]:
             return artifacts
     artifacts = _core() | _compile() | {"_fingerprint": fingerprint}
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = ARTIFACTS.with_suffix(f".{fingerprint[:8]}.tmp")
+    tmp = ARTIFACTS.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(artifacts))
     tmp.replace(ARTIFACTS)
     return artifacts
@@ -83,7 +84,8 @@ def _compile() -> dict[str, dict]:
         },
     }
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    request_file, output_file = BUILD_DIR / "uniswap-solc-input.json", BUILD_DIR / "uniswap-solc-output.json"
+    request_file = BUILD_DIR / f"uniswap-solc-input.{os.getpid()}.json"
+    output_file = request_file.with_name(f"uniswap-solc-output.{os.getpid()}.json")
     request_file.write_text(json.dumps(request))
     proc = subprocess.run(
         ["node", str(contracts.COMPILER), SOLC_PACKAGE, str(request_file), str(output_file)],
@@ -94,6 +96,8 @@ def _compile() -> dict[str, dict]:
     if proc.returncode:
         raise ContractBuildError(f"solcjs {SOLC} failed on the Uniswap helpers: {proc.stderr[-2000:]}")
     output = json.loads(output_file.read_text())
+    request_file.unlink()
+    output_file.unlink()
     errors = [e["formattedMessage"] for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise ContractBuildError(f"solcjs {SOLC} reported errors:\n" + "\n".join(errors))
