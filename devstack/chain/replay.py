@@ -112,23 +112,28 @@ def replay_many(
     try:
         nonce = int(rpc.call("eth_getTransactionCount", owner, "pending"), 16)
         aggregators = _deploy(rpc, owner, nonce, plans, deployed_at)
-        nonce += len(aggregators)
-        by_address = {a.address: a for a in aggregators.values()}
         blocks = _schedule(plans, aggregators)
         for at, calls in (transactions or {}).items():
             blocks[at].transactions += calls
-        first = int(rpc.call("eth_blockNumber"), 16) + 1
-        for at in sorted(blocks):
-            block = blocks[at]
-            hashes = _send(rpc, owner, block.transactions, nonce)
-            nonce += len(hashes)
-            rpc.call("evm_mine", at)  # first the block, then its writes: they become its state
-            if hashes:
-                _receipts(rpc, hashes, "scheduled")
-            rpc.batch(_storage_writes([(by_address[address], rounds) for address, rounds in block.rounds.items()]))
-        return {at: first + n for n, at in enumerate(sorted(blocks))}  # evm_mine adds exactly one block
+        return _mine(rpc, owner, nonce + len(aggregators), blocks, {a.address: a for a in aggregators.values()})
     finally:
         rpc.call("evm_setAutomine", True)
+
+
+def _mine(
+    rpc: Rpc, owner: str, nonce: int, blocks: dict[int, _Block], by_address: dict[str, Aggregator]
+) -> dict[int, int]:
+    """Mine every scheduled block in time order; the number of the block mined at each timestamp."""
+    first = int(rpc.call("eth_blockNumber"), 16) + 1
+    for at in sorted(blocks):
+        block = blocks[at]
+        hashes = _send(rpc, owner, block.transactions, nonce)
+        nonce += len(hashes)
+        rpc.call("evm_mine", at)  # first the block, then its writes: they become its state
+        if hashes:
+            _receipts(rpc, hashes, "scheduled")
+        rpc.batch(_storage_writes([(by_address[address], rounds) for address, rounds in block.rounds.items()]))
+    return {at: first + n for n, at in enumerate(sorted(blocks))}  # evm_mine adds exactly one block
 
 
 def _storage_writes(rounds: list[tuple[Aggregator, list[SimRound]]]) -> list[tuple[str, list[Any]]]:

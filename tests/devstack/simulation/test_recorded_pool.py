@@ -11,6 +11,8 @@ import pytest
 from web3 import Web3
 
 from devstack.chain import contracts
+from devstack.chain.replay import replay_many
+from devstack.chain.rpc import ChainError
 from devstack.chain.uniswap import pool_states
 from devstack.simulation import recorded, recorded_pool
 from devstack.simulation.recorded_pool import POOL, RecordedPoolError
@@ -106,3 +108,8 @@ def test_a_bad_row_is_named_by_file_line_and_field(tmp_path, monkeypatch) -> Non
 def test_a_span_without_hours_is_refused_before_touching_the_node() -> None:
     with pytest.raises(RecordedPoolError, match="no hour in"):
         recorded_pool.replay(None, {}, start=datetime(2023, 1, 1, tzinfo=UTC), end=datetime(2023, 2, 1, tzinfo=UTC))
+
+
+def test_pool_moves_before_the_feeds_deployment_are_refused() -> None:
+    with pytest.raises(ChainError, match=f"transactions at {recorded.DEPLOYED_AT} do not come after deployed_at"):
+        replay_many(None, {}, deployed_at=recorded.DEPLOYED_AT, transactions={recorded.DEPLOYED_AT: []})
