@@ -54,9 +54,8 @@ contract PoolDriver {
 
     function drive(address pool, int24 tick, uint160 sqrtPriceInTickX96, uint128 liquidity) external {
         _burn(pool);
-        (, int24 current,,,,,) = IPool(pool).slot0();
+        (uint160 price, int24 current,,,,,) = IPool(pool).slot0();
         if (current != tick) {
-            (uint160 price,,,,,,) = IPool(pool).slot0();
             _swap(pool, sqrtPriceInTickX96 < price, type(int128).max, sqrtPriceInTickX96);
             (, current,,,,,) = IPool(pool).slot0();
             require(current == tick, "PoolDriver: tick not reached");
