@@ -44,8 +44,8 @@ MIN_SQRT_RATIO, MAX_SQRT_RATIO = 4295128739, 14614467034852101032872730522039888
 def deploy_uniswap(rpc: Rpc) -> None:
     """Put the factory (fee 100 enabled), USDC/USDT/DAI/WETH and the pool driver in place, once."""
     owner = node_account(rpc)
+    missing = [t for t in TOKENS.values() if not _token_in_place(rpc, t)]  # refuses foreign code before any change
     _factory(rpc, owner)
-    missing = [t for t in TOKENS.values() if not _token_in_place(rpc, t)]
     if missing:
         _tokens(rpc, owner, missing)
     rpc.call("anvil_setCode", DRIVER_ADDRESS, artifacts.build()["PoolDriver"]["deployedBytecode"])
@@ -78,8 +78,12 @@ def _factory(rpc: Rpc, owner: str) -> None:
 def _token_in_place(rpc: Rpc, token: Token) -> bool:
     if rpc.call("eth_getCode", token.address, "latest") == "0x":
         return False
-    if read(rpc, token.address, "LocalToken", "symbol") != token.symbol:
-        raise ChainError(f"{token.address} holds code that is not the local {token.symbol}")
+    try:
+        symbol = read(rpc, token.address, "LocalToken", "symbol")
+    except ChainError as exc:
+        raise ChainError(f"{token.address} holds code that is not the local {token.symbol}: {exc}") from exc
+    if symbol != token.symbol:
+        raise ChainError(f"{token.address} holds code that is not the local {token.symbol} (its symbol is {symbol!r})")
     return True
 
 

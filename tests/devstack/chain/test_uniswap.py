@@ -166,6 +166,15 @@ def test_the_driver_refuses_what_is_not_a_pool_or_not_a_state(rpc) -> None:
         create_pool(rpc, TOKENS["USDC"].address, TOKENS["DAI"].address, 250, 1)
 
 
+def test_deploy_refuses_foreign_code_at_a_token_address_and_changes_nothing() -> None:
+    usdt = TOKENS["USDT"].address
+    with scratch_chain(port=free_port()) as node:
+        node.call("anvil_setCode", usdt, uniswap_artifacts.build()["PoolDriver"]["deployedBytecode"])
+        with pytest.raises(ChainError, match=f"{usdt} holds code that is not the local USDT"):
+            deploy_uniswap(node)
+        assert [node.call("eth_getCode", a, "latest") for a in (FACTORY, TOKENS["USDC"].address)] == ["0x", "0x"]
+
+
 def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch) -> None:
     package, version = uniswap_artifacts.V3_CORE
     real = contracts.BUILD_DIR / "uniswap-v3-core-1.0.1.tgz"
