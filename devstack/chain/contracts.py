@@ -19,8 +19,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import posixpath
 import re
+import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -86,28 +88,38 @@ def package_dir(version: str) -> Path:
     """Fetch and unpack a pinned Chainlink package (once), checking its integrity."""
     if version not in CHAINLINK_INTEGRITY:
         raise ContractBuildError(f"{CHAINLINK_PACKAGE}@{version} is not pinned in CHAINLINK_INTEGRITY")
-    target = BUILD_DIR / f"chainlink-contracts-{version}"
+    return npm_package_dir(CHAINLINK_PACKAGE, version, CHAINLINK_INTEGRITY[version])
+
+
+def npm_package_dir(package: str, version: str, integrity: str) -> Path:
+    """Fetch and unpack a pinned npm package (once) under BUILD_DIR, refusing a tarball whose
+    sha512 is not the registry's `integrity` for that version."""
+    stem = f"{package.lstrip('@').replace('/', '-')}-{version}"  # npm pack's own file name
+    target = BUILD_DIR / stem
     if (target / "package.json").exists():
         return target
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    tarball = BUILD_DIR / f"chainlink-contracts-{version}.tgz"
+    tarball = BUILD_DIR / f"{stem}.tgz"
     if not tarball.exists():
         subprocess.run(
-            ["npm", "pack", f"{CHAINLINK_PACKAGE}@{version}", "--pack-destination", str(BUILD_DIR)],
+            ["npm", "pack", f"{package}@{version}", "--pack-destination", str(BUILD_DIR)],
             check=True,
             capture_output=True,
             text=True,
         )
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
-    if digest != CHAINLINK_INTEGRITY[version]:
+    if digest != integrity:
         tarball.unlink()
-        raise ContractBuildError(
-            f"{tarball.name}: integrity {digest} does not match the pinned {CHAINLINK_INTEGRITY[version]}"
-        )
-    staging = target.with_suffix(".partial")
+        raise ContractBuildError(f"{tarball.name}: integrity {digest} does not match the pinned {integrity}")
+    staging = BUILD_DIR / f"{stem}.{os.getpid()}.partial"  # one per process: test workers may fetch at once
     with tarfile.open(tarball) as archive:
         archive.extractall(staging, filter="data")
-    (staging / "package").rename(target)
+    try:
+        (staging / "package").rename(target)
+    except OSError:
+        if not (target / "package.json").exists():
+            raise
+        shutil.rmtree(staging / "package")  # another process unpacked the same tarball first
     staging.rmdir()
     return target
 

@@ -80,18 +80,30 @@ def replay_phases(rpc: Rpc, feed: Feed, feed_phases: list[SimPhase], *, deployed
     replay_many(rpc, {feed: feed_phases}, deployed_at=deployed_at)
 
 
-def replay_many(rpc: Rpc, plans: dict[Feed, list[SimPhase]], *, deployed_at: int) -> None:
-    """Replay several feeds onto one node, all events merged in time order.
+def replay_many(
+    rpc: Rpc,
+    plans: dict[Feed, list[SimPhase]],
+    *,
+    deployed_at: int,
+    transactions: dict[int, list[tuple[str, str]]] | None = None,
+) -> dict[int, int]:
+    """Replay several feeds onto one node, all events merged in time order; the number of the
+    block mined at each scheduled timestamp.
 
     In a block at `deployed_at`: one aggregator per phase (FluxAggregator or OcrStyleAggregator,
     with the feed's decimals and description), Chainlink's EACAggregatorProxy at each feed's proxy
     address (owned by the node's first account, reads open) and Multicall3. Then a block at every
     round's updatedAt holding its storage, and a block at every phase's activation holding the
-    proxy's proposeAggregator and confirmAggregator. The node's latest block must be older than
+    proxy's proposeAggregator and confirmAggregator. `transactions` (timestamp -> (to, data) calls
+    from the node's first account, e.g. a pool's moves) join the blocks at their timestamps, so
+    one time-ordered schedule holds both. The node's latest block must be older than
     `deployed_at`; automine is back on afterwards.
     """
     for feed, feed_phases in plans.items():
         _check_plan(feed, feed_phases, deployed_at)
+    early = [at for at in transactions or {} if at <= deployed_at]
+    if early:
+        raise ChainError(f"transactions at {min(early)} do not come after deployed_at {deployed_at}")
     head = head_timestamp(rpc)
     if head >= deployed_at:
         raise ChainError(f"the node's latest block is at {head}, not before deployed_at {deployed_at}: reset it")
@@ -100,19 +112,28 @@ def replay_many(rpc: Rpc, plans: dict[Feed, list[SimPhase]], *, deployed_at: int
     try:
         nonce = int(rpc.call("eth_getTransactionCount", owner, "pending"), 16)
         aggregators = _deploy(rpc, owner, nonce, plans, deployed_at)
-        nonce += len(aggregators)
-        by_address = {a.address: a for a in aggregators.values()}
         blocks = _schedule(plans, aggregators)
-        for at in sorted(blocks):
-            block = blocks[at]
-            hashes = _send(rpc, owner, block.transactions, nonce)
-            nonce += len(hashes)
-            rpc.call("evm_mine", at)  # first the block, then its writes: they become its state
-            if hashes:
-                _receipts(rpc, hashes, "proxy phase switch")
-            rpc.batch(_storage_writes([(by_address[address], rounds) for address, rounds in block.rounds.items()]))
+        for at, calls in (transactions or {}).items():
+            blocks[at].transactions += calls
+        return _mine(rpc, owner, nonce + len(aggregators), blocks, {a.address: a for a in aggregators.values()})
     finally:
         rpc.call("evm_setAutomine", True)
+
+
+def _mine(
+    rpc: Rpc, owner: str, nonce: int, blocks: dict[int, _Block], by_address: dict[str, Aggregator]
+) -> dict[int, int]:
+    """Mine every scheduled block in time order; the number of the block mined at each timestamp."""
+    first = int(rpc.call("eth_blockNumber"), 16) + 1
+    for at in sorted(blocks):
+        block = blocks[at]
+        hashes = _send(rpc, owner, block.transactions, nonce)
+        nonce += len(hashes)
+        rpc.call("evm_mine", at)  # first the block, then its writes: they become its state
+        if hashes:
+            _receipts(rpc, hashes, "scheduled")
+        rpc.batch(_storage_writes([(by_address[address], rounds) for address, rounds in block.rounds.items()]))
+    return {at: first + n for n, at in enumerate(sorted(blocks))}  # evm_mine adds exactly one block
 
 
 def _storage_writes(rounds: list[tuple[Aggregator, list[SimRound]]]) -> list[tuple[str, list[Any]]]:
