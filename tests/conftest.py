@@ -49,7 +49,13 @@ SHARED_GROUPS = {
     "tests/bench/": "bench",
 }
 # The longest units start first, so neither worker is left with a long one at the end.
-LONGEST_FIRST = ["bench", "e2e-pipeline", "tests/e2e/test_realtime.py", "marts"]
+LONGEST_FIRST = [
+    "e2e-pipeline",
+    "bench",
+    "tests/e2e/test_realtime.py",
+    "tests/plugins/chainlink_feeds/test_recorded_mainnet.py",
+    "marts",
+]
 
 
 def unit_of(nodeid: str) -> str:
