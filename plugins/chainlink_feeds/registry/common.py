@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -33,8 +34,9 @@ class FeedRegistryError(ValueError):
     """The feed registry file is malformed; the message names the file, line and field."""
 
 
+@functools.lru_cache(maxsize=4096)
 def to_checksum_address(address: str) -> str:
-    """EIP-55 checksum of a hex address."""
+    """EIP-55 checksum of a hex address; cached, as sensors and tasks re-read the registry often."""
     lower = address[2:].lower()
     digest = keccak256(lower.encode()).hex()
     return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(lower))

@@ -174,7 +174,11 @@ def sources_from_node(
         where = f"{at(path, item)}: feed {feed.pair}: market"
         raw = _mapping(construct, item, where, "a market entry")
         checked_fields(raw, _SOURCE_FIELDS, (), where)
-        address = checked_address(raw["pool"], "pool", where)
+        listed = pools.get((feed.chain, raw["pool"].lower()))
+        # the pool's own entry checked its address: spelled the same, it needs no second keccak
+        address = (
+            raw["pool"] if listed and listed.address == raw["pool"] else checked_address(raw["pool"], "pool", where)
+        )
         pool = _source_pool(pools, feed, address, where)
         if address.lower() in seen:
             raise FeedRegistryError(f"{where}: duplicate pool {address} (first at {seen[address.lower()]})")
