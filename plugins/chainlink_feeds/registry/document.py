@@ -118,7 +118,7 @@ def _feeds(
         where = at(path, item)
         if not isinstance(item, yaml.MappingNode):
             raise FeedRegistryError(f"{where}: each feed must be a mapping")
-        raw = construct(item)
+        raw = dict(construct(item))  # a copy: the loader caches what it constructed
         raw.pop("market", None)
         feeds.append((feed_from_mapping(raw, where, defaults), where))
         markets.append(next((v for k, v in item.value if k.value == "market"), None))
