@@ -232,6 +232,7 @@ REFUSALS = [
     ((", reference: USDT/USD}", "}"), "      - {pool", "feed USDC/USD: market: missing field 'reference'"),
     ((USDC_MARKET, f'    market: "{USDC_USDT}"\n'), "    market", "feed USDC/USD: market must be a list"),
     ((lambda text: "pools: {}\n" + text[text.index("feeds:") :].replace(USDC_MARKET, ""), None), "pools:", "pools must be a list"),
+    (("pools:\n", "tokens: {}\npools:\n"), ("tokens:", "last"), "top level: duplicate key 'tokens' \\(first at .*line 1\\)"),
 ]  # fmt: skip
 
 
