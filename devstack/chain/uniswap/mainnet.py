@@ -1,14 +1,16 @@
-"""Uniswap v3 on Ethereum mainnet: the addresses the local chain reproduces (one home for them).
+"""Uniswap v3 on Ethereum mainnet as the local chain reproduces it.
+
+The tokens and pools (their addresses, decimals, token order and fees) have one home, the registry
+(`include/feeds.yaml`, cited there): the local chain puts each where the registry says. What is
+devstack's own lives here: the factory and the account that deployed it, the pools' init code hash
+and fee tiers, and the names the local ERC-20s give themselves.
 
 Sources: the factory from Uniswap/v3-periphery `deploys.md` (docs.uniswap.org, "Deployment
 Addresses"); it was the first contract (nonce 0) of Uniswap's deployer 0x6C9FC64A…f4E9, whose
 nonce-14 contract is SwapRouter02 0x68b34658…Fc45 (forge-std's `computeCreateAddress` test), and
-nonce 0 of that account gives 0x1F98431c…F984. Tokens: Uniswap's docs use USDC and WETH in their
-`getPool` example; USDT, DAI as on Etherscan. Pools: the USDC/USDT 0.01 % pool is the one recorded
-in ../shared/data/dex-recorded; USDT/WETH 0.05 % 0x11b815ef…97F6 appears as UNISWAP_USDT_ETH in
-public code (found with the search tools). Every pool address here is also the CREATE2 address
-the factory derives (`pool_address`), and tests/devstack/chain/test_uniswap.py checks that the
-local factory creates each one there.
+nonce 0 of that account gives 0x1F98431c…F984. Every registry pool address is also the CREATE2
+address the factory derives (`pool_address`), and tests/devstack/chain/test_uniswap.py checks that
+the local factory creates each one there.
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from dataclasses import dataclass
 
 from eth_utils import keccak, to_checksum_address
 
+from chainlink_feeds.registry import load_market
+
 FACTORY = "0x1F98431c8aD98523631AE4a59f267346ea31F984"
 FACTORY_DEPLOYER = "0x6C9FC64A53c1b71FB3f9Af64d1ae3A4931A5f4E9"  # deployed the factory with its nonce 0
 # keccak256 of UniswapV3Pool's creation code: the factory's CREATE2 salt is over (token0, token1, fee).
 POOL_INIT_CODE_HASH = "0xe34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54"
 # Fee tiers the factory's constructor enables (fee -> tick spacing); 100 was enabled by governance later.
 FEE_TICK_SPACING = {100: 1, 500: 10, 3000: 60, 10000: 200}
+
+
+# What each local ERC-20 calls itself (mainnet's names); the registry has the rest.
+TOKEN_NAMES = {"USDC": "USD Coin", "USDT": "Tether USD", "DAI": "Dai Stablecoin", "WETH": "Wrapped Ether"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Token:
 
 @dataclass(frozen=True)
 class Pool:
-    """A mainnet pool: its tokens (any order) and fee, and the address mainnet lists for it."""
+    """A mainnet pool: its tokens in the pool's order, its fee, and its address."""
 
     token_a: str
     token_b: str
@@ -45,21 +53,26 @@ class Pool:
     address: str
 
 
-TOKENS = {
-    t.symbol: t
-    for t in (
-        Token("USDC", "USD Coin", 6, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"),
-        Token("USDT", "Tether USD", 6, "0xdAC17F958D2ee523a2206206994597C13D831ec7"),
-        Token("DAI", "Dai Stablecoin", 18, "0x6B175474E89094C44Da98b954EedeAC495271d0F"),
-        Token("WETH", "Wrapped Ether", 18, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"),
-    )
-}
-POOLS = {
-    "USDC/USDT 0.01%": Pool("USDC", "USDT", 100, "0x3416cF6C708Da44DB2624D63ea0AAef7113527C6"),
-    "DAI/USDC 0.01%": Pool("DAI", "USDC", 100, "0x5777d92f208679DB4b9778590Fa3CAB3aC9e2168"),
-    "USDC/WETH 0.05%": Pool("USDC", "WETH", 500, "0x88e6A0c2dDD26FEEb64F039a2c41296FcB3f5640"),
-    "USDT/WETH 0.05%": Pool("USDT", "WETH", 500, "0x11b815efB8f581194ae79006d24E0d814B7697F6"),
-}
+def _tokens() -> dict[str, Token]:
+    return {
+        t.symbol: Token(t.symbol, TOKEN_NAMES[t.symbol], t.decimals, t.address)
+        for t in load_market().tokens
+        if t.chain == "ethereum"
+    }
+
+
+def _pools() -> dict[str, Pool]:
+    """Each Ethereum pool of the registry by name, e.g. "USDC/USDT 0.01%" (token0/token1, fee)."""
+    return {
+        f"{p.token0.symbol}/{p.token1.symbol} {p.fee / 10_000:g}%": Pool(
+            p.token0.symbol, p.token1.symbol, p.fee, p.address
+        )
+        for p in load_market().pools_on("ethereum")
+    }
+
+
+TOKENS = _tokens()
+POOLS = _pools()
 
 
 def sort_tokens(token_a: str, token_b: str) -> tuple[str, str]:

@@ -35,10 +35,10 @@ MAINNET_TOKEN0 = {
     "USDC/USDT 0.01%": "USDC",
     "DAI/USDC 0.01%": "DAI",
     "USDC/WETH 0.05%": "USDC",
-    "USDT/WETH 0.05%": "WETH",
+    "WETH/USDT 0.05%": "WETH",
 }
 USDC_USDT = POOLS["USDC/USDT 0.01%"].address
-USDT_WETH = POOLS["USDT/WETH 0.05%"].address  # tick spacing 10, ticks near -200,000
+USDT_WETH = POOLS["WETH/USDT 0.05%"].address  # tick spacing 10, ticks near -200,000
 
 
 @pytest.fixture(scope="module")
