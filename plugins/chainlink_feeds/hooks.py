@@ -47,6 +47,12 @@ def _timestamps(blocks: Sequence[int], answers: list[dict[str, Any]]) -> dict[in
     }
 
 
+def _reverted(error: Any) -> bool:
+    """Whether a JSON-RPC error is the contract reverting (code 3, or "revert" in the message) rather
+    than the node failing to serve the call."""
+    return isinstance(error, dict) and (error.get("code") == 3 or "revert" in str(error.get("message", "")).lower())
+
+
 class ChainlinkConnectionError(ValueError):
     """The Airflow connection is misconfigured; the message says which field to fix."""
 
@@ -261,21 +267,25 @@ class ChainlinkHook(BaseHook):
             results.extend(bytes.fromhex(a["result"][2:]) if "result" in a else None for a in answers)
         return results
 
-    def call_at_blocks(self, calls: list[tuple[str, bytes, int]]) -> list[bytes]:
+    def call_at_blocks(self, calls: list[tuple[str, bytes, int]], reverts: bool = False) -> list[bytes | None]:
         """eth_call every (address, calldata, block) in JSON-RPC batches of batch_size (Multicall3
-        runs at one block only). Any error answer means the node cannot serve that past state."""
-        results: list[bytes] = []
+        runs at one block only). With `reverts`, a call the contract reverts answers None; any other
+        error answer means the node cannot serve that past state."""
+        results: list[bytes | None] = []
         for i in range(0, len(calls), self.settings.batch_size):
             chunk = calls[i : i + self.settings.batch_size]
             answers = self.provider.make_batch_request(
                 [("eth_call", [{"to": a, "data": "0x" + d.hex()}, hex(b)]) for a, d, b in chunk]
             )
             for (_, _, block), answer in zip(chunk, answers, strict=True):
-                if "error" in answer:
+                if "error" in answer and reverts and _reverted(answer["error"]):
+                    results.append(None)
+                elif "error" in answer:
                     raise HistoricalStateUnavailableError(
                         f"eth_call at block {block} failed: {self.settings.redact(str(answer['error']))}"
                     )
-                results.append(bytes.fromhex(answer["result"][2:]))
+                else:
+                    results.append(bytes.fromhex(answer["result"][2:]))
         return results
 
     def block_timestamps(self, blocks: list[int]) -> dict[int, int]:
