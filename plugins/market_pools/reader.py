@@ -1,9 +1,9 @@
 """One UTC window of every pool of a chain, read exactly: the price path (each Swap) and readings.
 
 Readings are taken at each whole hour of the window (the state as of that moment: the last block at
-or before it; the first is the window's carry-in) and at its last block: `slot0`, `liquidity`, a TWAP
-from `observe` (None where the pool keeps too few observations and the call reverts) and sized
-quotes. Before anything is read, each pool is checked against the registry at the chain's head.
+or before it; the first is the window's carry-in) and at its last block: `slot0`, `liquidity`, the TWAP
+over the `twap_seconds` before the reading's block from `observe` (None where the pool keeps too few
+observations and the call reverts) and sized quotes. Before anything is read, each pool is checked against the registry at the chain's head.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from chainlink_feeds.registry import to_checksum_address
 from market_pools import abi, pricing
 from market_pools.blocks import blocks_at
 from market_pools.errors import NotAPoolError, PoolMismatchError
@@ -179,9 +180,10 @@ def _hour_marks(start: datetime, end: datetime) -> list[datetime]:
 def _check_pool(pool: Pool, facts: list[bytes | None], decimals: list[bytes | None]) -> None:
     if any(f is None for f in facts):
         raise NotAPoolError(f"{pool.chain} pool {pool.address}: does not answer token0/token1/fee as a Uniswap v3 pool")
-    token0, token1, fee = (abi.TOKEN0.decode(facts[0])[0], abi.TOKEN1.decode(facts[1])[0], abi.FEE.decode(facts[2])[0])
+    token0, token1 = (to_checksum_address(f.decode(a)[0]) for f, a in ((abi.TOKEN0, facts[0]), (abi.TOKEN1, facts[1])))
+    (fee,) = abi.FEE.decode(facts[2])
     for field, got, want in (("token0", token0, pool.token0.address), ("token1", token1, pool.token1.address)):
-        if got.lower() != want.lower():
+        if got != want:
             raise PoolMismatchError(
                 f"{pool.chain} pool {pool.address}: {field} is {got} on chain, the registry says {want}"
             )
