@@ -13,13 +13,11 @@ whole window: no partial rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from warehouse.spec import TableSpec, chunks, ensure_table, merge, timestamp_literal
+from warehouse.spec import TableSpec, chunks, ensure_table, merge, timestamp_literal, transaction
 from warehouse.tables import (
     CHAINLINK_FEEDS,
     CHAINLINK_LOAD_WINDOWS,
@@ -151,7 +149,7 @@ class RoundStore:
         at = Loaded(feed, block, timestamp_literal(datetime.now(UTC)), run_id)
         rounds = [round_row(a, at) for a in accepted]
         rejections = [rejection_row(r, at) for r in rejected]
-        with self._transaction() as cur:
+        with transaction(self.connection) as cur:
             self._merge(cur, CHAINLINK_ROUNDS, rounds)
             self._merge(cur, CHAINLINK_ROUND_REJECTIONS, rejections)
             # A round is either a price or rejected: drop what an earlier load (an older
@@ -162,21 +160,6 @@ class RoundStore:
             self._merge(cur, CHAINLINK_FEEDS, [feed_row(at)])
             self._merge(cur, CHAINLINK_LOAD_WINDOWS, [window_row(window, accepted, len(rejected), carry_in, at)])
         return LoadResult(len(rounds), len(rejections))
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """A cursor inside one transaction: committed when the block ends, rolled back if it raises."""
-        self.connection.autocommit(False)
-        try:
-            with self.connection.cursor() as cur:
-                cur.execute("begin")
-                yield cur
-            self.connection.commit()
-        except BaseException:
-            self.connection.rollback()
-            raise
-        finally:
-            self.connection.autocommit(True)
 
     def _delete_rounds(self, cur: Any, spec: TableSpec, feed: Feed, round_ids: list[str]) -> None:
         for ids in chunks(round_ids):

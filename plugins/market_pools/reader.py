@@ -1,7 +1,8 @@
 """One UTC window of every pool of a chain, read exactly: the price path (each Swap) and readings.
 
-Readings are taken at each whole hour of the window (the state as of that moment: the last block at
-or before it; the first is the window's carry-in) and at its last block: `slot0`, `liquidity`, the TWAP
+Readings are taken at the window's start and each whole hour after it (the state as of that moment:
+the last block at or before it; the first is the window's carry-in, the next window's first is this
+one's close): `slot0`, `liquidity`, the TWAP
 over the `twap_seconds` before the reading's block from `observe` (None where the pool keeps too few
 observations and the call reverts) and sized quotes. Before anything is read, each pool is checked against the registry at the chain's head.
 """
@@ -99,8 +100,6 @@ class PoolReader:
         before, last = blocks[times[-2]], blocks[times[-1]]
         first = 0 if before is None else before + 1
         taken = [(m, blocks[int(m.timestamp())]) for m in marks]
-        if last is not None and last >= first:
-            taken.append((end, last))
         readings = self._readings([(m, b) for m, b in taken if b is not None])
         swaps = self._swaps(first, last) if last is not None and last >= first else []
         return PoolWindow(start, end, first, -1 if last is None else last, readings, swaps)

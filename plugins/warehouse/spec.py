@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -158,3 +159,20 @@ def merge(cur: Any, spec: TableSpec, schema: str | None, rows: Sequence[tuple]) 
         cur.execute(spec.merge_sql(schema, len(chunk)), [value for row in chunk for value in row])
         changed += max(cur.rowcount or 0, 0)
     return changed
+
+
+@contextmanager
+def transaction(connection: Any) -> Iterator[Any]:
+    """A cursor inside one transaction: committed when the block ends, rolled back if it raises, so
+    a load is stored whole or not at all."""
+    connection.autocommit(False)
+    try:
+        with connection.cursor() as cur:
+            cur.execute("begin")
+            yield cur
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.autocommit(True)

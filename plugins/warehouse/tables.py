@@ -97,6 +97,49 @@ CHAINLINK_TABLES = (
     CHAINLINK_PHASES,
 )
 
+# The market's tables (market_pools): a pool's hour readings and every Swap, and each window loaded.
+# uint160 prices and uint128 liquidities are wider than 37 digits, so they are kept as text, exact;
+# `price` is whole token1 per whole token0.
+_POOL = (Column("chain", "varchar"), Column("pool_address", "varchar"))
+
+MARKET_POOL_READINGS = TableSpec(
+    "MARKET_POOL_READINGS",
+    (
+        *_POOL, Column("read_at", "timestamp_ntz"), Column("block_number", "number(20,0)"),
+        Column("sqrt_price_x96", "varchar"), Column("tick", "number(8,0)"), Column("liquidity", "varchar"),
+        Column("price", "number(38,18)"), Column("twap_tick", "number(8,0)", nullable=True),
+        Column("quote_tokens", "number(20,0)"), Column("sell_token0_out", "varchar", nullable=True),
+        Column("sell_token1_out", "varchar", nullable=True), *_LOADED,
+    ),
+    key=("chain", "pool_address", "read_at"),
+    compare=("block_number", "sqrt_price_x96", "tick", "liquidity", "price", "twap_tick", "sell_token0_out", "sell_token1_out"),
+)  # fmt: skip
+
+MARKET_POOL_SWAPS = TableSpec(
+    "MARKET_POOL_SWAPS",
+    (
+        *_POOL, Column("block_number", "number(20,0)"), Column("log_index", "number(10,0)"),
+        Column("transaction_hash", "varchar"), Column("swapped_at", "timestamp_ntz"),
+        Column("amount0", "varchar"), Column("amount1", "varchar"), Column("sqrt_price_x96", "varchar"),
+        Column("liquidity", "varchar"), Column("tick", "number(8,0)"), Column("price", "number(38,18)"), *_LOADED,
+    ),
+    key=("chain", "pool_address", "block_number", "log_index"),
+    compare=("transaction_hash", "swapped_at", "amount0", "amount1", "sqrt_price_x96", "liquidity", "tick", "price"),
+)  # fmt: skip
+
+MARKET_LOAD_WINDOWS = TableSpec(
+    "MARKET_LOAD_WINDOWS",
+    (
+        *_POOL, Column("window_start", "timestamp_ntz"), Column("window_end", "timestamp_ntz"),
+        Column("first_block", "number(20,0)"), Column("last_block", "number(20,0)"),
+        Column("readings", "number(10,0)"), Column("swaps", "number(10,0)"), *_LOADED,
+    ),
+    key=("chain", "pool_address", "window_start", "window_end"),
+    compare=("first_block", "last_block", "readings", "swaps"),
+)  # fmt: skip
+
+MARKET_TABLES = (MARKET_POOL_READINGS, MARKET_POOL_SWAPS, MARKET_LOAD_WINDOWS)
+
 # One row per (feed, kind, round id, to status), inserted if absent: a row keeps what its first run
 # decided (`suppressed`); the claim and `notified_at` are set by UPDATEs as alerts are sent.
 PEG_ALERT_TRANSITIONS = TableSpec(

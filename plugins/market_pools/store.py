@@ -1,0 +1,83 @@
+"""A window of a chain's pools into the market's raw tables (warehouse.tables MARKET_*), MERGEd in
+one transaction: loading a window again changes nothing, and a failed load leaves nothing behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from warehouse.spec import ensure_table, merge, timestamp_literal, transaction
+from warehouse.tables import MARKET_LOAD_WINDOWS, MARKET_POOL_READINGS, MARKET_POOL_SWAPS, MARKET_TABLES
+
+if TYPE_CHECKING:
+    from market_pools.reader import PoolWindow, Reading, Swap
+
+
+_PLACES = Decimal(1).scaleb(-18)  # the price columns' scale: number(38,18)
+
+
+@dataclass(frozen=True)
+class PoolLoad:
+    """What one window's load stored."""
+
+    readings: int
+    swaps: int
+
+
+class PoolStore:
+    """Writes windows of one chain's pools into a Snowflake schema through a DB-API connection."""
+
+    def __init__(self, connection: Any, schema: str | None = None) -> None:
+        self.connection, self.schema = connection, schema
+
+    def ensure_tables(self) -> None:
+        """Create the tables if absent (DDL commits on its own in Snowflake: before the load's transaction)."""
+        with self.connection.cursor() as cur:
+            for spec in MARKET_TABLES:
+                ensure_table(cur, spec, self.schema)
+
+    def load(self, chain: str, window: PoolWindow, quote_tokens: int, run_id: str | None) -> PoolLoad:
+        """MERGE the window's readings, swaps and one window record per pool."""
+        meta = {"chain": chain, "loaded_at": timestamp_literal(datetime.now(UTC)), "airflow_run_id": run_id}
+        readings = [MARKET_POOL_READINGS.row(**meta, **_reading(r, quote_tokens)) for r in window.readings]
+        swaps = [MARKET_POOL_SWAPS.row(**meta, **_swap(s)) for s in window.swaps]
+        pools = sorted({r.pool for r in window.readings})
+        windows = [MARKET_LOAD_WINDOWS.row(**meta, **_window(window, pool)) for pool in pools]
+        with transaction(self.connection) as cur:
+            merge(cur, MARKET_POOL_READINGS, self.schema, readings)
+            merge(cur, MARKET_POOL_SWAPS, self.schema, swaps)
+            merge(cur, MARKET_LOAD_WINDOWS, self.schema, windows)
+        return PoolLoad(len(readings), len(swaps))
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _reading(r: Reading, quote_tokens: int) -> dict[str, Any]:
+    return {
+        "pool_address": r.pool, "read_at": timestamp_literal(r.read_at), "block_number": r.block,
+        "sqrt_price_x96": str(r.sqrt_price_x96), "tick": r.tick, "liquidity": str(r.liquidity),
+        "price": str(r.price.quantize(_PLACES)), "twap_tick": r.twap_tick, "quote_tokens": quote_tokens,
+        "sell_token0_out": _text(r.sell0_out), "sell_token1_out": _text(r.sell1_out),
+    }  # fmt: skip
+
+
+def _swap(s: Swap) -> dict[str, Any]:
+    return {
+        "pool_address": s.pool, "block_number": s.block, "log_index": s.log_index,
+        "transaction_hash": s.transaction_hash, "swapped_at": timestamp_literal(s.swapped_at),
+        "amount0": str(s.amount0), "amount1": str(s.amount1), "sqrt_price_x96": str(s.sqrt_price_x96),
+        "liquidity": str(s.liquidity), "tick": s.tick, "price": str(s.price.quantize(_PLACES)),
+    }  # fmt: skip
+
+
+def _window(window: PoolWindow, pool: str) -> dict[str, Any]:
+    return {
+        "pool_address": pool, "window_start": timestamp_literal(window.start),
+        "window_end": timestamp_literal(window.end), "first_block": window.first_block,
+        "last_block": window.last_block, "readings": sum(r.pool == pool for r in window.readings),
+        "swaps": sum(s.pool == pool for s in window.swaps),
+    }  # fmt: skip
