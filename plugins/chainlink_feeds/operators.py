@@ -34,14 +34,36 @@ PHASE_CACHE = Path(
 RESUME_LOOKBACK = timedelta(days=1)
 
 
-def _parse_time(value: str | datetime, name: str) -> datetime:
+def parse_time(value: str | datetime, name: str) -> datetime:
+    """A templated window bound as a UTC datetime; one without a time zone is refused, naming it."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if moment.tzinfo is None:
         raise ValueError(f"{name} {value!r} has no time zone; give UTC times")
     return moment.astimezone(UTC)
 
 
-class ChainlinkFeedOperator(BaseOperator):
+class ChainReadOperator(BaseOperator):
+    """The family of operators that read a chain into the warehouse (the rounds, the pools): each
+    has an RPC connection (`chainlink_conn_id`) and a warehouse one (`snowflake_conn_id`), whose
+    hooks are built once per task."""
+
+    chainlink_conn_id: str
+    snowflake_conn_id: str
+
+    @cached_property
+    def chainlink_hook(self) -> ChainlinkHook:
+        from chainlink_feeds.hooks import ChainlinkHook
+
+        return ChainlinkHook(chainlink_conn_id=self.chainlink_conn_id)
+
+    @cached_property
+    def snowflake_hook(self) -> PegSnowflakeHook:
+        from warehouse.hooks import PegSnowflakeHook
+
+        return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
+
+
+class ChainlinkFeedOperator(ChainReadOperator):
     """Read every round the feed's proxy served from a time in [window_start, window_end), plus the
     carry-in round in effect at window_start, validate them and MERGE them into the raw Snowflake
     tables; rounds the proxy never served, or that are not prices, are stored apart with their reason.
@@ -100,18 +122,6 @@ class ChainlinkFeedOperator(BaseOperator):
                 return feed
         raise FeedRegistryError(f"{self.registry_path}: no feed {self.feed_pair!r} on chain {self.chain!r}")
 
-    @cached_property
-    def chainlink_hook(self) -> ChainlinkHook:
-        from chainlink_feeds.hooks import ChainlinkHook
-
-        return ChainlinkHook(chainlink_conn_id=self.chainlink_conn_id)
-
-    @cached_property
-    def snowflake_hook(self) -> PegSnowflakeHook:
-        from warehouse.hooks import PegSnowflakeHook
-
-        return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
-
     def execute(self, context: Context) -> dict[str, Any]:
         from chainlink_feeds.store import RoundStore
 
@@ -139,9 +149,9 @@ class ChainlinkFeedOperator(BaseOperator):
 
     def window(self, store: RoundStore) -> tuple[datetime, datetime]:
         """[start, end) in UTC; no window_start resumes from the feed's last stored round (or a day back)."""
-        end = _parse_time(self.window_end, "window_end")
+        end = parse_time(self.window_end, "window_end")
         if self.window_start:
-            return _parse_time(self.window_start, "window_start"), end
+            return parse_time(self.window_start, "window_start"), end
         return store.last_loaded(self.feed) or end - RESUME_LOOKBACK, end
 
     def read_window(self, start: datetime, end: datetime) -> CheckedWindow:
