@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 
 from web3.exceptions import ContractLogicError
 
-from chainlink_feeds.registry import Feed
+from chainlink_feeds.registry import Feed, load_market
 from chainlink_feeds.rounds import split_round_id
 from devstack.chain import contracts
 from devstack.chain.node import GENESIS_TIMESTAMP, HARDFORK
 from devstack.chain.replay import head_timestamp, replay_many
 from devstack.chain.rpc import ChainError, Rpc
+from devstack.chain.uniswap import artifacts as uniswap_artifacts
+from devstack.chain.uniswap import create_pool, deploy_uniswap, drive_call
 from devstack.settings import AIRFLOW_HOME, ANVIL_CHAIN_ID, ANVIL_URL, STACK_DIR
-from devstack.simulation import history
+from devstack.simulation import history, pools
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,29 @@ def replay(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None
     """
     rpc = rpc or Rpc()
     plans = {feed: history.phases(feed, scenario) for feed in feeds}
-    replay_many(rpc, plans, deployed_at=int(scenario.start.timestamp()) - DEPLOY_LEAD_SECONDS)
+    trading = _pools_trading(rpc, feeds, scenario)
+    replay_many(rpc, plans, deployed_at=int(scenario.start.timestamp()) - DEPLOY_LEAD_SECONDS, transactions=trading)
     if head_timestamp(rpc) < scenario.end.timestamp():
         rpc.call("evm_mine", int(scenario.end.timestamp()))
     for feed, feed_phases in plans.items():
         log.info("replayed %s rounds of %s (%s)", sum(len(p.rounds) for p in feed_phases), feed.pair, history.LABEL)
     return {feed.pair: sum(len(p.rounds) for p in feed_phases) for feed, feed_phases in plans.items()}
+
+
+def _pools_trading(rpc: Rpc, feeds: list[Feed], scenario: history.Scenario) -> dict[int, list[tuple[str, str]]]:
+    """Uniswap and the registry's pools on the node (opening at their first hour's price), and the
+    driver transactions that move them hour by hour with the simulated market (simulation.pools)."""
+    market = load_market()
+    states = pools.plan(market, feeds, scenario)
+    deploy_uniswap(rpc)
+    for address, price in pools.first_prices(states, market).items():
+        pool = market.pool("ethereum", address)
+        create_pool(rpc, pool.token0.address, pool.token1.address, pool.fee, price)
+    trading: dict[int, list[tuple[str, str]]] = {}
+    for s in states:
+        trading.setdefault(s.at, []).append(drive_call(s.pool, s.tick, s.liquidity))
+    log.info("%s pool states to replay (%s)", len(states), pools.LABEL)
+    return trading
 
 
 def fingerprint(feeds: list[Feed], sc: history.Scenario) -> str:
@@ -51,6 +70,10 @@ def fingerprint(feeds: list[Feed], sc: history.Scenario) -> str:
         digest.update(artifacts[name]["deployedBytecode"].encode())
     for feed in feeds:
         digest.update(repr((feed, history.phases(feed, sc))).encode())
+    uniswap = uniswap_artifacts.build()
+    for name in ("UniswapV3Factory", "UniswapV3Pool", "PoolDriver", "LocalToken"):
+        digest.update(uniswap[name]["deployedBytecode"].encode())
+    digest.update(repr(pools.plan(load_market(), feeds, sc)).encode())
     return digest.hexdigest()
 
 
