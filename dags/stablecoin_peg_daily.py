@@ -12,6 +12,10 @@ the `chainlink_<chain>` connection and MERGEs them into Snowflake's raw tables t
 nothing; backfill any range from the Airflow UI (Backfill button) or
 `airflow backfill create --dag-id stablecoin_peg_daily --from-date ... --to-date ...`.
 
+Beside them, one `market_<chain>` task per chain reads every Uniswap v3 pool the registry lists
+on that chain for the day (hour readings and every Swap, `plugins/market_pools`) into the
+`MARKET_*` raw tables through the same connections.
+
 Then Cosmos renders the dbt project (`include/dbt`) as one task per model, each followed by its
 tests: staging views, the served-interval view (intermediate), then the marts (peg health, hourly
 z-scores, depeg events, daily summary, feed staleness) in the `ANALYTICS_*` schemas.
@@ -42,7 +46,8 @@ from airflow.sdk import CronDataIntervalTimetable, dag
 from cosmos import DbtTaskGroup
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
-from chainlink_feeds.registry import load_registry
+from chainlink_feeds.registry import load_market, load_registry
+from market_pools.operators import MarketPoolOperator
 from peg_alerts.notifications import notify_pipeline_failure
 from peg_alerts.operators import PegAlertOperator
 from peg_monitor import settings
@@ -55,6 +60,7 @@ WAREHOUSE_POOL = settings.warehouse_pool().name
 MAX_ACTIVE_RUNS = int(os.environ.get("PEG_MAX_ACTIVE_RUNS", "4"))
 
 FEEDS = load_registry()
+MARKET_CHAINS = sorted({pool.chain for pool in load_market().pools})
 DBT = DbtSettings()
 # The raw table, named as Cosmos names the marts, in the schema dbt reads it from (see lineage.py).
 RAW_ROUNDS = raw_rounds_asset(DBT.raw_schema)
@@ -83,6 +89,8 @@ def stablecoin_peg_daily() -> None:
         )
         for feed in FEEDS
     ]
+    # The market beside the oracle: one task per chain reads every registry pool of that chain.
+    market = [MarketPoolOperator(task_id=f"market_{chain}", chain=chain, pool=RPC_POOL) for chain in MARKET_CHAINS]
     transform = DbtTaskGroup(
         group_id="dbt",
         default_args={
@@ -95,7 +103,7 @@ def stablecoin_peg_daily() -> None:
     )
     gate = MartsFreshnessSensor(task_id="marts_freshness_gate", pool=WAREHOUSE_POOL)
     refresh_check = DashboardFreshnessSensor(task_id="dashboard_refresh_check")
-    ingest >> transform >> gate >> refresh_check
+    [*ingest, *market] >> transform >> gate >> refresh_check
     # Alerts read the raw tables, not the marts: they need not wait for dbt, nor does a dbt failure
     # hold them; one feed's failed ingest does not hold the others' alerts either (all_done).
     ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")
