@@ -39,6 +39,7 @@ def test_daily_run_succeeds_with_every_task(first_run) -> None:
     ]
     for task in (
         "ingest_ethereum_usdc_usd",
+        "market_ethereum",
         "dbt.stablecoin_peg_zscore_model_build",
         "marts_freshness_gate",
         "dashboard_refresh_check",
@@ -62,6 +63,15 @@ def test_raw_rows_equal_the_chains_ground_truth(first_run, pipeline, truth, depe
             f"select answer from {pipeline.raw}.CHAINLINK_ROUNDS where feed_pair = '{pair}' and round_id = {carry.round.round_id}"
         )
         assert [int(x) for x in carried.answer] == [carry.round.answer], pair
+
+
+def test_the_pools_day_is_stored(first_run, pipeline, depeg_day) -> None:
+    """Each registry pool's 24 hour readings of the day, on the stack's trading pools."""
+    readings = query(
+        f"select pool_address, count(*) as hours from {pipeline.raw}.MARKET_POOL_READINGS "
+        f"where read_at >= '{depeg_day:%Y-%m-%d}' and read_at < '{depeg_day + DAY:%Y-%m-%d}' group by pool_address"
+    )
+    assert sorted(readings.hours) == [24] * 4
 
 
 def test_marts_are_built_and_cover_the_day(first_run, pipeline, depeg_day) -> None:
