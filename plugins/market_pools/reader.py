@@ -69,6 +69,7 @@ class PoolWindow:
 
     start: datetime
     end: datetime
+    pools: tuple[str, ...]  # every pool read, with readings or not (created after the window: none)
     first_block: int
     last_block: int
     readings: list[Reading]
@@ -102,7 +103,15 @@ class PoolReader:
         taken = [(m, blocks[int(m.timestamp())]) for m in marks]
         readings = self._readings([(m, b) for m, b in taken if b is not None])
         swaps = self._swaps(first, last) if last is not None and last >= first else []
-        return PoolWindow(start, end, first, -1 if last is None else last, readings, swaps)
+        return PoolWindow(
+            start,
+            end,
+            tuple(self.by_address[a].address for a in self.by_address),
+            first,
+            -1 if last is None else last,
+            readings,
+            swaps,
+        )
 
     def check_pools(self, block: int) -> None:
         """Refuse, naming the pool and field, a pool with no code or whose tokens, fee or token
@@ -128,11 +137,14 @@ class PoolReader:
         out = []
         for moment, block in taken:
             for pool in self.pools:
-                sqrt_price, tick = abi.SLOT0.decode(next(answers))[:2]
-                (liquidity,) = abi.LIQUIDITY.decode(next(answers))
-                cumulatives = next(twaps)
+                slot0, liquidity, cumulatives = next(answers), next(answers), next(twaps)
+                if not slot0:  # no code at that block yet: the pool was created later, nothing to read
+                    continue
+                sqrt_price, tick = abi.SLOT0.decode(slot0)[:2]
                 twap = None if cumulatives is None else abi.OBSERVE.decode(cumulatives)[0]
-                out.append(self._reading(pool, moment, block, sqrt_price, tick, liquidity, twap))
+                out.append(
+                    self._reading(pool, moment, block, sqrt_price, tick, abi.LIQUIDITY.decode(liquidity)[0], twap)
+                )
         return out
 
     def _reading(

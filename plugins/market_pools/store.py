@@ -43,8 +43,7 @@ class PoolStore:
         meta = {"chain": chain, "loaded_at": timestamp_literal(datetime.now(UTC)), "airflow_run_id": run_id}
         readings = [MARKET_POOL_READINGS.row(**meta, **_reading(r, quote_tokens)) for r in window.readings]
         swaps = [MARKET_POOL_SWAPS.row(**meta, **_swap(s)) for s in window.swaps]
-        pools = sorted({r.pool for r in window.readings})
-        windows = [MARKET_LOAD_WINDOWS.row(**meta, **_window(window, pool)) for pool in pools]
+        windows = [MARKET_LOAD_WINDOWS.row(**meta, **_window(window, pool)) for pool in window.pools]
         with transaction(self.connection) as cur:
             merge(cur, MARKET_POOL_READINGS, self.schema, readings)
             merge(cur, MARKET_POOL_SWAPS, self.schema, swaps)

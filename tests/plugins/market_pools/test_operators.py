@@ -65,6 +65,17 @@ def test_a_day_of_every_pool_is_stored_once(chain, snowflake_schema, monkeypatch
     assert before.equals(after) and len(query(f"select * from {snowflake_schema}.MARKET_POOL_READINGS")) == 4 * 24
 
 
+def test_a_day_before_the_pools_existed_stores_no_reading(chain, snowflake_schema, monkeypatch) -> None:
+    """A backfill from before a pool's creation: no reading, no failure (the blocks hold no pool yet)."""
+    hook_on(chain, monkeypatch)
+    early = operator(snowflake_schema)
+    early.window_start, early.window_end = "2020-01-02T00:00:00+00:00", "2020-01-03T00:00:00+00:00"
+    summary = early.execute({"run_id": "early"})
+    assert (summary["readings"], summary["swaps"]) == (0, 0)
+    windows = query(f"select readings, swaps from {snowflake_schema}.MARKET_LOAD_WINDOWS")
+    assert len(windows) == 4 and set(windows.readings) == {0}  # each pool's window is recorded, empty
+
+
 def test_a_registry_the_chain_contradicts_fails_and_stores_nothing(
     chain, snowflake_schema, monkeypatch, tmp_path
 ) -> None:
