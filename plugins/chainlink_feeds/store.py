@@ -24,7 +24,7 @@ from warehouse.tables import (
     CHAINLINK_PHASES,
     CHAINLINK_ROUND_REJECTIONS,
     CHAINLINK_ROUNDS,
-    CHAINLINK_TABLES,
+    RAW_TABLES,
 )
 
 if TYPE_CHECKING:
@@ -116,10 +116,11 @@ class RoundStore:
         self.schema = schema
 
     def ensure_tables(self) -> None:
-        """Create the raw tables if absent and add the columns later releases added to older ones (DDL
-        commits on its own in Snowflake, so it runs before a load's transaction)."""
+        """Create the raw tables (the market's too: dbt reads them all) if absent and add the columns
+        later releases added to older ones (DDL commits on its own in Snowflake, so it runs before a
+        load's transaction)."""
         with self.connection.cursor() as cur:
-            for spec in CHAINLINK_TABLES:
+            for spec in RAW_TABLES:
                 ensure_table(cur, spec, self.schema)
 
     def last_loaded(self, feed: Feed) -> datetime | None:

@@ -75,7 +75,7 @@ class MarketPoolOperator(ChainReadOperator):
         with closing(self.snowflake_hook.get_conn()) as connection:
             store = PoolStore(connection, self.raw_schema)
             store.ensure_tables()
-            loaded = store.load(self.chain, window, self.quote_tokens, context["run_id"])
+            loaded = store.load(self.chain, window, market, self.quote_tokens, context["run_id"])
         summary = {
             "chain": self.chain, "window_start": start.isoformat(), "window_end": end.isoformat(),
             "pools": len(self.pools), "readings": loaded.readings, "swaps": loaded.swaps,

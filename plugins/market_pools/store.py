@@ -1,5 +1,6 @@
 """A window of a chain's pools into the market's raw tables (warehouse.tables MARKET_*), MERGEd in
-one transaction: loading a window again changes nothing, and a failed load leaves nothing behind."""
+one transaction with the market configuration it ran with: loading a window again changes nothing,
+and a failed load leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from warehouse.spec import ensure_table, merge, timestamp_literal, transaction
-from warehouse.tables import MARKET_LOAD_WINDOWS, MARKET_POOL_READINGS, MARKET_POOL_SWAPS, MARKET_TABLES
+from warehouse.tables import (
+    MARKET_LOAD_WINDOWS,
+    MARKET_POOL_READINGS,
+    MARKET_POOL_SWAPS,
+    MARKET_POOLS,
+    MARKET_SOURCES,
+    RAW_TABLES,
+)
 
 if TYPE_CHECKING:
+    from chainlink_feeds.registry import Market, MarketSource, Pool
     from market_pools.reader import PoolWindow, Reading, Swap
 
 
@@ -33,18 +42,24 @@ class PoolStore:
         self.connection, self.schema = connection, schema
 
     def ensure_tables(self) -> None:
-        """Create the tables if absent (DDL commits on its own in Snowflake: before the load's transaction)."""
+        """Create the raw tables if absent (the rounds' too: dbt reads them all; DDL commits on its own
+        in Snowflake, so it runs before the load's transaction)."""
         with self.connection.cursor() as cur:
-            for spec in MARKET_TABLES:
+            for spec in RAW_TABLES:
                 ensure_table(cur, spec, self.schema)
 
-    def load(self, chain: str, window: PoolWindow, quote_tokens: int, run_id: str | None) -> PoolLoad:
-        """MERGE the window's readings, swaps and one window record per pool."""
+    def load(self, chain: str, window: PoolWindow, market: Market, quote_tokens: int, run_id: str | None) -> PoolLoad:
+        """MERGE the window's readings, swaps, one window record per pool, and the chain's pools and
+        sources as `market` configures them."""
         meta = {"chain": chain, "loaded_at": timestamp_literal(datetime.now(UTC)), "airflow_run_id": run_id}
         readings = [MARKET_POOL_READINGS.row(**meta, **_reading(r, quote_tokens)) for r in window.readings]
         swaps = [MARKET_POOL_SWAPS.row(**meta, **_swap(s)) for s in window.swaps]
         windows = [MARKET_LOAD_WINDOWS.row(**meta, **_window(window, pool)) for pool in window.pools]
+        pools = [MARKET_POOLS.row(**meta, **_pool(pool)) for pool in market.pools_on(chain)]
+        sources = [MARKET_SOURCES.row(**meta, **_source(market, s)) for s in market.sources if s.chain == chain]
         with transaction(self.connection) as cur:
+            merge(cur, MARKET_POOLS, self.schema, pools)
+            merge(cur, MARKET_SOURCES, self.schema, sources)
             merge(cur, MARKET_POOL_READINGS, self.schema, readings)
             merge(cur, MARKET_POOL_SWAPS, self.schema, swaps)
             merge(cur, MARKET_LOAD_WINDOWS, self.schema, windows)
@@ -79,4 +94,20 @@ def _window(window: PoolWindow, pool: str) -> dict[str, Any]:
         "window_end": timestamp_literal(window.end), "first_block": window.first_block,
         "last_block": window.last_block, "readings": sum(r.pool == pool for r in window.readings),
         "swaps": sum(s.pool == pool for s in window.swaps),
+    }  # fmt: skip
+
+
+def _pool(pool: Pool) -> dict[str, Any]:
+    return {
+        "pool_address": pool.address, "dex": pool.dex, "fee": pool.fee,
+        "token0_symbol": pool.token0.symbol, "token0_address": pool.token0.address, "token0_decimals": pool.decimals0,
+        "token1_symbol": pool.token1.symbol, "token1_address": pool.token1.address, "token1_decimals": pool.decimals1,
+    }  # fmt: skip
+
+
+def _source(market: Market, source: MarketSource) -> dict[str, Any]:
+    return {
+        "pool_address": source.pool.address, "feed_pair": source.feed, "reference_pair": source.reference,
+        "reference_proxy": market.price_feed(source.chain, source.reference).proxy,
+        "token_is_token0": source.token_is_token0,
     }  # fmt: skip

@@ -138,7 +138,36 @@ MARKET_LOAD_WINDOWS = TableSpec(
     compare=("first_block", "last_block", "readings", "swaps"),
 )  # fmt: skip
 
-MARKET_TABLES = (MARKET_POOL_READINGS, MARKET_POOL_SWAPS, MARKET_LOAD_WINDOWS)
+# The market configuration each load ran with (as CHAINLINK_FEEDS for the feeds): the pools and
+# which pool prices which feed's token through which reference; dbt joins readings to feeds by it.
+MARKET_POOLS = TableSpec(
+    "MARKET_POOLS",
+    (
+        *_POOL, Column("dex", "varchar"), Column("fee", "number(8,0)"),
+        Column("token0_symbol", "varchar"), Column("token0_address", "varchar"), Column("token0_decimals", "number(3,0)"),
+        Column("token1_symbol", "varchar"), Column("token1_address", "varchar"), Column("token1_decimals", "number(3,0)"),
+        *_LOADED,
+    ),
+    key=("chain", "pool_address"),
+    compare=("dex", "fee", "token0_symbol", "token0_address", "token0_decimals", "token1_symbol", "token1_address",
+             "token1_decimals"),
+)  # fmt: skip
+
+MARKET_SOURCES = TableSpec(
+    "MARKET_SOURCES",
+    (
+        *_POOL, Column("feed_pair", "varchar"), Column("reference_pair", "varchar"),
+        Column("reference_proxy", "varchar"), Column("token_is_token0", "boolean"), *_LOADED,
+    ),
+    key=("chain", "feed_pair", "pool_address"),
+    compare=("reference_pair", "reference_proxy", "token_is_token0"),
+)  # fmt: skip
+
+MARKET_TABLES = (MARKET_POOL_READINGS, MARKET_POOL_SWAPS, MARKET_LOAD_WINDOWS, MARKET_POOLS, MARKET_SOURCES)
+
+# Every raw table dbt's sources name. Each loader creates them all, so a project that has loaded
+# only rounds so far (or a chain without pools) still builds: the market models are then empty.
+RAW_TABLES = (*CHAINLINK_TABLES, *MARKET_TABLES)
 
 # One row per (feed, kind, round id, to status), inserted if absent: a row keeps what its first run
 # decided (`suppressed`); the claim and `notified_at` are set by UPDATEs as alerts are sent.

@@ -37,13 +37,15 @@ def load(schema: str, windows) -> None:
         store = PoolStore(conn, schema)
         store.ensure_tables()
         for window in windows:
-            store.load("ethereum", window, DEFAULT_QUOTE_TOKENS, "test")
+            store.load("ethereum", window, load_market(), DEFAULT_QUOTE_TOKENS, "test")
 
 
 ORDER = {
     "MARKET_POOL_READINGS": "pool_address, read_at",
     "MARKET_POOL_SWAPS": "pool_address, block_number, log_index",
     "MARKET_LOAD_WINDOWS": "pool_address, window_start",
+    "MARKET_POOLS": "pool_address",
+    "MARKET_SOURCES": "feed_pair, pool_address",
 }
 
 
@@ -69,6 +71,22 @@ def test_the_stored_rows_are_what_was_read_exactly(snowflake_schema, windows) ->
         )
     swaps = stored(snowflake_schema)["MARKET_POOL_SWAPS"]
     assert [int(a) for a in swaps.amount0] == [s.amount0 for w in windows for s in w.swaps]
+
+
+def test_the_market_configuration_is_stored_beside_the_data(snowflake_schema, windows) -> None:
+    """Every pool of the chain and every source, as the registry says (dbt joins readings to feeds by it)."""
+    load(snowflake_schema, windows)
+    tables, market = stored(snowflake_schema), load_market()
+    pools = tables["MARKET_POOLS"].set_index("pool_address")
+    assert set(pools.index) == {p.address for p in market.pools_on("ethereum")}
+    usdc_usdt = pools.loc[recorded_pool.POOL.address]
+    assert (usdc_usdt.token0_symbol, usdc_usdt.token1_symbol, usdc_usdt.fee, usdc_usdt.token1_decimals) == (
+        "USDC", "USDT", 100, 6,
+    )
+    sources = {(r.feed_pair, r.pool_address): (r.reference_pair, r.token_is_token0)
+               for r in tables["MARKET_SOURCES"].itertuples()}  # fmt: skip
+    assert sources == {(s.feed, s.pool.address): (s.reference, s.token_is_token0) for s in market.sources}
+    assert sources[("USDT/USD", recorded_pool.POOL.address)] == ("USDC/USD", False)
 
 
 def test_loading_again_changes_nothing(snowflake_schema, windows) -> None:
