@@ -28,6 +28,7 @@ class MarketPoolOperator(ChainReadOperator):
     :param snowflake_conn_id: Snowflake connection (templated)
     :param raw_schema: schema of the raw tables; default the connection's schema (templated)
     :param quote_tokens: whole tokens sold in each sized quote (about $1M of a stablecoin at its peg)
+    :param pool_addresses: read only these registry pools of the chain; default all of them
     :param registry_path: registry file; default ``include/feeds.yaml``
     :return: a summary for XCom: pools, readings and swaps stored, RPC requests made
     """
@@ -47,6 +48,7 @@ class MarketPoolOperator(ChainReadOperator):
         snowflake_conn_id: str = "snowflake_default",
         raw_schema: str | None = None,
         quote_tokens: int = DEFAULT_QUOTE_TOKENS,
+        pool_addresses: Sequence[str] | None = None,
         registry_path: str | Path = DEFAULT_REGISTRY,
         **kwargs: Any,
     ) -> None:
@@ -55,10 +57,18 @@ class MarketPoolOperator(ChainReadOperator):
         self.chainlink_conn_id = chainlink_conn_id or f"chainlink_{chain}"
         self.snowflake_conn_id, self.raw_schema = snowflake_conn_id, raw_schema
         self.quote_tokens, self.registry_path = quote_tokens, registry_path
+        self.pool_addresses = pool_addresses
 
     @cached_property
     def pools(self) -> tuple[Pool, ...]:
-        pools = load_market(self.registry_path).pools_on(self.chain)
+        market = load_market(self.registry_path)
+        if self.pool_addresses is None:
+            pools = market.pools_on(self.chain)
+        else:
+            try:
+                pools = tuple(market.pool(self.chain, address) for address in self.pool_addresses)
+            except KeyError as exc:
+                raise FeedRegistryError(f"{self.registry_path}: {exc.args[0]}") from None
         if not pools:
             raise FeedRegistryError(f"{self.registry_path}: no pool on chain {self.chain!r}")
         return pools

@@ -1,6 +1,8 @@
-"""Recorded mainnet days through the operator and dbt: the daily rows, the hourly grid, the depeg
+"""Recorded mainnet days through the operators and dbt: the daily rows, the hourly grid, the depeg
 event of USDT on 2022-05-12 and the heartbeat misses equal the served expectation computed from the
-CSV rows, and no round the proxy never served reaches a mart."""
+CSV rows, and no round the proxy never served reaches a mart. The recorded USDC/USDT pool's hours
+of those days ride along: each feed's market price in USD, through the other feed's served price,
+equals what the two recordings say."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ import pytest
 from chainlink_feeds import operators
 from chainlink_feeds.operators import ChainlinkFeedOperator
 from chainlink_feeds.registry import load_registry
-from devstack.chain.replay import replay_many
-from devstack.simulation import recorded
+from devstack.simulation import recorded, recorded_pool
+from market_pools.operators import MarketPoolOperator
 from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, query
 from tests.support.recorded import expected, window
 from tests.support.scratch_chain import free_port, scratch_chain
@@ -37,10 +39,12 @@ def days(first: str, count: int) -> list[datetime]:
 SAMPLE = {
     # the overlap (phase 2 reports unserved; 04-18 is critical if both phases are mixed), the switch,
     # and phase 1's timed-out rounds after the switch
-    "USDC/USD": days("2021-04-17", 3) + days("2021-06-14", 3) + days("2021-11-16", 2),
+    # phase 1's timed-out rounds after the switch; and the days of USDT's depeg, where it prices USDT
+    "USDC/USD": days("2021-04-17", 3) + days("2021-06-14", 3) + days("2021-11-16", 2) + days("2022-05-11", 3),
     # the switch, and the depeg of 2022-05-12 (0.95181623 at 07:22:33 UTC)
     "USDT/USD": days("2021-09-01", 3) + days("2022-05-11", 3),
 }
+POOL_DAYS = days("2022-05-11", 3)  # the USDC/USDT pool's recorded hours, loaded by MarketPoolOperator
 CONN_ID = "chainlink_recorded_marts"
 # the registry's thresholds for the sample feeds (dbt reads them from CHAINLINK_FEEDS)
 ((WARNING_BPS, CRITICAL_BPS),) = {(f.warning_bps, f.critical_bps) for f in load_registry() if f.pair in SAMPLE}
@@ -49,12 +53,13 @@ GRACE = 900
 
 @pytest.fixture(scope="module")
 def built(stack, feed_by_pair, tmp_path_factory):
-    """The sample days loaded by ChainlinkFeedOperator from a node holding the recorded rounds, then dbt build."""
+    """The sample days loaded by ChainlinkFeedOperator and the pool days by MarketPoolOperator, from
+    a node holding the recorded rounds and pool hours, then dbt build."""
     raw = f"REC_{uuid.uuid4().hex[:8].upper()}"
     env_key = f"AIRFLOW_CONN_{CONN_ID.upper()}"
     with scratch_chain(port=free_port()) as rpc:
         plans = {feed_by_pair[pair]: recorded.plan(pair, at) for pair, at in SWITCH_AT.items()}
-        replay_many(rpc, plans, deployed_at=recorded.DEPLOYED_AT)
+        recorded_pool.replay(rpc, plans, start=POOL_DAYS[0] - timedelta(hours=1), end=POOL_DAYS[-1] + DAY)
         os.environ[env_key] = json.dumps({"conn_type": "chainlink", "host": rpc.url})
         cache, operators.PHASE_CACHE = operators.PHASE_CACHE, tmp_path_factory.mktemp("cache") / "phases.json"
         create_schema(raw)
@@ -71,6 +76,12 @@ def built(stack, feed_by_pair, tmp_path_factory):
                 for pair, sample in SAMPLE.items()
                 for day in sample
             }
+            for day in POOL_DAYS:
+                MarketPoolOperator(
+                    task_id="market", chainlink_conn_id=CONN_ID, raw_schema=raw,
+                    pool_addresses=[recorded_pool.POOL.address],
+                    window_start=day.isoformat(), window_end=(day + DAY).isoformat(),
+                ).execute({"run_id": "recorded"})  # fmt: skip
             result = dbt_build(raw, f"{raw}_A", tmp_path_factory.mktemp("dbt"))
             assert result.returncode == 0, result.stdout[-4000:]
             yield raw, f"{raw}_A_MARTS", summaries, result.stdout
@@ -188,3 +199,65 @@ def test_heartbeat_misses_are_only_the_real_gaps(built) -> None:
                 in_sample.add((pair, r.round_id))
     assert set(zip(rejected.feed_pair, rejected.round_id.map(int), strict=True)) == in_sample != set()
     assert pd.Series(rejected.reason).str.startswith(("never served", "timed out")).all()
+
+
+def served_price(pair: str, at: datetime) -> tuple[int, Decimal]:
+    """The round the proxy served at `at` (the last served_from at or before it), from the CSV."""
+    served = expected(pair, SWITCH_AT[pair]).served
+    round_, _ = [(r, f) for r, f in served if f <= at.timestamp()][-1]
+    return round_.round_id, price(round_)
+
+
+def test_each_feeds_market_price_is_the_pool_through_the_other_feed(built) -> None:
+    """Every hour of the pool days, both ways. The recording gives each hour's tick, so the price in
+    the other token lies in that tick (equal decimals): USDC in USDT in [1.0001^t, 1.0001^(t+1)),
+    USDT in USDC the inverse; in USD it is that times the other feed's round served at that hour,
+    the served rounds from the feeds' CSV rows."""
+    raw, *_ = built
+    got = query(
+        f"select feed_pair, read_at, reference_pair, reference_round_id, reference_price_usd, price_in_paired, "
+        f"market_price_usd, in_range_liquidity from {raw}_A_STAGING.INT_MARKET__SOURCE_PRICES "
+        f"where pool_address = '{recorded_pool.POOL.address}' order by feed_pair, read_at"
+    )
+    hours = {h.hour: h for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY)}
+    assert len(got) == 2 * len(hours) == 2 * 72
+    slack = Decimal("1e-15")  # the 18 places of the stored price
+    for row in got.itertuples():
+        at = row.read_at.to_pydatetime().replace(tzinfo=UTC)
+        tick, liquidity = hours[at].tick, hours[at].liquidity
+        low, high = Decimal("1.0001") ** tick, Decimal("1.0001") ** (tick + 1)  # USDC in USDT
+        if row.feed_pair == "USDT/USD":
+            low, high = 1 / high, 1 / low
+        reference = {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[row.feed_pair]
+        round_id, reference_price = served_price(reference, at)
+        assert (row.reference_pair, int(row.reference_round_id)) == (reference, round_id), (row.feed_pair, at)
+        assert Decimal(str(row.reference_price_usd)) == reference_price, (row.feed_pair, at)
+        in_paired, usd = Decimal(str(row.price_in_paired)), Decimal(str(row.market_price_usd))
+        assert low * (1 - slack) <= in_paired <= high * (1 + slack), (row.feed_pair, at, low, in_paired, high)
+        assert abs(usd / (in_paired * reference_price) - 1) < slack, (row.feed_pair, at)
+        # the liquidity, a double of the uint128
+        assert abs(row.in_range_liquidity - liquidity) <= liquidity * 1e-15, (row.feed_pair, at)
+
+
+def test_the_wobble_shows_in_usdts_market_price_while_the_oracle_is_one_witness(built) -> None:
+    """2022-05-12 11:00, the pool at tick 117 with a millionth of its depth: USDT about 0.988 USDC, and
+    (USDC/USD served 1.006 then) about $0.994; no sized quote in the hours with nothing in range. (The
+    recording has only the in-range liquidity, so a quote here never crosses a tick: on mainnet,
+    liquidity beyond the tick would soften the larger losses.)"""
+    raw, *_ = built
+    rows = query(
+        f"select read_at, market_price_usd, in_range_liquidity, quote_price_in_paired, quote_slippage_bps "
+        f"from {raw}_A_STAGING.INT_MARKET__SOURCE_PRICES where feed_pair = 'USDT/USD' "
+        f"and read_at >= '2022-05-12' and read_at < '2022-05-13' order by read_at"
+    )
+    eleven = rows[rows.read_at == datetime(2022, 5, 12, 11)].iloc[0]
+    _, usdc = served_price("USDC/USD", datetime(2022, 5, 12, 11, tzinfo=UTC))
+    in_usd = Decimal(str(eleven.market_price_usd))
+    assert usdc / Decimal("1.0001") ** 118 <= in_usd <= usdc / Decimal("1.0001") ** 117 and in_usd < Decimal("0.995")
+    empty = rows[rows.in_range_liquidity == 0]
+    assert len(empty) == 5 and empty.quote_price_in_paired.isna().all()
+    # selling $1M of USDT into what is in range: 16 bps at midnight, over half lost at 11:00, and
+    # the thinner the pool the worse, hour by hour
+    assert rows.quote_slippage_bps.iloc[0] < 20 and eleven.quote_slippage_bps > 5000
+    by_depth = rows[rows.in_range_liquidity > 0].groupby("in_range_liquidity").quote_slippage_bps.mean()
+    assert by_depth.is_monotonic_decreasing and len(by_depth) >= 6, by_depth

@@ -80,9 +80,8 @@ def test_the_market_configuration_is_stored_beside_the_data(snowflake_schema, wi
     pools = tables["MARKET_POOLS"].set_index("pool_address")
     assert set(pools.index) == {p.address for p in market.pools_on("ethereum")}
     usdc_usdt = pools.loc[recorded_pool.POOL.address]
-    assert (usdc_usdt.token0_symbol, usdc_usdt.token1_symbol, usdc_usdt.fee, usdc_usdt.token1_decimals) == (
-        "USDC", "USDT", 100, 6,
-    )
+    got = (usdc_usdt.token0_symbol, usdc_usdt.token1_symbol, usdc_usdt.fee, usdc_usdt.token1_decimals)
+    assert got == ("USDC", "USDT", 100, 6)
     sources = {(r.feed_pair, r.pool_address): (r.reference_pair, r.token_is_token0)
                for r in tables["MARKET_SOURCES"].itertuples()}  # fmt: skip
     assert sources == {(s.feed, s.pool.address): (s.reference, s.token_is_token0) for s in market.sources}

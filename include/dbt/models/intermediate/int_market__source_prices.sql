@@ -1,0 +1,98 @@
+{#- Each pool reading, once per feed the pool prices: the feed's token in the pool's other token,
+    and in USD through the source's reference feed at the reading's time (the reference round whose
+    served interval holds read_at). Null in USD when the reference has no served round there (not
+    loaded, or before its first round). -#}
+with
+
+readings as (
+    select * from {{ ref('stg_market__pool_readings') }}
+),
+
+sources as (
+    select * from {{ ref('stg_market__sources') }}
+),
+
+pools as (
+    select * from {{ ref('stg_market__pools') }}
+),
+
+reference_intervals as (
+    select
+        intervals.chain,
+        intervals.feed_pair,
+        intervals.round_id,
+        intervals.served_from,
+        intervals.served_until,
+        rounds.price_usd
+    from {{ ref('int_chainlink__served_intervals') }} as intervals
+    inner join {{ ref('stg_chainlink__rounds') }} as rounds
+        on
+            intervals.chain = rounds.chain
+            and intervals.proxy_address = rounds.proxy_address
+            and intervals.round_id = rounds.round_id
+),
+
+oriented as (
+    select
+        sources.chain,
+        sources.feed_pair,
+        sources.pool_address,
+        sources.reference_pair,
+        readings.read_at,
+        readings.block_number,
+        readings.tick,
+        readings.in_range_liquidity,
+        readings.quote_tokens,
+        iff(sources.token_is_token0, pools.token0_symbol, pools.token1_symbol) as token_symbol,
+        iff(sources.token_is_token0, pools.token1_symbol, pools.token0_symbol) as paired_symbol,
+        iff(
+            sources.token_is_token0,
+            readings.price_token1_per_token0,
+            1 / readings.price_token1_per_token0
+        ) as price_in_paired,
+        iff(
+            sources.token_is_token0,
+            readings.sell_token0_out_raw / power(10, pools.token1_decimals),
+            readings.sell_token1_out_raw / power(10, pools.token0_decimals)
+        ) / readings.quote_tokens as quote_price_in_paired
+    from sources
+    inner join pools
+        on
+            sources.chain = pools.chain
+            and sources.pool_address = pools.pool_address
+    inner join readings
+        on
+            sources.chain = readings.chain
+            and sources.pool_address = readings.pool_address
+),
+
+final as (
+    select
+        oriented.chain,
+        oriented.feed_pair,
+        oriented.pool_address,
+        oriented.token_symbol,
+        oriented.paired_symbol,
+        oriented.read_at,
+        oriented.block_number,
+        oriented.tick,
+        oriented.in_range_liquidity,
+        oriented.price_in_paired,
+        oriented.reference_pair,
+        reference_intervals.round_id as reference_round_id,
+        reference_intervals.price_usd as reference_price_usd,
+        oriented.quote_tokens,
+        oriented.quote_price_in_paired,
+        oriented.price_in_paired * reference_intervals.price_usd as market_price_usd,
+        oriented.quote_price_in_paired * reference_intervals.price_usd as quote_price_usd,
+        (1 - oriented.quote_price_in_paired / oriented.price_in_paired) * 10000 as quote_slippage_bps
+    from oriented
+    left join reference_intervals
+        on
+            oriented.chain = reference_intervals.chain
+            and oriented.reference_pair = reference_intervals.feed_pair
+            and oriented.read_at >= reference_intervals.served_from
+            and oriented.read_at < reference_intervals.served_until
+)
+
+select * from final
