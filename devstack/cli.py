@@ -71,7 +71,8 @@ def _demo(_: argparse.Namespace) -> None:
 
 def _market(args: argparse.Namespace) -> None:
     """Move a feed's simulated market on the living chain (the oracle picks it up at its next tick)."""
-    print(oracle.describe(oracle.move(args.pair, args.price, args.minutes, ramp_minutes=args.ramp_minutes)))
+    moved = oracle.move(args.pair, args.price, args.minutes, args.ramp_minutes, oracle_frozen=args.oracle_frozen)
+    print(oracle.describe(moved))
 
 
 def _dbt_manifest(_: argparse.Namespace) -> None:
@@ -103,6 +104,9 @@ def main() -> None:
     market.add_argument("price", help="the price to move to, e.g. 0.97")
     market.add_argument("--minutes", type=float, required=True, help="how long the move lasts")
     market.add_argument("--ramp-minutes", type=float, default=0, help="slide there and back over this long")
+    market.add_argument(
+        "--oracle-frozen", action="store_true", help="the feed's oracle publishes nothing while the market moves"
+    )
     market.set_defaults(run=_market)
     truth = commands.add_parser("truth", help="print what the proxies served on one UTC day (simulated)")
     truth.add_argument("day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")

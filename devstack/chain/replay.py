@@ -160,8 +160,11 @@ def ocr_aggregator(rpc: Rpc, address: str) -> Aggregator:
     return aggregator
 
 
-def mine_rounds(rpc: Rpc, at: int, rounds: list[tuple[Aggregator, list[SimRound]]]) -> None:
-    """Mine a block at `at` holding these rounds (each updated at `at`).
+def mine_rounds(
+    rpc: Rpc, at: int, rounds: list[tuple[Aggregator, list[SimRound]]], transactions: list[tuple[str, str]] = ()
+) -> None:
+    """Mine a block at `at` holding these rounds (each updated at `at`) and `transactions` ((to, data)
+    from the node's first account, e.g. pool moves; they must succeed).
 
     The block comes first and its storage writes follow, as in the replay. A block older than the
     node's latest is refused: blocks stay in time order.
@@ -172,7 +175,20 @@ def mine_rounds(rpc: Rpc, at: int, rounds: list[tuple[Aggregator, list[SimRound]
     stray = [r for _, block_rounds in rounds for r in block_rounds if r.updated_at != at]
     if stray:
         raise ChainError(f"{stray[0]} is not updated at the block's time {at}")
-    rpc.call("evm_mine", at)
+    hashes: list[str] = []
+    if transactions:
+        owner = node_account(rpc)
+        rpc.call("evm_setAutomine", False)  # queue them into the block mined at `at`, not one each now
+        try:
+            hashes = _send(
+                rpc, owner, list(transactions), int(rpc.call("eth_getTransactionCount", owner, "pending"), 16)
+            )
+            rpc.call("evm_mine", at)
+        finally:
+            rpc.call("evm_setAutomine", True)
+        _receipts(rpc, hashes, "live")
+    else:
+        rpc.call("evm_mine", at)
     rpc.batch(_storage_writes(rounds))
 
 

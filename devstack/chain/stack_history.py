@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from web3.exceptions import ContractLogicError
 
-from chainlink_feeds.registry import Feed, load_market
+from chainlink_feeds.registry import Feed, Reference, load_market
 from chainlink_feeds.rounds import split_round_id
 from devstack.chain import contracts
 from devstack.chain.node import GENESIS_TIMESTAMP, HARDFORK
@@ -30,13 +30,14 @@ DEPLOY_LEAD_SECONDS = 3600  # the stack's contracts are deployed this long befor
 
 
 def replay(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None) -> dict[str, int]:
-    """Write the simulated history of every feed onto the node; return rounds written per pair.
+    """Write the simulated history of every feed and reference onto the node, with the pools'
+    trading; return rounds written per pair.
 
     Ends with a block at the history's end unless a round landed later: the oracle (devstack.oracle)
     publishes the market from there to now, in blocks that must not be older than the latest.
     """
     rpc = rpc or Rpc()
-    plans = {feed: history.phases(feed, scenario) for feed in feeds}
+    plans = {oracle: history.phases(oracle, scenario) for oracle in oracles(feeds)}
     trading = _pools_trading(rpc, feeds, scenario)
     replay_many(rpc, plans, deployed_at=int(scenario.start.timestamp()) - DEPLOY_LEAD_SECONDS, transactions=trading)
     if head_timestamp(rpc) < scenario.end.timestamp():
@@ -44,6 +45,11 @@ def replay(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | None = None
     for feed, feed_phases in plans.items():
         log.info("replayed %s rounds of %s (%s)", sum(len(p.rounds) for p in feed_phases), feed.pair, history.LABEL)
     return {feed.pair: sum(len(p.rounds) for p in feed_phases) for feed, feed_phases in plans.items()}
+
+
+def oracles(feeds: list[Feed]) -> list[Feed | Reference]:
+    """The feeds and the registry's references (ETH/USD: it prices the WETH pools): every proxy the stack serves."""
+    return [*feeds, *load_market().references]
 
 
 def _pools_trading(rpc: Rpc, feeds: list[Feed], scenario: history.Scenario) -> dict[int, list[tuple[str, str]]]:
@@ -68,8 +74,8 @@ def fingerprint(feeds: list[Feed], sc: history.Scenario) -> str:
     artifacts = contracts.build()
     for name in ("EACAggregatorProxy", "FluxAggregator", "OcrStyleAggregator", "Multicall3"):
         digest.update(artifacts[name]["deployedBytecode"].encode())
-    for feed in feeds:
-        digest.update(repr((feed, history.phases(feed, sc))).encode())
+    for oracle in oracles(feeds):
+        digest.update(repr((oracle, history.phases(oracle, sc))).encode())
     uniswap = uniswap_artifacts.build()
     for name in ("UniswapV3Factory", "UniswapV3Pool", "PoolDriver", "LocalToken"):
         digest.update(uniswap[name]["deployedBytecode"].encode())
@@ -87,7 +93,7 @@ def history_matches(feeds: list[Feed], scenario: history.Scenario, rpc: Rpc | No
         return False
     abi = contracts.build()["EACAggregatorProxy"]["abi"]
     w3 = rpc.web3()
-    for feed in feeds:
+    for feed in oracles(feeds):
         if w3.eth.get_code(feed.proxy) in (b"", None):
             return False
         proxy = w3.eth.contract(feed.proxy, abi=abi)

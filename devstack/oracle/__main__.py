@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _move(args: argparse.Namespace) -> None:
-    print(describe(move(args.pair, args.price, args.minutes, args.ramp_minutes, args.moves_file)))
+    print(describe(move(args.pair, args.price, args.minutes, args.ramp_minutes, args.moves_file, args.oracle_frozen)))
 
 
 def _status(args: argparse.Namespace) -> None:
@@ -57,6 +57,7 @@ def main() -> None:
     move_.add_argument("price")
     move_.add_argument("--minutes", type=float, required=True, help="how long the move lasts")
     move_.add_argument("--ramp-minutes", type=float, default=0, help="slide there and back over this long")
+    move_.add_argument("--oracle-frozen", action="store_true", help="the feed's oracle publishes nothing meanwhile")
     move_.add_argument("--moves-file", type=Path, default=MOVES_FILE)
     move_.set_defaults(run=_move)
     status = commands.add_parser("status", help="print the last round published per feed")

@@ -8,8 +8,13 @@ oracle, a restart of it or a test observe the same prices at the same times, wha
 A *move* (`python -m devstack.oracle move USDC/USD 0.97 --minutes 20`) sets the level the walk
 wanders around for a while, then the walk is back at the peg. With `--ramp-minutes` the level
 slides there and back linearly instead of jumping, so a 3 % depeg with a 12-minute ramp crosses
-the 0.25 % deviation threshold about once a minute each way (a round a minute, as in a real depeg). Moves are kept in a JSON file in the
-stack folder, so the running oracle picks one up at its next tick and a restart replays it.
+the 0.25 % deviation threshold about once a minute each way (a round a minute, as in a real depeg).
+With `--oracle-frozen` the feed's oracle publishes nothing while the move lasts (as LUNA/USD's stood
+still in May 2022): the pools follow the market, the oracle catches up when the move ends. Moves are
+kept in a JSON file in the stack folder, so the running oracle picks one up at its next tick and a
+restart replays it.
+
+A reference (ETH/USD) has no peg: its live walk wanders around where its history ended.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from chainlink_feeds.registry import Feed
+from chainlink_feeds.registry import Feed, Reference
 from devstack.simulation import history
 
 MARKET_STEP_SECONDS = 10
@@ -55,15 +60,16 @@ class Walk:
         return range(self.origin + first * self.step, self.origin + last * self.step + 1, self.step)
 
 
-def continuing(feed: Feed, scenario: history.Scenario) -> Walk:
-    """The live walk that continues the feed's simulated history after its end."""
+def continuing(feed: Feed | Reference, scenario: history.Scenario) -> Walk:
+    """The live walk that continues the feed's (or reference's) simulated history after its end."""
     _, last_price = history.market_path(feed, scenario)[-1]  # the depeg episode is over by the end
+    peg = float(feed.peg_usd) if isinstance(feed, Feed) else last_price
     return Walk(
         pair=feed.pair,
         decimals=feed.decimals,
-        peg=float(feed.peg_usd),
+        peg=peg,
         origin=int(scenario.end.timestamp()),
-        x0=last_price / float(feed.peg_usd) - 1,
+        x0=last_price / peg - 1,
         spread=history.walk_spread(feed.pair),
         seed=f"{history.SEED}|live|{scenario.end.date().isoformat()}",
     )
@@ -79,6 +85,7 @@ class Move:
     start: int
     end: int
     ramp: int = 0
+    oracle_frozen: bool = False  # the feed's oracle publishes nothing while the move lasts
 
     def level(self, peg: float, at: int) -> float:
         """The level at `at` (inside the move)."""
@@ -123,6 +130,19 @@ class LiveMarket:
         covering = [m for m in self.moves if m.covers(self.walk.pair, at)]
         return covering[-1].level(self.walk.peg, at) if covering else self.walk.peg
 
+    def frozen_until(self, at: int) -> int | None:
+        """The end of a frozen-oracle move covering `at` (None: the oracle publishes as usual)."""
+        ends = [m.end for m in self.moves if m.oracle_frozen and m.covers(self.walk.pair, at)]
+        return max(ends) if ends else None
+
+    def price(self, at: int) -> float:
+        """The market price at grid point `at` (what the pools trade at): the walk, without the oracle's sampling error."""
+        k, rest = divmod(at - self.walk.origin, self.walk.step)
+        if rest or k < 1:
+            raise ValueError(f"{at} is not a grid point after the walk's origin {self.walk.origin}")
+        x, _ = self._at(k)
+        return self.level(at) * (1 + x)
+
     def answer(self, at: int) -> int:
         """The answer the oracle observes at grid point `at` (raw integer, the feed's decimals)."""
         k, rest = divmod(at - self.walk.origin, self.walk.step)
@@ -144,16 +164,17 @@ def load_moves(path: Path) -> list[Move]:
 
 def add_move(
     path: Path,
-    feeds: list[Feed],
+    feeds: list[Feed | Reference],
     pair: str,
     price: str,
     minutes: float,
     now: float,
     step: int,
     ramp_minutes: float = 0,
+    oracle_frozen: bool = False,
 ) -> Move:
-    """Record a move of `pair` to `price` for `minutes` (sliding there and back over `ramp_minutes`),
-    starting at the first market step at least one step after `now` (so a running oracle, which
+    """Record a move of `pair` to `price` for `minutes` (sliding there and back over `ramp_minutes`;
+    with `oracle_frozen`, its oracle silent meanwhile), starting at the first market step at least one step after `now` (so a running oracle, which
     observes up to its own now, sees it before it begins). Market steps fall on multiples of `step`:
     the history ends at a midnight."""
     by_pair = {f.pair: f for f in feeds}
@@ -163,7 +184,7 @@ def add_move(
         value = Decimal(price)
     except InvalidOperation:
         raise MoveError(f"price {price!r} for {pair} is not a number") from None
-    low, high = (bound * by_pair[pair].peg_usd for bound in MOVE_PRICE_RANGE)
+    low, high = (bound * _level(by_pair[pair]) for bound in MOVE_PRICE_RANGE)
     if not value.is_finite() or not low <= value <= high:
         raise MoveError(f"price {price!r} for {pair} must be between {low} and {high} (USD)")
     if not 0 < minutes <= MAX_MOVE_MINUTES:
@@ -171,13 +192,18 @@ def add_move(
     if not 0 <= 2 * ramp_minutes <= minutes:
         raise MoveError(f"--ramp-minutes {ramp_minutes} for {pair} must be between 0 and half of --minutes {minutes}")
     start = (math.floor(now / step) + 2) * step
-    move = Move(pair, str(value), start, start + round(minutes * 60), round(ramp_minutes * 60))
+    move = Move(pair, str(value), start, start + round(minutes * 60), round(ramp_minutes * 60), oracle_frozen)
     moves = [*load_moves(path), move]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"label": history.LABEL, "moves": [asdict(m) for m in moves]}, indent=2))
     tmp.replace(path)
     return move
+
+
+def _level(feed: Feed | Reference) -> Decimal:
+    """What a move's price is bounded around: the peg, or for a reference its simulated opening level."""
+    return feed.peg_usd if isinstance(feed, Feed) else Decimal(str(history.REFERENCE_WALKS[feed.pair][0]))
 
 
 def utc(ts: float) -> str:

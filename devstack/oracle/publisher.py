@@ -1,5 +1,6 @@
 """The oracle's publisher: reads each feed's current phase and last round from the chain and adds
 the rounds the rule asks for, in blocks in time order (see devstack.oracle.service for the service).
+With a PoolTrader it also moves the pools with the same markets, in the same blocks.
 
 Its only state is the chain and the moves file: it resumes after the node's latest block, so a
 stop and a catch-up publish the same rounds as running through (every decision depends on the
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainlink_feeds.registry import Feed
+from chainlink_feeds.registry import Feed, Reference
 from chainlink_feeds.rounds import ROUND_MASK
 from devstack.chain import contracts
 from devstack.chain.replay import head_timestamp, mine_rounds, ocr_aggregator
@@ -26,6 +27,7 @@ from devstack.chain.rpc import Rpc
 from devstack.chain.storage import Aggregator
 from devstack.oracle.market import LiveMarket, Walk, load_moves, utc
 from devstack.oracle.rule import Publication, rounds_between
+from devstack.oracle.trading import PoolTrader
 from devstack.simulation import history
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 class FeedState:
     """One feed as the oracle publishes it: its market, current phase, aggregator and last round."""
 
-    feed: Feed
+    feed: Feed | Reference
     market: LiveMarket
     phase: int
     aggregator: Aggregator
@@ -45,14 +47,23 @@ class FeedState:
 
 
 class Oracle:
-    """Publishes the rounds of `feeds` on the node at `rpc`, each feed's market from `walks`."""
+    """Publishes the rounds of `feeds` (peg feeds and references) on the node at `rpc`, each feed's
+    market from `walks`; with `pools`, trades them with those markets (see devstack.oracle.trading)."""
 
     def __init__(
-        self, rpc: Rpc, feeds: list[Feed], walks: dict[str, Walk], moves_file: Path, lock: Path | None = None
+        self,
+        rpc: Rpc,
+        feeds: list[Feed | Reference],
+        walks: dict[str, Walk],
+        moves_file: Path,
+        lock: Path | None = None,
+        pools: tuple = (),
     ) -> None:
         self.rpc = rpc
         self.feeds = feeds
         self.markets = {f.pair: LiveMarket(walks[f.pair]) for f in feeds}
+        pegs = {f.symbol: float(f.peg_usd) for f in feeds if isinstance(f, Feed)}
+        self.trader = PoolTrader(pools, {f.symbol: self.markets[f.pair] for f in feeds}, pegs) if pools else None
         self.moves_file = moves_file
         self.lock = lock  # held during each publication, so a replay (stack_history.ensure_history) never interleaves
         self.states: dict[str, FeedState] = {}
@@ -77,6 +88,8 @@ class Oracle:
             )
             states[feed.pair] = FeedState(feed, self.markets[feed.pair], phase, aggregator, last)
         self.states = states
+        if self.trader:
+            self.trader.attach(self.rpc)
 
     def publish_until(self, now: float) -> list[Publication]:
         """Publish, by the rule, every market step after the last one observed (or the node's head)
@@ -109,9 +122,11 @@ class Oracle:
             state.market.moves = moves
             for publication in rounds_between(state.feed, state.market, state.phase, state.last, after, now):
                 blocks[publication.round.updated_at].append(publication)
+        trades = self.trader.trades(after, now) if self.trader else {}
         published = []
-        for at in sorted(blocks):
-            mine_rounds(self.rpc, at, [(self.states[p.round.pair].aggregator, [p.round]) for p in blocks[at]])
+        for at in sorted(blocks.keys() | trades.keys()):
+            rounds = [(self.states[p.round.pair].aggregator, [p.round]) for p in blocks[at]]
+            mine_rounds(self.rpc, at, rounds, trades.get(at, []))
             for p in blocks[at]:
                 state = self.states[p.round.pair]
                 state.last, state.last_reason, state.published_at = p.round, p.reason, time.time()
@@ -148,6 +163,7 @@ class Oracle:
                 "reason": s.last_reason,
                 "published_at": utc(s.published_at) if s.published_at else None,
                 "market_level": s.market.level(int(self.observed_until)) if self.observed_until else None,
+                "oracle_frozen_until": _frozen(s.market, self.observed_until),
             }
         return {
             "label": history.LABEL,
@@ -156,4 +172,16 @@ class Oracle:
             "published": self.published,
             "error": self.error,
             "feeds": feeds,
+            "pools": {
+                a: {"tick": t, "liquidity": str(liq)}
+                for a, (t, liq) in (self.trader.current if self.trader else {}).items()
+            },
         }
+
+
+def _frozen(market: LiveMarket, observed_until: float) -> str | None:
+    """When the feed's frozen-oracle move ends, if one covers the oracle's latest market step."""
+    if not observed_until:
+        return None
+    until = market.frozen_until(int(observed_until))
+    return utc(until) if until else None

@@ -56,9 +56,12 @@ def rounds_between(
     feed: Feed, market: LiveMarket, phase: int, last: history.SimRound | None, after: float, until: float
 ) -> list[Publication]:
     """The OCR rounds the oracle publishes at the market's grid points in (after, until], following
-    `last` (the phase's latest round, None if it has none); numbered on from it, updated at their point."""
+    `last` (the phase's latest round, None if it has none); numbered on from it, updated at their
+    point. None while a frozen-oracle move lasts."""
     published: list[Publication] = []
     for at in market.walk.grid_after(after, until):
+        if market.frozen_until(at):
+            continue
         answer = market.answer(at)
         if reason := reason_to_publish(feed, last, at, answer):
             number = last.aggregator_round + 1 if last else 1

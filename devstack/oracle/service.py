@@ -36,7 +36,7 @@ import requests
 from web3.exceptions import Web3Exception
 
 from chainlink_feeds.errors import ChainlinkError
-from chainlink_feeds.registry import load_registry
+from chainlink_feeds.registry import load_market, load_registry
 from devstack.chain import stack_history
 from devstack.chain.rpc import ChainError, Rpc
 from devstack.oracle.market import MARKET_STEP_SECONDS, Move, MoveError, add_move, continuing, utc
@@ -112,12 +112,14 @@ def serve(
 def stack_oracle(
     rpc_url: str = ANVIL_URL, history_end: datetime | None = None, moves_file: Path = MOVES_FILE
 ) -> Oracle:
-    """The oracle of the stack's chain: every registry feed, each continuing the stack's history."""
+    """The oracle of the stack's chain: every registry feed and reference, each continuing the stack's
+    history, and the registry's pools on the chain trading with those markets."""
     scenario = history.Scenario(history_end) if history_end else stack_history.scenario()
-    feeds = load_registry()
-    walks = {f.pair: continuing(f, scenario) for f in feeds}
+    oracles = stack_history.oracles(load_registry())
+    walks = {f.pair: continuing(f, scenario) for f in oracles}
     lock = stack_history.REPLAY_LOCK if rpc_url == ANVIL_URL else None
-    return Oracle(Rpc(rpc_url), feeds, walks, moves_file, lock=lock)
+    pools = load_market().pools_on("ethereum")
+    return Oracle(Rpc(rpc_url), oracles, walks, moves_file, lock=lock, pools=pools)
 
 
 def start_service(
@@ -142,16 +144,29 @@ def stop_service(name: str = SERVICE_NAME) -> bool:
     return processes.stop(name)
 
 
-def move(pair: str, price: str, minutes: float, ramp_minutes: float = 0, moves_file: Path = MOVES_FILE) -> Move:
+def move(
+    pair: str,
+    price: str,
+    minutes: float,
+    ramp_minutes: float = 0,
+    moves_file: Path = MOVES_FILE,
+    oracle_frozen: bool = False,
+) -> Move:
     """Move a feed's market to `price` for `minutes` from the next market step (sliding there and back
-    over `ramp_minutes`); MoveError names the bad pair, price or duration."""
-    return add_move(moves_file, load_registry(), pair, price, minutes, time.time(), MARKET_STEP_SECONDS, ramp_minutes)
+    over `ramp_minutes`; with `oracle_frozen` its oracle publishes nothing meanwhile); MoveError names
+    the bad pair, price or duration."""
+    oracles = stack_history.oracles(load_registry())
+    now = time.time()
+    return add_move(moves_file, oracles, pair, price, minutes, now, MARKET_STEP_SECONDS, ramp_minutes, oracle_frozen)
 
 
 def describe(m: Move) -> str:
     """What a move does, for the person who asked for it."""
     ramp = f", sliding there and back over {m.ramp // 60} min" if m.ramp else ""
+    frozen = (
+        ", its oracle FROZEN (no round until the move ends; the pools follow the market)" if m.oracle_frozen else ""
+    )
     return (
-        f"{m.pair} moves to {m.price} from {utc(m.start)} until {utc(m.end)}{ramp} ({history.LABEL});\n"
+        f"{m.pair} moves to {m.price} from {utc(m.start)} until {utc(m.end)}{ramp}{frozen} ({history.LABEL});\n"
         "the running oracle publishes it at its next tick, and a restart replays it"
     )

@@ -22,6 +22,9 @@ threshold, or 1 to 300 s after the heartbeat expired (on mainnet, 24 h heartbeat
   which is answered (so the switch day always holds a phase-1 price round before the switch).
 * USDT's oracle misses its heartbeat for about a day and a half (the feed goes stale).
 
+The registry's references (ETH/USD, which prices the WETH pools) get the same two phases and the
+same publishing rule over a market of their own: a geometric random walk (REFERENCE_WALKS).
+
 What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
 registry and the history's end date, so the same rounds can be replayed onto a node and printed as
 ground truth.
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from chainlink_feeds.registry import Feed
+from chainlink_feeds.registry import Feed, Reference
 from chainlink_feeds.rounds import proxy_round_id
 
 LABEL = "SIMULATED Chainlink history (not real market data)"
@@ -62,7 +65,12 @@ FLUX_TIMEOUTS = (timedelta(days=-2), timedelta(hours=-6), timedelta(days=1))
 FLUX_TIMEOUT_SECONDS = 900  # a requested round times out and the next one starts this much later
 SAMPLING_NOISE = {"flux": 0.00004, "ocr": 0.00002}  # each aggregator's own error on the market price
 WALK_THETA = 0.02  # the market's pull back to the peg per TICK_SECONDS
-WALK_SPREADS = {"USDC/USD": 0.0006, "USDT/USD": 0.0011}
+WALK_SPREADS = {
+    "USDC/USD": 0.0006,
+    "USDT/USD": 0.0011,
+    "ETH/USD": 0.004,
+}  # ETH/USD: its live walk (history: REFERENCE_WALKS)
+REFERENCE_WALKS = {"ETH/USD": (3_000.0, 0.006)}  # a reference's opening level (USD) and hourly volatility
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
 
@@ -183,8 +191,10 @@ def _rng(scenario: Scenario, pair: str) -> random.Random:
     return random.Random(seed)
 
 
-def market_path(feed: Feed, scenario: Scenario) -> list[tuple[int, float]]:
+def market_path(feed: Feed | Reference, scenario: Scenario) -> list[tuple[int, float]]:
     """The simulated market price every TICK_SECONDS over the history, as (unix time, price)."""
+    if isinstance(feed, Reference):
+        return _reference_path(feed, scenario)
     rng = _rng(scenario, feed.pair)
     theta = WALK_THETA
     sigma = walk_spread(feed.pair) * math.sqrt(2 * theta)
@@ -201,6 +211,21 @@ def market_path(feed: Feed, scenario: Scenario) -> list[tuple[int, float]]:
         x = x * (1 - theta) + sigma * rng.gauss(0, 1) * (6 if turbulent else 1)
         path.append((t, peg * (1 + x + depeg_scale * _depeg_offset(hours))))
         t += TICK_SECONDS
+    return path
+
+
+def _reference_path(reference: Reference, scenario: Scenario) -> list[tuple[int, float]]:
+    """A reference's market: a geometric random walk from its opening level (no peg to return to)."""
+    if reference.pair not in REFERENCE_WALKS:
+        raise ValueError(f"no simulated market for reference {reference.pair}: add it to REFERENCE_WALKS")
+    level, hourly_vol = REFERENCE_WALKS[reference.pair]
+    rng = _rng(scenario, reference.pair)
+    sigma = hourly_vol * math.sqrt(TICK_SECONDS / 3600)
+    start, end = int(scenario.start.timestamp()), int(scenario.end.timestamp())
+    path = []
+    for t in range(start, end, TICK_SECONDS):
+        path.append((t, level))
+        level *= math.exp(rng.gauss(0, sigma))
     return path
 
 

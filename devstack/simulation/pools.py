@@ -1,27 +1,24 @@
 """SIMULATED trading on the registry's Uniswap v3 pools, hour by hour, following the simulated market.
 
-Each pool's price is what the simulated market says its tokens are worth: a stablecoin's level from
-`history.market_path` (the market the oracle lags by its rule), ETH from a deterministic random walk
-of its own. Its in-range liquidity is a calm depth that thins as either stablecoin leaves its peg
+Each pool's price is what the simulated market says its tokens are worth: a stablecoin's level, and
+WETH's through the ETH/USD reference, from `history.market_path` (the market each oracle lags by its
+rule). Its in-range liquidity is a calm depth that thins as either stablecoin leaves its peg
 (at 2 % off, almost nothing: a depeg empties the pools). The pools trade from POOL_DAYS before the
 history's end; the stack replays these states as driver transactions in the history's blocks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-from chainlink_feeds.registry import Feed, Market, Pool
+from chainlink_feeds.registry import Feed, Market, Pool, Reference
 from devstack.simulation import history
 
 LABEL = "SIMULATED pool trading (not real market data)"
 POOL_DAYS = 30
 HOUR = 3600
-ETH_START_USD, ETH_HOURLY_VOL = 3_000.0, 0.006
 CALM_DEPTH_USD = 20_000_000  # what one tick of price move costs in a calm pool, about
 THIN_PER_UNIT_OFF_PEG = 50  # depth falls by this times the distance from the peg (2 % off: nothing)
 THINNEST = 1e-4  # never quite empty: the pools keep a price
@@ -37,27 +34,19 @@ class PoolState:
     liquidity: int
 
 
-def eth_path(scenario: history.Scenario, hours: list[int]) -> dict[int, float]:
-    """The SIMULATED ETH/USD market at each hour: a deterministic geometric random walk."""
-    rng = random.Random(hashlib.sha256(f"{history.SEED}|ETH/USD|{scenario.end.date()}".encode()).digest())
-    level, path = ETH_START_USD, {}
-    for at in hours:
-        path[at] = level
-        level *= math.exp(rng.gauss(0, ETH_HOURLY_VOL))
-    return path
-
-
-def _levels(feeds: list[Feed], scenario: history.Scenario, hours: list[int]) -> dict[str, dict[int, float]]:
-    """Each stablecoin's market level at each hour (the last 10-minute tick at or before it)."""
+def _levels(
+    oracles: list[Feed | Reference], scenario: history.Scenario, hours: list[int]
+) -> dict[str, dict[int, float]]:
+    """Each token's market level in USD at each hour (the last 10-minute tick at or before it), by
+    the symbol of the feed or reference that prices it."""
     levels: dict[str, dict[int, float]] = {}
-    for feed in feeds:
-        path = dict(history.market_path(feed, scenario))
-        levels[feed.symbol] = {at: path[at - at % history.TICK_SECONDS] for at in hours}
-    levels["WETH"] = eth_path(scenario, hours)
+    for oracle in oracles:
+        path = dict(history.market_path(oracle, scenario))
+        levels[oracle.symbol] = {at: path[at - at % history.TICK_SECONDS] for at in hours}
     return levels
 
 
-def _state(pool: Pool, at: int, usd: dict[str, float], pegs: dict[str, float]) -> PoolState:
+def state(pool: Pool, at: int, usd: dict[str, float], pegs: dict[str, float]) -> PoolState:
     """The tick for usd(token0)/usd(token1) in raw units, and the depth left by the worse peg."""
     usd0, usd1 = usd[pool.token0.symbol], usd[pool.token1.symbol]
     raw = Decimal(usd0 / usd1) * Decimal(10) ** (pool.decimals1 - pool.decimals0)
@@ -73,10 +62,10 @@ def plan(market: Market, feeds: list[Feed], scenario: history.Scenario) -> list[
     """Every Ethereum pool's state at each hour of the last POOL_DAYS, in time order."""
     end = int(scenario.end.timestamp())
     hours = list(range(end - POOL_DAYS * 86400, end, HOUR))
-    levels = _levels(feeds, scenario, hours)
+    levels = _levels([*feeds, *market.references], scenario, hours)
     pegs = {f.symbol: float(f.peg_usd) for f in feeds}
     pools = market.pools_on("ethereum")
-    return [_state(p, at, {s: levels[s][at] for s in levels}, pegs) for at in hours for p in pools]
+    return [state(p, at, {s: levels[s][at] for s in levels}, pegs) for at in hours for p in pools]
 
 
 def first_prices(states: list[PoolState], market: Market) -> dict[str, str]:
