@@ -14,10 +14,11 @@ nothing; backfill any range from the Airflow UI (Backfill button) or
 
 Beside them, one `market_<chain>` task per chain reads every Uniswap v3 pool the registry lists
 on that chain for the day (hour readings and every Swap, `plugins/market_pools`) into the
-`MARKET_*` raw tables through the same connections.
+`MARKET_*` raw tables through the same connections, and an `ingest_<reference>` task loads each
+Chainlink reference a pool is priced through (ETH/USD for the WETH pools: no peg, no alerts).
 
 Then Cosmos renders the dbt project (`include/dbt`) as one task per model, each followed by its
-tests: staging views, the served-interval view (intermediate), then the marts (peg health, hourly
+tests: staging views, the served-interval and market-price views (intermediate), then the marts (peg health, hourly
 z-scores, depeg events, daily summary, feed staleness) in the `ANALYTICS_*` schemas.
 
 A freshness gate then checks the marts cover the day for every feed (a stale feed is reported, not
@@ -60,7 +61,11 @@ WAREHOUSE_POOL = settings.warehouse_pool().name
 MAX_ACTIVE_RUNS = int(os.environ.get("PEG_MAX_ACTIVE_RUNS", "4"))
 
 FEEDS = load_registry()
-MARKET_CHAINS = sorted({pool.chain for pool in load_market().pools})
+MARKET = load_market()
+MARKET_CHAINS = sorted({pool.chain for pool in MARKET.pools})
+# The Chainlink references a market source prices its pool's other token with (ETH/USD for WETH):
+# loaded like the feeds, for dbt's USD prices; no peg, no alerts.
+REFERENCES = [r for r in MARKET.references if any(s.reference == r.pair and s.chain == r.chain for s in MARKET.sources)]
 DBT = DbtSettings()
 # The raw table, named as Cosmos names the marts, in the schema dbt reads it from (see lineage.py).
 RAW_ROUNDS = raw_rounds_asset(DBT.raw_schema)
@@ -89,6 +94,16 @@ def stablecoin_peg_daily() -> None:
         )
         for feed in FEEDS
     ]
+    references = [
+        ChainlinkFeedOperator(
+            task_id=f"ingest_{reference.task_id}",
+            feed_pair=reference.pair,
+            chain=reference.chain,
+            pool=RPC_POOL,
+            outlets=[RAW_ROUNDS],
+        )
+        for reference in REFERENCES
+    ]
     # The market beside the oracle: one task per chain reads every registry pool of that chain.
     market = [MarketPoolOperator(task_id=f"market_{chain}", chain=chain, pool=RPC_POOL) for chain in MARKET_CHAINS]
     transform = DbtTaskGroup(
@@ -103,7 +118,7 @@ def stablecoin_peg_daily() -> None:
     )
     gate = MartsFreshnessSensor(task_id="marts_freshness_gate", pool=WAREHOUSE_POOL)
     refresh_check = DashboardFreshnessSensor(task_id="dashboard_refresh_check")
-    [*ingest, *market] >> transform >> gate >> refresh_check
+    [*ingest, *references, *market] >> transform >> gate >> refresh_check
     # Alerts read the raw tables, not the marts: they need not wait for dbt, nor does a dbt failure
     # hold them; one feed's failed ingest does not hold the others' alerts either (all_done).
     ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")

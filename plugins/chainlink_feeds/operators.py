@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from chainlink_feeds.registry import DEFAULT_REGISTRY, Feed, FeedRegistryError, load_registry
+from chainlink_feeds.registry import DEFAULT_REGISTRY, Feed, FeedRegistryError, Reference, load_market, load_registry
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -68,7 +68,8 @@ class ChainlinkFeedOperator(ChainReadOperator):
     carry-in round in effect at window_start, validate them and MERGE them into the raw Snowflake
     tables; rounds the proxy never served, or that are not prices, are stored apart with their reason.
 
-    :param feed_pair: the feed's pair in the registry, e.g. ``USDC/USD`` (templated)
+    :param feed_pair: the feed's pair in the registry, e.g. ``USDC/USD``, or a ``references:`` pair such
+        as ``ETH/USD`` (its rounds price the pools; no peg, no alerts) (templated)
     :param chain: the feed's chain in the registry (templated)
     :param window_start: start of the window, ISO-8601 with a time zone (templated; default the
         data interval start). ``None`` resumes from the last round already loaded for the feed
@@ -116,11 +117,13 @@ class ChainlinkFeedOperator(ChainReadOperator):
         self.registry_path = registry_path
 
     @cached_property
-    def feed(self) -> Feed:
-        for feed in load_registry(self.registry_path):
+    def feed(self) -> Feed | Reference:
+        for feed in (*load_registry(self.registry_path), *load_market(self.registry_path).references):
             if feed.pair == self.feed_pair and feed.chain == self.chain:
                 return feed
-        raise FeedRegistryError(f"{self.registry_path}: no feed {self.feed_pair!r} on chain {self.chain!r}")
+        raise FeedRegistryError(
+            f"{self.registry_path}: no feed or reference {self.feed_pair!r} on chain {self.chain!r}"
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from chainlink_feeds.store import RoundStore
@@ -188,7 +191,11 @@ class CheckedWindow:
 
 
 def load_summary(
-    feed: Feed, window: tuple[datetime, datetime], checked: CheckedWindow, result: LoadResult, hook: ChainlinkHook
+    feed: Feed | Reference,
+    window: tuple[datetime, datetime],
+    checked: CheckedWindow,
+    result: LoadResult,
+    hook: ChainlinkHook,
 ) -> dict[str, Any]:
     """The task's XCom: the window, what was read and stored, the window's price range, RPC use."""
     read, carry_in = checked.read, checked.carry_in

@@ -41,7 +41,7 @@ from chainlink_feeds.rounds import (
 
 if TYPE_CHECKING:
     from chainlink_feeds.hooks import ChainlinkHook
-    from chainlink_feeds.registry import Feed
+    from chainlink_feeds.registry import Feed, Reference
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class _Term:
 class FeedReader:
     """Reads one feed's rounds for [start, end) at a pinned block."""
 
-    def __init__(self, hook: ChainlinkHook, feed: Feed, cache: PhaseCache | None = None) -> None:
+    def __init__(self, hook: ChainlinkHook, feed: Feed | Reference, cache: PhaseCache | None = None) -> None:
         self.hook = hook
         self.feed = feed
         self.cache = cache or PhaseCache()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chainlink_feeds.registry import Feed, Reference
 from warehouse.spec import TableSpec, chunks, ensure_table, merge, timestamp_literal, transaction
 from warehouse.tables import (
     CHAINLINK_FEEDS,
@@ -29,7 +30,6 @@ from warehouse.tables import (
 
 if TYPE_CHECKING:
     from chainlink_feeds.phases import Activation
-    from chainlink_feeds.registry import Feed
     from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
 
 
@@ -45,7 +45,7 @@ class LoadResult:
 class Loaded:
     """Where a row comes from: the feed, the block read at, and the load's time and run."""
 
-    feed: Feed
+    feed: Feed | Reference
     block: int
     loaded_at: str
     run_id: str | None
@@ -123,7 +123,7 @@ class RoundStore:
             for spec in RAW_TABLES:
                 ensure_table(cur, spec, self.schema)
 
-    def last_loaded(self, feed: Feed) -> datetime | None:
+    def last_loaded(self, feed: Feed | Reference) -> datetime | None:
         """served_from of the newest price stored for the feed, to resume a near-real-time load from."""
         with self.connection.cursor() as cur:
             cur.execute(
@@ -136,7 +136,7 @@ class RoundStore:
 
     def load(
         self,
-        feed: Feed,
+        feed: Feed | Reference,
         window: tuple[datetime, datetime],
         accepted: list[AcceptedRound],
         rejected: list[Rejection],
@@ -158,11 +158,12 @@ class RoundStore:
             self._delete_rounds(cur, CHAINLINK_ROUNDS, feed, [str(r.round.round_id) for r in rejected])
             self._delete_rounds(cur, CHAINLINK_ROUND_REJECTIONS, feed, [str(a.round.round_id) for a in accepted])
             self._merge(cur, CHAINLINK_PHASES, [phase_row(a, at) for a in activations.values()])
-            self._merge(cur, CHAINLINK_FEEDS, [feed_row(at)])
+            if isinstance(feed, Feed):  # a reference (ETH/USD) has no peg and thresholds to record
+                self._merge(cur, CHAINLINK_FEEDS, [feed_row(at)])
             self._merge(cur, CHAINLINK_LOAD_WINDOWS, [window_row(window, accepted, len(rejected), carry_in, at)])
         return LoadResult(len(rounds), len(rejections))
 
-    def _delete_rounds(self, cur: Any, spec: TableSpec, feed: Feed, round_ids: list[str]) -> None:
+    def _delete_rounds(self, cur: Any, spec: TableSpec, feed: Feed | Reference, round_ids: list[str]) -> None:
         for ids in chunks(round_ids):
             cur.execute(
                 f"delete from {spec.qualified(self.schema)} where chain = %s and proxy_address = %s "

@@ -45,10 +45,16 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag) -> None:
             assert task.retries >= 2, f"{dag_id}.{task.task_id} retries {task.retries} < 2"
 
 
-def test_daily_dag_has_one_ingest_task_per_registry_feed(dagbag, feeds) -> None:
+def test_daily_dag_has_one_ingest_task_per_registry_feed_and_reference(dagbag, feeds) -> None:
+    """The references a pool is priced through (ETH/USD for the WETH pools) load beside the feeds."""
+    from chainlink_feeds.registry import load_market
+
     dag = dagbag.dags["stablecoin_peg_daily"]
     ingest = {t.task_id for t in dag.tasks if t.task_id.startswith("ingest_")}
-    assert ingest == {f"ingest_{feed.task_id}" for feed in feeds}
+    references = load_market().references
+    assert [r.pair for r in references] == ["ETH/USD"]
+    assert ingest == {f"ingest_{feed.task_id}" for feed in (*feeds, *references)}
+    assert dag.get_task("ingest_ethereum_eth_usd").feed_pair == "ETH/USD"
 
 
 def test_daily_dag_windows_are_whole_utc_days(dagbag) -> None:
@@ -126,14 +132,14 @@ def test_the_raw_asset_shares_the_cosmos_namespace_of_the_devstack_connection(da
     assert raw.startswith(f"{namespace}/{mapping.profile['database']}/"), (raw, namespace)
 
 
-def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag) -> None:
+def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag, feeds) -> None:
     from peg_alerts.notifications import notify_pipeline_failure
     from peg_alerts.operators import PegAlertOperator
 
     dag = dagbag.dags["stablecoin_peg_daily"]
     alerts = dag.get_task("peg_alerts")
     assert isinstance(alerts, PegAlertOperator)
-    assert alerts.upstream_task_ids == {t for t in dag.task_ids if t.startswith("ingest_")}
+    assert alerts.upstream_task_ids == {f"ingest_{feed.task_id}" for feed in feeds}  # a reference pages nobody
     assert alerts.trigger_rule == "all_done"  # a feed whose ingest failed does not hold the others' alerts
     assert (alerts.apprise_conn_id, alerts.snowflake_conn_id) == ("apprise_default", "snowflake_default")
     assert dag.on_failure_callback is notify_pipeline_failure

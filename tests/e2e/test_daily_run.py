@@ -39,6 +39,7 @@ def test_daily_run_succeeds_with_every_task(first_run) -> None:
     ]
     for task in (
         "ingest_ethereum_usdc_usd",
+        "ingest_ethereum_eth_usd",
         "market_ethereum",
         "dbt.stablecoin_peg_zscore_model_build",
         "marts_freshness_gate",
@@ -72,6 +73,25 @@ def test_the_pools_day_is_stored(first_run, pipeline, depeg_day) -> None:
         f"where read_at >= '{depeg_day:%Y-%m-%d}' and read_at < '{depeg_day + DAY:%Y-%m-%d}' group by pool_address"
     )
     assert sorted(readings.hours) == [24] * 4
+
+
+def test_every_market_source_is_priced_in_usd(first_run, pipeline, depeg_day) -> None:
+    """Each feed's pools, each hour, in USD through its reference's served round (the WETH pools
+    through the ETH/USD the run loaded beside the feeds); USDC's market below 0.99 on its depeg day."""
+    staging = pipeline.raw + "_A_STAGING"
+    priced = query(
+        f"select feed_pair, reference_pair, count(*) as hours, count(market_price_usd) as priced, "
+        f"min(market_price_usd) as low from {staging}.INT_MARKET__SOURCE_PRICES "
+        f"where read_at >= '{depeg_day:%Y-%m-%d}' and read_at < '{depeg_day + DAY:%Y-%m-%d}' "
+        f"group by feed_pair, reference_pair"
+    )
+    by_source = {(r.feed_pair, r.reference_pair): (r.hours, r.priced) for r in priced.itertuples()}
+    assert by_source == {
+        ("USDC/USD", "USDT/USD"): (24, 24), ("USDC/USD", "DAI/USD"): (24, 24), ("USDC/USD", "ETH/USD"): (24, 24),
+        ("USDT/USD", "USDC/USD"): (24, 24), ("USDT/USD", "ETH/USD"): (24, 24), ("DAI/USD", "USDC/USD"): (24, 24),
+    }  # fmt: skip
+    usdc = priced[priced.feed_pair == "USDC/USD"]
+    assert (usdc.low.astype(float) < 0.99).all(), usdc  # every witness of the market saw the depeg
 
 
 def test_marts_are_built_and_cover_the_day(first_run, pipeline, depeg_day) -> None:

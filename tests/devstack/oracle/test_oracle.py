@@ -371,7 +371,7 @@ def test_the_service_runs_in_the_background_and_the_move_command_moves_its_marke
     moves, port = tmp_path / "moves.json", free_port()
     name = f"oracle-test-{port}"
     with scratch_chain(port=free_port()) as rpc:
-        replayed(rpc, feeds, int(end.timestamp()))
+        replayed(rpc, stack_history.oracles(feeds), int(end.timestamp()))  # the service publishes ETH/USD too
         began = time.monotonic()
         assert oracle.start_service(rpc.url, port, tick=1, name=name, history_end=end, moves_file=moves)
         try:

@@ -165,8 +165,22 @@ def test_resume_from_last_loaded(stack, truth, snowflake_schema) -> None:
 def test_unknown_feed_is_a_clear_error(stack, snowflake_schema) -> None:
     from chainlink_feeds.registry import FeedRegistryError
 
-    with pytest.raises(FeedRegistryError, match="no feed 'EURC/USD' on chain 'ethereum'"):
+    with pytest.raises(FeedRegistryError, match="no feed or reference 'EURC/USD' on chain 'ethereum'"):
         run("EURC/USD", stack.start, snowflake_schema)
+
+
+def test_a_reference_loads_its_served_rounds_and_no_feed_row(stack, snowflake_schema) -> None:
+    """ETH/USD (a `references:` entry pricing the WETH pools) is read like a feed from the stack's
+    history; it gets no CHAINLINK_FEEDS row, so no mart or alert takes it for a stablecoin."""
+    from chainlink_feeds.registry import load_market
+
+    (eth,) = load_market().references
+    day = midnight(stack.end - 3 * DAY)
+    served = history.served(history.phases(eth, stack))
+    summary = run("ETH/USD", day, snowflake_schema)
+    assert summary["rounds_loaded"] == len(history.rounds_in_window(served, day, day + DAY)) > 20  # 1 h heartbeat
+    assert stored_rounds(snowflake_schema) == expected_rows(served, day)
+    assert rows(snowflake_schema, "CHAINLINK_FEEDS") == []
 
 
 def test_an_older_rounds_table_gains_served_from_and_still_resumes(stack, snowflake_schema, feed_by_pair) -> None:
