@@ -112,16 +112,23 @@ class NewRoundTrigger(BaseEventTrigger):
         if self.asset_state_store is not None:
             await self.asset_state_store.aset(key, value)
 
-    async def _poll(self, hook: ChainlinkHook) -> dict[str, list[str]] | None:
-        """The proxies' latest rounds in one batch (the hook's transport retries and fails over
-        within the poll's budget); None when every try failed: the next poll tries again."""
+    def extra_requests(self) -> list[tuple[str, list[Any]]]:
+        """Calls a subclass adds to each poll's batch, after the proxies' (none here)."""
+        return []
+
+    async def extra_events(self, answers: list[dict[str, Any]]) -> list[TriggerEvent]:
+        """The events a subclass draws from its calls' answers, in `extra_requests` order (none here)."""
+        return []
+
+    async def _poll(self, hook: ChainlinkHook) -> list[dict[str, Any]] | None:
+        """One batch: the proxies' latest rounds, then `extra_requests` (the hook's transport retries
+        and fails over within the poll's budget); None when every try failed: the next poll tries again."""
         budget = max(self.poll_interval, MIN_POLL_BUDGET_SECONDS)
         try:
-            answers = await hook.abatch(latest_round_batch(self.proxies), budget=budget)
+            return await hook.abatch(latest_round_batch(self.proxies) + self.extra_requests(), budget=budget)
         except ChainlinkError as exc:  # the transport's messages are redacted
             self.log.warning("poll of %s proxies failed, polling on: %s", len(self.proxies), exc)
             return None
-        return decode_latest_rounds(self.proxies, answers)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = ChainlinkHook(chainlink_conn_id=self.chainlink_conn_id)
@@ -130,8 +137,9 @@ class NewRoundTrigger(BaseEventTrigger):
         reported = await self._recall(OVERDUE_KEY) or {}
         try:
             while True:
-                latest = await self._poll(hook)
-                if latest is not None:
+                answers = await self._poll(hook)
+                if answers is not None:
+                    latest = decode_latest_rounds(self.proxies, answers[: len(self.proxies)])
                     if seen is None:  # first start: what the chain serves now is the baseline
                         seen = latest
                         await self._remember(STATE_KEY, latest)
@@ -148,6 +156,8 @@ class NewRoundTrigger(BaseEventTrigger):
                         yield TriggerEvent({"heartbeat_missed": overdue})
                         reported = reported | {proxy: r[0] for proxy, r in overdue.items()}
                         await self._remember(OVERDUE_KEY, reported)
+                    for event in await self.extra_events(answers[len(self.proxies) :]):
+                        yield event
                 await asyncio.sleep(self.poll_interval)
         finally:
             await hook.aclose()
