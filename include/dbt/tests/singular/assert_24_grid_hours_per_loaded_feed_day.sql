@@ -1,9 +1,14 @@
 -- Every feed-day covered by a daily load window (a whole UTC day) has exactly 24 hourly grid rows. A
 -- near-real-time window of 24 hours that starts mid-day is not one: its first day has fewer hours.
+-- Peg feeds only: a reference (ETH/USD) is loaded in windows too, but has no grid.
 with
 
 windows as (
     select * from {{ ref('stg_chainlink__load_windows') }}
+),
+
+feeds as (
+    select * from {{ ref('stg_chainlink__feeds') }}
 ),
 
 zscores as (
@@ -12,13 +17,17 @@ zscores as (
 
 daily_windows as (
     select
-        chain,
-        proxy_address,
-        to_date(window_start) as day
+        windows.chain,
+        windows.proxy_address,
+        to_date(windows.window_start) as day
     from windows
+    inner join feeds
+        on
+            windows.chain = feeds.chain
+            and windows.proxy_address = feeds.proxy_address
     where
-        datediff('hour', window_start, window_end) = 24
-        and window_start = date_trunc('day', window_start)
+        datediff('hour', windows.window_start, windows.window_end) = 24
+        and windows.window_start = date_trunc('day', windows.window_start)
 ),
 
 grid_rows as (
