@@ -3,14 +3,19 @@
 
 Brings each new Chainlink round to the dashboard within a couple of minutes of its block.
 
-Event-driven: for every chain in `include/feeds.yaml`, an `AssetWatcher` runs a `NewRoundTrigger` in
-the triggerer, which asks every proxy for its latest round every `PEG_REALTIME_POLL_SECONDS` (10 s)
-in one JSON-RPC batch and starts this DAG when one serves a new round, or when one's latest round
-outlives its heartbeat plus grace (the missed heartbeat is paged within a poll). A cron fallback
-(`PEG_REALTIME_CRON`, hourly) runs it anyway, so a stopped triggerer delays rounds, never loses them.
+Event-driven: for every chain in `include/feeds.yaml`, an `AssetWatcher` runs a `PoolMoveTrigger` in
+the triggerer, which asks every proxy for its latest round, and every pool between two stablecoins
+for its price (`slot0`), every `PEG_REALTIME_POLL_SECONDS` (10 s) in one JSON-RPC batch. It starts
+this DAG when a proxy serves a new round, when one's latest round outlives its heartbeat plus grace
+(the missed heartbeat is paged within a poll), or when a pool's price moved by
+`PEG_REALTIME_POOL_STEP_BPS` (25) since it last fired: the market can leave its peg while the oracle
+says nothing. A cron fallback (`PEG_REALTIME_CRON`, hourly) runs it anyway, so a stopped triggerer
+delays rounds, never loses them.
 
 Each run loads, per feed, the rounds from the last one stored up to the run's start (the same
-`ChainlinkFeedOperator` and MERGE as the daily DAG, so the two never duplicate a row). The
+`ChainlinkFeedOperator` and MERGE as the daily DAG, so the two never duplicate a row), and per chain
+every registry pool's swaps and a reading since its last load (`MarketPoolOperator`), plus the
+references the pools are priced through. The
 dashboard's per-round marts (`stablecoin_peg_health`, `chainlink_feed_staleness`) are views over the
 raw tables, so nothing is rebuilt: the Peg Deviation page, the status cards and `/api/freshness`
 show the round as soon as it is merged. Then `peg_alerts` pages the on-call (apprise, connection
@@ -27,8 +32,9 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, dag
 
 from chainlink_feeds.operators import ChainlinkFeedOperator
-from chainlink_feeds.registry import load_registry
-from chainlink_feeds.triggers import NewRoundTrigger
+from chainlink_feeds.registry import load_market, load_registry
+from market_pools.operators import MarketPoolOperator
+from market_pools.triggers import PoolMoveTrigger
 from peg_alerts.notifications import notify_pipeline_failure
 from peg_alerts.operators import PegAlertOperator
 from peg_monitor import settings
@@ -38,10 +44,22 @@ RPC_POOL = settings.rpc_pool().name
 WAREHOUSE_POOL = settings.warehouse_pool().name
 FALLBACK_CRON = os.environ.get("PEG_REALTIME_CRON", "0 * * * *")
 POLL_SECONDS = float(os.environ.get("PEG_REALTIME_POLL_SECONDS", "10"))
+POOL_STEP_BPS = float(os.environ.get("PEG_REALTIME_POOL_STEP_BPS", "25"))
 
 FEEDS = load_registry()
+MARKET = load_market()
+STABLES = {f.symbol for f in FEEDS}
+# The references the pools are priced through, loaded beside the feeds (as in the daily DAG).
+REFERENCES = [r for r in MARKET.references if any(s.reference == r.pair and s.chain == r.chain for s in MARKET.sources)]
 RAW_ROUNDS = raw_rounds_asset(settings.raw_schema())
-# One watched asset per chain: a new round on any of its proxies is an event.
+
+
+def watched_pools(chain: str) -> list[str]:
+    """The chain's pools between two stablecoins: their price is a peg's market (a WETH pool's is ETH's)."""
+    return [p.address for p in MARKET.pools_on(chain) if {p.token0.symbol, p.token1.symbol} <= STABLES]
+
+
+# One watched asset per chain: a new round on any of its proxies, or a pool move, is an event.
 NEW_ROUNDS = [
     Asset(
         name=f"chainlink_{chain}_new_rounds",
@@ -49,9 +67,11 @@ NEW_ROUNDS = [
         watchers=[
             AssetWatcher(
                 name=f"chainlink_{chain}_new_rounds",
-                trigger=NewRoundTrigger(
+                trigger=PoolMoveTrigger(
                     chainlink_conn_id=f"chainlink_{chain}",
                     proxies=[f.proxy for f in FEEDS if f.chain == chain],
+                    pools=watched_pools(chain),
+                    step_bps=POOL_STEP_BPS,
                     poll_interval=POLL_SECONDS,
                     stale_after={
                         f.proxy: f.heartbeat_seconds + f.heartbeat_grace_seconds for f in FEEDS if f.chain == chain
@@ -91,11 +111,35 @@ def stablecoin_peg_realtime() -> None:
         )
         for feed in FEEDS
     ]
+    market = [
+        *(
+            ChainlinkFeedOperator(
+                task_id=f"ingest_{reference.task_id}",
+                feed_pair=reference.pair,
+                chain=reference.chain,
+                window_start=None,
+                window_end="{{ dag_run.run_after }}",
+                pool=RPC_POOL,
+                outlets=[RAW_ROUNDS],
+            )
+            for reference in REFERENCES
+        ),
+        *(
+            MarketPoolOperator(
+                task_id=f"market_{chain}",
+                chain=chain,
+                window_start=None,  # resume from the pools' last loaded window
+                window_end="{{ dag_run.run_after }}",
+                pool=RPC_POOL,
+            )
+            for chain in sorted({p.chain for p in MARKET.pools})
+        ),
+    ]
     # all_done: one feed's failed ingest does not hold the other feeds' alerts.
     ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")
-    # A leaf that needs every ingest: a failed one fails the run, so on_failure_callback pages for it
+    # A leaf that needs every load: a failed one fails the run, so on_failure_callback pages for it
     # (peg_alerts, all_done, would end the run green).
-    ingest >> EmptyOperator(task_id="all_feeds_loaded")
+    [*ingest, *market] >> EmptyOperator(task_id="all_feeds_loaded")
 
 
 stablecoin_peg_realtime()

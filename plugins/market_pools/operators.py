@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import closing
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chainlink_feeds.operators import ChainReadOperator, parse_time
+from chainlink_feeds.operators import RESUME_LOOKBACK, ChainReadOperator, parse_time
 from chainlink_feeds.registry import DEFAULT_REGISTRY, FeedRegistryError, Pool, load_market
 from market_pools.reader import DEFAULT_QUOTE_TOKENS
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from market_pools.store import PoolStore
 
 
 class MarketPoolOperator(ChainReadOperator):
@@ -22,7 +25,9 @@ class MarketPoolOperator(ChainReadOperator):
     registry fail the task before anything is stored.
 
     :param chain: a chain of the registry (templated)
-    :param window_start: start of the window, ISO-8601 with a time zone (templated; default the data interval start)
+    :param window_start: start of the window, ISO-8601 with a time zone (templated; default the data
+        interval start). ``None`` resumes where the chain's pools were last loaded up to (or a day
+        before ``window_end`` when one was never loaded): the near-real-time DAG's windows.
     :param window_end: end of the window, exclusive (templated; default the data interval end)
     :param chainlink_conn_id: RPC connection; default ``chainlink_<chain>`` (templated)
     :param snowflake_conn_id: Snowflake connection (templated)
@@ -42,7 +47,7 @@ class MarketPoolOperator(ChainReadOperator):
         self,
         *,
         chain: str = "ethereum",
-        window_start: str = "{{ data_interval_start }}",
+        window_start: str | None = "{{ data_interval_start }}",
         window_end: str = "{{ data_interval_end }}",
         chainlink_conn_id: str | None = None,
         snowflake_conn_id: str = "snowflake_default",
@@ -77,14 +82,17 @@ class MarketPoolOperator(ChainReadOperator):
         from market_pools.reader import PoolReader
         from market_pools.store import PoolStore
 
-        start, end = parse_time(self.window_start, "window_start"), parse_time(self.window_end, "window_end")
         market = load_market(self.registry_path)
         quoted = frozenset(f.symbol for f in market.feeds)  # the stablecoins: a sized quote sells them
-        self.chainlink_hook.check_chain(self.pools[0].chain_id)
-        window = PoolReader(self.chainlink_hook, self.pools, quoted, self.quote_tokens).read(start, end)
         with closing(self.snowflake_hook.get_conn()) as connection:
             store = PoolStore(connection, self.raw_schema)
             store.ensure_tables()
+            start, end = self.window(store)
+            if start >= end:
+                self.log.info("%s: nothing to load, window [%s, %s) is empty", self.chain, start, end)
+                return {"chain": self.chain, "window_start": start.isoformat(), "window_end": end.isoformat()}
+            self.chainlink_hook.check_chain(self.pools[0].chain_id)
+            window = PoolReader(self.chainlink_hook, self.pools, quoted, self.quote_tokens).read(start, end)
             loaded = store.load(self.chain, window, market, self.quote_tokens, context["run_id"])
         summary = {
             "chain": self.chain, "window_start": start.isoformat(), "window_end": end.isoformat(),
@@ -95,3 +103,10 @@ class MarketPoolOperator(ChainReadOperator):
         self.log.info("%s: %s pools, %s readings and %s swaps with %s RPC requests", self.chain, len(self.pools),
                       loaded.readings, loaded.swaps, summary["rpc_requests"])  # fmt: skip
         return summary
+
+    def window(self, store: PoolStore) -> tuple[datetime, datetime]:
+        """[start, end) in UTC; no window_start resumes from the pools' last loaded window end."""
+        end = parse_time(self.window_end, "window_end")
+        if self.window_start:
+            return parse_time(self.window_start, "window_start"), end
+        return store.last_loaded(self.chain, self.pools) or end - RESUME_LOOKBACK, end

@@ -48,6 +48,21 @@ class PoolStore:
             for spec in RAW_TABLES:
                 ensure_table(cur, spec, self.schema)
 
+    def last_loaded(self, chain: str, pools: tuple[Pool, ...]) -> datetime | None:
+        """The end of the newest window loaded for every one of `pools` (the earliest of their
+        newest ends), to resume a near-real-time load from; None if one was never loaded."""
+        with self.connection.cursor() as cur:
+            cur.execute(
+                f"select pool_address, max(window_end) from {MARKET_LOAD_WINDOWS.qualified(self.schema)} "
+                f"where chain = %s group by pool_address",
+                (chain,),
+            )
+            ends = {address.lower(): end for address, end in cur.fetchall()}
+        newest = [ends.get(pool.address.lower()) for pool in pools]
+        if not newest or None in newest:
+            return None
+        return min(newest).replace(tzinfo=UTC)
+
     def load(self, chain: str, window: PoolWindow, market: Market, quote_tokens: int, run_id: str | None) -> PoolLoad:
         """MERGE the window's readings, swaps, one window record per pool, and the chain's pools and
         sources as `market` configures them."""

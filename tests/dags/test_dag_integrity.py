@@ -146,21 +146,30 @@ def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag, fee
 
 
 def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(dagbag, feeds) -> None:
-    from chainlink_feeds.triggers import NewRoundTrigger
+    from market_pools.triggers import PoolMoveTrigger
     from peg_alerts.notifications import notify_pipeline_failure
     from peg_alerts.operators import PegAlertOperator
 
     dag = dagbag.dags["stablecoin_peg_realtime"]
     (watched,) = dag.timetable.asset_condition.objects  # one chain in the registry: one watched asset
     (watcher,) = watched.watchers
-    assert isinstance(watcher.trigger, NewRoundTrigger)
+    assert isinstance(watcher.trigger, PoolMoveTrigger)
     assert watcher.trigger.proxies == [f.proxy for f in feeds]
     assert watcher.trigger.stale_after == {f.proxy: f.heartbeat_seconds + f.heartbeat_grace_seconds for f in feeds}
-    ingest = {t for t in dag.task_ids if t.startswith("ingest_")}
+    # the pools between two stablecoins, in the same poll; the WETH pools move with ETH, not with a peg
+    assert watcher.trigger.pools == [
+        "0x3416cF6C708Da44DB2624D63ea0AAef7113527C6", "0x5777d92f208679DB4b9778590Fa3CAB3aC9e2168",
+    ]  # fmt: skip
+    assert watcher.trigger.step_bps == 25
+    feed_ingest = {f"ingest_{f.task_id}" for f in feeds}
     assert isinstance(dag.get_task("peg_alerts"), PegAlertOperator)
-    assert dag.get_task("peg_alerts").upstream_task_ids == ingest
-    # the run's state comes from its leaves: one needs every ingest, so a failed ingest fails the run
+    assert dag.get_task("peg_alerts").upstream_task_ids == feed_ingest
+    market = dag.get_task("market_ethereum")
+    assert (market.window_start, market.window_end) == (None, "{{ dag_run.run_after }}")  # resumes
+    # the run's state comes from its leaves: one needs every load, so a failed one fails the run
     assert {t.task_id for t in dag.leaves} == {"peg_alerts", "all_feeds_loaded"}
-    assert dag.get_task("all_feeds_loaded").upstream_task_ids == ingest
+    assert dag.get_task("all_feeds_loaded").upstream_task_ids == feed_ingest | {
+        "ingest_ethereum_eth_usd", "market_ethereum",
+    }  # fmt: skip
     assert dag.get_task("all_feeds_loaded").trigger_rule == "all_success"
     assert dag.on_failure_callback is notify_pipeline_failure

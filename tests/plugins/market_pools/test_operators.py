@@ -88,4 +88,29 @@ def test_a_registry_the_chain_contradicts_fails_and_stores_nothing(
     with pytest.raises(PoolMismatchError, match="USDT .* has 6 decimals on chain, the registry says 18"):
         operator(snowflake_schema, registry).execute({"run_id": "bad"})
     tables = query(f"select table_name from information_schema.tables where table_schema = '{snowflake_schema}'")
-    assert tables.empty
+    assert all(query(f"select * from {snowflake_schema}.{t}").empty for t in tables.table_name)  # created, empty
+
+
+def test_without_a_window_start_it_resumes_where_the_pools_were_loaded(chain, snowflake_schema, monkeypatch) -> None:
+    """The near-real-time DAG's windows: the first run looks a day back, the next one starts where it ended."""
+    hook_on(chain, monkeypatch)
+
+    def resume(end: datetime) -> dict:
+        return MarketPoolOperator(
+            task_id="market_ethereum", window_start=None, window_end=end.isoformat(),
+            chainlink_conn_id="chainlink_scratch", raw_schema=snowflake_schema,
+        ).execute({"run_id": "realtime"})  # fmt: skip
+
+    first = resume(DAY_START + timedelta(hours=12, minutes=30))
+    assert first["window_start"] == (DAY_START - timedelta(hours=11, minutes=30)).isoformat()  # a day back
+    second = resume(DAY_START + timedelta(hours=15, minutes=10))
+    assert second["window_start"] == (DAY_START + timedelta(hours=12, minutes=30)).isoformat()
+    # its readings: the window's start and each whole hour; its swap: the 15:05 move
+    assert (second["readings"], second["swaps"]) == (4 * 4, 1)
+    reads = query(
+        f"select read_at, tick from {snowflake_schema}.MARKET_POOL_READINGS where pool_address = '{USDC_USDT}' "
+        f"and read_at >= '{DAY_START + timedelta(hours=12, minutes=30):%Y-%m-%d %H:%M}' order by read_at"
+    )
+    assert [t.strftime("%H:%M") for t in reads.read_at] == ["12:30", "13:00", "14:00", "15:00"]
+    assert [int(t) for t in reads.tick] == [-8, -8, -8, -8]  # 15:00 is before the 15:05 move
+    assert resume(DAY_START + timedelta(hours=15, minutes=10))["window_start"] == second["window_end"]  # empty: nothing
