@@ -1,7 +1,8 @@
 """Near-real-time end to end, on a living chain: the local oracle publishes a depeg round, the
-triggerer's NewRoundTrigger starts the near-real-time DAG, the round reaches the dashboard's
+triggerer's PoolMoveTrigger starts the near-real-time DAG, the round reaches the dashboard's
 freshness route and the health view, and the on-call's inbox (a real HTTP receiver apprise posts
-to) gets exactly one alert; recovery gives one "resolved" alert, and a rerun gives none.
+to) gets exactly one alert; recovery gives one "resolved" alert, and a rerun gives none. Then a
+market move with the oracle frozen: the pool's move alone starts a run that loads its swap.
 
 Runs on a scratch node with a short history (the oracle's moves must not reach the shared stack's
 chain) and a production-shaped Airflow of its own (devstack.cluster.celery) pointed at it.
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.chain import stack_history
 from devstack.cluster import rest
 from devstack.cluster.airflow_env import pipeline_settings
 from devstack.cluster.airflow_init import init_airflow
@@ -29,7 +31,7 @@ from devstack.oracle import service as oracle
 from devstack.services import alert_receiver, dashboard, postgres, processes
 from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, query
 from tests.support.scratch_chain import free_port, scratch_chain
-from tests.support.short_history import replayed
+from tests.support.short_history import replayed, with_pools
 
 REALTIME_DAG = "stablecoin_peg_realtime"
 PORTS = ClusterPorts.block(8300)
@@ -77,10 +79,10 @@ def _run(api: str) -> dict:
 
 
 def _watchers_running(database: str) -> bool:
-    """The DAG's NewRoundTrigger is assigned to the triggerer (so it has a baseline to compare with)."""
+    """The DAG's PoolMoveTrigger is assigned to the triggerer (so it has a baseline to compare with)."""
     with postgres.connect(database) as conn, conn.cursor() as cur:
         cur.execute(
-            "select count(*) from trigger where classpath = 'chainlink_feeds.triggers.NewRoundTrigger' "
+            "select count(*) from trigger where classpath = 'market_pools.triggers.PoolMoveTrigger' "
             "and triggerer_id is not null"
         )
         return cur.fetchone()[0] > 0
@@ -109,7 +111,8 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     oracle_port, oracle_name = free_port(), f"oracle-e2e-{uuid.uuid4().hex[:6]}"
     with scratch_chain(port=free_port()) as rpc:
-        replayed(rpc, feeds, int(midnight.timestamp()))
+        with_pools(rpc)  # the oracle trades them; the DAG watches and loads them
+        replayed(rpc, stack_history.oracles(feeds), int(midnight.timestamp()))
         assert oracle.start_service(
             rpc.url, oracle_port, tick=1, name=oracle_name, history_end=midnight, moves_file=work / "moves.json"
         )
@@ -147,7 +150,7 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
                 name="dashboard-e2e-rt", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS",
                 extra={"PEG_DATA_VERSION_TTL": "2"},
             )  # fmt: skip
-            _wait(lambda: _watchers_running(database), "the NewRoundTrigger to run in the triggerer")
+            _wait(lambda: _watchers_running(database), "the PoolMoveTrigger to run in the triggerer")
             time.sleep(3 * POLL_SECONDS)  # its first poll: the baseline
             yield built
         finally:
@@ -224,3 +227,40 @@ def test_a_rerun_pages_nobody(live, depeg) -> None:
     assert _run(live.api)["state"] == "success"
     time.sleep(2)
     assert len(live.alerts("USDC/USD")) == count
+
+
+USDC_USDT = "0x3416cF6C708Da44DB2624D63ea0AAef7113527C6"
+
+
+def _event_payloads(live: Live) -> list[dict]:
+    """What the trigger yielded for each successful asset-triggered run, oldest first."""
+    runs = requests.get(f"{live.api}/dags/{REALTIME_DAG}/dagRuns?limit=100", timeout=30).json()["dag_runs"]
+    payloads = []
+    for run in (r for r in runs if r["run_type"] == "asset_triggered" and r["state"] == "success"):
+        url = f"{live.api}/dags/{REALTIME_DAG}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+        payloads += [
+            (e["extra"] or {}).get("payload") or {} for e in requests.get(url, timeout=30).json()["asset_events"]
+        ]
+    return payloads
+
+
+def test_a_market_move_with_the_oracle_frozen_starts_a_run_that_loads_the_swap(live, depeg) -> None:
+    """USDC's market to 0.95 for three minutes while its oracle publishes nothing: the pool's swap
+    reaches the raw table through a run its move started, and the oracle's price never moved."""
+    price_before = _usdc_price(live)
+    move = oracle.move("USDC/USD", "0.95", 3, moves_file=live.moves, oracle_frozen=True)
+    since = datetime.fromtimestamp(move.start, UTC)
+
+    def swap_stored() -> bool:
+        swaps = query(
+            f"select tick from {live.raw}.MARKET_POOL_SWAPS where pool_address = '{USDC_USDT}' "
+            f"and swapped_at >= '{since:%Y-%m-%d %H:%M:%S}' and swapped_at < '{datetime.fromtimestamp(move.end, UTC):%Y-%m-%d %H:%M:%S}'"
+        )
+        return bool(len(swaps)) and int(swaps.tick.min()) < -300  # 0.95 USDC per USDT is about tick -513
+
+    _wait(swap_stored, "the pool's move to reach the raw table")
+    moved = [p["pool_moves"] for p in _event_payloads(live) if USDC_USDT in p.get("pool_moves", {})]
+    assert moved and moved[0][USDC_USDT][1] < -200, moved  # the move itself started a run
+    status = requests.get(f"http://127.0.0.1:{live.oracle_port}/status", timeout=10).json()["feeds"]["USDC/USD"]
+    assert status["oracle_frozen_until"] == datetime.fromtimestamp(move.end, UTC).isoformat()
+    assert _usdc_price(live) == price_before  # the oracle said nothing

@@ -11,14 +11,14 @@ import pytest
 
 from chainlink_feeds.registry import load_market
 from devstack.chain import stack_history
-from devstack.chain.uniswap import create_pool, deploy_uniswap, pool_state
+from devstack.chain.uniswap import pool_state
 from devstack.oracle.market import add_move, continuing
 from devstack.oracle.publisher import Oracle
 from devstack.oracle.trading import POOL_STEP_SECONDS
 from devstack.simulation import history
 from tests.devstack.oracle.test_oracle import chain_rounds
 from tests.support.scratch_chain import free_port, scratch_chain
-from tests.support.short_history import H, replayed
+from tests.support.short_history import H, replayed, with_pools
 
 END = datetime(2026, 3, 2, tzinfo=UTC)
 USDC_USDT = "0x3416cF6C708Da44DB2624D63ea0AAef7113527C6"
@@ -33,15 +33,10 @@ def frozen(feeds, tmp_path_factory):
     oracles = stack_history.oracles(feeds)
     market = load_market()
     walks = {o.pair: continuing(o, history.Scenario(END)) for o in oracles}
-    eth = walks["ETH/USD"].peg
     moves = tmp_path_factory.mktemp("trading") / "moves.json"
     move = add_move(moves, oracles, "USDC/USD", "0.95", 20, end + H, 10, oracle_frozen=True)
     with scratch_chain(port=free_port()) as rpc:
-        deploy_uniswap(rpc)
-        for pool in market.pools_on("ethereum"):
-            usd = {"WETH": eth}
-            price = usd.get(pool.token0.symbol, 1.0) / usd.get(pool.token1.symbol, 1.0)
-            create_pool(rpc, pool.token0.address, pool.token1.address, pool.fee, f"{price:.12f}")
+        with_pools(rpc)
         replayed(rpc, oracles, end)
         head = int(rpc.call("eth_blockNumber"), 16)
         oracle = Oracle(rpc, oracles, walks, moves, pools=market.pools_on("ethereum"))
