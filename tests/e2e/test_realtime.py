@@ -258,9 +258,10 @@ def test_a_market_move_with_the_oracle_frozen_starts_a_run_that_loads_the_swap(l
         )
         return bool(len(swaps)) and int(swaps.tick.min()) < -300  # 0.95 USDC per USDT is about tick -513
 
+    _wait(lambda: time.time() > move.start + 5, "the move to begin")
+    status = requests.get(f"http://127.0.0.1:{live.oracle_port}/status", timeout=10).json()["feeds"]["USDC/USD"]
+    assert status["oracle_frozen_until"] == datetime.fromtimestamp(move.end, UTC).isoformat()
     _wait(swap_stored, "the pool's move to reach the raw table")
     moved = [p["pool_moves"] for p in _event_payloads(live) if USDC_USDT in p.get("pool_moves", {})]
     assert moved and moved[0][USDC_USDT][1] < -200, moved  # the move itself started a run
-    status = requests.get(f"http://127.0.0.1:{live.oracle_port}/status", timeout=10).json()["feeds"]["USDC/USD"]
-    assert status["oracle_frozen_until"] == datetime.fromtimestamp(move.end, UTC).isoformat()
     assert _usdc_price(live) == price_before  # the oracle said nothing
