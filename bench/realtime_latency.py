@@ -9,14 +9,18 @@ Two phases, one after the other:
 * calm: the market stays on peg; small moves (within the warning band, so nobody is paged) make the
   oracle publish deviation rounds every couple of minutes, on top of its heartbeat rounds;
 * depeg: a live depeg of `--pair` to 0.97 and back, ramped so the oracle publishes about a round a
-  minute; the status changes (healthy -> warning -> critical and back) are paged.
+  minute; the status changes (healthy -> warning -> critical and back) are paged;
+* market: `--pair`'s market to 0.97 and back with its oracle frozen (`--oracle-frozen`): only the
+  pools move. Per Swap of the stablecoin pools, the time from its block until the raw table
+  MARKET_POOL_SWAPS holds it; the swaps that moved their pool by the trigger's step (25 bps) are the
+  ones that start a run, the others ride along with the next one.
 
 Then it prints p50/p95 per phase (goal: p95 <= 120 s; the monitors people use take 5-15 minutes), the
 near-real-time DAG's runs in the window (how many, how long, how long its ingest and alert tasks
 took), and the warehouse statements one run issues (measured in this process on a scratch schema).
 
 Run on the demo stack (`make demo`, which starts the oracle, the inbox and the near-real-time DAG):
-`.venv/bin/python bench/realtime_latency.py [--calm-minutes 10] [--depeg-minutes 30]`.
+`.venv/bin/python bench/realtime_latency.py [--calm-minutes 10] [--depeg-minutes 30] [--market-minutes 10]`.
 
 `--smoke` (what the test suite runs, to see that it still runs) is `--warehouse-only`: only the
 warehouse statements of one run, on a scratch schema with an inbox of its own, which need the local
@@ -138,6 +142,51 @@ def dag_runs(since: datetime) -> None:
         print(f"  task {task:12} {percentiles(values)}")
 
 
+@dataclass
+class SwapSeen:
+    """One Swap of a watched pool: its block's time, how far it moved the pool, when the raw table held it."""
+
+    on_chain: datetime
+    ticks_moved: int
+    stored: datetime | None = None
+
+
+def watch_swaps(seconds: float, since_block: int, swaps: dict[tuple[int, int], SwapSeen]) -> None:
+    """Poll the chain's Swap logs of the stablecoin pools and the raw table every second for `seconds`."""
+    import snowflake.connector
+
+    from chainlink_feeds.registry import load_market, load_registry
+    from devstack.chain.rpc import Rpc
+    from devstack.services import emulator
+    from market_pools.abi import SWAP_TOPIC, decode_swap
+    from peg_monitor import settings
+
+    stables = {f.symbol for f in load_registry()}
+    pools = [p.address for p in load_market().pools_on("ethereum") if {p.token0.symbol, p.token1.symbol} <= stables]
+    rpc, last_tick = Rpc(), {}
+    deadline = time.monotonic() + seconds
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
+        while time.monotonic() < deadline:
+            logs = rpc.call("eth_getLogs", {"fromBlock": hex(since_block), "toBlock": "latest", "address": pools,
+                                            "topics": [SWAP_TOPIC]})  # fmt: skip
+            for log in logs:
+                key = (int(log["blockNumber"], 16), int(log["logIndex"], 16))
+                if key not in swaps:
+                    tick = decode_swap(log["data"])[4]
+                    block = rpc.call("eth_getBlockByNumber", log["blockNumber"], False)
+                    at = datetime.fromtimestamp(int(block["timestamp"], 16), UTC)
+                    swaps[key] = SwapSeen(at, abs(tick - last_tick.get(log["address"].lower(), tick)))
+                    last_tick[log["address"].lower()] = tick
+            cur.execute(f"select block_number, log_index from {settings.raw_schema()}.MARKET_POOL_SWAPS "
+                        f"where block_number >= {since_block}")  # fmt: skip
+            now = datetime.now(UTC)
+            for block, index in cur.fetchall():
+                seen = swaps.get((int(block), int(index)))
+                if seen and seen.stored is None:
+                    seen.stored = now
+            time.sleep(1)
+
+
 def calm_moves(pair: str, minutes: float) -> None:
     """Small moves well inside the warning band (the walk's own noise comes on top), one every two
     minutes: deviation rounds (0.25 % apart), no alert."""
@@ -150,6 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calm-minutes", type=float, default=10)
     parser.add_argument("--depeg-minutes", type=float, default=30)
+    parser.add_argument("--market-minutes", type=float, default=10)
     parser.add_argument("--pair", default="USDC/USD", help="the feed to depeg")
     parser.add_argument("--calm-pair", default="USDT/USD", help="the feed moved within the warning band")
     parser.add_argument("--warehouse-only", action="store_true", help="only count one run's warehouse statements")
@@ -171,6 +221,16 @@ def main() -> None:
     print(f"depeg phase: {args.depeg_minutes:.0f} min, {args.pair} to 0.97 (ramp {ramp:.0f} min each way)", flush=True)
     oracle.move(args.pair, "0.97", minutes=args.depeg_minutes, ramp_minutes=ramp)  # the ramps are in the minutes
     watch(args.depeg_minutes * 60 + 120, "depeg", rounds)  # two minutes more for the last round to land
+    swaps: dict[tuple[int, int], SwapSeen] = {}
+    if args.market_minutes:
+        from devstack.chain.rpc import Rpc
+
+        ramp = min(3.0, args.market_minutes / 3)
+        print(f"market phase: {args.market_minutes:.0f} min, {args.pair}'s market to 0.97 with its oracle frozen "
+              f"(ramp {ramp:.0f} min each way)", flush=True)  # fmt: skip
+        head = int(Rpc().call("eth_blockNumber"), 16)
+        oracle.move(args.pair, "0.97", minutes=args.market_minutes, ramp_minutes=ramp, oracle_frozen=True)
+        watch_swaps(args.market_minutes * 60 + 120, head + 1, swaps)
 
     print(f"\nrealtime latency on the live demo stack ({datetime.now(UTC) - start} of watching)")
     for phase in ("calm", "depeg"):
@@ -181,6 +241,12 @@ def main() -> None:
     calm_alerts = len(alert_latencies(start)) - len(alert_latencies(depeg_start))
     print(f"  calm  alerts received: {calm_alerts} (moves stay inside the warning band: expected 0)")
     print(f"  depeg round -> alert           {percentiles(alert_latencies(depeg_start))}")
+    if args.market_minutes:
+        stepped = [s for s in swaps.values() if s.ticks_moved >= 25]
+        for label, measured in (("swaps of a step", stepped), ("every swap", list(swaps.values()))):
+            latencies = [(s.stored - s.on_chain).total_seconds() for s in measured if s.stored]
+            missing = sum(s.stored is None for s in measured)
+            print(f"  market {label:15} swap block -> raw table {percentiles(latencies)}  (not stored yet: {missing})")
     print("\nnear-real-time DAG in the window:")
     dag_runs(start - timedelta(seconds=5))
     warehouse_work()
