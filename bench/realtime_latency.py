@@ -217,10 +217,13 @@ def main() -> None:
     mover.start()
     watch(args.calm_minutes * 60, "calm", rounds)
     depeg_start = datetime.now(UTC)
-    ramp = min(12.0, args.depeg_minutes / 3)
-    print(f"depeg phase: {args.depeg_minutes:.0f} min, {args.pair} to 0.97 (ramp {ramp:.0f} min each way)", flush=True)
-    oracle.move(args.pair, "0.97", minutes=args.depeg_minutes, ramp_minutes=ramp)  # the ramps are in the minutes
-    watch(args.depeg_minutes * 60 + 120, "depeg", rounds)  # two minutes more for the last round to land
+    if args.depeg_minutes:
+        ramp = min(12.0, args.depeg_minutes / 3)
+        print(
+            f"depeg phase: {args.depeg_minutes:.0f} min, {args.pair} to 0.97 (ramp {ramp:.0f} min each way)", flush=True
+        )
+        oracle.move(args.pair, "0.97", minutes=args.depeg_minutes, ramp_minutes=ramp)  # the ramps are in the minutes
+        watch(args.depeg_minutes * 60 + 120, "depeg", rounds)  # two minutes more for the last round to land
     swaps: dict[tuple[int, int], SwapSeen] = {}
     if args.market_minutes:
         from devstack.chain.rpc import Rpc
