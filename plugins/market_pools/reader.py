@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from chainlink_feeds.errors import HistoricalStateUnavailableError
 from chainlink_feeds.registry import to_checksum_address
 from market_pools import abi, pricing
 from market_pools.blocks import blocks_at
@@ -101,7 +102,13 @@ class PoolReader:
         before, last = blocks[times[-2]], blocks[times[-1]]
         first = 0 if before is None else before + 1
         taken = [(m, blocks[int(m.timestamp())]) for m in marks]
-        readings = self._readings([(m, b) for m, b in taken if b is not None])
+        try:
+            readings = self._readings([(m, b) for m, b in taken if b is not None])
+        except HistoricalStateUnavailableError as exc:
+            raise HistoricalStateUnavailableError(
+                f"the node cannot read the pools' state at past blocks ({exc}): readings of "
+                f"[{start.isoformat()}, {end.isoformat()}) need an archive node behind the chain's connection"
+            ) from exc
         swaps = self._swaps(first, last) if last is not None and last >= first else []
         return PoolWindow(
             start,

@@ -79,3 +79,24 @@ def test_swaps_are_the_price_path_between_readings(days) -> None:
         changes = [h for h in hours if recorded[h][0] != recorded[h - timedelta(hours=1)][0]]
         assert [s.swapped_at for s in window.swaps] == changes
         assert all(recorded[s.swapped_at][0] == s.tick for s in window.swaps)
+
+
+def test_a_node_without_history_fails_naming_the_archive_node_and_stores_nothing(snowflake_schema, monkeypatch) -> None:
+    """The same recording on a node that keeps only the latest state (a full, non-archive node)."""
+    from chainlink_feeds.errors import HistoricalStateUnavailableError
+    from market_pools.operators import MarketPoolOperator
+    from tests.support.pipeline import query
+
+    day = datetime(2022, 5, 11, tzinfo=UTC)
+    with scratch_chain(port=free_port(), prune_history=True) as rpc:
+        recorded_pool.replay(rpc, {}, start=day - timedelta(hours=1), end=day + 2 * DAY)
+        hook_on(rpc, monkeypatch)
+        market = MarketPoolOperator(
+            task_id="market_ethereum", window_start=day.isoformat(), window_end=(day + DAY).isoformat(),
+            chainlink_conn_id="chainlink_scratch", raw_schema=snowflake_schema,
+            pool_addresses=[recorded_pool.POOL.address],
+        )  # fmt: skip
+        with pytest.raises(HistoricalStateUnavailableError, match=r"past blocks .* need an archive node"):
+            market.execute({"run_id": "pruned"})
+    assert query(f"select * from {snowflake_schema}.MARKET_POOL_READINGS").empty
+    assert query(f"select * from {snowflake_schema}.MARKET_LOAD_WINDOWS").empty
