@@ -155,18 +155,20 @@ def watch_swaps(seconds: float, since_block: int, swaps: dict[tuple[int, int], S
     """Poll the chain's Swap logs of the stablecoin pools and the raw table every second for `seconds`."""
     import snowflake.connector
 
-    from chainlink_feeds.registry import load_market, load_registry
+    from chainlink_feeds.registry import load_market
     from devstack.chain.rpc import Rpc
     from devstack.services import emulator
     from market_pools.abi import SWAP_TOPIC, decode_swap
     from peg_monitor import settings
 
-    stables = {f.symbol for f in load_registry()}
-    pools = [p.address for p in load_market().pools_on("ethereum") if {p.token0.symbol, p.token1.symbol} <= stables]
+    pools = [p.address for p in load_market().stable_pools("ethereum")]
     rpc, last_tick = Rpc(), {}
     deadline = time.monotonic() + seconds
     with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         while time.monotonic() < deadline:
+            if int(rpc.call("eth_blockNumber"), 16) < since_block:  # nothing mined since the move yet
+                time.sleep(1)
+                continue
             logs = rpc.call("eth_getLogs", {"fromBlock": hex(since_block), "toBlock": "latest", "address": pools,
                                             "topics": [SWAP_TOPIC]})  # fmt: skip
             for log in logs:

@@ -65,7 +65,7 @@ MARKET = load_market()
 MARKET_CHAINS = sorted({pool.chain for pool in MARKET.pools})
 # The Chainlink references a market source prices its pool's other token with (ETH/USD for WETH):
 # loaded like the feeds, for dbt's USD prices; no peg, no alerts.
-REFERENCES = [r for r in MARKET.references if any(s.reference == r.pair and s.chain == r.chain for s in MARKET.sources)]
+REFERENCES = MARKET.references_in_use()
 DBT = DbtSettings()
 # The raw table, named as Cosmos names the marts, in the schema dbt reads it from (see lineage.py).
 RAW_ROUNDS = raw_rounds_asset(DBT.raw_schema)

@@ -48,15 +48,9 @@ POOL_STEP_BPS = float(os.environ.get("PEG_REALTIME_POOL_STEP_BPS", "25"))
 
 FEEDS = load_registry()
 MARKET = load_market()
-STABLES = {f.symbol for f in FEEDS}
 # The references the pools are priced through, loaded beside the feeds (as in the daily DAG).
-REFERENCES = [r for r in MARKET.references if any(s.reference == r.pair and s.chain == r.chain for s in MARKET.sources)]
+REFERENCES = MARKET.references_in_use()
 RAW_ROUNDS = raw_rounds_asset(settings.raw_schema())
-
-
-def watched_pools(chain: str) -> list[str]:
-    """The chain's pools between two stablecoins: their price is a peg's market (a WETH pool's is ETH's)."""
-    return [p.address for p in MARKET.pools_on(chain) if {p.token0.symbol, p.token1.symbol} <= STABLES]
 
 
 # One watched asset per chain: a new round on any of its proxies, or a pool move, is an event.
@@ -70,7 +64,7 @@ NEW_ROUNDS = [
                 trigger=PoolMoveTrigger(
                     chainlink_conn_id=f"chainlink_{chain}",
                     proxies=[f.proxy for f in FEEDS if f.chain == chain],
-                    pools=watched_pools(chain),
+                    pools=[p.address for p in MARKET.stable_pools(chain)],
                     step_bps=POOL_STEP_BPS,
                     poll_interval=POLL_SECONDS,
                     stale_after={

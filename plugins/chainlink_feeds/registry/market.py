@@ -90,6 +90,17 @@ class Market:
     def pools_on(self, chain: str) -> tuple[Pool, ...]:
         return tuple(p for p in self.pools if p.chain == chain)
 
+    def stable_pools(self, chain: str) -> tuple[Pool, ...]:
+        """The chain's pools between two peg-feed tokens: their price is one peg against another
+        (a WETH pool's moves with ETH). What the near-real-time watch polls."""
+        stables = {f.symbol for f in self.feeds if f.chain == chain}
+        return tuple(p for p in self.pools_on(chain) if {p.token0.symbol, p.token1.symbol} <= stables)
+
+    def references_in_use(self) -> tuple[Reference, ...]:
+        """The references some source prices its pool's other token with: what the DAGs load beside the feeds."""
+        used = {(s.chain, s.reference) for s in self.sources}
+        return tuple(r for r in self.references if (r.chain, r.pair) in used)
+
     def pool(self, chain: str, address: str) -> Pool:
         for pool in self.pools:
             if pool.chain == chain and pool.address.lower() == address.lower():

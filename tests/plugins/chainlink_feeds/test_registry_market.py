@@ -133,6 +133,9 @@ def test_project_market_prices_each_feed_through_its_pools() -> None:
         3600,
     )
     assert str(eth.deviation_threshold_pct) == "0.5" and eth.heartbeat_limit_seconds == 3600 + 900
+    assert market.references_in_use() == (eth,)  # what the DAGs load beside the feeds
+    # what the near-real-time watch polls: the pools between two stablecoins, not the WETH ones
+    assert [p.address for p in market.stable_pools("ethereum")] == [USDC_USDT, DAI_USDC]
 
 
 def test_load_registry_still_gives_the_peg_feeds_only() -> None:
