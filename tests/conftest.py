@@ -37,24 +37,24 @@ from tests.support.locks import stack_lock
 
 # `make test` runs two xdist workers, each test file one unit on one worker so its module fixtures
 # are built once; files that share something are one unit, run on one worker one after the other:
-# the e2e pipeline's dashboard (one port) and the image's dbt virtualenv (built once), the session's
-# 21-day marts (built once, not per worker), and the benchmarks (each checks that no scratch schema of
-# any bench is left behind).
+# the session's 21-day marts (built once, not per worker), and the Airflow clusters. Every test that
+# runs Airflow's processes (the e2e pipeline, its dashboard and the image's dbt virtualenv, the
+# near-real-time e2e, the benchmarks' smoke runs) is in one unit: two clusters at once on 2 cores
+# slowed each 2.5-fold (six processes each polling), past the fixtures' timeouts; one after the
+# other, with the light units on the other worker, each runs about as fast as alone.
 SHARED_GROUPS = {
-    "tests/e2e/test_daily_run.py": "e2e-pipeline",
-    "tests/e2e/test_backfill.py": "e2e-pipeline",
-    "tests/deploy/test_astro_image.py": "e2e-pipeline",
+    "tests/e2e/": "clusters",
+    "tests/deploy/test_astro_image.py": "clusters",
+    "tests/bench/": "clusters",
     "tests/streamlit_app/": "marts",
     "tests/plugins/peg_monitor/test_sensors.py": "marts",
-    "tests/bench/": "bench",
 }
 # The longest units start first, so neither worker is left with a long one at the end.
 LONGEST_FIRST = [
-    "e2e-pipeline",
-    "bench",
-    "tests/e2e/test_realtime.py",
+    "clusters",
     "tests/plugins/chainlink_feeds/test_recorded_mainnet.py",
     "marts",
+    "tests/dbt/test_recorded_marts.py",
 ]
 
 
