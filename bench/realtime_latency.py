@@ -162,7 +162,8 @@ def watch_swaps(seconds: float, since_block: int, swaps: dict[tuple[int, int], S
     from peg_monitor import settings
 
     pools = [p.address for p in load_market().stable_pools("ethereum")]
-    rpc, last_tick = Rpc(), {}
+    rpc, last_tick, caught_up = Rpc(), {}, set()
+    started = datetime.now(UTC) - timedelta(seconds=5)
     deadline = time.monotonic() + seconds
     with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         while time.monotonic() < deadline:
@@ -173,12 +174,16 @@ def watch_swaps(seconds: float, since_block: int, swaps: dict[tuple[int, int], S
                                             "topics": [SWAP_TOPIC]})  # fmt: skip
             for log in logs:
                 key = (int(log["blockNumber"], 16), int(log["logIndex"], 16))
-                if key not in swaps:
+                if key not in swaps and key not in caught_up:
                     tick = decode_swap(log["data"])[4]
                     block = rpc.call("eth_getBlockByNumber", log["blockNumber"], False)
                     at = datetime.fromtimestamp(int(block["timestamp"], 16), UTC)
-                    swaps[key] = SwapSeen(at, abs(tick - last_tick.get(log["address"].lower(), tick)))
+                    moved = abs(tick - last_tick.get(log["address"].lower(), tick))
                     last_tick[log["address"].lower()] = tick
+                    if at < started:  # the oracle catching up on past market steps: not a live swap
+                        caught_up.add(key)
+                        continue
+                    swaps[key] = SwapSeen(at, moved)
             cur.execute(f"select block_number, log_index from {settings.raw_schema()}.MARKET_POOL_SWAPS "
                         f"where block_number >= {since_block}")  # fmt: skip
             now = datetime.now(UTC)
