@@ -84,26 +84,18 @@ RAW_ROUNDS = raw_rounds_asset(DBT.raw_schema)
     on_failure_callback=notify_pipeline_failure,
 )
 def stablecoin_peg_daily() -> None:
-    ingest = [
-        ChainlinkFeedOperator(
-            task_id=f"ingest_{feed.task_id}",
-            feed_pair=feed.pair,
-            chain=feed.chain,
+    # One ingest per feed and per reference (the references' rounds price the pools; nobody is paged on them).
+    loads = {
+        oracle.task_id: ChainlinkFeedOperator(
+            task_id=f"ingest_{oracle.task_id}",
+            feed_pair=oracle.pair,
+            chain=oracle.chain,
             pool=RPC_POOL,
             outlets=[RAW_ROUNDS],
         )
-        for feed in FEEDS
-    ]
-    references = [
-        ChainlinkFeedOperator(
-            task_id=f"ingest_{reference.task_id}",
-            feed_pair=reference.pair,
-            chain=reference.chain,
-            pool=RPC_POOL,
-            outlets=[RAW_ROUNDS],
-        )
-        for reference in REFERENCES
-    ]
+        for oracle in (*FEEDS, *REFERENCES)
+    }
+    ingest = [loads[feed.task_id] for feed in FEEDS]
     # The market beside the oracle: one task per chain reads every registry pool of that chain.
     market = [MarketPoolOperator(task_id=f"market_{chain}", chain=chain, pool=RPC_POOL) for chain in MARKET_CHAINS]
     transform = DbtTaskGroup(
@@ -118,7 +110,7 @@ def stablecoin_peg_daily() -> None:
     )
     gate = MartsFreshnessSensor(task_id="marts_freshness_gate", pool=WAREHOUSE_POOL)
     refresh_check = DashboardFreshnessSensor(task_id="dashboard_refresh_check")
-    [*ingest, *references, *market] >> transform >> gate >> refresh_check
+    [*loads.values(), *market] >> transform >> gate >> refresh_check
     # Alerts read the raw tables, not the marts: they need not wait for dbt, nor does a dbt failure
     # hold them; one feed's failed ingest does not hold the others' alerts either (all_done).
     ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")

@@ -93,47 +93,35 @@ NEW_ROUNDS = [
     doc_md=__doc__,
 )
 def stablecoin_peg_realtime() -> None:
-    ingest = [
-        ChainlinkFeedOperator(
-            task_id=f"ingest_{feed.task_id}",
-            feed_pair=feed.pair,
-            chain=feed.chain,
+    # Per feed and reference, the rounds from the last one stored; per chain, the pools since their last load.
+    loads = {
+        oracle.task_id: ChainlinkFeedOperator(
+            task_id=f"ingest_{oracle.task_id}",
+            feed_pair=oracle.pair,
+            chain=oracle.chain,
             window_start=None,  # resume from the last round stored
             window_end="{{ dag_run.run_after }}",
             pool=RPC_POOL,
             outlets=[RAW_ROUNDS],
         )
-        for feed in FEEDS
-    ]
+        for oracle in (*FEEDS, *REFERENCES)
+    }
+    ingest = [loads[feed.task_id] for feed in FEEDS]
     market = [
-        *(
-            ChainlinkFeedOperator(
-                task_id=f"ingest_{reference.task_id}",
-                feed_pair=reference.pair,
-                chain=reference.chain,
-                window_start=None,
-                window_end="{{ dag_run.run_after }}",
-                pool=RPC_POOL,
-                outlets=[RAW_ROUNDS],
-            )
-            for reference in REFERENCES
-        ),
-        *(
-            MarketPoolOperator(
-                task_id=f"market_{chain}",
-                chain=chain,
-                window_start=None,  # resume from the pools' last loaded window
-                window_end="{{ dag_run.run_after }}",
-                pool=RPC_POOL,
-            )
-            for chain in sorted({p.chain for p in MARKET.pools})
-        ),
+        MarketPoolOperator(
+            task_id=f"market_{chain}",
+            chain=chain,
+            window_start=None,  # resume from the pools' last loaded window
+            window_end="{{ dag_run.run_after }}",
+            pool=RPC_POOL,
+        )
+        for chain in sorted({p.chain for p in MARKET.pools})
     ]
     # all_done: one feed's failed ingest does not hold the other feeds' alerts.
     ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")
     # A leaf that needs every load: a failed one fails the run, so on_failure_callback pages for it
     # (peg_alerts, all_done, would end the run green).
-    [*ingest, *market] >> EmptyOperator(task_id="all_feeds_loaded")
+    [*loads.values(), *market] >> EmptyOperator(task_id="all_feeds_loaded")
 
 
 stablecoin_peg_realtime()
