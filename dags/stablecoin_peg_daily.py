@@ -17,7 +17,11 @@ on that chain for the day (hour readings and every Swap, `plugins/market_pools`)
 `MARKET_*` raw tables through the same connections, and an `ingest_<reference>` task loads each
 Chainlink reference a pool is priced through (ETH/USD for the WETH pools: no peg, no alerts).
 
-Then Cosmos renders the dbt project (`include/dbt`) as one task per model, each followed by its
+Then `marts_due` lets the run build the marts, unless it is a backfill run whose marts another
+run of the same backfill builds after every load: a backfill builds them once, not once per day
+(the skipped runs show dbt, the gate and the dashboard check as skipped, and are green).
+
+Cosmos renders the dbt project (`include/dbt`) as one task per model, each followed by its
 tests: staging views, the served-interval and market-price views (intermediate), then the marts (peg health, hourly
 z-scores, depeg events, daily summary, feed staleness) in the `ANALYTICS_*` schemas.
 
@@ -54,6 +58,7 @@ from peg_alerts.operators import PegAlertOperator
 from peg_monitor import settings
 from peg_monitor.dbt_project import DbtSettings
 from peg_monitor.lineage import raw_rounds_asset
+from peg_monitor.marts_due import MartsDueOperator
 from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
 
 RPC_POOL = settings.rpc_pool().name
@@ -108,9 +113,11 @@ def stablecoin_peg_daily() -> None:
         },
         **DBT.cosmos_kwargs(),
     )
+    # A backfill builds the marts (over the whole history) once, in the run whose loads finish last.
+    marts_due = MartsDueOperator(task_id="marts_due", load_task_ids=[t.task_id for t in (*loads.values(), *market)])
     gate = MartsFreshnessSensor(task_id="marts_freshness_gate", pool=WAREHOUSE_POOL)
     refresh_check = DashboardFreshnessSensor(task_id="dashboard_refresh_check")
-    [*loads.values(), *market] >> transform >> gate >> refresh_check
+    [*loads.values(), *market] >> marts_due >> transform >> gate >> refresh_check
     # Alerts read the raw tables, not the marts: they need not wait for dbt, nor does a dbt failure
     # hold them; one feed's failed ingest does not hold the others' alerts either (all_done).
     ingest >> PegAlertOperator(task_id="peg_alerts", pool=WAREHOUSE_POOL, trigger_rule="all_done")

@@ -23,7 +23,10 @@ threshold, or 1 to 300 s after the heartbeat expired (on mainnet, 24 h heartbeat
 * USDT's oracle misses its heartbeat for about a day and a half (the feed goes stale).
 
 The registry's references (ETH/USD, which prices the WETH pools) get the same two phases and the
-same publishing rule over a market of their own: a geometric random walk (REFERENCE_WALKS).
+same publishing rule over a market of their own: a geometric random walk (REFERENCE_WALKS), for
+the last REFERENCE_DAYS only. They price the pools, which trade for the last 30 days
+(`pools.POOL_DAYS`); a 200-day ETH/USD (6,270 rounds, a 0.5 % rule on a 0.6 %/h walk) was half of
+the whole history's rounds and of the stack's replay.
 
 What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
 registry and the history's end date, so the same rounds can be replayed onto a node and printed as
@@ -56,6 +59,7 @@ PHASE_CHANGES = {
     "USDC/USD": timedelta(days=13, hours=-13, minutes=-40),  # 13:40 UTC
     "USDT/USD": timedelta(days=120, hours=-10, minutes=-25),  # 10:25 UTC
     "DAI/USD": timedelta(days=170, hours=-15, minutes=-20),  # 15:20 UTC
+    "ETH/USD": timedelta(days=20, hours=-9, minutes=-5),  # 09:05 UTC, inside its REFERENCE_DAYS
 }
 DEFAULT_PHASE_CHANGE = timedelta(days=60, hours=-12)  # noon, for feeds added to the registry later
 PHASE_CHANGE_AT = PHASE_CHANGES[PHASE_CHANGE_PAIR]
@@ -71,6 +75,7 @@ WALK_SPREADS = {
     "ETH/USD": 0.004,
 }  # ETH/USD: its live walk (history: REFERENCE_WALKS)
 REFERENCE_WALKS = {"ETH/USD": (3_000.0, 0.006)}  # a reference's opening level (USD) and hourly volatility
+REFERENCE_DAYS = 32  # the pools' 30 days, and the rounds served before their first hour
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
 
@@ -221,9 +226,9 @@ def _reference_path(reference: Reference, scenario: Scenario) -> list[tuple[int,
     level, hourly_vol = REFERENCE_WALKS[reference.pair]
     rng = _rng(scenario, reference.pair)
     sigma = hourly_vol * math.sqrt(TICK_SECONDS / 3600)
-    start, end = int(scenario.start.timestamp()), int(scenario.end.timestamp())
+    end = int(scenario.end.timestamp())
     path = []
-    for t in range(start, end, TICK_SECONDS):
+    for t in range(end - REFERENCE_DAYS * 86400, end, TICK_SECONDS):
         path.append((t, level))
         level *= math.exp(rng.gauss(0, sigma))
     return path

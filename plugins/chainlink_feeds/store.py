@@ -97,6 +97,8 @@ def feed_row(at: Loaded) -> tuple:
         decimals=feed.decimals, heartbeat_seconds=feed.heartbeat_seconds,
         heartbeat_grace_seconds=feed.heartbeat_grace_seconds, warning_bps=feed.warning_bps,
         critical_bps=feed.critical_bps, hysteresis_bps=feed.hysteresis_bps,
+        divergence_margin_bps=feed.divergence_margin_bps, market_max_age_minutes=feed.market_max_age_minutes,
+        thin_quote_slippage_bps=feed.thin_quote_slippage_bps, silent_oracle_minutes=feed.silent_oracle_minutes,
         deviation_threshold_pct=str(feed.deviation_threshold_pct), peg_usd=str(feed.peg_usd),
     )  # fmt: skip
 

@@ -68,12 +68,17 @@ CHAINLINK_FEEDS = TableSpec(
         Column("heartbeat_grace_seconds", "number(12,0)", added="0"),
         Column("warning_bps", "number(6,0)", added="50"), Column("critical_bps", "number(6,0)", added="100"),
         Column("hysteresis_bps", "number(6,0)", added="0"),
+        Column("divergence_margin_bps", "number(6,0)", added="25"),
+        Column("market_max_age_minutes", "number(6,0)", added="90"),
+        Column("thin_quote_slippage_bps", "number(6,0)", added="1000"),
+        Column("silent_oracle_minutes", "number(6,0)", added="15"),
         Column("deviation_threshold_pct", "number(10,6)"), Column("peg_usd", "number(38,18)"), *_LOADED,
     ),
     key=("chain", "proxy_address"),
     compare=(
         "feed_pair", "symbol", "description", "decimals", "heartbeat_seconds", "heartbeat_grace_seconds",
-        "warning_bps", "critical_bps", "hysteresis_bps", "deviation_threshold_pct", "peg_usd",
+        "warning_bps", "critical_bps", "hysteresis_bps", "divergence_margin_bps", "market_max_age_minutes",
+        "thin_quote_slippage_bps", "silent_oracle_minutes", "deviation_threshold_pct", "peg_usd",
     ),
 )  # fmt: skip
 

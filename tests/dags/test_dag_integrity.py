@@ -81,8 +81,10 @@ def test_dbt_models_are_tasks_that_run_their_tests_after_the_ingest(dagbag) -> N
     build_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
     assert build_tasks == {f"dbt.{model}_model_build" for model in models}  # dbt build: the model, then its tests
     loads = {t for t in dag.task_ids if t.startswith(("ingest_", "market_"))}
+    assert dag.get_task("marts_due").upstream_task_ids == loads
+    assert set(dag.get_task("marts_due").load_task_ids) == loads
     for model in ("stg_chainlink__rounds", "stg_chainlink__feeds", "stg_chainlink__load_windows"):
-        assert dag.get_task(f"dbt.{model}_model_build").upstream_task_ids == loads
+        assert dag.get_task(f"dbt.{model}_model_build").upstream_task_ids == {"marts_due"}
     assert dag.get_task("dbt.stablecoin_peg_health_model_build").upstream_task_ids == {
         "dbt.stg_chainlink__rounds_model_build",
         "dbt.stg_chainlink__feeds_model_build",
@@ -100,7 +102,7 @@ def test_daily_dag_reads_each_chains_pools_in_one_task_before_dbt(dagbag) -> Non
     market = {t.task_id: t for t in dag.tasks if t.task_id.startswith("market_")}
     assert set(market) == {f"market_{p.chain}" for p in load_market().pools} == {"market_ethereum"}
     for task in market.values():
-        assert task.pool == "chainlink_rpc" and all(t.startswith("dbt.") for t in task.downstream_task_ids)
+        assert task.pool == "chainlink_rpc" and task.downstream_task_ids == {"marts_due"}
 
 
 def test_ingest_tasks_declare_the_raw_table_asset(dagbag) -> None:

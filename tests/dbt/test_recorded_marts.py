@@ -201,10 +201,12 @@ def test_heartbeat_misses_are_only_the_real_gaps(built) -> None:
     assert pd.Series(rejected.reason).str.startswith(("never served", "timed out")).all()
 
 
-def served_price(pair: str, at: datetime) -> tuple[int, Decimal]:
-    """The round the proxy served at `at` (the last served_from at or before it), from the CSV."""
+def served_price(pair: str, at: datetime, frozen: tuple[datetime, datetime] | None = None) -> tuple[int, Decimal]:
+    """The round the proxy served at `at` (the last served_from at or before it), from the CSV; with
+    `frozen` = (from, until), as if the oracle had published nothing in between."""
     served = expected(pair, SWITCH_AT[pair]).served
-    round_, _ = [(r, f) for r, f in served if f <= at.timestamp()][-1]
+    cut = (frozen[0].timestamp(), frozen[1].timestamp()) if frozen else (0, 0)
+    round_, _ = [(r, f) for r, f in served if f <= at.timestamp() and not cut[0] <= f < cut[1]][-1]
     return round_.round_id, price(round_)
 
 
@@ -261,3 +263,132 @@ def test_the_wobble_shows_in_usdts_market_price_while_the_oracle_is_one_witness(
     assert rows.quote_slippage_bps.iloc[0] < 20 and eleven.quote_slippage_bps > 5000
     by_depth = rows[rows.in_range_liquidity > 0].groupby("in_range_liquidity").quote_slippage_bps.mean()
     assert by_depth.is_monotonic_decreasing and len(by_depth) >= 6, by_depth
+
+
+FEE = Decimal(100) / 1_000_000  # the pool's 0.01 %
+QUOTE = 1_000_000  # whole tokens in the sized quote (MarketPoolOperator's default)
+
+
+def quote_loss_bps(liquidity: int, tick: int, sell: str) -> float:
+    """Selling QUOTE of `sell` into the in-range liquidity at the tick's lower price (Uniswap v3's
+    swap within one range, after the fee), as a loss against the spot price, in bps."""
+    sqrt_p, amount = 1.0001 ** (tick / 2), QUOTE * 10**6 * float(1 - FEE)
+    if sell == "USDT":  # token1 in: sqrt(P) rises by amount / L, token0 out
+        out = liquidity * (1 / sqrt_p - 1 / (sqrt_p + amount / liquidity))
+        spot = 1 / sqrt_p**2
+    else:  # token0 in: 1/sqrt(P) rises by amount / L, token1 out
+        out = liquidity * (sqrt_p - 1 / (1 / sqrt_p + amount / liquidity))
+        spot = sqrt_p**2
+    return (1 - out / (QUOTE * 10**6) / spot) * 10_000
+
+
+def expected_verdicts(pair: str, frozen: tuple[datetime, datetime] | None = None) -> dict[datetime, dict]:
+    """Each pool hour's verdict for `pair`, from the two recordings alone: thin when nothing is in
+    range or selling $1M loses over the registry's floor; else the market price is the tick's band
+    times the other feed's served round, and the oracle diverges when its served round is off that
+    by more than its deviation threshold plus the margin at both ends of the band; silent when
+    divergent since an earlier hour with no round served since the divergence began."""
+    feed = next(f for f in load_registry() if f.pair == pair)
+    token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
+    limit = feed.deviation_threshold_pct * 100 + feed.divergence_margin_bps
+    verdicts, since, served_then = {}, None, None
+    for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
+        thin = h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > feed.thin_quote_slippage_bps
+        round_id, oracle = served_price(pair, h.hour, frozen)
+        verdict = {"thin": thin, "divergent": False, "silent": False, "round": round_id}
+        if not thin:
+            low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
+            if token == "USDT":
+                low, high = 1 / high, 1 / low
+            _, reference = served_price(other, h.hour)
+            ends = [abs(oracle / (band * reference) - 1) * 10_000 for band in (low, high)]
+            assert (min(ends) > limit) == (max(ends) > limit), (pair, h.hour, ends)  # the band decides
+            verdict["divergent"] = min(ends) > limit
+            if not verdict["divergent"]:
+                since = None
+            elif since is None:
+                since, served_then = h.hour, round_id
+            verdict["silent"] = (
+                verdict["divergent"]
+                and round_id == served_then
+                and (h.hour - since).total_seconds() >= 60 * feed.silent_oracle_minutes
+            )
+        verdicts[h.hour] = verdict
+    return verdicts
+
+
+@pytest.mark.parametrize("pair", ["USDC/USD", "USDT/USD"])
+def test_market_vs_oracle_verdicts_equal_the_recordings(built, pair) -> None:
+    """Each pool hour of 2022-05-11..13 (one pool: its median is its price): the thin hours, the
+    divergent hours and the silent-oracle hours equal what the two recordings say."""
+    _, marts, *_ = built
+    assert_verdicts(marts, pair, expected_verdicts(pair))
+
+
+def assert_verdicts(marts: str, pair: str, expect: dict[datetime, dict]) -> None:
+    rows = query(
+        f"select priced_at, is_thin_market, market_price_usd, oracle_round_id, is_divergent, is_silent_oracle, "
+        f"pools_read, pools_used from {marts}.STABLECOIN_MARKET_VS_ORACLE where feed_pair = '{pair}' order by priced_at"
+    )
+    assert len(rows) == len(expect) == 72
+    for row in rows.itertuples():
+        at = row.priced_at.to_pydatetime().replace(tzinfo=UTC)
+        want = expect[at]
+        assert (row.pools_read, row.pools_used) == (1, 0 if want["thin"] else 1), (pair, at)
+        assert (bool(row.is_thin_market), pd.isna(row.market_price_usd)) == (want["thin"], want["thin"]), (pair, at)
+        assert int(row.oracle_round_id) == want["round"], (pair, at)
+        assert (bool(row.is_divergent), bool(row.is_silent_oracle)) == (want["divergent"], want["silent"]), (pair, at)
+
+
+def test_2022_05_12_twelve_thin_hours_and_four_divergent_ones(built) -> None:
+    """What the verdicts come to on USDT's depeg day: the five hours with nothing in range and seven
+    where selling $1M would lose 28-52 % are thin; from 07:00 to 10:00 the oracle (USDT/USD about
+    0.976-0.988) and the market (the pool says USDT about USDC, USDC/USD served about 1.007-1.010)
+    disagree by 170-335 bps while the oracle keeps publishing: divergent, not silent."""
+    _, marts, *_ = built
+    day = query(
+        f"select hour(priced_at) as h, is_thin_market, is_divergent, is_silent_oracle, divergence_bps "
+        f"from {marts}.STABLECOIN_MARKET_VS_ORACLE where feed_pair = 'USDT/USD' and to_date(priced_at) = '2022-05-12'"
+    )
+    assert sorted(day[day.is_thin_market].h) == [2, 3, 4, 5, 6, 11, 12, 13, 15, 18, 19, 22]
+    assert sorted(day[day.is_divergent].h) == [7, 8, 9, 10] and day[day.is_divergent].divergence_bps.lt(-150).all()
+    assert not day.is_silent_oracle.any()
+
+
+# USDT/USD publishes nothing in these hours (a fault injected), then catches up.
+FROZEN = (datetime(2022, 5, 12, 6, tzinfo=UTC), datetime(2022, 5, 12, 12, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+def frozen(built, tmp_path_factory):
+    """The same raw data without USDT/USD's rounds published while FROZEN, as a frozen oracle leaves
+    it (its last round served on), built by dbt into marts of their own."""
+    from warehouse.tables import CHAINLINK_ROUNDS, RAW_TABLES
+
+    raw, *_ = built
+    copy = f"{raw}_FROZEN"
+    create_schema(copy)
+    try:
+        for table in RAW_TABLES:
+            start, end = (f"'{at:%Y-%m-%d %H:%M:%S}'" for at in FROZEN)
+            cut = f" where not (feed_pair = 'USDT/USD' and served_from >= {start} and served_from < {end})"
+            cut = cut if table is CHAINLINK_ROUNDS else ""
+            query(f"create table {copy}.{table.name} as select * from {raw}.{table.name}{cut}")
+        result = dbt_build(copy, f"{copy}_A", tmp_path_factory.mktemp("dbt_frozen"))
+        assert result.returncode == 0, result.stdout[-4000:]
+        yield f"{copy}_A_MARTS"
+    finally:
+        drop_pipeline(copy)
+
+
+def test_a_frozen_oracle_is_silent_while_the_market_moves_away(frozen) -> None:
+    """USDT/USD frozen from 06:00 to 12:00 on its 0.9933 round: from 07:00 the market (the pool says
+    USDT is worth about USDC, USDC/USD served about 1.007-1.010) is over 50 bps away while the oracle
+    publishes nothing, so from 08:00 (divergent 15 minutes or more) the oracle is silent, until the
+    thin hours leave the market without a price; the verdicts equal the recordings' with the same
+    rounds cut."""
+    expect = expected_verdicts("USDT/USD", FROZEN)
+    assert_verdicts(frozen, "USDT/USD", expect)
+    silent = sorted(at for at, v in expect.items() if v["silent"])
+    assert silent == [datetime(2022, 5, 12, hour, tzinfo=UTC) for hour in (8, 9, 10)]
+    assert_verdicts(frozen, "USDC/USD", expected_verdicts("USDC/USD"))  # the other feed is unchanged

@@ -38,6 +38,7 @@ MART_TABLES = {
     "STABLECOIN_DEPEG_EVENTS": "depeg_event_id",
     "STABLECOIN_PEG_DAILY": "chain, proxy_address, day",
     "CHAINLINK_FEED_STALENESS": "chain, proxy_address",
+    "STABLECOIN_MARKET_VS_ORACLE": "chain, proxy_address, priced_at",
 }
 
 

@@ -5,7 +5,8 @@ server and two Celery workers as separate processes.
 One backfill, several things shown on it: every run green on both workers; a worker SIGKILLed while
 an ingest task is mid-read, the run completing through a retry with every round loaded once; the
 dashboard checks deferred to the triggerer and resumed on the other worker once their own stopped;
-the pools bounding concurrency across workers; marts equal to loading the days in order.
+the pools bounding concurrency across workers; the marts built once, by the run whose loads finished
+last, after every load, and equal to loading the days in order.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from devstack.simulation import history
 from peg_monitor import settings
 from tests.e2e.conftest import MART_TABLES, Pipeline
 from tests.e2e.rpc_gate import RpcGate, rpc_gate
-from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, load_days, query
+from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, load_days, load_market_days, query
 
 DAY = timedelta(days=1)
 GATE_PORT = 8109  # in this module's port block
@@ -277,7 +278,7 @@ def test_pools_bound_concurrency_across_both_workers(backfilled: Backfill, pipel
     one of its tasks was ready and waiting and the workers had free slots, so the pool held it back."""
     slots = next(p.slots for p in settings.pools() if p.name == pool)
     capacity = pipeline.cluster.concurrency * len(pipeline.cluster.workers)
-    ran = [t for t in backfilled.tries if t["start_date"] and t["end_date"]]
+    ran = [t for t in backfilled.tries if t["start_date"] and t["end_date"] and t["hostname"]]  # not the skipped
     in_pool = [t for t in ran if t["pool"] == pool]
     assert {t["hostname"] for t in in_pool} == set(pipeline.cluster.workers)
     peak = max(len(running_at(in_pool, t["start_date"])) for t in in_pool)
@@ -295,12 +296,32 @@ def test_pools_bound_concurrency_across_both_workers(backfilled: Backfill, pipel
     assert held_back, f"{pool} never filled up while a task waited for it (peak {peak})"
 
 
+def test_the_marts_are_built_once_after_every_load(backfilled: Backfill) -> None:
+    """One run's `marts_due` let dbt run; the others skipped it, with their dbt tasks, gate and check."""
+    guards = {t["run_id"]: t["state"] for t in task_rows_of(backfilled, "marts_due")}
+    assert sorted(guards.values()) == ["skipped"] * (len(backfilled.days) - 1) + ["success"], guards
+    builder = next(run for run, state in guards.items() if state == "success")
+    latest = [t for t in backfill_tries(backfilled) if t["try_number"] == max_try(backfilled, t)]
+    dbt = [
+        t for t in latest if t["task_id"].startswith("dbt.") or t["task_id"] in ("marts_freshness_gate", REFRESH_CHECK)
+    ]
+    assert {t["state"] for t in dbt if t["run_id"] != builder} == {"skipped"}
+    assert {t["state"] for t in dbt if t["run_id"] == builder} == {"success"}
+    loads_end = max(t["end_date"] for t in latest if t["task_id"].startswith(("ingest_", "market_")))
+    assert min(t["start_date"] for t in dbt if t["run_id"] == builder) > loads_end
+
+
+def max_try(done: Backfill, task: dict) -> int:
+    return max(t["try_number"] for t in done.tries if (t["run_id"], t["task_id"]) == (task["run_id"], task["task_id"]))
+
+
 def test_marts_equal_a_load_in_order(backfilled: Backfill, pipeline: Pipeline, feeds, tmp_path) -> None:
     days = backfilled.days
     in_order = f"ORD_{uuid.uuid4().hex[:8].upper()}"
     create_schema(in_order)
     try:
         load_days(in_order, feeds, days)
+        load_market_days(in_order, days)
         assert dbt_build(in_order, f"{in_order}_A", tmp_path).returncode == 0
         window = f"between '{days[0].date()}' and '{days[-1].date()}'"
         for table, key in MART_TABLES.items():

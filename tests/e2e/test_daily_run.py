@@ -42,6 +42,7 @@ def test_daily_run_succeeds_with_every_task(first_run) -> None:
         "ingest_ethereum_eth_usd",
         "market_ethereum",
         "dbt.stablecoin_peg_zscore_model_build",
+        "dbt.stablecoin_market_vs_oracle_model_build",
         "marts_freshness_gate",
         "dashboard_refresh_check",
     ):

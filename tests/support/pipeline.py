@@ -51,6 +51,23 @@ def load_days(schema: str, feeds, days: list[datetime]) -> None:
             ).execute({"run_id": "test_load"})  # fmt: skip
 
 
+def load_market_days(schema: str, days: list[datetime]) -> None:
+    """Load the registry's references (ChainlinkFeedOperator) and each chain's pools
+    (MarketPoolOperator) for every day into `schema`, as the daily DAG's other loads do."""
+    from chainlink_feeds.registry import load_market
+    from market_pools.operators import MarketPoolOperator
+
+    market = load_market()
+    for day in days:
+        window = {"window_start": day.isoformat(), "window_end": (day + DAY).isoformat(), "raw_schema": schema}
+        for reference in market.references_in_use():
+            ChainlinkFeedOperator(task_id="load", feed_pair=reference.pair, chain=reference.chain, **window).execute(
+                {"run_id": "test_load"}
+            )
+        for chain in sorted({pool.chain for pool in market.pools}):
+            MarketPoolOperator(task_id="market", chain=chain, **window).execute({"run_id": "test_load"})
+
+
 def dbt_build(raw_schema: str, target_schema: str, work_dir: Path) -> subprocess.CompletedProcess:
     """`dbt build` reading `raw_schema`, writing <target_schema>_STAGING and <target_schema>_MARTS."""
     return subprocess.run(

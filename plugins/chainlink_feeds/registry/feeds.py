@@ -35,12 +35,23 @@ DEFAULT_HEARTBEAT_GRACE_SECONDS = 900
 # Peg status thresholds (basis points of absolute deviation from the peg) and the hysteresis band:
 # a status is entered at its threshold and left only below threshold - band, so a price hovering
 # at a threshold does not flap. The registry's `defaults:` block overrides these, a feed overrides both.
+# The market verdicts (dbt's stablecoin_market_vs_oracle): oracle and market diverge beyond the
+# deviation threshold plus a margin (25 bps, as yearn uses); a pool reading older than 90 minutes
+# (the hourly readings, with room) is not used; a pool is thin when selling the sized quote (about
+# $1M) into it loses over 10 % (on 2022-05-12 the USDC/USDT pool: the five hours with nothing in
+# range and seven losing 28-52 %, while its calm hours lose about 1 bp); divergent 15 minutes with no
+# round published since: a silent oracle.
 DEFAULT_THRESHOLDS: dict[str, int] = {
     "warning_bps": 50,
     "critical_bps": 100,
     "hysteresis_bps": 10,
     "heartbeat_grace_seconds": DEFAULT_HEARTBEAT_GRACE_SECONDS,
+    "divergence_margin_bps": 25,
+    "market_max_age_minutes": 90,
+    "thin_quote_slippage_bps": 1000,
+    "silent_oracle_minutes": 15,
 }
+_MAY_BE_ZERO = ("heartbeat_grace_seconds", "hysteresis_bps", "divergence_margin_bps")
 _FEED_OPTIONAL = ("description", "phase_activations", *DEFAULT_THRESHOLDS)
 _REFERENCE_OPTIONAL = ("description", "phase_activations", "heartbeat_grace_seconds")
 _PAIR = re.compile(r"^[A-Za-z0-9.]+/[A-Za-z0-9.]+$")
@@ -86,6 +97,10 @@ class Feed(_OnChain):
     warning_bps: int = DEFAULT_THRESHOLDS["warning_bps"]
     critical_bps: int = DEFAULT_THRESHOLDS["critical_bps"]
     hysteresis_bps: int = DEFAULT_THRESHOLDS["hysteresis_bps"]
+    divergence_margin_bps: int = DEFAULT_THRESHOLDS["divergence_margin_bps"]
+    market_max_age_minutes: int = DEFAULT_THRESHOLDS["market_max_age_minutes"]
+    thin_quote_slippage_bps: int = DEFAULT_THRESHOLDS["thin_quote_slippage_bps"]
+    silent_oracle_minutes: int = DEFAULT_THRESHOLDS["silent_oracle_minutes"]
     # phase id -> when the proxy switched to it, pinned by hand for nodes without historical state
     phase_activations: dict[int, datetime] = field(default_factory=dict, hash=False, compare=True)
 
@@ -108,12 +123,12 @@ class Reference(_OnChain):
 
 
 def thresholds(raw: dict[str, Any], defaults: dict[str, int], where: str) -> dict[str, int]:
-    """The threshold fields of `raw` over `defaults`, checked: whole numbers, grace >= 0, the others
-    positive (a band may be 0: no hysteresis), warning < critical, band < warning, and critical - band
-    >= warning (else a price below warning would still be held at critical)."""
+    """The threshold fields of `raw` over `defaults`, checked: whole numbers, grace, band and margin
+    >= 0, the others positive, warning < critical, band < warning, critical - band >= warning (else a
+    price below warning would still be held at critical), and a thin-quote floor below 10000 bps."""
     values = {**defaults, **{k: v for k, v in raw.items() if k in DEFAULT_THRESHOLDS}}
     for name, value in values.items():
-        least = 0 if name in ("heartbeat_grace_seconds", "hysteresis_bps") else 1
+        least = 0 if name in _MAY_BE_ZERO else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise FeedRegistryError(f"{where}: {name} must be a whole number >= {least}, got {value!r}")
     if values["warning_bps"] >= values["critical_bps"]:
@@ -129,6 +144,11 @@ def thresholds(raw: dict[str, Any], defaults: dict[str, int], where: str) -> dic
             f"{where}: critical_bps ({values['critical_bps']}) minus hysteresis_bps ({values['hysteresis_bps']}) "
             f"must be at least warning_bps ({values['warning_bps']}): a price below warning would still be held at "
             "critical; raise critical_bps or narrow the band"
+        )
+    if values["thin_quote_slippage_bps"] >= 10_000:
+        raise FeedRegistryError(
+            f"{where}: thin_quote_slippage_bps must be below 10000 (a quote cannot lose all), "
+            f"got {values['thin_quote_slippage_bps']}"
         )
     return values
 

@@ -195,3 +195,18 @@ def test_history_is_deterministic(feeds) -> None:
 def test_history_end_must_be_a_utc_midnight() -> None:
     with pytest.raises(ValueError, match="UTC midnight"):
         history.Scenario(datetime(2026, 1, 1, 5, tzinfo=UTC))
+
+
+def test_references_serve_before_the_pools_first_hour_with_both_phases(stack) -> None:
+    """A reference is simulated only where it prices the pools: a round is served before their first
+    hour, and its switch, like a feed's, lies inside what is simulated."""
+    from chainlink_feeds.registry import load_market
+    from devstack.simulation import pools
+
+    first_pool_hour = (stack.end - timedelta(days=pools.POOL_DAYS)).timestamp()
+    for reference in load_market().references_in_use():
+        phases = history.phases(reference, stack)
+        served = history.served(phases)
+        assert served[0].served_from < first_pool_hour, reference.pair
+        assert [len(price_rounds(p)) > 10 for p in phases] == [True, True], reference.pair
+        assert stack.phase_change(reference.pair) > stack.end - timedelta(days=history.REFERENCE_DAYS), reference.pair

@@ -131,6 +131,18 @@ def test_thresholds_come_from_defaults_then_the_feed(tmp_path: Path) -> None:
     assert (tight.warning_bps, tight.critical_bps, tight.hysteresis_bps) == (50, 60, 10)
 
 
+def test_market_verdict_settings_come_from_defaults_then_the_feed(tmp_path: Path) -> None:
+    def settings(feed) -> tuple[int, ...]:
+        fields = ("divergence_margin_bps", "market_max_age_minutes", "thin_quote_slippage_bps", "silent_oracle_minutes")
+        return tuple(getattr(feed, name) for name in fields)
+
+    (builtin,) = load_registry(write(tmp_path, GOOD))
+    assert settings(builtin) == (25, 90, 1000, 15)
+    defaults = "defaults:\n  divergence_margin_bps: 0\n  silent_oracle_minutes: 5\n"
+    (own,) = load_registry(write(tmp_path, defaults + GOOD + "    thin_quote_slippage_bps: 300\n"))
+    assert settings(own) == (0, 90, 300, 5)
+
+
 def test_the_project_registry_states_its_defaults() -> None:
     assert {(f.warning_bps, f.critical_bps, f.hysteresis_bps) for f in load_registry(DEFAULT_REGISTRY)} == {
         (50, 100, 10)
@@ -156,6 +168,9 @@ def test_the_project_registry_states_its_defaults() -> None:
         ),
         ("defaults:\n  critical_bps: 40\n" + GOOD, r"line 2: defaults: warning_bps \(50\) must be below critical_bps"),
         ("defaults:\n  warning_bps: yes\n" + GOOD, "line 2: defaults: warning_bps must be a whole number"),
+        (GOOD + "    silent_oracle_minutes: 0\n", "line 2: silent_oracle_minutes must be a whole number >= 1, got 0"),
+        (GOOD + "    divergence_margin_bps: -5\n", "line 2: divergence_margin_bps must be a whole number >= 0"),
+        (GOOD + "    thin_quote_slippage_bps: 10000\n", "line 2: thin_quote_slippage_bps must be below 10000"),
         ("defaults:\n  peg_usd: 1\n" + GOOD, r"line 2: defaults: unknown field\(s\) \['peg_usd'\]"),
         ("defaults: [50]\n" + GOOD, "line 1: defaults must be a mapping"),
         ("default:\n  warning_bps: 40\n" + GOOD, "line 1: unknown top-level key 'default'"),

@@ -50,6 +50,13 @@ oriented as (
             readings.price_token1_per_token0,
             1 / readings.price_token1_per_token0
         ) as price_in_paired,
+        -- The feed's token in the pool's virtual reserves at its price (L / sqrt(P) for token0,
+        -- L * sqrt(P) for token1, P = 1.0001^tick in raw units): what a trade meets near the price.
+        iff(
+            sources.token_is_token0,
+            readings.in_range_liquidity / power(1.0001, readings.tick / 2) / power(10, pools.token0_decimals),
+            readings.in_range_liquidity * power(1.0001, readings.tick / 2) / power(10, pools.token1_decimals)
+        ) as virtual_reserve_tokens,
         iff(
             sources.token_is_token0,
             readings.sell_token0_out_raw / power(10, pools.token1_decimals),
@@ -77,6 +84,7 @@ final as (
         oriented.block_number,
         oriented.tick,
         oriented.in_range_liquidity,
+        oriented.virtual_reserve_tokens,
         oriented.price_in_paired,
         oriented.reference_pair,
         reference_intervals.round_id as reference_round_id,
@@ -84,6 +92,7 @@ final as (
         oriented.quote_tokens,
         oriented.quote_price_in_paired,
         oriented.price_in_paired * reference_intervals.price_usd as market_price_usd,
+        oriented.virtual_reserve_tokens * oriented.price_in_paired * reference_intervals.price_usd as depth_usd,
         oriented.quote_price_in_paired * reference_intervals.price_usd as quote_price_usd,
         (1 - oriented.quote_price_in_paired / oriented.price_in_paired) * 10000 as quote_slippage_bps
     from oriented

@@ -17,6 +17,10 @@ renamed as (
         warning_bps,
         critical_bps,
         hysteresis_bps,
+        divergence_margin_bps,
+        market_max_age_minutes,
+        thin_quote_slippage_bps,
+        silent_oracle_minutes,
         cast(deviation_threshold_pct as float) as deviation_threshold_pct,
         cast(peg_usd as number(38, 18)) as peg_usd
     from source
