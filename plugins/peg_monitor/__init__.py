@@ -2,6 +2,7 @@
 
 - `dbt_project.py` + `dbt_profile.py`: Cosmos settings, the manifest check, the profile mapping.
 - `lineage.py`: the raw tables' asset, named as Cosmos and OpenLineage name Snowflake tables.
+- `marts_due.py`: a backfill builds the marts once, in the run whose loads finish last.
 - `sensors.py` + `triggers.py` + `freshness.py`: the marts freshness gate and the deferred check that
   the dashboard serves the run's window (`freshness.dashboard_url_of` also gives the alerts' links).
 

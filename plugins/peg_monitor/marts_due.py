@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 BACKFILL_RUN_PREFIX = "backfill__"  # Airflow's run id for a backfill's runs (DagRunType.BACKFILL_JOB)
 FINISHED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+# A guard in one of these has not looked yet: when it does, it sees every load finished so far.
+NOT_STARTED = frozenset({None, "scheduled", "queued", "up_for_retry", "up_for_reschedule"})
 ACTIVE_RUN_STATES = ("queued", "running")
 
 
@@ -38,14 +40,16 @@ def who_builds(
     `is_active` tells whether a run is still queued or running (asked only of the few candidates).
     Another active run defers `run_id` when it still has a load to finish (its own guard comes
     later), when it is a backfill run whose guard already decided to build (it saw `run_id`'s loads
-    done), or when it is a later backfill run whose guard is still to come.
+    done), or when it is a later backfill run whose guard has not started (it will see them done).
+    A guard running at the same time may already have looked: not deferring to it can build twice,
+    never not at all.
     """
     for other in sorted(set(task_states) - {run_id}, reverse=True):
         states = task_states[other]
         loading = any(states.get(t) not in FINISHED for t in load_task_ids)
         guard = states.get(guard_task_id)
         backfill = other.startswith(BACKFILL_RUN_PREFIX)  # other runs build anyway, without checking
-        building = backfill and (guard == "success" or (guard not in FINISHED and other > run_id))
+        building = backfill and (guard == "success" or (guard in NOT_STARTED and other > run_id))
         if (loading or building) and is_active(other):
             return other
     return None
@@ -66,7 +70,7 @@ class MartsDueOperator(BaseOperator):
             return
         ti = context["ti"]
         if ti.get_dr_count(dag_id=self.dag_id, states=["queued"]):
-            raise AirflowSkipException("backfill: a queued run of this DAG loads later and builds the marts then")
+            self._skip("a queued run of this DAG loads later and builds them then")
         states = ti.get_task_states(dag_id=self.dag_id, task_ids=[*self.load_task_ids, self.task_id])
         builder = who_builds(
             run.run_id,
@@ -76,5 +80,9 @@ class MartsDueOperator(BaseOperator):
             lambda other: ti.get_dagrun_state(dag_id=self.dag_id, run_id=other) in ACTIVE_RUN_STATES,
         )
         if builder:
-            raise AirflowSkipException(f"backfill: the marts are built once, after every load, by {builder}")
+            self._skip(f"{builder} builds them after every load")
         self.log.info("No other run of the backfill is still to load or to build: building the marts.")
+
+    def _skip(self, why: str) -> None:
+        self.log.info("Backfill: the marts are built once; %s. Skipping dbt, the gate and the check here.", why)
+        raise AirflowSkipException(f"backfill: {why}")

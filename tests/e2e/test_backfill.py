@@ -297,18 +297,19 @@ def test_pools_bound_concurrency_across_both_workers(backfilled: Backfill, pipel
 
 
 def test_the_marts_are_built_once_after_every_load(backfilled: Backfill) -> None:
-    """One run's `marts_due` let dbt run; the others skipped it, with their dbt tasks, gate and check."""
+    """The run whose loads finished last let dbt run (two may, if their guards looked at the same
+    moment; never none); the others skipped dbt, the gate and the check, after every load."""
     guards = {t["run_id"]: t["state"] for t in task_rows_of(backfilled, "marts_due")}
-    assert sorted(guards.values()) == ["skipped"] * (len(backfilled.days) - 1) + ["success"], guards
-    builder = next(run for run, state in guards.items() if state == "success")
+    builders = {run for run, state in guards.items() if state == "success"}
+    assert set(guards.values()) <= {"success", "skipped"} and 1 <= len(builders) < len(backfilled.days), guards
     latest = [t for t in backfill_tries(backfilled) if t["try_number"] == max_try(backfilled, t)]
-    dbt = [
+    after = [
         t for t in latest if t["task_id"].startswith("dbt.") or t["task_id"] in ("marts_freshness_gate", REFRESH_CHECK)
     ]
-    assert {t["state"] for t in dbt if t["run_id"] != builder} == {"skipped"}
-    assert {t["state"] for t in dbt if t["run_id"] == builder} == {"success"}
+    assert {t["state"] for t in after if t["run_id"] not in builders} == {"skipped"}
+    assert {t["state"] for t in after if t["run_id"] in builders} == {"success"}
     loads_end = max(t["end_date"] for t in latest if t["task_id"].startswith(("ingest_", "market_")))
-    assert min(t["start_date"] for t in dbt if t["run_id"] == builder) > loads_end
+    assert min(t["start_date"] for t in after if t["run_id"] in builders) > loads_end
 
 
 def max_try(done: Backfill, task: dict) -> int:

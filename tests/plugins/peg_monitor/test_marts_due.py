@@ -41,9 +41,18 @@ def test_a_run_still_loading_builds_instead() -> None:
         assert builder(DAY.format(11), states) == DAY.format(12), unfinished
 
 
-def test_of_two_runs_at_their_guards_together_only_the_later_builds() -> None:
+def test_a_later_run_whose_guard_has_not_started_builds_instead() -> None:
+    for not_started in (None, "scheduled", "queued", "up_for_retry"):
+        states = {DAY.format(11): run("success", "running"), DAY.format(12): run("success", not_started)}
+        assert builder(DAY.format(11), states) == DAY.format(12), not_started
+        assert builder(DAY.format(12), {**states, DAY.format(12): run("success", "running")}) is None
+
+
+def test_two_guards_looking_at_once_may_both_build_but_never_both_skip() -> None:
+    """The later guard may already have looked while the earlier run was still loading (and skipped
+    on it): the earlier one must not count on it."""
     states = {DAY.format(11): run("success", "running"), DAY.format(12): run("success", "running")}
-    assert builder(DAY.format(11), states) == DAY.format(12)
+    assert builder(DAY.format(11), states) is None
     assert builder(DAY.format(12), states) is None
 
 
