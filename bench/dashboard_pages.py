@@ -44,6 +44,7 @@ PAGES = {
     "Peg Deviation": "app_pages/peg_deviation.py",
     "Peg Z-Score": "app_pages/peg_zscore.py",
     "Depeg Events": "app_pages/depeg_events.py",
+    "Market vs Oracle": "app_pages/market_vs_oracle.py",  # empty here: the simulated raw has no pools yet
     "Feed Health": "app_pages/feed_health.py",
 }
 COLD_GOAL, WARM_GOAL = 2.0, 0.5

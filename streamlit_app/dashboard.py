@@ -13,6 +13,7 @@ page = st.navigation(
         st.Page("app_pages/peg_deviation.py", title="Peg Deviation", icon=":material/show_chart:", default=True),
         st.Page("app_pages/peg_zscore.py", title="Peg Z-Score", icon=":material/ssid_chart:"),
         st.Page("app_pages/depeg_events.py", title="Depeg Events", icon=":material/trending_down:"),
+        st.Page("app_pages/market_vs_oracle.py", title="Market vs Oracle", icon=":material/compare_arrows:"),
         st.Page("app_pages/feed_health.py", title="Feed Health", icon=":material/monitor_heart:"),
     ]
 )

@@ -145,13 +145,16 @@ def snowflake_schema(stack: history.Scenario) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def marts(stack, feeds, tmp_path_factory) -> Iterator[str]:
     """A marts schema built by dbt from the last 21 simulated days of every feed (the depeg and the
-    phase change among them); yields the schema name, e.g. DASH_1A2B3C4D_A_MARTS."""
-    from tests.support.pipeline import DAY, create_schema, dbt_build, drop_pipeline, load_days
+    phase change among them) and of the market beside them; yields the schema name, e.g.
+    DASH_1A2B3C4D_A_MARTS."""
+    from tests.support.pipeline import DAY, create_schema, dbt_build, drop_pipeline, load_days, load_market_days
 
     raw = f"DASH_{uuid.uuid4().hex[:8].upper()}"
     create_schema(raw)
     try:
-        load_days(raw, feeds, [stack.end - DAY * i for i in range(21, 0, -1)])
+        days = [stack.end - DAY * i for i in range(21, 0, -1)]
+        load_days(raw, feeds, days)
+        load_market_days(raw, days)
         result = dbt_build(raw, f"{raw}_A", tmp_path_factory.mktemp("dbt_marts"))
         assert result.returncode == 0, result.stdout[-4000:]
         yield f"{raw}_A_MARTS"

@@ -299,3 +299,93 @@ def event_timeline(events: pd.DataFrame, data_end: pd.Timestamp) -> alt.Chart:
         )
         .properties(height=alt.Step(30))
     )
+
+
+VERDICT_COLORS = {"silent oracle": "#c62828", "thin market": "#9e9e9e"}
+
+
+def _verdict_spans(frame: pd.DataFrame, bucket: pd.Timedelta) -> pd.DataFrame:
+    """The buckets with a silent oracle or a thin market, as [from, until) spans to shade."""
+    spans = [
+        {"verdict": verdict, "from": row.bucket_at, "until": row.bucket_at + bucket}
+        for row in frame.itertuples()
+        for verdict, flagged in (("silent oracle", row.silent_oracle), ("thin market", row.thin_market))
+        if flagged
+    ]
+    return pd.DataFrame(spans, columns=["verdict", "from", "until"])
+
+
+def _bucket_width(frame: pd.DataFrame) -> pd.Timedelta:
+    steps = frame["bucket_at"].sort_values().diff().dropna()
+    return steps.min() if len(steps) else pd.Timedelta(hours=1)
+
+
+@_reused
+def market_oracle_chart(series: pd.DataFrame) -> alt.LayerChart:
+    """One token's two witnesses: the oracle's served price (a step line) and the market's (the
+    median of its usable pools), with the silent-oracle and thin-market buckets shaded."""
+    frame = _utc(series, "bucket_at")
+    spans = _verdict_spans(frame, _bucket_width(frame))
+    long = frame.melt(
+        id_vars=["bucket_at"],
+        value_vars=["oracle_price_usd", "market_price_usd"],
+        var_name="witness",
+        value_name="price",
+    ).replace({"witness": {"oracle_price_usd": "oracle", "market_price_usd": "market"}})
+    x = alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS)
+    lines = (
+        alt.Chart(long)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=x,
+            y=alt.Y("price:Q", title="price (USD)", scale=alt.Scale(zero=False)),
+            color=alt.Color("witness:N", scale=alt.Scale(domain=["oracle", "market"], range=["#1565c0", "#ef6c00"])),
+            tooltip=[
+                alt.Tooltip("bucket_at:T", title="from (UTC)", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("witness:N"),
+                alt.Tooltip("price:Q", format=".6f"),
+            ],
+        )
+    )
+    shade = (
+        alt.Chart(spans)
+        .mark_rect(opacity=0.15)
+        .encode(
+            x=alt.X("from:T", scale=UTC),
+            x2="until:T",
+            color=alt.Color(
+                "verdict:N",
+                scale=alt.Scale(domain=list(VERDICT_COLORS), range=list(VERDICT_COLORS.values())),
+                legend=alt.Legend(title="shaded"),
+            ),
+        )
+    )
+    return alt.layer(shade, lines).resolve_scale(color="independent").properties(height=HEIGHT)
+
+
+@_reused
+def divergence_chart(series: pd.DataFrame) -> alt.LayerChart:
+    """Oracle minus market in bps (the widest per bucket), inside its +-limit band (the feed's
+    deviation threshold plus the margin)."""
+    frame = _utc(series, "bucket_at")
+    x = alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS)
+    band = (
+        alt.Chart(frame.assign(low=-frame["divergence_limit_bps"]))
+        .mark_area(opacity=0.12, color="#2e7d32", interpolate="step-after")
+        .encode(x=x, y=alt.Y("low:Q", title="oracle - market (bps)"), y2="divergence_limit_bps:Q")
+    )
+    line = (
+        alt.Chart(frame)
+        .mark_line(interpolate="step-after", color="#6a1b9a")
+        .encode(
+            x=x,
+            y="divergence_bps:Q",
+            tooltip=[
+                alt.Tooltip("bucket_at:T", title="from (UTC)", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("divergence_bps:Q", title="divergence (bps)", format=".1f"),
+                alt.Tooltip("divergence_limit_bps:Q", title="limit (bps)", format=".0f"),
+                alt.Tooltip("usable_depth_usd:Q", title="depth (USD)", format=",.0f"),
+            ],
+        )
+    )
+    return alt.layer(band, line).properties(height=HEIGHT)

@@ -36,6 +36,8 @@ GUIDE = """
 - **Peg Z-Score**: how unusual each hour's price is against the rolling 24 h mean and standard
   deviation; |z| > 1 is unusual, |z| > 2 an outlier.
 - **Depeg Events**: every run of rounds beyond the feed's warning threshold, worst first, and each day's status.
+- **Market vs Oracle**: each token's oracle price beside its market price (the depth-weighted
+  median of its pools), their divergence, and the periods of a silent oracle or a thin market.
 - **Feed Health**: whether each feed still updates within its heartbeat.
 
 The token and date range apply to every page and are kept in the link, e.g.
@@ -254,5 +256,19 @@ def zscore_metrics(counts: pd.DataFrame) -> None:
             f"Unusual hours (|z| > {data.UNUSUAL_ABS_Z})": f"{outliers + unusual:,}",
             "Hours with a z-score": f"{int(counts['hours'].sum() - hours.get('no z-score', 0)):,}",
             "Hours in view": f"{int(counts['hours'].sum()):,}",
+        }
+    )
+
+
+def verdict_metrics(series: pd.DataFrame) -> None:
+    """Hours in view with a divergence, a silent oracle, a thin market, and the widest divergence."""
+    hours = series["bucket_at"].nunique()
+    widest = series["divergence_bps"].abs().max()
+    metrics(
+        {
+            "Divergent": f"{int(series['divergent'].sum()):,} of {hours:,} periods",
+            "Silent oracle": f"{int(series['silent_oracle'].sum()):,}",
+            "Thin market": f"{int(series['thin_market'].sum()):,}",
+            "Widest divergence": "—" if widest != widest else f"{widest:,.0f} bps",
         }
     )

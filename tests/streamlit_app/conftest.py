@@ -33,6 +33,7 @@ MARTS = (
     "STABLECOIN_DEPEG_EVENTS",
     "STABLECOIN_PEG_DAILY",
     "CHAINLINK_FEED_STALENESS",
+    "STABLECOIN_MARKET_VS_ORACLE",
 )
 # A password the emulator accepts and no page text contains, so a leak would be visible.
 TEST_PASSWORD = "pw-Never-Shown-7f3a"

@@ -20,6 +20,7 @@ PAGES = {
     "peg_zscore": "Peg Z-Score",
     "depeg_events": "Depeg Events",
     "feed_health": "Feed Health",
+    "market_vs_oracle": "Market vs Oracle",
 }
 
 
