@@ -360,13 +360,14 @@ def depeg_events(marts: str, feed: Feed | None, start: datetime, end: datetime) 
     where, params = _feed_filter(feed)
     frame = query(
         f"select depeg_event_id, symbol, feed_pair, started_at, ended_at, is_open, duration_seconds, "
-        f"rounds_off_peg, worst_price_usd, worst_deviation_bps, worst_abs_deviation_bps, worst_status "
-        f"from {marts}.{EVENTS} where started_at < ? and (ended_at is null or ended_at > ?){where} "
+        f"rounds_off_peg, worst_price_usd, worst_deviation_bps, worst_abs_deviation_bps, worst_status, seen_by, "
+        f"market_crossed_at from {marts}.{EVENTS} where started_at < ? and (ended_at is null or ended_at > ?){where} "
         f"order by worst_abs_deviation_bps desc, started_at",
         (end, start, *params),
     )
     # An open event has no end (the emulator returns NULL timestamps as 1970).
     frame.loc[frame["is_open"].astype(bool), "ended_at"] = pd.NaT
+    frame.loc[frame["seen_by"] != "both", "market_crossed_at"] = pd.NaT
     frame["rounds_off_peg"] = pd.to_numeric(frame["rounds_off_peg"]).astype("int64")
     return _floats(frame, "duration_seconds", "worst_price_usd", "worst_deviation_bps", "worst_abs_deviation_bps")
 

@@ -61,9 +61,13 @@ def depeg_events(events: pd.DataFrame) -> None:
         {
             "symbol": "Token",
             "worst_status": "Worst status",
+            "seen_by": st.column_config.TextColumn(
+                "Seen by", help="both: a confirmed depeg (the oracle and the market beyond the threshold, same side)"
+            ),
             "worst_deviation_bps": st.column_config.NumberColumn("Worst deviation (bps)", format="%+.1f"),
             "worst_price_usd": st.column_config.NumberColumn("Worst price (USD)", format="%.6f"),
             "started_at": st.column_config.DatetimeColumn("Started (UTC)", format=_TIME),
+            "market_crossed_at": st.column_config.DatetimeColumn("Market crossed (UTC)", format=_TIME),
             "ended_at": st.column_config.DatetimeColumn("Ended (UTC)", format=_TIME),
             "duration": "Duration",
             "rounds_off_peg": st.column_config.NumberColumn("Rounds off peg", format="%d"),

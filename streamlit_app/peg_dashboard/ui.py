@@ -35,7 +35,8 @@ GUIDE = """
   bands, and the latest Chainlink rounds. Refreshes every minute.
 - **Peg Z-Score**: how unusual each hour's price is against the rolling 24 h mean and standard
   deviation; |z| > 1 is unusual, |z| > 2 an outlier.
-- **Depeg Events**: every run of rounds beyond the feed's warning threshold, worst first, and each day's status.
+- **Depeg Events**: every run of rounds beyond the feed's warning threshold, worst first, who saw it
+  (the oracle, or both it and the market: a confirmed depeg), and each day's status.
 - **Market vs Oracle**: each token's oracle price beside its market price (the depth-weighted
   median of its pools), their divergence, and the periods of a silent oracle or a thin market.
 - **Feed Health**: whether each feed still updates within its heartbeat.

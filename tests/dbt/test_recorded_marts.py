@@ -392,3 +392,32 @@ def test_a_frozen_oracle_is_silent_while_the_market_moves_away(frozen) -> None:
     silent = sorted(at for at, v in expect.items() if v["silent"])
     assert silent == [datetime(2022, 5, 12, hour, tzinfo=UTC) for hour in (8, 9, 10)]
     assert_verdicts(frozen, "USDC/USD", expected_verdicts("USDC/USD"))  # the other feed is unchanged
+
+
+def test_the_2022_05_events_were_seen_by_the_oracle_alone(built) -> None:
+    """On 2022-05-11..13 USDT/USD served down to 0.952 and USDC/USD up to 1.010, but the only market
+    recorded is the pool between them, priced through the other's oracle: there USDT stood above the
+    peg and USDC below it, the other side from each event. So each event is seen by the oracle
+    alone, not confirmed, as the CSV rows say hour by hour (the market off peg on the other side only)."""
+    _, marts, *_ = built
+    events = query(
+        f"select feed_pair, started_at, worst_deviation_bps, seen_by, is_confirmed, market_crossed_at "
+        f"from {marts}.STABLECOIN_DEPEG_EVENTS where started_at >= '2022-05-11' and started_at < '2022-05-14'"
+    )
+    assert set(events.feed_pair) == {"USDC/USD", "USDT/USD"}
+    for pair in ("USDC/USD", "USDT/USD"):
+        token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
+        sides = set()
+        for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
+            if h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > 1000:
+                continue  # a thin market has no price
+            low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
+            if token == "USDT":
+                low, high = 1 / high, 1 / low
+            _, reference = served_price(other, h.hour)
+            ends = [(band * reference - 1) * 10_000 for band in (low, high)]
+            sides |= {1 if min(ends) >= WARNING_BPS else -1 if max(ends) <= -WARNING_BPS else 0}
+        mine = events[events.feed_pair == pair]
+        event_sides = {1 if float(d) > 0 else -1 for d in mine.worst_deviation_bps}
+        assert sides - {0} and not (sides & event_sides), (pair, sides, event_sides)
+        assert set(mine.seen_by) == {"oracle"} and not mine.is_confirmed.any(), pair

@@ -14,7 +14,7 @@ DAY = timedelta(days=1)
 def test_events_worst_first_and_filtered_by_token(app, marts, stack) -> None:
     events = query(
         f"select symbol, feed_pair, started_at, worst_status, worst_deviation_bps, worst_abs_deviation_bps, "
-        f"is_open from {marts}.STABLECOIN_DEPEG_EVENTS order by worst_abs_deviation_bps desc"
+        f"is_open, seen_by from {marts}.STABLECOIN_DEPEG_EVENTS order by worst_abs_deviation_bps desc"
     )
     assert "USDC/USD" in set(events.feed_pair) and "USDT/USD" not in set(events.feed_pair)
     at = app().run()
@@ -33,6 +33,9 @@ def test_events_worst_first_and_filtered_by_token(app, marts, stack) -> None:
     assert list(shown["worst_status"]) == list(events["worst_status"])
     assert shown["worst_deviation_bps"].to_numpy() == pytest.approx(events["worst_deviation_bps"].astype(float))
     assert shown.iloc[0]["symbol"] == "USDC" and shown.iloc[0]["worst_status"] == "critical"
+    # the simulated depeg empties USDC's pools as its market falls: the market saw it too, first
+    assert list(shown["seen_by"]) == list(events["seen_by"]) and shown.iloc[0]["seen_by"] == "both"
+    assert shown.iloc[0]["market_crossed_at"] <= shown.iloc[0]["started_at"] + timedelta(hours=1)
     assert len(at.get("vega_lite_chart")) == 2  # the timeline and the daily status
 
     at.selectbox[0].set_value("USDC/USD").run()

@@ -29,7 +29,7 @@ def test_both_witnesses_and_the_verdicts_of_every_token_with_pools(app, marts, s
         "Thin market": f"{int(rows.is_thin_market.sum()):,}",
         "Widest divergence": f"{widest:,.0f} bps",
     }
-    assert [s.value for s in at.subheader] == [
+    assert [s.value for s in at.main.subheader] == [
         f"{symbol}: {chart}" for symbol in ("DAI", "USDC", "USDT") for chart in ("oracle and market", "divergence")
     ]
     assert len(at.get("vega_lite_chart")) == 6
