@@ -60,7 +60,7 @@ def _feed_rows(feeds: int) -> str:
         warning, critical = (30, 80) if i % 3 == 2 else (50, 100)
         rows.append(
             f"('ethereum', 1, '0x{i + 1:040x}', '{symbol}/USD', '{symbol}', '{symbol} / USD', {DECIMALS}, {heartbeat}, "
-            f"900, {warning}, {critical}, 10, 0.25, 1.0, current_timestamp(), '{RUN_ID}')"
+            f"900, {warning}, {critical}, 10, 25, 90, 1000, 15, 0.25, 1.0, current_timestamp(), '{RUN_ID}')"
         )
     return ", ".join(rows)
 
