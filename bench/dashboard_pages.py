@@ -219,7 +219,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
 
-    raw = args.reuse or f"BENCH_SIMULATED_{uuid.uuid4().hex[:6].upper()}"
+    raw = args.reuse or f"BENCHDASH_{uuid.uuid4().hex[:6].upper()}"
     end = datetime.now(UTC).date()
     try:
         if not args.reuse:

@@ -45,6 +45,11 @@ from tests.support.locks import stack_lock
 SHARED_GROUPS = {
     "tests/e2e/": "clusters",
     "tests/deploy/test_astro_image.py": "clusters",
+    # the benchmarks that run no Airflow, beside the clusters (each checks only what it leaves itself)
+    "tests/bench/test_dag_parse_smoke.py": "light_benches",
+    "tests/bench/test_market_read_smoke.py": "light_benches",
+    "tests/bench/test_ingest_backfill_smoke.py": "light_benches",
+    "tests/bench/test_dashboard_pages_smoke.py": "light_benches",
     "tests/bench/": "clusters",
     "tests/streamlit_app/": "marts",
     "tests/plugins/peg_monitor/test_sensors.py": "marts",

@@ -28,6 +28,8 @@ def test_airflow_shapes_smoke(run_bench) -> None:
             r"^1-day backfill \d{4}-\d\d-\d\d \.\. \d{4}-\d\d-\d\d of stablecoin_peg_daily, 4 runs at a time$",
             rf"^standalone{ROW}",
         ),
+        schemas="BENCH_",
+        services=("bench-shapes", "bench-standalone", "bench-celery"),
         timeout=900,
     )
     assert _bench_databases() <= databases, f"metadata databases left behind: {_bench_databases() - databases}"

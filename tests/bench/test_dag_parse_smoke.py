@@ -17,5 +17,6 @@ def test_dag_parse_smoke(run_bench) -> None:
             rf"^\(bare DbtTaskGroup, same dbt\){TIMES}",
             *(rf"^{dag.name}{TIMES}" for dag in sorted((ROOT / "dags").glob("*.py"))),
         ),
+        schemas=None,
         timeout=120,
     )

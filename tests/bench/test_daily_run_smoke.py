@@ -13,5 +13,7 @@ def test_daily_run_smoke(run_bench) -> None:
             r"^one daily run \(airflow dags test, \d{4}-\d\d-\d\d\): \d+\.\d s \(goal <= 45 s\), dbt part \d+\.\d s$",
             r"^dbt task group under airflow standalone: WATCHER \d+\.\d s$",
         ),
+        schemas="BENCH_",
+        services=("bench-daily",),
         timeout=600,
     )

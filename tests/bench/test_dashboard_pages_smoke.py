@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ("Peg Deviation", "Peg Z-Score", "Depeg Events", "Feed Health")
+PAGES = ("Peg Deviation", "Peg Z-Score", "Depeg Events", "Market vs Oracle", "Feed Health")
 
 
 def test_dashboard_pages_smoke(stack) -> None:

@@ -13,6 +13,8 @@ def test_simulated_backfill_smoke(run_bench, feeds) -> None:
             *(rf"^{f.pair} +1 +\d+ +\d+\.\d\d +\d+ +\d+\.\d \| +\d+\.\d +\d+\.\d$" for f in feeds),
             r"^average RPC requests per feed-day: \d+\.\d\d \(goal <= 4\)$",
         ),
+        schemas=None,
+        services=("anvil-bench-8547",),
         timeout=120,
     )
 
@@ -27,5 +29,7 @@ def test_recorded_backfill_smoke(run_bench) -> None:
             *(rf"^{pair} +6 +\d+\.\d\d +\d+\.\d\d( +\d+){{8}}$" for pair in ("USDC/USD", "USDT/USD")),
             r"^average per feed-day, switch search included: \d+\.\d\d HTTP requests, \d+\.\d\d JSON-RPC calls$",
         ),
+        schemas=None,
+        services=("anvil-bench-8547",),
         timeout=180,
     )

@@ -16,5 +16,7 @@ def test_market_read_smoke(run_bench) -> None:
             rf"^batched \(as loaded\){ROW}",
             rf"^one call per request{ROW}",
         ),
+        schemas=None,
+        services=("anvil-bench-8557",),
         timeout=180,
     )

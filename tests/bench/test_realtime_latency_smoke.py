@@ -18,5 +18,6 @@ def test_realtime_latency_smoke(run_bench, feeds) -> None:
             r"\d+ sent; \d+ received\)$",
             r"^  whole run in this process: \d+\.\d\d s$",
         ),
+        schemas="BENCH_RT_",
         timeout=120,
     )
