@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,12 +102,17 @@ def npm_package_dir(package: str, version: str, integrity: str) -> Path:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     tarball = BUILD_DIR / f"{stem}.tgz"
     if not tarball.exists():
+        # Packed apart, then renamed into place whole: test workers fetch at once, and one must never
+        # read (or unpack) a tarball another is still writing.
+        fetched = Path(tempfile.mkdtemp(prefix=f"{stem}.", suffix=".fetch", dir=BUILD_DIR))
         subprocess.run(
-            ["npm", "pack", f"{package}@{version}", "--pack-destination", str(BUILD_DIR)],
+            ["npm", "pack", f"{package}@{version}", "--pack-destination", str(fetched)],
             check=True,
             capture_output=True,
             text=True,
         )
+        os.replace(fetched / tarball.name, tarball)
+        fetched.rmdir()
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
     if digest != integrity:
         tarball.unlink()

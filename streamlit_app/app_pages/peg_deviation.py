@@ -17,7 +17,7 @@ def peg_deviation() -> None:
         )
         status = data.latest_status(selection.feed, selection.end)
         st.subheader(f"Status at the end of {selection.last_day:%Y-%m-%d} (UTC)")
-        ui.status_cards(feeds, status)
+        ui.status_cards(feeds, status, data.latest_market(selection.feed, selection.end))
 
         series = data.price_series(selection.feed, selection.start, selection.end)
         if series.empty:

@@ -232,6 +232,23 @@ def latest_status(marts: str, feed: Feed | None, until: datetime) -> pd.DataFram
 
 
 @cached
+def latest_market(marts: str, feed: Feed | None, until: datetime) -> pd.DataFrame:
+    """Per feed with pools, the market's last verdict before `until`: its price, the oracle's
+    divergence from it, and whether the oracle was divergent or silent or the market thin."""
+    where, params = _feed_filter(feed)
+    frame = query(
+        f"select feed_pair, priced_at, cast(market_price_usd as float) as market_price_usd, "
+        f"cast(divergence_bps as float) as divergence_bps, is_divergent, is_silent_oracle, is_thin_market "
+        f"from {marts}.{MARKET} where priced_at < ?{where} "
+        f"qualify row_number() over (partition by chain, proxy_address order by priced_at desc) = 1",
+        (until, *params),
+    )
+    for column in ("is_divergent", "is_silent_oracle", "is_thin_market"):
+        frame[column] = frame[column].astype(bool)
+    return _floats(frame, "market_price_usd", "divergence_bps")
+
+
+@cached
 def latest_updates(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """The newest rounds in the range (at most LATEST_UPDATES_LIMIT), newest first."""
     where, params = _feed_filter(feed)

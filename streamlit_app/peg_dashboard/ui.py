@@ -31,8 +31,8 @@ STATUS_BADGES = {
 }
 GUIDE = """
 - **Peg Deviation**: each token's status now (healthy, warning or critical by the feed's own
-  thresholds from the registry, 50 and 100 bps by default), its price, its deviation with the
-  bands, and the latest Chainlink rounds. Refreshes every minute.
+  thresholds from the registry, 50 and 100 bps by default) with the market's price beside it,
+  its price, its deviation with the bands, and the latest Chainlink rounds. Refreshes every minute.
 - **Peg Z-Score**: how unusual each hour's price is against the rolling 24 h mean and standard
   deviation; |z| > 1 is unusual, |z| > 2 an outlier.
 - **Depeg Events**: every run of rounds beyond the feed's warning threshold, worst first, who saw it
@@ -175,9 +175,21 @@ def metrics(values: dict[str, str]) -> None:
         column.metric(label, value, border=True)
 
 
-def status_cards(feeds: list[data.Feed], status: pd.DataFrame) -> None:
-    """A card per feed: its price and deviation from the peg in `status` (the latest round) and the status badge."""
-    rows = rows_by_pair(status)
+def market_text(row: pd.Series | None) -> str:
+    """The second witness under a status card: the market's price and the oracle's divergence from
+    it, or why there is none."""
+    if row is None:
+        return "Market: no pools read"
+    if row["is_thin_market"]:
+        return f"Market: thin at {row['priced_at']:%Y-%m-%d %H:%M} UTC (no pool deep enough to trust)"
+    verdict = " · **silent oracle**" if row["is_silent_oracle"] else " · divergent" if row["is_divergent"] else ""
+    return f"Market ${row['market_price_usd']:.4f} · oracle {row['divergence_bps']:+.0f} bps off it{verdict}"
+
+
+def status_cards(feeds: list[data.Feed], status: pd.DataFrame, market: pd.DataFrame) -> None:
+    """A card per feed: its price and deviation from the peg in `status` (the latest round), the
+    status badge, and the market beside it (`market`, its last verdict)."""
+    rows, markets = rows_by_pair(status), rows_by_pair(market)
     for column, feed in grid(feeds, 4):
         with column, st.container(border=True):
             row = rows.get(feed.feed_pair)
@@ -193,6 +205,7 @@ def status_cards(feeds: list[data.Feed], status: pd.DataFrame) -> None:
                 help=f"{feed.feed_pair}, the price since {row['served_from']:%Y-%m-%d %H:%M:%S} UTC",
             )
             status_badge(row["peg_status"])
+            st.caption(market_text(markets.get(feed.feed_pair)))
 
 
 def freshness_cards(staleness: pd.DataFrame) -> None:

@@ -37,6 +37,25 @@ def expected_updates(marts: str, start, end, pair: str | None = None) -> pd.Data
     return rounds.sort_values(["served_from", "round_id"], ascending=False).head(100).reset_index(drop=True)
 
 
+def expected_market(marts: str, end, pair: str | None = None) -> list[str]:
+    """Per feed (by symbol), the market-vs-oracle mart's last row before `end`, as the card says it."""
+    rows = query(
+        f"select symbol, feed_pair, priced_at, market_price_usd, divergence_bps, is_divergent, is_silent_oracle, "
+        f"is_thin_market from {marts}.STABLECOIN_MARKET_VS_ORACLE where priced_at < '{end:%Y-%m-%d %H:%M:%S}'"
+    )
+    if pair:
+        rows = rows[rows.feed_pair == pair]
+    texts = []
+    for _, row in rows.sort_values("priced_at").groupby("symbol").tail(1).sort_values("symbol").iterrows():
+        if row.is_thin_market:
+            texts.append(f"Market: thin at {row.priced_at:%Y-%m-%d %H:%M} UTC (no pool deep enough to trust)")
+            continue
+        verdict = " · **silent oracle**" if row.is_silent_oracle else " · divergent" if row.is_divergent else ""
+        price, divergence = float(row.market_price_usd), float(row.divergence_bps)
+        texts.append(f"Market ${price:.4f} · oracle {divergence:+.0f} bps off it{verdict}")
+    return texts
+
+
 def badges(at) -> list[str]:
     return [m.value.split(" ")[-1].rstrip("]") for m in at.markdown if "-badge[" in m.value]
 
@@ -51,6 +70,8 @@ def check_page(at, marts: str, start, end, pair: str | None = None) -> None:
         assert metrics[row.symbol].value == f"${float(row.price_usd):.4f}"
         assert metrics[row.symbol].delta == f"{float(row.deviation_bps):+.1f} bps"
     assert badges(at) == list(status["peg_status"])
+    # every token here has pools: each card shows the market's last verdict beside the oracle
+    assert [c.value for c in at.main.caption if c.value.startswith("Market")] == expected_market(marts, end, pair)
 
     updates = expected_updates(marts, start, end, pair)
     shown = at.dataframe[0].value
