@@ -23,7 +23,8 @@ run of the same backfill builds after every load: a backfill builds them once, n
 
 Cosmos renders the dbt project (`include/dbt`) as one task per model, each followed by its
 tests: staging views, the served-interval and market-price views (intermediate), then the marts (peg health, hourly
-z-scores, depeg events, daily summary, feed staleness) in the `ANALYTICS_*` schemas.
+z-scores, depeg events with who saw them, daily summary, feed staleness, market vs oracle: divergence, silent
+oracle, thin market) in the `ANALYTICS_*` schemas.
 
 A freshness gate then checks the marts cover the day for every feed (a stale feed is reported, not
 hidden), and a deferred refresh check waits until the separately deployed Streamlit dashboard
