@@ -13,9 +13,15 @@ the REST API) at p50/p95. Each shape gets its own home, metadata DB and raw/mart
 
 Run with the stack up and the manifest built (`make stack-up dbt-manifest`):
 `.venv/bin/python bench/airflow_shapes.py [--days 30]`. It takes about an hour on 2 cores.
+Each row also gives the dbt task group's median span per run (first dbt task start to last dbt task
+end). `--dbt-mode watcher` runs the dbt part in Cosmos WATCHER mode (PEG_DBT_EXECUTION_MODE).
+bench/daily_run.py's part 2 is this bench's standalone shape for one day, in each mode.
+
 `--smoke` (what the test suite runs, to see that it still runs) is a 1-day backfill on the standalone
-shape only: the start-up and one run, through the same measuring code. The Celery shape's cluster is
-what tests/e2e runs its backfill and near-real-time tests on, so the suite does not start a third.
+shape only, in WATCHER mode: the start-up and one run, through the same measuring code, and the one
+scheduled WATCHER run of the suite (bench/daily_run.py's smoke leaves its part 2 to this one). The
+Celery shape's cluster is what tests/e2e runs its backfill and near-real-time tests on, so the suite
+does not start a third.
 """
 
 from __future__ import annotations
@@ -76,11 +82,11 @@ def pipeline_schemas() -> Iterator[str]:
 
 
 @contextmanager
-def celery_shape(home: Path, raw: str, last: datetime) -> Iterator[int]:
+def celery_shape(home: Path, raw: str, extra: dict[str, str]) -> Iterator[int]:
     """The Celery cluster on a database of its own; yields its API port."""
     database = f"bench_{raw.lower()}"
     postgres.create_database(database)
-    settings = pipeline_settings(home, raw, DASHBOARD_PORT) | ends_at(last)
+    settings = pipeline_settings(home, raw, DASHBOARD_PORT) | extra
     cluster = Cluster("bench-celery", home, database, CELERY_PORTS, settings)
     try:
         init_airflow(cluster.env)
@@ -92,10 +98,8 @@ def celery_shape(home: Path, raw: str, last: datetime) -> Iterator[int]:
 
 
 @contextmanager
-def standalone_shape(home: Path, raw: str, last: datetime) -> Iterator[int]:
-    env = standalone.isolated_env(
-        home, STANDALONE_PORT, raw, DASHBOARD_PORT, STANDALONE_LOG_PORTS, SLOTS | ends_at(last)
-    )
+def standalone_shape(home: Path, raw: str, extra: dict[str, str]) -> Iterator[int]:
+    env = standalone.isolated_env(home, STANDALONE_PORT, raw, DASHBOARD_PORT, STANDALONE_LOG_PORTS, SLOTS | extra)
     init_airflow(env)
     try:
         standalone.start_airflow(name="bench-standalone", env=env, port=STANDALONE_PORT)
@@ -114,11 +118,11 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def task_instances(port: int) -> list[dict]:
+def task_instances(port: int, dag_id: str = rest.DAILY_DAG) -> list[dict]:
     """Every task instance of the backfill's runs, from the REST API."""
-    api = f"http://127.0.0.1:{port}/api/v2/dags/{rest.DAILY_DAG}"
+    api = f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}"
     found: list[dict] = []
-    for run in rest.runs(port):
+    for run in rest.runs(port, dag_id):
         if run["run_type"] != "backfill":
             continue
         answer = requests.get(f"{api}/dagRuns/{run['dag_run_id']}/taskInstances", params={"limit": 100}, timeout=60)
@@ -127,23 +131,44 @@ def task_instances(port: int) -> list[dict]:
     return found
 
 
-def measure(shape: str, first: datetime, last: datetime) -> dict:
+def dbt_span(tis: list[dict]) -> float:
+    """Median over runs of the dbt task group's span: first dbt task start to last dbt task end."""
+    spans: dict[str, list[datetime]] = {}
+    for t in tis:
+        if t["task_id"].startswith("dbt.") and t["start_date"] and t["end_date"]:
+            spans.setdefault(t["dag_run_id"], []).extend((_time(t["start_date"]), _time(t["end_date"])))
+    if not spans:
+        raise SystemExit("no dbt task ran")
+    return statistics.median((max(s) - min(s)).total_seconds() for s in spans.values())
+
+
+@contextmanager
+def booted(shape: str, last: datetime, dbt_mode: str = "local") -> Iterator[tuple[str, int, float, Path]]:
+    """A fresh Airflow of `shape` (its DAGs ending with `last`) on fresh schemas; yields the raw
+    schema, the API port, the start-up seconds and the Airflow home."""
+    extra = ends_at(last) | {"PEG_DBT_EXECUTION_MODE": dbt_mode}
     with pipeline_schemas() as raw, tempfile.TemporaryDirectory() as home:
         started = time.monotonic()
         boot = celery_shape if shape == "celery" else standalone_shape
-        with boot(Path(home), raw, last) as port:
+        with boot(Path(home), raw, extra) as port:
             rest.wait_dag_parsed(port=port)
-            ready = time.monotonic() - started
-            created = datetime.now().astimezone()
-            days = rest.backfill(first.date(), last.date(), port=port)
-            states = rest.wait_runs(days, port=port, timeout=7200)
-            tis = task_instances(port)
-    ran = [t for t in tis if t["start_date"] and t["end_date"]]
+            yield raw, port, time.monotonic() - started, Path(home)
+
+
+def backfill_figures(port: int, first: datetime, last: datetime, dag_id: str = rest.DAILY_DAG) -> dict:
+    """Backfill `dag_id` over first..last (logical dates) and wait for it: runs, tasks, wall time
+    (created -> last task end), tasks run (on a worker) per minute, queued -> running delays, the
+    dbt span per run, and the task instances that ran ("tis")."""
+    rest.wait_dag_parsed(port=port, dag_id=dag_id)
+    created = datetime.now().astimezone()
+    dates = rest.backfill(first.date(), last.date(), port=port, dag_id=dag_id, monthly=dag_id == rest.HISTORY_DAG)
+    states = rest.wait_runs(dates, port=port, timeout=7200, dag_id=dag_id)
+    # the tasks that ran on a worker: not those skipped without running (a backfill run whose marts
+    # another run builds skips its dbt tasks; its guard, marts_due, ran and skipped itself)
+    ran = [t for t in task_instances(port, dag_id) if t["start_date"] and t["end_date"] and t["hostname"]]
     wall = (max(_time(t["end_date"]) for t in ran) - created).total_seconds()
     delays = sorted((_time(t["start_date"]) - _time(t["queued_when"])).total_seconds() for t in ran if t["queued_when"])
     return {
-        "shape": shape,
-        "start-up": ready,
         "runs ok": sum(s == "success" for s in states.values()),
         "runs": len(states),
         "tasks": len(ran),
@@ -151,31 +176,45 @@ def measure(shape: str, first: datetime, last: datetime) -> dict:
         "tasks/min": len(ran) / (wall / 60),
         "p50": statistics.median(delays),
         "p95": statistics.quantiles(delays, n=20)[-1],
+        "dbt": dbt_span(ran),
+        "tis": ran,
     }
+
+
+def measure(shape: str, first: datetime, last: datetime, dbt_mode: str = "local") -> dict:
+    """The daily DAG's backfill over first..last on a fresh Airflow of `shape`: its figures."""
+    with booted(shape, last, dbt_mode) as (_, port, ready, _):
+        return {"shape": shape, "start-up": ready} | backfill_figures(port, first, last)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--smoke", action="store_true", help="a 1-day backfill, standalone only: does it still run?")
+    parser.add_argument("--dbt-mode", choices=("local", "watcher"), default="local")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a 1-day backfill, standalone, WATCHER: does it still run?"
+    )
     args = parser.parse_args()
     if args.smoke:
-        args.days = 1
+        args.days, args.dbt_mode = 1, "watcher"
     last = stack_history.scenario().end - timedelta(days=2)
     first = last - timedelta(days=args.days - 1)
-    print(f"{args.days}-day backfill {first.date()} .. {last.date()} of {rest.DAILY_DAG}, 4 runs at a time")
+    print(
+        f"{args.days}-day backfill {first.date()} .. {last.date()} of {rest.DAILY_DAG}, 4 runs at a time, "
+        f"dbt in {args.dbt_mode.upper()} mode"
+    )
     print(
         f"{'shape':12} {'start-up s':>10} {'runs ok':>8} {'tasks':>6} {'wall s':>8} {'tasks/min':>9} "
-        f"{'queued->running p50 s':>22} {'p95 s':>6}",
+        f"{'queued->running p50 s':>22} {'p95 s':>6} {'dbt/run s':>9}",
         flush=True,
     )
     results = []
     for shape in ("standalone",) if args.smoke else ("celery", "standalone"):  # each row as soon as it is measured
-        r = measure(shape, first, last)
+        r = measure(shape, first, last, args.dbt_mode)
         results.append(r)
         print(
             f"{r['shape']:12} {r['start-up']:10.0f} {r['runs ok']:>4}/{r['runs']:<3} {r['tasks']:6d} {r['wall']:8.0f} "
-            f"{r['tasks/min']:9.1f} {r['p50']:22.2f} {r['p95']:6.2f}",
+            f"{r['tasks/min']:9.1f} {r['p50']:22.2f} {r['p95']:6.2f} {r['dbt']:9.1f}",
             flush=True,
         )
     if len(results) == 2:

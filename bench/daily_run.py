@@ -4,14 +4,15 @@
    goal <= 45 s), with the dbt task group's share.
 2. The dbt task group's wall time (first dbt task start to last dbt task end) under a real
    scheduler (`airflow standalone`, LocalExecutor) in LOCAL and then WATCHER mode (WATCHER needs
-   tasks running in parallel, which `dags test` does not do), and their ratio.
+   tasks running in parallel, which `dags test` does not do), and their ratio: bench/airflow_shapes.py's
+   standalone shape backfilling the one day, in each mode.
 
 Each part uses its own AIRFLOW_HOME and raw/marts schemas. Needs the stack up (`make stack-up`)
 and `make dbt-manifest`. Run: `.venv/bin/python bench/daily_run.py`.
 
-`--smoke` (what the test suite runs, to see that it still runs, about 2 minutes instead of 4) runs
-part 1 and part 2 in WATCHER mode only: LOCAL's scheduled run would add 2 minutes, and `dags test`
-already runs the dbt part in LOCAL mode.
+`--smoke` (what the test suite runs, to see that it still runs, about a minute instead of 5) runs
+part 1 only: `dags test` runs the dbt part in LOCAL mode, and the shapes bench's smoke is a scheduled
+run of one day in WATCHER mode through the code part 2 calls (one standalone start-up instead of two).
 """
 
 from __future__ import annotations
@@ -36,10 +37,9 @@ from devstack.cluster.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env())
 
-import requests  # noqa: E402
-
+from bench.airflow_shapes import measure  # noqa: E402
 from devstack.chain import stack_history  # noqa: E402
-from devstack.cluster import rest, standalone  # noqa: E402
+from devstack.cluster import standalone  # noqa: E402
 from devstack.cluster.airflow_init import init_airflow  # noqa: E402
 from devstack.services import dashboard, processes  # noqa: E402
 from tests.support.pipeline import create_schema, drop_pipeline  # noqa: E402
@@ -51,7 +51,7 @@ STAMP = re.compile(r"^(\S+Z) .*\[DAG TEST\] (starting|end) task task_id=(\S+)")
 
 
 @contextmanager
-def isolated_pipeline(mode: str, extra: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+def isolated_pipeline() -> Iterator[dict[str, str]]:
     """A fresh raw schema, a dashboard on its marts and an initialised Airflow home; the Airflow env."""
     raw = f"BENCH_{uuid.uuid4().hex[:8].upper()}"
     create_schema(raw)
@@ -64,7 +64,7 @@ def isolated_pipeline(mode: str, extra: dict[str, str] | None = None) -> Iterato
     try:
         with tempfile.TemporaryDirectory() as home:
             env = standalone.isolated_env(
-                Path(home), PORT, raw, DASHBOARD_PORT, LOG_PORTS, {"PEG_DBT_EXECUTION_MODE": mode} | (extra or {})
+                Path(home), PORT, raw, DASHBOARD_PORT, LOG_PORTS, {"PEG_DBT_EXECUTION_MODE": "local"}
             )
             init_airflow(env)
             yield env
@@ -75,7 +75,7 @@ def isolated_pipeline(mode: str, extra: dict[str, str] | None = None) -> Iterato
 
 def dags_test(day: datetime) -> tuple[float, float]:
     """(whole run, dbt part) seconds of `airflow dags test` for the day."""
-    with isolated_pipeline("local") as env:
+    with isolated_pipeline() as env:
         airflow = str(Path(sys.executable).with_name("airflow"))
         started = time.perf_counter()
         out = subprocess.run(
@@ -90,41 +90,20 @@ def dags_test(day: datetime) -> tuple[float, float]:
     return total, (max(dbt) - min(dbt)).total_seconds()
 
 
-def scheduled_dbt_part(day: datetime, mode: str) -> float:
-    """Seconds from the first dbt task's start to the last one's end, in a run under a real scheduler
-    (the DAG ends with that day, so unpausing it starts no scheduled run of the latest day beside it)."""
-    with isolated_pipeline(mode, {"PEG_END_DATE": day.isoformat()}) as env:
-        standalone.start_airflow(name="airflow-bench-daily", env=env, port=PORT)
-        try:
-            rest.wait_dag_parsed(port=PORT)
-            rest.backfill(day.date(), day.date(), port=PORT)
-            states = rest.wait_runs({day.date().isoformat()}, port=PORT, timeout=1800)
-            if set(states.values()) != {"success"}:
-                raise SystemExit(f"{mode} run failed: {states}")
-            run_id = next(r["dag_run_id"] for r in rest.runs(port=PORT) if r["run_type"] == "backfill")
-            tis = requests.get(
-                f"http://127.0.0.1:{PORT}/api/v2/dags/stablecoin_peg_daily/dagRuns/{run_id}/taskInstances",
-                params={"limit": 100}, timeout=60,
-            ).json()["task_instances"]  # fmt: skip
-        finally:
-            processes.stop("airflow-bench-daily")
-    dbt = [t for t in tis if t["task_id"].startswith("dbt.") and t["start_date"] and t["end_date"]]
-    start = min(datetime.fromisoformat(t["start_date"].replace("Z", "+00:00")) for t in dbt)
-    end = max(datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for t in dbt)
-    return (end - start).total_seconds()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="part 2 in WATCHER mode only: does it still run?")
+    parser.add_argument("--smoke", action="store_true", help="part 1 only: does it still run?")
     args = parser.parse_args()
     day = stack_history.scenario().depeg_start.replace(hour=0, minute=0)
     total, dbt = dags_test(day)
     print(f"one daily run (airflow dags test, {day.date()}): {total:.1f} s (goal <= 45 s), dbt part {dbt:.1f} s")
-    parts = {mode: scheduled_dbt_part(day, mode) for mode in (("watcher",) if args.smoke else ("local", "watcher"))}
-    ratio = f", WATCHER/LOCAL {parts['watcher'] / parts['local']:.2f}" if "local" in parts else ""
-    figures = ", ".join(f"{mode.upper()} {seconds:.1f} s" for mode, seconds in parts.items())
-    print(f"dbt task group under airflow standalone: {figures}{ratio}")
+    if args.smoke:
+        return
+    parts = {mode: measure("standalone", day, day, mode)["dbt"] for mode in ("local", "watcher")}
+    print(
+        f"dbt task group under airflow standalone: LOCAL {parts['local']:.1f} s, WATCHER {parts['watcher']:.1f} s, "
+        f"WATCHER/LOCAL {parts['watcher'] / parts['local']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ Two phases, one after the other:
 * market: `--pair`'s market to 0.97 and back with its oracle frozen (`--oracle-frozen`): only the
   pools move. Per Swap of the stablecoin pools, the time from its block until the raw table
   MARKET_POOL_SWAPS holds it; the swaps that moved their pool by the trigger's step (25 bps) are the
-  ones that start a run, the others ride along with the next one.
+  ones that start a run, the others ride along with the next one. And the time from the market
+  crossing the feed's divergence limit (the first swap of the USDC/USDT pool that far from 1:1,
+  the oracle frozen near 1.00) to the SILENT ORACLE page at the inbox (goal: 5 minutes).
 
 Then it prints p50/p95 per phase (goal: p95 <= 120 s; the monitors people use take 5-15 minutes), the
 near-real-time DAG's runs in the window (how many, how long, how long its ingest and alert tasks
@@ -99,14 +101,14 @@ def watch(seconds: float, phase: str, rounds: dict[tuple[str, str], Seen]) -> No
         time.sleep(1)
 
 
-def alert_latencies(since: datetime) -> list[float]:
-    """Seconds from the causing round's served time to arrival, for alerts received after `since`."""
+def alert_latencies(since: datetime, until: datetime | None = None) -> list[float]:
+    """Seconds from the causing round's served time to arrival, for peg alerts received in [since, until)."""
     latencies = []
     for alert in _get(f"{alert_receiver.URL}/alerts"):
         received = _utc(alert["received_at"])
         body = alert["body"] if isinstance(alert["body"], dict) else {}
         match = SINCE.search(body.get("message", ""))
-        if received >= since and match:
+        if received >= since and (until is None or received < until) and match and "Round: " in body["message"]:
             caused = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
             latencies.append((received - caused).total_seconds())
     return latencies
@@ -148,6 +150,8 @@ class SwapSeen:
 
     on_chain: datetime
     ticks_moved: int
+    pool: str
+    tick: int
     stored: datetime | None = None
 
 
@@ -183,7 +187,7 @@ def watch_swaps(seconds: float, since_block: int, swaps: dict[tuple[int, int], S
                     if at < started:  # the oracle catching up on past market steps: not a live swap
                         caught_up.add(key)
                         continue
-                    swaps[key] = SwapSeen(at, moved)
+                    swaps[key] = SwapSeen(at, moved, log["address"].lower(), tick)
             cur.execute(f"select block_number, log_index from {settings.raw_schema()}.MARKET_POOL_SWAPS "
                         f"where block_number >= {since_block}")  # fmt: skip
             now = datetime.now(UTC)
@@ -192,6 +196,31 @@ def watch_swaps(seconds: float, since_block: int, swaps: dict[tuple[int, int], S
                 if seen and seen.stored is None:
                     seen.stored = now
             time.sleep(1)
+
+
+USDC_USDT = "0x3416cf6c708da44db2624d63ea0aaef7113527c6"
+
+
+def silent_oracle_latency(pair: str, swaps: dict[tuple[int, int], SwapSeen], since: datetime) -> None:
+    """Print the time from the market crossing the feed's divergence limit (the first USDC/USDT swap
+    at least the limit in ticks below 1:1; 1 tick is 1 bp) to the SILENT ORACLE page."""
+    from chainlink_feeds.registry import load_registry
+
+    feed = next(f for f in load_registry() if f.pair == pair)
+    limit = feed.deviation_threshold_pct * 100 + feed.divergence_margin_bps
+    crossings = sorted(s.on_chain for s in swaps.values() if s.pool == USDC_USDT and s.tick <= -limit)
+    pages = sorted(
+        _utc(a["received_at"])
+        for a in _get(f"{alert_receiver.URL}/alerts")
+        if isinstance(a["body"], dict) and a["body"].get("title", "").startswith(f"SILENT ORACLE {pair}")
+        and _utc(a["received_at"]) >= since
+    )  # fmt: skip
+    if not crossings or not pages:
+        print(f"  market crossing -> SILENT ORACLE page: crossings {len(crossings)}, pages {len(pages)} (no figure)")
+        return
+    seconds = (pages[0] - crossings[0]).total_seconds()
+    print(f"  market crossing ({limit:g} bps) -> SILENT ORACLE page: {seconds:.0f} s, {len(pages)} page(s) "
+          f"(goal <= 300 s; silent_oracle_minutes {feed.silent_oracle_minutes})")  # fmt: skip
 
 
 def calm_moves(pair: str, minutes: float) -> None:
@@ -232,6 +261,7 @@ def main() -> None:
         oracle.move(args.pair, "0.97", minutes=args.depeg_minutes, ramp_minutes=ramp)  # the ramps are in the minutes
         watch(args.depeg_minutes * 60 + 120, "depeg", rounds)  # two minutes more for the last round to land
     swaps: dict[tuple[int, int], SwapSeen] = {}
+    market_start = datetime.now(UTC)
     if args.market_minutes:
         from devstack.chain.rpc import Rpc
 
@@ -250,13 +280,14 @@ def main() -> None:
         print(f"  {phase:5} round -> /api/freshness   {percentiles(latencies)}  (never served: {missing})")
     calm_alerts = len(alert_latencies(start)) - len(alert_latencies(depeg_start))
     print(f"  calm  alerts received: {calm_alerts} (moves stay inside the warning band: expected 0)")
-    print(f"  depeg round -> alert           {percentiles(alert_latencies(depeg_start))}")
+    print(f"  depeg round -> alert           {percentiles(alert_latencies(depeg_start, market_start))}")
     if args.market_minutes:
         stepped = [s for s in swaps.values() if s.ticks_moved >= 25]
         for label, measured in (("swaps of a step", stepped), ("every swap", list(swaps.values()))):
             latencies = [(s.stored - s.on_chain).total_seconds() for s in measured if s.stored]
             missing = sum(s.stored is None for s in measured)
             print(f"  market {label:15} swap block -> raw table {percentiles(latencies)}  (not stored yet: {missing})")
+        silent_oracle_latency(args.pair, swaps, market_start)
     print("\nnear-real-time DAG in the window:")
     dag_runs(start - timedelta(seconds=5))
     warehouse_work()
@@ -324,7 +355,7 @@ def warehouse_work() -> None:
             ).execute({"run_id": "bench_realtime"})  # fmt: skip
         ingest = dict(counted)
         live = SimpleNamespace(run_type="asset_triggered")  # not a backfill: claims, sends and marks
-        summary = PegAlertOperator(task_id="alerts", raw_schema=schema).execute(
+        summary = PegAlertOperator(task_id="alerts", raw_schema=schema, marts_schema=schema, use_outbox=False).execute(
             {"run_id": "bench_realtime", "dag_run": live}
         )
         elapsed = time.perf_counter() - started

@@ -13,6 +13,7 @@ from devstack.settings import AIRFLOW_HOME, AIRFLOW_SHAPE, AIRFLOW_WORKER_CONCUR
 
 SHAPES = ("celery", "standalone")
 DEMO_CLUSTER = "airflow"  # the demo's Celery cluster: its processes' name prefix and its queue
+DEADMAN_CHECK = "peg-realtime"  # the demo's check in the inbox's dead-man's switch
 
 
 def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
@@ -38,6 +39,9 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
         "AIRFLOW_CONN_APPRISE_DEFAULT": json.dumps(
             {"conn_type": "apprise", "extra": {"config": [{"path": alert_receiver.apprise_url()}]}}
         ),
+        # The inbox is the dead-man's switch too; the near-real-time DAG pings it at least every 5 minutes.
+        "AIRFLOW_CONN_PEG_DEADMAN": json.dumps({"conn_type": "http", "host": alert_receiver.ping_url(DEADMAN_CHECK)}),
+        "PEG_REALTIME_ALIVE_MINUTES": "5",
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(PROJECT_DIR / "plugins"), str(PROJECT_DIR), os.environ.get("PYTHONPATH")])
         ),
@@ -81,6 +85,8 @@ def pipeline_settings(home: Path, raw: str, dashboard_port: int) -> dict[str, st
         "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
             {"conn_type": "http", "host": f"http://127.0.0.1:{dashboard_port}"}
         ),
+        # No dead-man's switch: a test's cluster stopping must not page the demo's inbox.
+        "AIRFLOW_CONN_PEG_DEADMAN": json.dumps({"conn_type": "http"}),
         "PEG_RAW_SCHEMA": raw,
         "PEG_DBT_SCHEMA": f"{raw}_A",
         "PEG_PHASE_CACHE": str(home / "cache" / "phases.json"),

@@ -3,7 +3,8 @@
 Each pool's price is what the simulated market says its tokens are worth: a stablecoin's level, and
 WETH's through the ETH/USD reference, from `history.market_path` (the market each oracle lags by its
 rule). Its in-range liquidity is a calm depth that thins as either stablecoin leaves its peg
-(at 2 % off, almost nothing: a depeg empties the pools). The pools trade from POOL_DAYS before the
+(at 5 % off, almost nothing: a deep depeg empties the pools, as 2022-05-12 emptied the USDC/USDT
+pool's range; at 3 % off four tenths are left, so a market that moves is still priced). The pools trade from POOL_DAYS before the
 history's end; the stack replays these states as driver transactions in the history's blocks.
 """
 
@@ -20,7 +21,7 @@ LABEL = "SIMULATED pool trading (not real market data)"
 POOL_DAYS = 30
 HOUR = 3600
 CALM_DEPTH_USD = 20_000_000  # what one tick of price move costs in a calm pool, about
-THIN_PER_UNIT_OFF_PEG = 50  # depth falls by this times the distance from the peg (2 % off: nothing)
+THIN_PER_UNIT_OFF_PEG = 20  # depth falls by this times the distance from the peg (5 % off: nothing)
 THINNEST = 1e-4  # never quite empty: the pools keep a price
 
 

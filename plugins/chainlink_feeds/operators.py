@@ -1,10 +1,11 @@
-"""ChainlinkFeedOperator: load one feed's rounds for a time window into Snowflake."""
+"""ChainlinkFeedOperator loads one feed's rounds for a time window into Snowflake;
+ChainlinkChainOperator loads every feed of a chain the same way in one task."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -63,40 +64,14 @@ class ChainReadOperator(BaseOperator):
         return PegSnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
 
 
-class ChainlinkFeedOperator(ChainReadOperator):
-    """Read every round the feed's proxy served from a time in [window_start, window_end), plus the
-    carry-in round in effect at window_start, validate them and MERGE them into the raw Snowflake
-    tables; rounds the proxy never served, or that are not prices, are stored apart with their reason.
+class _RoundsOperator(ChainReadOperator):
+    """What loading rounds needs whatever the task's feeds: the window, the connections, the registry."""
 
-    :param feed_pair: the feed's pair in the registry, e.g. ``USDC/USD``, or a ``references:`` pair such
-        as ``ETH/USD`` (its rounds price the pools; no peg, no alerts) (templated)
-    :param chain: the feed's chain in the registry (templated)
-    :param window_start: start of the window, ISO-8601 with a time zone (templated; default the
-        data interval start). ``None`` resumes from the last round already loaded for the feed
-        (or starts a day before ``window_end`` when nothing is loaded yet).
-    :param window_end: end of the window, exclusive (templated; default the data interval end)
-    :param chainlink_conn_id: RPC connection; default ``chainlink_<chain>`` (templated)
-    :param snowflake_conn_id: Snowflake connection (templated)
-    :param raw_schema: schema of the raw tables; default the connection's schema (templated)
-    :param registry_path: feed registry file; default ``include/feeds.yaml``
-    :return: a summary for XCom: rounds loaded and rejected, min/max price, RPC requests made
-    """
-
-    template_fields: Sequence[str] = (
-        "feed_pair",
-        "chain",
-        "window_start",
-        "window_end",
-        "chainlink_conn_id",
-        "snowflake_conn_id",
-        "raw_schema",
-    )
     ui_color = "#375bd2"
 
     def __init__(
         self,
         *,
-        feed_pair: str,
         chain: str = "ethereum",
         window_start: str | None = "{{ data_interval_start }}",
         window_end: str = "{{ data_interval_end }}",
@@ -107,7 +82,6 @@ class ChainlinkFeedOperator(ChainReadOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.feed_pair = feed_pair
         self.chain = chain
         self.window_start = window_start
         self.window_end = window_end
@@ -116,33 +90,42 @@ class ChainlinkFeedOperator(ChainReadOperator):
         self.raw_schema = raw_schema
         self.registry_path = registry_path
 
-    @cached_property
-    def feed(self) -> Feed | Reference:
-        for feed in (*load_registry(self.registry_path), *load_market(self.registry_path).references):
-            if feed.pair == self.feed_pair and feed.chain == self.chain:
-                return feed
-        raise FeedRegistryError(
-            f"{self.registry_path}: no feed or reference {self.feed_pair!r} on chain {self.chain!r}"
-        )
+    def oracles(self) -> list[Feed | Reference]:
+        """Every registry feed, and every reference a pool is priced through."""
+        return [*load_registry(self.registry_path), *load_market(self.registry_path).references]
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    @contextmanager
+    def raw_store(self) -> Iterator[RoundStore]:
+        """The raw tables on one warehouse connection, created if missing."""
         from chainlink_feeds.store import RoundStore
 
-        feed = self.feed
         with closing(self.snowflake_hook.get_conn()) as connection:
             store = RoundStore(connection, self.raw_schema)  # schema None: the connection's default
             store.ensure_tables()
-            start, end = self.window(store)
-            if start >= end:
-                self.log.info("%s: nothing to load, window [%s, %s) is empty", feed.pair, start, end)
-                window = {"window_start": start.isoformat(), "window_end": end.isoformat()}
-                return {"feed": feed.pair, **window, "rounds_loaded": 0}
-            checked = self.read_window(start, end)
-            result = store.load(
-                feed, (start, end), checked.accepted, checked.rejected, checked.carry_in, checked.read.activations,
-                checked.read.block, context["run_id"],
-            )  # fmt: skip
-        summary = load_summary(feed, (start, end), checked, result, self.chainlink_hook)
+            yield store
+
+    def load_feed(self, feed: Feed | Reference, store: RoundStore, run_id: str) -> dict[str, Any]:
+        """Read, validate and store one feed's window; its summary."""
+        requests_before = (self.chainlink_hook.requests_made, self.chainlink_hook.calls_made)
+        start, end = self.window(store, feed)
+        if start >= end:
+            self.log.info("%s: nothing to load, window [%s, %s) is empty", feed.pair, start, end)
+            return {
+                "feed": feed.pair,
+                "window_start": start.isoformat(),
+                "window_end": end.isoformat(),
+                "rounds_loaded": 0,
+            }
+        checked = self.read_window(feed, start, end)
+        result = store.load(
+            feed, (start, end), checked.accepted, checked.rejected, checked.carry_in, checked.read.activations,
+            checked.read.block, run_id,
+        )  # fmt: skip
+        rpc = (
+            self.chainlink_hook.requests_made - requests_before[0],
+            self.chainlink_hook.calls_made - requests_before[1],
+        )
+        summary = load_summary(feed, (start, end), checked, result, rpc)
         self.log.info(
             "%s: loaded %s rounds (+carry-in %s), rejected %s, with %s RPC requests at block %s",
             feed.pair, summary["rounds_loaded"], summary["carry_in_round_id"], summary["rounds_rejected"],
@@ -150,20 +133,19 @@ class ChainlinkFeedOperator(ChainReadOperator):
         )  # fmt: skip
         return summary
 
-    def window(self, store: RoundStore) -> tuple[datetime, datetime]:
+    def window(self, store: RoundStore, feed: Feed | Reference) -> tuple[datetime, datetime]:
         """[start, end) in UTC; no window_start resumes from the feed's last stored round (or a day back)."""
         end = parse_time(self.window_end, "window_end")
         if self.window_start:
             return parse_time(self.window_start, "window_start"), end
-        return store.last_loaded(self.feed) or end - RESUME_LOOKBACK, end
+        return store.last_loaded(feed) or end - RESUME_LOOKBACK, end
 
-    def read_window(self, start: datetime, end: datetime) -> CheckedWindow:
+    def read_window(self, feed: Feed | Reference, start: datetime, end: datetime) -> CheckedWindow:
         """The window's rounds read from the chain and validated; logs each rejection and missed heartbeat."""
         from chainlink_feeds.phases import PhaseCache
         from chainlink_feeds.reader import FeedReader
         from chainlink_feeds.rounds import validate
 
-        feed = self.feed
         read = FeedReader(self.chainlink_hook, feed, PhaseCache(PHASE_CACHE)).read(start, end)
         accepted, invalid = validate(read.rounds, read.carry_in, feed.heartbeat_limit_seconds)
         rejected = read.unserved + invalid
@@ -178,6 +160,120 @@ class ChainlinkFeedOperator(ChainReadOperator):
                 )  # fmt: skip
         carry_in = read.carry_in.round if read.carry_in and read.carry_in.round in {a.round for a in accepted} else None
         return CheckedWindow(read, accepted, rejected, carry_in)
+
+
+WINDOW_DOC = """
+    :param window_start: start of the window, ISO-8601 with a time zone (templated; default the
+        data interval start). ``None`` resumes from the last round already loaded for each feed
+        (or starts a day before ``window_end`` when nothing is loaded yet).
+    :param window_end: end of the window, exclusive (templated; default the data interval end)
+    :param chainlink_conn_id: RPC connection; default ``chainlink_<chain>`` (templated)
+    :param snowflake_conn_id: Snowflake connection (templated)
+    :param raw_schema: schema of the raw tables; default the connection's schema (templated)
+    :param registry_path: feed registry file; default ``include/feeds.yaml``
+"""
+
+
+class ChainlinkFeedOperator(_RoundsOperator):
+    __doc__ = f"""Read every round the feed's proxy served from a time in [window_start, window_end), plus the
+    carry-in round in effect at window_start, validate them and MERGE them into the raw Snowflake
+    tables; rounds the proxy never served, or that are not prices, are stored apart with their reason.
+
+    :param feed_pair: the feed's pair in the registry, e.g. ``USDC/USD``, or a ``references:`` pair such
+        as ``ETH/USD`` (its rounds price the pools; no peg, no alerts) (templated)
+    :param chain: the feed's chain in the registry (templated){WINDOW_DOC}
+    :return: a summary for XCom: rounds loaded and rejected, min/max price, RPC requests made
+    """
+
+    template_fields: Sequence[str] = (
+        "feed_pair", "chain", "window_start", "window_end", "chainlink_conn_id", "snowflake_conn_id", "raw_schema",
+    )  # fmt: skip
+
+    def __init__(self, *, feed_pair: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.feed_pair = feed_pair
+
+    @cached_property
+    def feed(self) -> Feed | Reference:
+        for feed in self.oracles():
+            if feed.pair == self.feed_pair and feed.chain == self.chain:
+                return feed
+        raise FeedRegistryError(
+            f"{self.registry_path}: no feed or reference {self.feed_pair!r} on chain {self.chain!r}"
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with self.raw_store() as store:
+            return self.load_feed(self.feed, store, context["run_id"])
+
+
+class ChainlinkChainOperator(_RoundsOperator):
+    __doc__ = f"""Load every registry feed and reference of one chain, as `ChainlinkFeedOperator` loads
+    one, in one task: one task start, one RPC hook and one warehouse connection for the chain,
+    however many feeds it has. A feed that fails does not stop the others: each one read is stored,
+    then the task fails naming every feed that did not load (a retry loads them all again; the
+    MERGE makes that change nothing for the ones already stored).
+
+    :param chain: the chain in the registry (templated)
+    :param feed_pairs: only these pairs of the chain (default: every feed and reference of it){WINDOW_DOC}
+    :return: a summary for XCom: each feed's summary, and the chain's rounds and RPC requests
+    """
+
+    template_fields: Sequence[str] = (
+        "chain", "window_start", "window_end", "chainlink_conn_id", "snowflake_conn_id", "raw_schema",
+    )  # fmt: skip
+
+    def __init__(self, *, feed_pairs: Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.feed_pairs = list(feed_pairs) if feed_pairs is not None else None
+
+    @cached_property
+    def feeds(self) -> list[Feed | Reference]:
+        """The chain's feeds to load, in the registry's order (by default its feeds and the references
+        its pools are priced through); an unknown pair is refused, naming it."""
+        market = load_market(self.registry_path)
+        on_chain = [f for f in (*market.feeds, *market.references) if f.chain == self.chain]
+        if self.feed_pairs is None:
+            every = [f for f in (*market.feeds, *market.references_in_use()) if f.chain == self.chain]
+            if not every:
+                raise FeedRegistryError(f"{self.registry_path}: no feed or reference on chain {self.chain!r}")
+            return every
+        unknown = sorted(set(self.feed_pairs) - {f.pair for f in on_chain})
+        if unknown:
+            raise FeedRegistryError(f"{self.registry_path}: no feed or reference {unknown} on chain {self.chain!r}")
+        return [f for f in on_chain if f.pair in self.feed_pairs]
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        summaries: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
+        with self.raw_store() as store:
+            for feed in self.feeds:
+                try:
+                    summaries[feed.pair] = self.load_feed(feed, store, context["run_id"])
+                except Exception as error:  # reported below, after the other feeds
+                    self.log.exception("%s: not loaded", feed.pair)
+                    failed[feed.pair] = f"{type(error).__name__}: {error}"
+        if failed:
+            raise ChainLoadError(self.chain, failed, loaded=sorted(summaries))
+        return {
+            "chain": self.chain,
+            "feeds": summaries,
+            "rounds_loaded": sum(s["rounds_loaded"] for s in summaries.values()),
+            "rpc_requests": self.chainlink_hook.requests_made,
+            "rpc_calls": self.chainlink_hook.calls_made,
+        }
+
+
+class ChainLoadError(RuntimeError):
+    """Some feeds of a chain did not load; the others are stored."""
+
+    def __init__(self, chain: str, failed: dict[str, str], loaded: list[str]) -> None:
+        reasons = "; ".join(f"{pair}: {reason}" for pair, reason in failed.items())
+        super().__init__(
+            f"{chain}: {len(failed)} of {len(failed) + len(loaded)} feeds not loaded ({reasons}); "
+            f"stored: {', '.join(loaded) or 'none'}"
+        )
+        self.failed = failed
 
 
 @dataclass(frozen=True)
@@ -195,9 +291,9 @@ def load_summary(
     window: tuple[datetime, datetime],
     checked: CheckedWindow,
     result: LoadResult,
-    hook: ChainlinkHook,
+    rpc: tuple[int, int],
 ) -> dict[str, Any]:
-    """The task's XCom: the window, what was read and stored, the window's price range, RPC use."""
+    """One feed's summary: the window, what was read and stored, the window's price range, RPC use."""
     read, carry_in = checked.read, checked.carry_in
     prices = [a.round.price(feed.decimals) for a in checked.accepted if a.round is not carry_in]
     return {
@@ -216,6 +312,6 @@ def load_summary(
         "min_price": str(min(prices)) if prices else None,
         "max_price": str(max(prices)) if prices else None,
         "rows_merged": result.rounds_merged,
-        "rpc_requests": hook.requests_made,
-        "rpc_calls": hook.calls_made,
+        "rpc_requests": rpc[0],  # HTTP requests, and the calls batched in them, for this feed
+        "rpc_calls": rpc[1],
     }

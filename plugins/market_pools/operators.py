@@ -34,6 +34,8 @@ class MarketPoolOperator(ChainReadOperator):
     :param raw_schema: schema of the raw tables; default the connection's schema (templated)
     :param quote_tokens: whole tokens sold in each sized quote (about $1M of a stablecoin at its peg)
     :param pool_addresses: read only these registry pools of the chain; default all of them
+    :param last_second_reading: also read the pools at the window's last second (the near-real-time
+        DAG: its window ends now, and the market's verdicts need the price of now)
     :param registry_path: registry file; default ``include/feeds.yaml``
     :return: a summary for XCom: pools, readings and swaps stored, RPC requests made
     """
@@ -54,6 +56,7 @@ class MarketPoolOperator(ChainReadOperator):
         raw_schema: str | None = None,
         quote_tokens: int = DEFAULT_QUOTE_TOKENS,
         pool_addresses: Sequence[str] | None = None,
+        last_second_reading: bool = False,
         registry_path: str | Path = DEFAULT_REGISTRY,
         **kwargs: Any,
     ) -> None:
@@ -63,6 +66,7 @@ class MarketPoolOperator(ChainReadOperator):
         self.snowflake_conn_id, self.raw_schema = snowflake_conn_id, raw_schema
         self.quote_tokens, self.registry_path = quote_tokens, registry_path
         self.pool_addresses = pool_addresses
+        self.last_second_reading = last_second_reading
 
     @cached_property
     def pools(self) -> tuple[Pool, ...]:
@@ -92,7 +96,9 @@ class MarketPoolOperator(ChainReadOperator):
                 self.log.info("%s: nothing to load, window [%s, %s) is empty", self.chain, start, end)
                 return {"chain": self.chain, "window_start": start.isoformat(), "window_end": end.isoformat()}
             self.chainlink_hook.check_chain(self.pools[0].chain_id)
-            window = PoolReader(self.chainlink_hook, self.pools, quoted, self.quote_tokens).read(start, end)
+            window = PoolReader(self.chainlink_hook, self.pools, quoted, self.quote_tokens).read(
+                start, end, self.last_second_reading
+            )
             loaded = store.load(self.chain, window, market, self.quote_tokens, context["run_id"])
         summary = {
             "chain": self.chain, "window_start": start.isoformat(), "window_end": end.isoformat(),

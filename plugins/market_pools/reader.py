@@ -2,7 +2,8 @@
 
 Readings are taken at the window's start and each whole hour after it (the state as of that moment:
 the last block at or before it; the first is the window's carry-in, the next window's first is this
-one's close): `slot0`, `liquidity`, the TWAP
+one's close), and on request at the window's last second (its own last state: the near-real-time
+DAG's windows end now, and the market's verdicts need the price of now): `slot0`, `liquidity`, the TWAP
 over the `twap_seconds` before the reading's block from `observe` (None where the pool keeps too few
 observations and the call reverts) and sized quotes. Before anything is read, each pool is checked against the registry at the chain's head.
 """
@@ -92,11 +93,14 @@ class PoolReader:
         self.by_address = {p.address.lower(): p for p in self.pools}
         self.quote_symbols, self.quote_tokens, self.twap_seconds = quote_symbols, quote_tokens, twap_seconds
 
-    def read(self, start: datetime, end: datetime) -> PoolWindow:
-        """Check the pools, then read the window [start, end) (UTC)."""
+    def read(self, start: datetime, end: datetime, last_second: bool = False) -> PoolWindow:
+        """Check the pools, then read the window [start, end) (UTC), with a reading at end - 1 s too
+        when `last_second` (and it is not already a mark)."""
         head = self.hook.pinned_block()
         self.check_pools(head)
         marks = _hour_marks(start, end)
+        if last_second and end - timedelta(seconds=1) > marks[-1]:
+            marks.append(end - timedelta(seconds=1))
         times = [int(m.timestamp()) for m in marks] + [int(start.timestamp()) - 1, int(end.timestamp()) - 1]
         blocks = blocks_at(self.hook, times, head)
         before, last = blocks[times[-2]], blocks[times[-1]]

@@ -1,27 +1,56 @@
-"""What an alert says: feed, price, deviation in bps, since when, and a link to the dashboard."""
+"""What an alert says: feed, price, deviation in bps, since when, and a link to the dashboard; for the
+market witness, both prices, the divergence and the market's usable depth."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from peg_alerts.market_rules import AGREE, DEEP, DIVERGENT, MARKET_KINDS, SILENT, THIN
 from peg_alerts.rules import CRITICAL, HEALTHY, PEG_STATUS, STALE, WARNING, Transition
 
 # apprise's notify types (plain strings: this module does not import apprise)
-_NOTIFY_TYPES = {CRITICAL: "failure", WARNING: "warning", STALE: "warning"}
+_NOTIFY_TYPES = {CRITICAL: "failure", WARNING: "warning", STALE: "warning", SILENT: "failure", DIVERGENT: "warning",
+                 THIN: "warning"}  # fmt: skip
 
 
 def dashboard_link(transition: Transition, dashboard_url: str) -> str:
     """The dashboard page for the feed around the transition (Peg Deviation, or Feed Health for heartbeats)."""
     day = transition.occurred_at.date()
-    page = "/" if transition.kind == PEG_STATUS else "/feed_health"
+    page = {PEG_STATUS: "/", **dict.fromkeys(MARKET_KINDS, "/market_vs_oracle")}.get(transition.kind, "/feed_health")
     query = urlencode({"feed": transition.feed.feed_pair, "start": day - timedelta(days=1), "end": day})
     return f"{dashboard_url}{page}?{query}"
+
+
+def market_message(t: Transition, dashboard_url: str) -> tuple[str, str, str]:
+    """(title, body, notify type) of a market-witness transition: both prices, divergence, depth."""
+    pair, market = t.feed.feed_pair, "no price (thin)" if t.market_price is None else f"${t.market_price:.6f}"
+    titles = {
+        SILENT: f"SILENT ORACLE {pair}: market {market}, oracle still ${t.price:.6f}",
+        DIVERGENT: f"DIVERGENT {pair}: oracle ${t.price:.6f} vs market {market}",
+        AGREE: f"RESOLVED {pair} oracle and market agree again (was {t.from_status})",
+        THIN: f"THIN MARKET {pair}: no pool deep enough to price it",
+        DEEP: f"RESOLVED {pair} market deep enough to price again",
+    }
+    divergence = "unknown" if t.divergence_bps is None else f"{t.divergence_bps:+.1f} bps (oracle vs market)"
+    body = [
+        f"Feed: {pair} ({t.feed.chain}, proxy {t.feed.proxy_address})",
+        f"Status: {t.from_status} -> {t.to_status}",
+        f"Oracle: ${t.price:.8f} ({t.deviation_bps:+.2f} bps from peg), served from {t.served_from:%Y-%m-%d %H:%M:%S} UTC",
+        f"Market: {market}",
+        f"Divergence: {divergence}",
+        f"Market depth: ${t.depth_usd or 0:,.0f} in usable pools",
+        f"Since: {t.occurred_at:%Y-%m-%d %H:%M:%S} UTC (the market reading that showed it)",
+        f"Dashboard: {dashboard_link(t, dashboard_url)}",
+    ]
+    return titles[t.to_status], "\n".join(body), _NOTIFY_TYPES.get(t.to_status, "success")
 
 
 def alert_message(transition: Transition, dashboard_url: str) -> tuple[str, str, str]:
     """(title, body, apprise notify type) of one transition."""
     t = transition
+    if t.kind in MARKET_KINDS:
+        return market_message(t, dashboard_url)
     pair = t.feed.feed_pair
     if t.kind == PEG_STATUS:
         if t.to_status == HEALTHY:

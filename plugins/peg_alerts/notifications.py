@@ -1,7 +1,10 @@
-"""The DAGs' failure callback: the apprise provider's AppriseNotifier on the alerts' connection."""
+"""The DAGs' failure callback: the apprise provider's AppriseNotifier's message on the alerts'
+connection, delivered by `PegAppriseHook`, so a receiver that is down is noticed: the notice then
+waits in the outbox (`peg_alerts.outbox`) and the next alert task sends it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,10 +19,22 @@ FAILURE_BODY = (
 )
 
 
-def notify_pipeline_failure(context: Context) -> None:
-    """DAG-level on_failure_callback: the provider's AppriseNotifier on `apprise_default`, built when
-    a run fails so parsing the DAG file does not import apprise."""
+def notify_pipeline_failure(context: Context, queue_undelivered: bool = True) -> None:
+    """DAG-level on_failure_callback: the provider's AppriseNotifier renders the notice on
+    `apprise_default` (built when a run fails, so parsing the DAG file does not import apprise);
+    an undelivered notice is queued for the next alert task (`queue_undelivered`)."""
     from airflow.providers.apprise.notifications.apprise import AppriseNotifier
     from apprise import NotifyType
 
-    AppriseNotifier(title=FAILURE_TITLE, body=FAILURE_BODY, notify_type=NotifyType.FAILURE)(context)
+    from peg_alerts.hooks import AlertDeliveryError, PegAppriseHook
+    from peg_alerts.outbox import Notice, queue_notice
+
+    notifier = AppriseNotifier(title=FAILURE_TITLE, body=FAILURE_BODY, notify_type=NotifyType.FAILURE)
+    notifier.render_template_fields(context)
+    hook = PegAppriseHook(apprise_conn_id=notifier.apprise_conn_id)
+    try:
+        hook.deliver(title=notifier.title, body=notifier.body, notify_type=NotifyType.FAILURE)
+    except AlertDeliveryError:
+        if not queue_undelivered:
+            raise
+        queue_notice(Notice(notifier.title, notifier.body, NotifyType.FAILURE.value, datetime.now(UTC).isoformat()))

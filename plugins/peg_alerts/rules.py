@@ -65,7 +65,8 @@ class ServedPrice:
 @dataclass(frozen=True)
 class Transition:
     """One change of a feed's alert state, keyed by (feed, kind, round_id, to_status): after a
-    threshold change the same round may lead to another status."""
+    threshold change the same round may lead to another status. The market's transitions
+    (`market_rules`) also carry the market's price, the divergence and the usable depth."""
 
     feed: FeedKey
     kind: str
@@ -76,6 +77,9 @@ class Transition:
     deviation_bps: Decimal
     served_from: datetime
     occurred_at: datetime
+    market_price: Decimal | None = None
+    divergence_bps: Decimal | None = None
+    depth_usd: Decimal | None = None
 
 
 def peg_status(abs_deviation_bps: Decimal, previous: str, thresholds: Thresholds) -> str:

@@ -23,9 +23,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from peg_alerts.market_rules import MARKET_KINDS, MarketReading, MarketState
 from peg_alerts.rules import FeedKey, ServedPrice, Thresholds, Transition
 from warehouse.spec import ensure_table, merge, timestamp_literal
 from warehouse.tables import CHAINLINK_FEEDS, CHAINLINK_LOAD_WINDOWS, CHAINLINK_ROUNDS, PEG_ALERT_TRANSITIONS
+
+MARKET_VS_ORACLE = "STABLECOIN_MARKET_VS_ORACLE"  # the dbt mart the market's transitions read
+
+
+@dataclass(frozen=True)
+class MarketSeries:
+    """One feed's market-vs-oracle readings in order, with its hysteresis band and silence limit."""
+
+    feed: FeedKey
+    hysteresis_bps: int
+    silent_after: timedelta
+    readings: list[MarketReading]
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,39 @@ class FeedSeries:
 
 def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _market_reading(
+    priced_at: datetime,
+    market: Any,
+    depth: Any,
+    thin: Any,
+    round_id: Any,
+    oracle: Any,
+    served_from: datetime | None,
+    oracle_bps: Any,
+    divergence: Any,
+    limit: Any,
+) -> MarketReading:
+    """A mart row; without a served round its served_from is null (the emulator hands a null
+    TIMESTAMP_NTZ over as 1970-01-01, so the round id decides)."""
+    served = None if round_id is None else _utc(served_from)
+    return MarketReading(
+        _utc(priced_at), _decimal(market), _decimal(depth) or Decimal(0), bool(thin),
+        _decimal(oracle), served, _decimal(oracle_bps),
+        _decimal(divergence), Decimal(str(limit)),
+    )  # fmt: skip
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _text(value: Decimal | None, quantum: str | None = None) -> str | None:
+    """A decimal as the MERGE's literal, rounded to the column's scale (None stays null)."""
+    if value is None:
+        return None
+    return str(value.quantize(Decimal(quantum)) if quantum else value)
 
 
 class AlertStore:
@@ -120,6 +166,57 @@ class AlertStore:
             out.append(FeedSeries(FeedKey(chain, proxy, pair), thresholds, series, _utc(as_of)))
         return out
 
+    def market_feeds(self, marts_schema: str) -> list[MarketSeries] | None:
+        """Every feed's rows of the market-vs-oracle mart (a view over the raw tables) in order of
+        priced_at; None while dbt has not built it in `marts_schema` yet. Only the rows the market
+        rules can still use: after the older of a feed's last recorded transitions of each kind
+        (they resume there, `market_states`), so a run reads what is new, not the whole history."""
+        kinds = ", ".join(f"'{k}'" for k in MARKET_KINDS)
+        with self.connection.cursor() as cur:
+            # views and tables both (the emulator's information_schema.tables lists no view)
+            cur.execute(
+                "select (select count(*) from information_schema.views where table_schema = %s and table_name = %s)"
+                " + (select count(*) from information_schema.tables where table_schema = %s and table_name = %s)",
+                (marts_schema.upper(), MARKET_VS_ORACLE) * 2,
+            )
+            if not cur.fetchone()[0]:
+                return None
+            cur.execute(
+                f"with last_of_kind as (select chain, proxy_address, kind, max(occurred_at) as occurred_at "
+                f"from {self.table} where kind in ({kinds}) group by chain, proxy_address, kind), "
+                f"resume as (select chain, proxy_address, min(occurred_at) as since from last_of_kind "
+                f"group by chain, proxy_address having count(*) = {len(MARKET_KINDS)}) "
+                f"select m.chain, m.proxy_address, m.feed_pair, f.hysteresis_bps, f.silent_oracle_minutes, m.priced_at, "
+                f"m.market_price_usd, m.usable_depth_usd, m.is_thin_market, m.oracle_round_id, m.oracle_price_usd, "
+                f"m.oracle_served_from, m.oracle_deviation_bps, m.divergence_bps, m.divergence_limit_bps "
+                f"from {marts_schema}.{MARKET_VS_ORACLE} as m inner join {CHAINLINK_FEEDS.qualified(self.schema)} as f "
+                f"on m.chain = f.chain and m.proxy_address = f.proxy_address "
+                f"left join resume as r on m.chain = r.chain and m.proxy_address = r.proxy_address "
+                f"where r.since is null or m.priced_at > r.since "
+                f"order by m.chain, m.proxy_address, m.priced_at"
+            )
+            rows = cur.fetchall()
+        feeds: dict[FeedKey, MarketSeries] = {}
+        for chain, proxy, pair, band, minutes, *reading in rows:
+            key = FeedKey(chain, proxy, pair)
+            series = feeds.setdefault(key, MarketSeries(key, int(band), timedelta(minutes=int(minutes)), []))
+            series.readings.append(_market_reading(*reading))
+        return list(feeds.values())
+
+    def market_states(self) -> dict[tuple[FeedKey, str], MarketState]:
+        """Each feed's last recorded market transition of each kind: where the market rules resume."""
+        kinds = ", ".join(f"'{k}'" for k in MARKET_KINDS)
+        with self.connection.cursor() as cur:
+            cur.execute(
+                f"select chain, proxy_address, feed_pair, kind, to_status, occurred_at from {self.table} "
+                f"where kind in ({kinds}) qualify row_number() over "
+                f"(partition by chain, proxy_address, kind order by occurred_at desc, round_id desc) = 1"
+            )
+            return {
+                (FeedKey(chain, proxy, pair), kind): MarketState(status, _utc(at))
+                for chain, proxy, pair, kind, status, at in cur.fetchall()
+            }
+
     def record(self, found: list[tuple[Transition, str | None]], run_id: str | None) -> int:
         """MERGE transitions in if absent, each with its suppression reason (None: to be sent);
         returns how many were new."""
@@ -131,6 +228,8 @@ class AlertStore:
                 deviation_bps=str(t.deviation_bps.quantize(Decimal("1e-12"))),
                 served_from=timestamp_literal(t.served_from), occurred_at=timestamp_literal(t.occurred_at),
                 recorded_at=recorded_at, airflow_run_id=run_id, suppressed=suppressed,
+                market_price=_text(t.market_price, "1e-18"), divergence_bps=_text(t.divergence_bps, "1e-12"),
+                depth_usd=_text(t.depth_usd, "0.01"),
             )
             for t, suppressed in found
         ]  # fmt: skip
@@ -150,7 +249,7 @@ class AlertStore:
             )
             cur.execute(
                 f"select chain, proxy_address, feed_pair, kind, round_id, from_status, to_status, price, deviation_bps, "
-                f"served_from, occurred_at from {self.table} "
+                f"served_from, occurred_at, market_price, divergence_bps, depth_usd from {self.table} "
                 f"where claimed_by = %s and notified_at is null order by occurred_at, round_id, kind",
                 (token,),
             )
@@ -158,9 +257,10 @@ class AlertStore:
                 Transition(
                     FeedKey(chain, proxy, pair), kind, int(round_id), before, after, Decimal(str(price)),
                     Decimal(str(bps)), _utc(served_from), _utc(occurred_at),
+                    _decimal(market), _decimal(divergence), _decimal(depth),
                 )
-                for chain, proxy, pair, kind, round_id, before, after, price, bps, served_from, occurred_at
-                in cur.fetchall()
+                for chain, proxy, pair, kind, round_id, before, after, price, bps, served_from, occurred_at,
+                market, divergence, depth in cur.fetchall()
             ]  # fmt: skip
 
     def mark_notified(self, transition: Transition, token: str) -> None:
@@ -174,6 +274,12 @@ class AlertStore:
                 f"then %s::timestamp_ntz else notified_at end where claimed_by = %s and notified_at is null",
                 (now, t.feed.chain, t.feed.proxy_address, t.kind, str(t.round_id), t.to_status, now, token),
             )
+
+    def unsent(self) -> int:
+        """How many recorded transitions wait to be sent (not suppressed, not sent), by any run."""
+        with self.connection.cursor() as cur:
+            cur.execute(f"select count(*) from {self.table} where notified_at is null and suppressed is null")
+            return int(cur.fetchone()[0])
 
     def release(self, token: str) -> None:
         """Give back what a run claimed and did not send, for the next run."""

@@ -5,6 +5,7 @@
 - `marts_due.py`: a backfill builds the marts once, in the run whose loads finish last.
 - `sensors.py` + `triggers.py` + `freshness.py`: the marts freshness gate and the deferred check that
   the dashboard serves the run's window (`freshness.dashboard_url_of` also gives the alerts' links).
+- `urls.py`: a URL from an HTTP connection's fields (the dashboard's, the dead-man's switch's).
 
 The Snowflake hook lives in `warehouse`, the alerts in `peg_alerts`.
 """

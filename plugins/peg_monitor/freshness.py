@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from peg_monitor.urls import http_url
+
 HEALTH_PATH = "/_stcore/health"
 FRESHNESS_PATH = "/api/freshness"
 
@@ -17,10 +19,7 @@ def dashboard_url(host: str | None, port: int | None = None, schema: str | None 
     """The app's base URL from an HTTP connection's fields."""
     if not host:
         raise ValueError("the dashboard connection has no host: set it to the app's URL, e.g. http://dashboard:8501")
-    url = host if "://" in host else f"{schema or 'http'}://{host}"
-    if port and url.count(":") < 2:
-        url = f"{url}:{port}"
-    return url.rstrip("/")
+    return http_url(host, port, schema).rstrip("/")
 
 
 def dashboard_url_of(conn_id: str) -> str:

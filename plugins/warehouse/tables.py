@@ -71,7 +71,7 @@ CHAINLINK_FEEDS = TableSpec(
         Column("divergence_margin_bps", "number(6,0)", added="25"),
         Column("market_max_age_minutes", "number(6,0)", added="90"),
         Column("thin_quote_slippage_bps", "number(6,0)", added="1000"),
-        Column("silent_oracle_minutes", "number(6,0)", added="15"),
+        Column("silent_oracle_minutes", "number(6,0)", added="3"),
         Column("deviation_threshold_pct", "number(10,6)"), Column("peg_usd", "number(38,18)"), *_LOADED,
     ),
     key=("chain", "proxy_address"),
@@ -175,7 +175,8 @@ MARKET_TABLES = (MARKET_POOL_READINGS, MARKET_POOL_SWAPS, MARKET_LOAD_WINDOWS, M
 RAW_TABLES = (*CHAINLINK_TABLES, *MARKET_TABLES)
 
 # One row per (feed, kind, round id, to status), inserted if absent: a row keeps what its first run
-# decided (`suppressed`); the claim and `notified_at` are set by UPDATEs as alerts are sent.
+# decided (`suppressed`); the claim and `notified_at` are set by UPDATEs as alerts are sent. The
+# market's kinds have no round: their round_id is the reading's time in Unix seconds.
 PEG_ALERT_TRANSITIONS = TableSpec(
     "PEG_ALERT_TRANSITIONS",
     (
@@ -185,6 +186,10 @@ PEG_ALERT_TRANSITIONS = TableSpec(
         Column("served_from", "timestamp_ntz"), Column("occurred_at", "timestamp_ntz"),
         Column("recorded_at", "timestamp_ntz"), Column("airflow_run_id", "varchar", nullable=True),
         Column("suppressed", "varchar", nullable=True),
+        # the market witness's transitions (peg_alerts.market_rules): null for the oracle's own
+        Column("market_price", "number(38,18)", nullable=True, added="null"),
+        Column("divergence_bps", "number(38,12)", nullable=True, added="null"),
+        Column("depth_usd", "number(38,2)", nullable=True, added="null"),
         Column("claimed_by", "varchar", nullable=True, merged=False),
         Column("claimed_at", "timestamp_ntz", nullable=True, merged=False),
         Column("notified_at", "timestamp_ntz", nullable=True, merged=False),

@@ -389,3 +389,56 @@ def divergence_chart(series: pd.DataFrame) -> alt.LayerChart:
         )
     )
     return alt.layer(band, line).properties(height=HEIGHT)
+
+
+def _thin_market_shade(frame: pd.DataFrame) -> alt.Chart:
+    """The thin-market buckets of a market series, shaded."""
+    spans = _verdict_spans(frame, _bucket_width(frame))
+    return (
+        alt.Chart(spans[spans["verdict"] == "thin market"])
+        .mark_rect(opacity=0.15, color=VERDICT_COLORS["thin market"])
+        .encode(x=alt.X("from:T", scale=UTC), x2="until:T")
+    )
+
+
+@_reused
+def depth_chart(series: pd.DataFrame) -> alt.LayerChart:
+    """The market's usable depth in USD (the thinnest reading per bucket, on a log scale: it falls by
+    orders of magnitude when a pool empties), with the thin-market buckets shaded."""
+    frame = _utc(series, "bucket_at")
+    x = alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS)
+    line = (
+        alt.Chart(frame[frame["usable_depth_usd"] > 0])
+        .mark_line(interpolate="step-after", color="#00695c")
+        .encode(
+            x=x,
+            y=alt.Y("usable_depth_usd:Q", title="usable depth (USD)", scale=alt.Scale(type="log")),
+            tooltip=[
+                alt.Tooltip("bucket_at:T", title="from (UTC)", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("usable_depth_usd:Q", title="depth (USD)", format=",.0f"),
+            ],
+        )
+    )
+    return alt.layer(_thin_market_shade(frame), line).properties(height=HEIGHT)
+
+
+@_reused
+def slippage_chart(series: pd.DataFrame) -> alt.LayerChart:
+    """What selling about $1M of the token loses in its best pool, in bps below the pool's price (the
+    worst reading per bucket): near zero in a deep market, climbing as liquidity leaves the price;
+    thin-market buckets shaded, and gaps where no pool had liquidity in range."""
+    frame = _utc(series, "bucket_at")
+    x = alt.X("bucket_at:T", scale=UTC, axis=TIME_AXIS)
+    line = (
+        alt.Chart(frame)
+        .mark_line(interpolate="step-after", color="#6a1b9a")
+        .encode(
+            x=x,
+            y=alt.Y("quote_slippage_bps:Q", title="sized-quote slippage (bps)"),
+            tooltip=[
+                alt.Tooltip("bucket_at:T", title="from (UTC)", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("quote_slippage_bps:Q", title="slippage (bps)", format=",.2f"),
+            ],
+        )
+    )
+    return alt.layer(_thin_market_shade(frame), line).properties(height=HEIGHT)

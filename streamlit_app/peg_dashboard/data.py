@@ -419,8 +419,9 @@ def daily_status(marts: str, feed: Feed | None, first_day: date, last_day: date)
 @cached
 def market_vs_oracle(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Per feed with pools and time bucket (at least an hour: the pools are read hourly): the last
-    oracle and market prices, the widest divergence and its limit, the thinnest usable depth, and
-    whether the bucket held a divergence, a silent oracle or a thin market."""
+    oracle and market prices, the widest divergence and its limit, the thinnest usable depth, the
+    worst sized-quote slippage of the best pool, and whether the bucket held a divergence, a silent
+    oracle or a thin market."""
     where, params = _feed_filter(feed)
     bucket = max(3600, price_bucket_seconds(start, end))
     frame = query(
@@ -429,18 +430,20 @@ def market_vs_oracle(marts: str, feed: Feed | None, start: datetime, end: dateti
         f"max_by(market_price_usd, iff(market_price_usd is null, null, priced_at)) as market_price_usd, "
         f"max_by(divergence_bps, abs(divergence_bps)) as divergence_bps, "
         f"max(divergence_limit_bps) as divergence_limit_bps, min(usable_depth_usd) as usable_depth_usd, "
-        f"max(iff(is_divergent, 1, 0)) as divergent, max(iff(is_silent_oracle, 1, 0)) as silent_oracle, "
+        f"max(best_quote_slippage_bps) as quote_slippage_bps, max(iff(is_divergent, 1, 0)) as divergent, max(iff(is_silent_oracle, 1, 0)) as silent_oracle, "
         f"max(iff(is_thin_market, 1, 0)) as thin_market "
         f"from (select symbol, feed_pair, priced_at, cast(oracle_price_usd as float) as oracle_price_usd, "
         f"cast(market_price_usd as float) as market_price_usd, cast(divergence_bps as float) as divergence_bps, "
-        f"divergence_limit_bps, usable_depth_usd, is_divergent, is_silent_oracle, is_thin_market "
+        f"divergence_limit_bps, usable_depth_usd, cast(best_quote_slippage_bps as float) as best_quote_slippage_bps, "
+        f"is_divergent, is_silent_oracle, is_thin_market "
         f"from {marts}.{MARKET} where priced_at >= ? and priced_at < ?{where}) as m "
         f"group by symbol, feed_pair, bucket_at order by symbol, bucket_at",
         (start, end, *params),
     )
     frame = _floats(
-        frame, "oracle_price_usd", "market_price_usd", "divergence_bps", "divergence_limit_bps", "usable_depth_usd"
-    )
+        frame, "oracle_price_usd", "market_price_usd", "divergence_bps", "divergence_limit_bps", "usable_depth_usd",
+        "quote_slippage_bps",
+    )  # fmt: skip
     for column in ("divergent", "silent_oracle", "thin_market"):
         frame[column] = pd.to_numeric(frame[column]).astype(bool)
     return frame

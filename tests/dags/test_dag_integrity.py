@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -45,16 +46,20 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag) -> None:
             assert task.retries >= 2, f"{dag_id}.{task.task_id} retries {task.retries} < 2"
 
 
-def test_daily_dag_has_one_ingest_task_per_registry_feed_and_reference(dagbag, feeds) -> None:
-    """The references a pool is priced through (ETH/USD for the WETH pools) load beside the feeds."""
+def test_daily_dag_has_one_ingest_task_per_chain_loading_its_feeds_and_references(dagbag, feeds) -> None:
+    """The references a pool is priced through (ETH/USD for the WETH pools) load beside the feeds, in
+    the chain's one task: the task count grows with the chains, not with the feeds."""
+    from chainlink_feeds.operators import ChainlinkChainOperator
     from chainlink_feeds.registry import load_market
 
     dag = dagbag.dags["stablecoin_peg_daily"]
-    ingest = {t.task_id for t in dag.tasks if t.task_id.startswith("ingest_")}
-    references = load_market().references
+    ingest = {t.task_id: t for t in dag.tasks if t.task_id.startswith("ingest_")}
+    references = load_market().references_in_use()
     assert [r.pair for r in references] == ["ETH/USD"]
-    assert ingest == {f"ingest_{feed.task_id}" for feed in (*feeds, *references)}
-    assert dag.get_task("ingest_ethereum_eth_usd").feed_pair == "ETH/USD"
+    assert set(ingest) == {f"ingest_{feed.chain}" for feed in (*feeds, *references)} == {"ingest_ethereum"}
+    task = ingest["ingest_ethereum"]
+    assert isinstance(task, ChainlinkChainOperator) and task.pool == "chainlink_rpc"
+    assert [f.pair for f in task.feeds] == [*(f.pair for f in feeds), "ETH/USD"]
 
 
 def test_daily_dag_windows_are_whole_utc_days(dagbag) -> None:
@@ -102,7 +107,7 @@ def test_daily_dag_reads_each_chains_pools_in_one_task_before_dbt(dagbag) -> Non
     market = {t.task_id: t for t in dag.tasks if t.task_id.startswith("market_")}
     assert set(market) == {f"market_{p.chain}" for p in load_market().pools} == {"market_ethereum"}
     for task in market.values():
-        assert task.pool == "chainlink_rpc" and task.downstream_task_ids == {"marts_due"}
+        assert task.pool == "chainlink_rpc" and task.downstream_task_ids == {"marts_due", "peg_alerts"}
 
 
 def test_ingest_tasks_declare_the_raw_table_asset(dagbag) -> None:
@@ -130,19 +135,20 @@ def test_the_raw_asset_shares_the_cosmos_namespace_of_the_devstack_connection(da
     namespace = get_dataset_namespace(
         ProfileConfig(profile_name="peg_monitor", target_name="local", profile_mapping=mapping)
     )
-    raw = dagbag.dags["stablecoin_peg_daily"].get_task("ingest_ethereum_usdc_usd").outlets[0].uri
+    raw = dagbag.dags["stablecoin_peg_daily"].get_task("ingest_ethereum").outlets[0].uri
     assert raw.startswith(f"{namespace}/{mapping.profile['database']}/"), (raw, namespace)
 
 
-def test_daily_dag_pages_after_the_ingest_and_announces_its_failures(dagbag, feeds) -> None:
+def test_daily_dag_pages_after_the_loads_and_announces_its_failures(dagbag, feeds) -> None:
     from peg_alerts.notifications import notify_pipeline_failure
     from peg_alerts.operators import PegAlertOperator
 
     dag = dagbag.dags["stablecoin_peg_daily"]
     alerts = dag.get_task("peg_alerts")
     assert isinstance(alerts, PegAlertOperator)
-    assert alerts.upstream_task_ids == {f"ingest_{feed.task_id}" for feed in feeds}  # a reference pages nobody
-    assert alerts.trigger_rule == "all_done"  # a feed whose ingest failed does not hold the others' alerts
+    # the rounds, the references and the pools: the market's verdicts need all three
+    assert alerts.upstream_task_ids == {"ingest_ethereum", "market_ethereum"}
+    assert alerts.trigger_rule == "all_done"  # a chain whose ingest failed does not hold the pools' alerts
     assert (alerts.apprise_conn_id, alerts.snowflake_conn_id) == ("apprise_default", "snowflake_default")
     assert dag.on_failure_callback is notify_pipeline_failure
 
@@ -163,15 +169,87 @@ def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(da
         "0x3416cF6C708Da44DB2624D63ea0AAef7113527C6", "0x5777d92f208679DB4b9778590Fa3CAB3aC9e2168",
     ]  # fmt: skip
     assert watcher.trigger.step_bps == 25
-    feed_ingest = {f"ingest_{f.task_id}" for f in feeds}
+    # a move is looked at again after the shortest silent_oracle_minutes plus three polls
+    assert watcher.trigger.recheck_after == min(f.silent_oracle_minutes for f in feeds) * 60 + 3 * 10
+    every_load = {"ingest_ethereum", "market_ethereum"}  # the chain's feeds and references, its pools
+    ingest = dag.get_task("ingest_ethereum")
+    assert (ingest.window_start, ingest.window_end) == (None, "{{ dag_run.run_after }}")  # each feed resumes
     assert isinstance(dag.get_task("peg_alerts"), PegAlertOperator)
-    assert dag.get_task("peg_alerts").upstream_task_ids == feed_ingest
+    assert dag.get_task("peg_alerts").upstream_task_ids == every_load
     market = dag.get_task("market_ethereum")
     assert (market.window_start, market.window_end) == (None, "{{ dag_run.run_after }}")  # resumes
-    # the run's state comes from its leaves: one needs every load, so a failed one fails the run
-    assert {t.task_id for t in dag.leaves} == {"peg_alerts", "all_feeds_loaded"}
-    assert dag.get_task("all_feeds_loaded").upstream_task_ids == feed_ingest | {
-        "ingest_ethereum_eth_usd", "market_ethereum",
-    }  # fmt: skip
+    assert market.last_second_reading  # the market's price of now
+    # the run's state comes from its leaf, the dead-man's ping, which needs the alerts and every load
+    assert [t.task_id for t in dag.leaves] == ["ping_deadman"]
+    assert dag.get_task("ping_deadman").upstream_task_ids == {"peg_alerts", "all_feeds_loaded"}
+    assert dag.get_task("ping_deadman").deadman_conn_id == "peg_deadman"
+    assert dag.get_task("all_feeds_loaded").upstream_task_ids == every_load
+    # quiet for 10 minutes: a run anyway (it pings); pages waiting unsent wake the DAG
+    assert watcher.trigger.alive_every == float(os.environ.get("PEG_REALTIME_ALIVE_MINUTES", "10")) * 60
+    assert watcher.trigger.wake_variables == ["peg_alerts_unsent", "peg_alerts_notices"]
     assert dag.get_task("all_feeds_loaded").trigger_rule == "all_success"
     assert dag.on_failure_callback is notify_pipeline_failure
+
+
+def test_history_dag_is_the_daily_pipeline_over_calendar_months(dagbag) -> None:
+    """Made for backfilling years: the daily DAG's tasks and dependencies, one month per run."""
+    from datetime import UTC, datetime
+
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    daily, history = dagbag.dags["stablecoin_peg_daily"], dagbag.dags["stablecoin_peg_history"]
+    assert {t: history.get_task(t).upstream_task_ids for t in history.task_ids} == {
+        t: daily.get_task(t).upstream_task_ids for t in daily.task_ids
+    }
+    timetable = coerce_to_core_timetable(history.timetable)
+    info = timetable.next_dagrun_info(
+        last_automated_data_interval=DataInterval(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)),
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
+    )
+    assert (info.data_interval.start, info.data_interval.end) == (
+        datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert history.get_task("ingest_ethereum").window_start == "{{ data_interval_start }}"
+    assert history.on_failure_callback is daily.on_failure_callback and not history.catchup
+
+
+def test_with_30_feeds_on_3_chains_the_batch_dags_have_one_load_per_chain(tmp_path) -> None:
+    """The shape scales with the chains, not the feeds: parsed with a registry of 30 feeds on 3
+    chains (SIMULATED addresses), each batch DAG has one ingest task per chain and the same dbt,
+    gate and alert tasks; the near-real-time DAG one watcher per chain."""
+    import hashlib
+    import json
+    import subprocess
+    import sys
+
+    from chainlink_feeds.registry.common import to_checksum_address
+
+    entries = []
+    for i in range(30):
+        chain = ("ethereum", "arbitrum", "base")[i % 3]
+        proxy = to_checksum_address("0x" + hashlib.sha256(f"proxy {i}".encode()).hexdigest()[:40])
+        entries.append(
+            f'  - {{symbol: "C{i}", pair: "C{i}/USD", chain: {chain}, proxy: "{proxy}", decimals: 8, '
+            f"heartbeat_seconds: 86400, deviation_threshold_pct: 0.25, peg_usd: 1.00}}"
+        )
+    registry = tmp_path / "feeds.yaml"
+    registry.write_text("feeds:\n" + "\n".join(entries) + "\n")
+    script = (
+        "import json; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(DAGS_DIR)!r}); "
+        "print(json.dumps({'errors': list(bag.import_errors.values()), "
+        "'tasks': {d: sorted(dag.task_ids) for d, dag in bag.dags.items()}, "
+        "'watched': len(bag.dags['stablecoin_peg_realtime'].timetable.asset_condition.objects)}))"
+    )
+    env = os.environ | {"PEG_FEED_REGISTRY": str(registry)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert parsed["errors"] == []
+    for dag_id in ("stablecoin_peg_daily", "stablecoin_peg_history"):
+        tasks = parsed["tasks"][dag_id]
+        assert [t for t in tasks if t.startswith("ingest_")] == ["ingest_arbitrum", "ingest_base", "ingest_ethereum"]
+        dbt = [t for t in tasks if t.startswith("dbt.")]
+        assert len(tasks) == 3 + len(dbt) + 4, tasks  # the loads, dbt, marts_due, the gate, the check, the alerts
+    assert parsed["watched"] == 3

@@ -293,9 +293,10 @@ def expected_verdicts(pair: str, frozen: tuple[datetime, datetime] | None = None
     limit = feed.deviation_threshold_pct * 100 + feed.divergence_margin_bps
     verdicts, since, served_then = {}, None, None
     for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
-        thin = h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > feed.thin_quote_slippage_bps
+        loss = quote_loss_bps(h.liquidity, h.tick, token) if h.liquidity else None
+        thin = loss is None or loss > feed.thin_quote_slippage_bps
         round_id, oracle = served_price(pair, h.hour, frozen)
-        verdict = {"thin": thin, "divergent": False, "silent": False, "round": round_id}
+        verdict = {"thin": thin, "divergent": False, "silent": False, "round": round_id, "slippage": loss}
         if not thin:
             low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
             if token == "USDT":
@@ -328,7 +329,8 @@ def test_market_vs_oracle_verdicts_equal_the_recordings(built, pair) -> None:
 def assert_verdicts(marts: str, pair: str, expect: dict[datetime, dict]) -> None:
     rows = query(
         f"select priced_at, is_thin_market, market_price_usd, oracle_round_id, is_divergent, is_silent_oracle, "
-        f"pools_read, pools_used from {marts}.STABLECOIN_MARKET_VS_ORACLE where feed_pair = '{pair}' order by priced_at"
+        f"pools_read, pools_used, best_quote_slippage_bps "
+        f"from {marts}.STABLECOIN_MARKET_VS_ORACLE where feed_pair = '{pair}' order by priced_at"
     )
     assert len(rows) == len(expect) == 72
     for row in rows.itertuples():
@@ -338,6 +340,10 @@ def assert_verdicts(marts: str, pair: str, expect: dict[datetime, dict]) -> None
         assert (bool(row.is_thin_market), pd.isna(row.market_price_usd)) == (want["thin"], want["thin"]), (pair, at)
         assert int(row.oracle_round_id) == want["round"], (pair, at)
         assert (bool(row.is_divergent), bool(row.is_silent_oracle)) == (want["divergent"], want["silent"]), (pair, at)
+        if want["slippage"] is None:  # nothing in range: no quote
+            assert pd.isna(row.best_quote_slippage_bps), (pair, at)
+        elif not want["thin"]:  # within one range: the test's one-range swap, its spot a tick's width off
+            assert abs(float(row.best_quote_slippage_bps) - want["slippage"]) < 2, (pair, at, want["slippage"])
 
 
 def test_2022_05_12_twelve_thin_hours_and_four_divergent_ones(built) -> None:
@@ -421,3 +427,81 @@ def test_the_2022_05_events_were_seen_by_the_oracle_alone(built) -> None:
         event_sides = {1 if float(d) > 0 else -1 for d in mine.worst_deviation_bps}
         assert sides - {0} and not (sides & event_sides), (pair, sides, event_sides)
         assert set(mine.seen_by) == {"oracle"} and not mine.is_confirmed.any(), pair
+
+
+def market_transitions(raw: str, marts: str, record_until: datetime | None = None) -> tuple[list, dict]:
+    """The alert task's market transitions over the built marts, and the first market row it read of
+    each feed; with `record_until`, those up to then are recorded first (as a run would have) and
+    removed again afterwards."""
+    import snowflake.connector
+
+    from devstack.services import emulator
+    from peg_alerts.market_rules import MARKET_KINDS
+    from peg_alerts.operators import PegAlertOperator
+    from peg_alerts.store import AlertStore
+
+    operator = PegAlertOperator(task_id="peg_alerts", raw_schema=raw, marts_schema=marts)
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
+        store = AlertStore(conn, raw)
+        store.ensure_tables()
+        if record_until is not None:
+            earlier = [t for t in operator.find(store) if t.kind in MARKET_KINDS and t.occurred_at <= record_until]
+            store.record([(t, "test") for t in earlier], "recorded")
+        try:
+            first_read = {m.feed.feed_pair: m.readings[0].priced_at for m in store.market_feeds(marts)}
+            return [t for t in operator.find(store) if t.kind in MARKET_KINDS], first_read
+        finally:
+            conn.cursor().execute(f"delete from {store.table}")  # empty before: nothing else records here
+
+
+def market_changes(raw: str, marts: str, pair: str, kind: str) -> list[tuple[datetime, str, str]]:
+    """The alert task's market transitions of `pair` over the built marts, as (when, from, to)."""
+    return [
+        (t.occurred_at, t.from_status, t.to_status)
+        for t in market_transitions(raw, marts)[0]
+        if t.feed.feed_pair == pair and t.kind == kind
+    ]
+
+
+def test_a_run_after_recorded_transitions_finds_only_the_later_ones(built) -> None:
+    """A run resumes from each feed's last recorded transition of each kind and reads only the
+    market rows after the older of the two: what it finds equals the whole history's transitions
+    after the recorded ones, of both kinds."""
+    raw, marts, *_ = built
+    everything, first_read = market_transitions(raw, marts)
+    usdt = [t for t in everything if t.feed.feed_pair == "USDT/USD"]
+    kinds = {"oracle_vs_market", "market_depth"}
+    # just before the earlier of USDT's two kinds' last transitions: each kind on both sides of the cut
+    cut = min(max(t.occurred_at for t in usdt if t.kind == kind) for kind in kinds) - timedelta(seconds=1)
+    assert {t.kind for t in usdt if t.occurred_at <= cut} == kinds
+    later, first_read_later = market_transitions(raw, marts, record_until=cut)
+    assert later == [t for t in everything if t.occurred_at > cut]
+    assert {t.kind for t in later if t.feed.feed_pair == "USDT/USD"} == kinds, later
+    resumed = min(max(t.occurred_at for t in usdt if t.kind == k and t.occurred_at <= cut) for k in kinds)
+    assert first_read["USDT/USD"] < resumed < first_read_later["USDT/USD"]  # the rows before were not read
+
+
+def test_the_alerts_call_the_frozen_oracle_silent_and_the_live_one_divergent(built, frozen) -> None:
+    """The alert task on the same marts: with USDT/USD frozen, one page that its oracle is silent at
+    08:00 (the first silent hour); on the real rounds, where the oracle kept publishing, one that
+    oracle and market disagree, at the same hour."""
+    raw, marts, *_ = built
+    silent = market_changes(frozen.removesuffix("_A_MARTS"), frozen, "USDT/USD", "oracle_vs_market")
+    at_eight = datetime(2022, 5, 12, 8, tzinfo=UTC)
+    assert silent[0] == (at_eight, "agree", "silent"), silent
+    assert silent[1][1:] in {("silent", "agree"), ("silent", "divergent")} and silent[1][0] > at_eight
+    live = market_changes(raw, marts, "USDT/USD", "oracle_vs_market")
+    assert (at_eight, "agree", "divergent") in live and not [c for c in live if c[2] == "silent"], live
+
+
+def test_the_alerts_report_each_thin_stretch_of_the_recorded_pool_once_each_way(built) -> None:
+    """market_depth transitions over 2022-05-11..13 equal the thin hours the recordings give."""
+    raw, marts, *_ = built
+    expect, state = [], "deep"
+    for at, verdict in sorted(expected_verdicts("USDT/USD").items()):
+        now = "thin" if verdict["thin"] else "deep"
+        if now != state:
+            expect.append((at, state, now))
+            state = now
+    assert len(expect) >= 10  # the five empty hours and the seven costly ones come in stretches
+    assert market_changes(raw, marts, "USDT/USD", "market_depth") == expect

@@ -31,15 +31,6 @@ FAST_FAILURE_DETECTION = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
     "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "120",
 }
-# The marts and the columns that order their rows, for comparing whole tables.
-MART_TABLES = {
-    "STABLECOIN_PEG_HEALTH": "chain, proxy_address, round_id",
-    "STABLECOIN_PEG_ZSCORE": "chain, proxy_address, hour_at",
-    "STABLECOIN_DEPEG_EVENTS": "depeg_event_id",
-    "STABLECOIN_PEG_DAILY": "chain, proxy_address, day",
-    "CHAINLINK_FEED_STALENESS": "chain, proxy_address",
-    "STABLECOIN_MARKET_VS_ORACLE": "chain, proxy_address, priced_at",
-}
 
 
 @dataclass

@@ -27,9 +27,17 @@ from devstack.services import postgres, processes
 from devstack.settings import ANVIL_URL
 from devstack.simulation import history
 from peg_monitor import settings
-from tests.e2e.conftest import MART_TABLES, Pipeline
+from tests.e2e.conftest import Pipeline
 from tests.e2e.rpc_gate import RpcGate, rpc_gate
-from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, load_days, load_market_days, query
+from tests.support.pipeline import (
+    MART_TABLES,
+    create_schema,
+    dbt_build,
+    drop_pipeline,
+    load_days,
+    load_market_days,
+    query,
+)
 
 DAY = timedelta(days=1)
 GATE_PORT = 8109  # in this module's port block
@@ -198,10 +206,13 @@ def test_runs_are_spread_over_both_workers(backfilled: Backfill, pipeline: Pipel
     finished = [t for t in backfill_tries(backfilled) if t["state"] == "success"]
     by_worker = {w: sum(t["hostname"] == w for t in finished) for w in pipeline.cluster.workers}
     assert set(t["hostname"] for t in finished) == set(pipeline.cluster.workers), by_worker
-    assert min(by_worker.values()) >= 10, by_worker  # each worker ran a fair share, not one stray task
-    for run in {t["run_id"] for t in finished}:
-        hosts = {t["hostname"] for t in finished if t["run_id"] == run}
-        assert len(hosts) == 2, f"{run} ran on {hosts} only"
+    # each worker ran a fair share, not one stray task
+    assert min(by_worker.values()) >= len(finished) / 4, by_worker
+    # tasks, not runs, go to the workers: the run that built the marts (its 20-odd tasks) ran on both
+    # (a run of four loading tasks may land on one worker by chance)
+    hosts = {run: {t["hostname"] for t in finished if t["run_id"] == run} for run in {t["run_id"] for t in finished}}
+    builder = max(hosts, key=lambda run: sum(t["run_id"] == run for t in finished))
+    assert len(hosts[builder]) == 2, hosts
 
 
 def test_killed_worker_task_completed_through_a_retry(backfilled: Backfill) -> None:

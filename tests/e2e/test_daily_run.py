@@ -14,9 +14,9 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from devstack.simulation import history
 from peg_monitor.sensors import DashboardFreshnessSensor
-from tests.e2e.conftest import E2E_DASHBOARD_PORT, MART_TABLES
+from tests.e2e.conftest import E2E_DASHBOARD_PORT
 from tests.support.dbt_venv import image_dbt
-from tests.support.pipeline import query
+from tests.support.pipeline import MART_TABLES, query
 
 DAY = timedelta(days=1)
 
@@ -38,8 +38,7 @@ def test_daily_run_succeeds_with_every_task(first_run) -> None:
         -3000:
     ]
     for task in (
-        "ingest_ethereum_usdc_usd",
-        "ingest_ethereum_eth_usd",
+        "ingest_ethereum",
         "market_ethereum",
         "dbt.stablecoin_peg_zscore_model_build",
         "dbt.stablecoin_market_vs_oracle_model_build",

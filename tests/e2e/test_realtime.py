@@ -2,7 +2,15 @@
 triggerer's PoolMoveTrigger starts the near-real-time DAG, the round reaches the dashboard's
 freshness route and the health view, and the on-call's inbox (a real HTTP receiver apprise posts
 to) gets exactly one alert; recovery gives one "resolved" alert, and a rerun gives none. Then a
-market move with the oracle frozen: the pool's move alone starts a run that loads its swap.
+market move with the oracle frozen: the pool's move alone starts a run that loads its swap, and the
+on-call gets exactly one silent-oracle page within 5 minutes of the market crossing; the inbox is
+then down when oracle and market agree again, and the "resolved" page, with the failed run's notice,
+reaches it within 2 minutes of its return, with no new round. Runs the trigger started ping the
+dead-man's switch (the inbox's); with the triggerer stopped, a move reaches nobody and the switch
+pages once.
+
+The pipeline's registry is include/feeds.yaml with `silent_oracle_minutes: 1` (3 by default): the
+same rule, a shorter wait.
 
 Runs on a scratch node with a short history (the oracle's moves must not reach the shared stack's
 chain) and a production-shaped Airflow of its own (devstack.cluster.celery) pointed at it.
@@ -11,12 +19,13 @@ chain) and a production-shaped Airflow of its own (devstack.cluster.celery) poin
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,11 +38,13 @@ from devstack.cluster.airflow_init import init_airflow
 from devstack.cluster.celery import Cluster, ClusterPorts
 from devstack.oracle import service as oracle
 from devstack.services import alert_receiver, dashboard, postgres, processes
+from devstack.settings import PROJECT_DIR
 from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, query
 from tests.support.scratch_chain import free_port, scratch_chain
 from tests.support.short_history import replayed, with_pools
 
 REALTIME_DAG = "stablecoin_peg_realtime"
+DEADMAN_CHECK = "peg-e2e"
 PORTS = ClusterPorts.block(8300)
 DASHBOARD_PORT = 8602
 POLL_SECONDS = 2
@@ -51,6 +62,17 @@ class Live:
     raw: str
     inbox: Path
     dashboard_url: str
+    receiver_port: int
+    receiver: alert_receiver.ReceiverServer
+
+    def stop_receiver(self) -> None:
+        self.receiver.shutdown()
+        self.receiver.server_close()
+
+    def start_receiver(self) -> None:
+        """Serve the same inbox on the same port again."""
+        self.receiver = alert_receiver.make_server(self.receiver_port, self.inbox)
+        threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
 
     @property
     def api(self) -> str:
@@ -59,6 +81,15 @@ class Live:
     def alerts(self, pair: str) -> list[dict]:
         """What the inbox received about `pair`, oldest first."""
         return [a for a in alert_receiver.read_inbox(self.inbox) if pair in a["body"].get("title", "")]
+
+
+def _short_silence_registry(work: Path) -> Path:
+    """include/feeds.yaml with silent_oracle_minutes 1 in its defaults."""
+    text = (PROJECT_DIR / "include" / "feeds.yaml").read_text()
+    shorter = re.sub(r"(?m)^(  silent_oracle_minutes:) *\d+", r"\1 1", text)
+    assert shorter != text
+    (work / "feeds.yaml").write_text(shorter)
+    return work / "feeds.yaml"
 
 
 def _wait(condition, what: str, timeout: float = WAIT):
@@ -124,6 +155,12 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
                 {"conn_type": "apprise", "extra": {"config": [{"path": alert_receiver.apprise_url(receiver_port)}]}}
             ),
             "PEG_REALTIME_POLL_SECONDS": str(POLL_SECONDS),
+            # No hourly fallback run inside a test: every run here is one the trigger started.
+            "PEG_REALTIME_CRON": "0 0 1 1 *",
+            "PEG_FEED_REGISTRY": str(_short_silence_registry(work)),
+            "AIRFLOW_CONN_PEG_DEADMAN": json.dumps(
+                {"conn_type": "http", "host": alert_receiver.ping_url(DEADMAN_CHECK, receiver_port)}
+            ),
         }
         cluster = Cluster("e2e-realtime", work / "airflow", database, PORTS, settings)
         create_schema(raw)
@@ -139,6 +176,8 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
                 raw,
                 work / "inbox.jsonl",
                 f"http://127.0.0.1:{DASHBOARD_PORT}",
+                receiver_port,
+                receiver,
             )
             rest.wait_dag_parsed(port=PORTS.api, dag_id=REALTIME_DAG)
             requests.patch(f"{built.api}/dags/{REALTIME_DAG}", json={"is_paused": False}, timeout=30).raise_for_status()
@@ -146,6 +185,9 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
             assert _run(built.api)["state"] == "success"
             built_marts = dbt_build(raw, f"{raw}_A", work / "dbt")
             assert built_marts.returncode == 0, built_marts.stdout[-3000:]
+            # A run over the history with the market's view in place: what the last day of it holds
+            # (the pools empty before their first trade: a thin market) is paged before the tests.
+            assert _run(built.api)["state"] == "success"
             dashboard.start_dashboard(
                 name="dashboard-e2e-rt", port=DASHBOARD_PORT, marts_schema=f"{raw}_A_MARTS",
                 extra={"PEG_DATA_VERSION_TTL": "2"},
@@ -157,7 +199,10 @@ def live(metadata_services, feeds, tmp_path_factory) -> Iterator[Live]:
             processes.stop("dashboard-e2e-rt")
             cluster.stop()
             oracle.stop_service(oracle_name)
-            receiver.shutdown()
+            if "built" in locals():
+                built.stop_receiver()
+            else:
+                receiver.shutdown()
             postgres.drop_database(database)
             drop_pipeline(raw)
 
@@ -232,11 +277,11 @@ def test_a_rerun_pages_nobody(live, depeg) -> None:
 USDC_USDT = "0x3416cF6C708Da44DB2624D63ea0AAef7113527C6"
 
 
-def _event_payloads(live: Live) -> list[dict]:
-    """What the trigger yielded for each successful asset-triggered run, oldest first."""
+def _event_payloads(live: Live, state: str | None = "success") -> list[dict]:
+    """What the trigger yielded for each asset-triggered run in `state` (None: any), oldest first."""
     runs = requests.get(f"{live.api}/dags/{REALTIME_DAG}/dagRuns?limit=100", timeout=30).json()["dag_runs"]
     payloads = []
-    for run in (r for r in runs if r["run_type"] == "asset_triggered" and r["state"] == "success"):
+    for run in (r for r in runs if r["run_type"] == "asset_triggered" and state in (None, r["state"])):
         url = f"{live.api}/dags/{REALTIME_DAG}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
         payloads += [
             (e["extra"] or {}).get("payload") or {} for e in requests.get(url, timeout=30).json()["asset_events"]
@@ -244,24 +289,122 @@ def _event_payloads(live: Live) -> list[dict]:
     return payloads
 
 
-def test_a_market_move_with_the_oracle_frozen_starts_a_run_that_loads_the_swap(live, depeg) -> None:
-    """USDC's market to 0.95 for three minutes while its oracle publishes nothing: the pool's swap
-    reaches the raw table through a run its move started, and the oracle's price never moved."""
+@pytest.fixture(scope="module")
+def frozen_move(live: Live, depeg) -> dict:
+    """USDC's market to 0.98 for two and a half minutes while its oracle publishes nothing (longer
+    than silent_oracle_minutes, 1 here, plus a run), then back; the oracle's price before it. The
+    pools stay deep enough to price it (a deeper move empties them: a thin market, no price). The
+    inbox goes down once the silent-oracle page is in, and comes back 45 s after the move ends, once the
+    trigger has woken the DAG for the refused page (a move's recheck may deliver it before the next wake)."""
     price_before = _usdc_price(live)
-    move = oracle.move("USDC/USD", "0.95", 3, moves_file=live.moves, oracle_frozen=True)
-    since = datetime.fromtimestamp(move.start, UTC)
+    before = len(live.alerts("USDC/USD"))
+    move = oracle.move("USDC/USD", "0.98", 2.5, moves_file=live.moves, oracle_frozen=True)
+    silent = _wait(
+        lambda: [a for a in live.alerts("USDC/USD")[before:] if a["body"]["title"].startswith("SILENT")],
+        "the silent-oracle page",
+    )
+    live.stop_receiver()
+    _wait(lambda: time.time() > move.end + 45, "the market back, its page refused", timeout=600)
+    woken = _wait(lambda: [p["wake"] for p in _event_payloads(live, state=None) if "wake" in p], "a wake")
+    live.start_receiver()
+    back = datetime.now(UTC)
+    resolved = _wait(
+        lambda: [a for a in live.alerts("USDC/USD")[before:] if a["body"]["title"].startswith("RESOLVED")],
+        "the resolved page",
+    )
+    _wait(lambda: _idle(live), "the near-real-time runs to finish")
+    return {
+        "move": move, "price_before": price_before, "before": before, "silent": silent[0], "resolved": resolved,
+        "back": back, "woken": woken,
+    }  # fmt: skip
 
-    def swap_stored() -> bool:
-        swaps = query(
-            f"select tick from {live.raw}.MARKET_POOL_SWAPS where pool_address = '{USDC_USDT}' "
-            f"and swapped_at >= '{since:%Y-%m-%d %H:%M:%S}' and swapped_at < '{datetime.fromtimestamp(move.end, UTC):%Y-%m-%d %H:%M:%S}'"
-        )
-        return bool(len(swaps)) and int(swaps.tick.min()) < -300  # 0.95 USDC per USDT is about tick -513
 
-    _wait(lambda: time.time() > move.start + 5, "the move to begin")
-    status = requests.get(f"http://127.0.0.1:{live.oracle_port}/status", timeout=10).json()["feeds"]["USDC/USD"]
-    assert status["oracle_frozen_until"] == datetime.fromtimestamp(move.end, UTC).isoformat()
-    _wait(swap_stored, "the pool's move to reach the raw table")
+def test_a_market_move_with_the_oracle_frozen_starts_a_run_that_loads_the_swap(live, frozen_move) -> None:
+    """The pool's swap reaches the raw table through a run its move started, and the oracle served
+    no round while the move lasted."""
+    move = frozen_move["move"]
+    since, until = (f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S}" for t in (move.start, move.end))
+    swaps = query(
+        f"select tick from {live.raw}.MARKET_POOL_SWAPS where pool_address = '{USDC_USDT}' "
+        f"and swapped_at >= '{since}' and swapped_at < '{until}'"
+    )
+    assert len(swaps) and int(swaps.tick.min()) < -150  # 0.98 USDC per USDT is about tick -202
     moved = [p["pool_moves"] for p in _event_payloads(live) if USDC_USDT in p.get("pool_moves", {})]
-    assert moved and moved[0][USDC_USDT][1] < -200, moved  # the move itself started a run
-    assert _usdc_price(live) == price_before  # the oracle said nothing
+    assert moved and moved[0][USDC_USDT][1] < -150, moved  # the move itself started a run
+    rounds = query(
+        f"select count(*) as n from {live.raw}.CHAINLINK_ROUNDS where feed_pair = 'USDC/USD' "
+        f"and served_from >= '{since}' and served_from < '{until}'"
+    )
+    assert int(rounds.n.iloc[0]) == 0  # the oracle said nothing
+
+
+def test_a_frozen_oracle_is_paged_silent_once_within_five_minutes(live, frozen_move) -> None:
+    """The recheck a little over silent_oracle_minutes after the move starts the run that sees the
+    market still 200 bps away with no round since: one SILENT ORACLE page, naming both prices, the
+    divergence and the market's depth, with a link to the Market vs Oracle page."""
+    move, page = frozen_move["move"], frozen_move["silent"]
+    silent = re.fullmatch(r"SILENT ORACLE USDC/USD: market \$([\d.]+), oracle still \$([\d.]+)", page["body"]["title"])
+    assert silent, page["body"]["title"]
+    assert abs(float(silent[1]) - 0.98) < 0.005 and abs(float(silent[2]) - 1) < 0.005, page["body"]["title"]
+    crossed = datetime.fromtimestamp(move.start, UTC)
+    assert crossed < datetime.fromisoformat(page["received_at"]) <= crossed + timedelta(minutes=5)
+    body = page["body"]["message"]
+    divergence = float(re.search(r"Divergence: ([+-][\d.]+) bps", body)[1])
+    assert 150 < divergence < 260 and "Market depth: $" in body  # oracle 1.00 over market 0.98: about +204 bps
+    assert f"Dashboard: {live.dashboard_url}/market_vs_oracle?feed=USDC%2FUSD" in body
+    assert [p for p in _event_payloads(live) if "recheck" in p], "the pool's move was rechecked"
+
+
+def test_a_page_refused_while_the_inbox_was_down_arrives_once_within_two_minutes_of_its_return(
+    live, frozen_move
+) -> None:
+    """The market came back while the inbox was down: the RESOLVED page and the failed run's own
+    notice wait (in PEG_ALERT_TRANSITIONS and the outbox), the trigger wakes the DAG every minute, and
+    both arrive within 2 minutes of the inbox's return, with no new round; the page exactly once."""
+    pages = [a["body"]["title"] for a in live.alerts("USDC/USD")[frozen_move["before"] :]]
+    assert len(pages) == 2 and pages[0].startswith("SILENT ORACLE"), pages  # the oracle frozen: no peg page
+    assert pages[1] == "RESOLVED USDC/USD oracle and market agree again (was silent)"
+    resolved = datetime.fromisoformat(frozen_move["resolved"][0]["received_at"])
+    assert frozen_move["back"] < resolved <= frozen_move["back"] + timedelta(minutes=2)
+    notices = [
+        a for a in alert_receiver.read_inbox(live.inbox) if a["body"]["title"] == f"[peg monitor] {REALTIME_DAG} failed"
+    ]
+    runs = requests.get(f"{live.api}/dags/{REALTIME_DAG}/dagRuns?state=failed&limit=100", timeout=30).json()
+    assert bool(notices) == bool(runs["total_entries"]), (notices, runs["total_entries"])  # a failed run: its notice
+    assert all(frozen_move["back"] < datetime.fromisoformat(n["received_at"]) for n in notices)
+    assert all(datetime.fromisoformat(n["received_at"]) <= frozen_move["back"] + timedelta(minutes=2) for n in notices)
+    assert "peg_alerts_unsent" in frozen_move["woken"][0], frozen_move["woken"]  # woken while the page waited
+
+
+def test_runs_the_trigger_started_pinged_the_dead_mans_switch(live) -> None:
+    checks = requests.get(f"http://127.0.0.1:{live.receiver_port}/checks", timeout=10).json()
+    assert checks[DEADMAN_CHECK]["down"] is False
+
+
+def test_with_the_triggerer_stopped_a_move_reaches_nobody_but_the_dead_mans_switch_pages_once(live) -> None:
+    """Last, as it stops the triggerer: a USDT move to 0.97 (its oracle following) then starts no run,
+    so no run pings; the switch (its period shortened to the test's scale, 12 minutes on the stack)
+    pages once, naming the check, and not again while it stays silent. A run the trigger started
+    just before it stopped still pings: the silence is counted from when that run is done."""
+    _wait(lambda: _idle(live), "the near-real-time runs to finish")
+    processes.stop(live.cluster.process_name("triggerer"))
+    _wait(lambda: _idle(live), "a run started by an event fired before the stop to finish")
+    stopped = datetime.now(UTC)
+    live.receiver.switch.after = 30
+    oracle.move("USDT/USD", "0.97", 0.5, moves_file=live.moves)
+    title = f"DEAD MAN'S SWITCH {DEADMAN_CHECK}: no ping for 0.5 min"
+
+    def switch_pages() -> list[dict]:
+        return [a for a in alert_receiver.read_inbox(live.inbox) if a["body"]["title"] == title]
+
+    page = _wait(switch_pages, "the dead-man's switch's page", timeout=120)[0]
+    time.sleep(45)  # past the move and another period: still one page
+    assert switch_pages() == [page]
+    runs = requests.get(f"{live.api}/dags/{REALTIME_DAG}/dagRuns?limit=100", timeout=30).json()["dag_runs"]
+    started = [
+        r for r in runs if r["run_type"] == "asset_triggered" and datetime.fromisoformat(r["run_after"]) > stopped
+    ]
+    assert not started, started  # the move reached nobody else
+    assert not [a for a in live.alerts("USDT/USD") if datetime.fromisoformat(a["received_at"]) > stopped]
+    checks = requests.get(f"http://127.0.0.1:{live.receiver_port}/checks", timeout=10).json()
+    assert checks[DEADMAN_CHECK]["down"] is True

@@ -142,7 +142,7 @@ def running_app(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
             try:
                 if requests.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or too busy to answer in 2 s
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the app did not answer /_stcore/health within 90 s: {log.name}")

@@ -18,6 +18,17 @@ from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
 DAY = timedelta(days=1)
 
 
+# The marts and the columns that order their rows, for comparing whole tables.
+MART_TABLES = {
+    "STABLECOIN_PEG_HEALTH": "chain, proxy_address, round_id",
+    "STABLECOIN_PEG_ZSCORE": "chain, proxy_address, hour_at",
+    "STABLECOIN_DEPEG_EVENTS": "depeg_event_id",
+    "STABLECOIN_PEG_DAILY": "chain, proxy_address, day",
+    "CHAINLINK_FEED_STALENESS": "chain, proxy_address",
+    "STABLECOIN_MARKET_VS_ORACLE": "chain, proxy_address, priced_at",
+}
+
+
 def query(sql: str) -> pd.DataFrame:
     with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
         cur.execute(sql)

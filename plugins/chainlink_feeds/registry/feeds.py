@@ -39,8 +39,9 @@ DEFAULT_HEARTBEAT_GRACE_SECONDS = 900
 # deviation threshold plus a margin (25 bps, as yearn uses); a pool reading older than 90 minutes
 # (the hourly readings, with room) is not used; a pool is thin when selling the sized quote (about
 # $1M) into it loses over 10 % (on 2022-05-12 the USDC/USDT pool: the five hours with nothing in
-# range and seven losing 28-52 %, while its calm hours lose about 1 bp); divergent 15 minutes with no
-# round published since: a silent oracle.
+# range and seven losing 28-52 %, while its calm hours lose about 1 bp); divergent 3 minutes with no
+# round published since: a silent oracle (an OCR feed publishes within a minute or two of crossing
+# its deviation threshold, and the on-call is to hear of a silent one within 5 minutes).
 DEFAULT_THRESHOLDS: dict[str, int] = {
     "warning_bps": 50,
     "critical_bps": 100,
@@ -49,7 +50,7 @@ DEFAULT_THRESHOLDS: dict[str, int] = {
     "divergence_margin_bps": 25,
     "market_max_age_minutes": 90,
     "thin_quote_slippage_bps": 1000,
-    "silent_oracle_minutes": 15,
+    "silent_oracle_minutes": 3,
 }
 _MAY_BE_ZERO = ("heartbeat_grace_seconds", "hysteresis_bps", "divergence_margin_bps")
 _FEED_OPTIONAL = ("description", "phase_activations", *DEFAULT_THRESHOLDS)
@@ -73,11 +74,6 @@ class _OnChain:
     def heartbeat_limit_seconds(self) -> int:
         """The longest gap between served rounds that is not a heartbeat miss."""
         return self.heartbeat_seconds + self.heartbeat_grace_seconds
-
-    @property
-    def task_id(self) -> str:
-        """A stable identifier usable as an Airflow task id."""
-        return f"{self.chain}_{self.pair.replace('/', '_').lower()}"
 
 
 @dataclass(frozen=True)

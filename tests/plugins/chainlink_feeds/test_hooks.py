@@ -165,7 +165,7 @@ def test_api_key_never_appears_in_task_logs(stack, snowflake_schema, airflow_db)
         day = midnight(stack.depeg_start) + DAY  # the logical date is the end of the window
         airflow = str(Path(sys.executable).with_name("airflow"))
         result = subprocess.run(
-            [airflow, "tasks", "test", "stablecoin_peg_daily", "ingest_ethereum_usdc_usd", day.isoformat()],
+            [airflow, "tasks", "test", "stablecoin_peg_daily", "ingest_ethereum", day.isoformat()],
             capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=600,
         )  # fmt: skip
     output = result.stdout + result.stderr

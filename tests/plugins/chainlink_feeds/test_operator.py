@@ -1,4 +1,5 @@
-"""ChainlinkFeedOperator against the local node and the emulator: exact rows, idempotent, all-or-nothing."""
+"""ChainlinkFeedOperator and ChainlinkChainOperator against the local node and the emulator: exact
+rows, idempotent, all-or-nothing per feed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import snowflake.connector
 
-from chainlink_feeds.operators import ChainlinkFeedOperator
+from chainlink_feeds.operators import ChainlinkChainOperator, ChainlinkFeedOperator, ChainLoadError
 from chainlink_feeds.store import RoundStore
 from devstack.services import emulator
 from devstack.simulation import history
@@ -204,3 +205,76 @@ def test_an_older_rounds_table_gains_served_from_and_still_resumes(stack, snowfl
         cur.execute(f"select served_from from {snowflake_schema}.{CHAINLINK_ROUNDS.name}")
         assert cur.fetchall() == [(datetime(2026, 1, 1, 0, 0, 5),)]
         assert store.last_loaded(feed) == datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
+
+
+def feed_rounds(schema: str, pair: str) -> list[tuple]:
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select round_id, answer, price, started_at, updated_at, served_from, phase_id, aggregator_round_id "
+            f"from {schema}.CHAINLINK_ROUNDS where feed_pair = '{pair}' order by round_id"
+        )
+        return cur.fetchall()
+
+
+def run_chain(start: datetime, schema: str, **kwargs) -> dict:
+    operator = ChainlinkChainOperator(
+        task_id="ingest_ethereum", chain=kwargs.pop("chain", "ethereum"), window_start=start.isoformat(),
+        window_end=(start + DAY).isoformat(), raw_schema=schema, **kwargs,
+    )  # fmt: skip
+    return operator.execute({"run_id": "chain_run", "data_interval_start": start})
+
+
+def test_one_task_per_chain_stores_each_feed_exactly(stack, truth, snowflake_schema, feeds) -> None:
+    """The phase-change day of every feed and of ETH/USD (the reference the WETH pools are priced
+    through) in one task: each feed's rows are what its proxy served, as a task of its own stores them."""
+    from chainlink_feeds.registry import load_market
+
+    (eth,) = load_market().references_in_use()
+    served = truth | {"ETH/USD": history.served(history.phases(eth, stack))}
+    start = midnight(stack.phase_change_at)
+    summary = run_chain(start, snowflake_schema)
+    assert list(summary["feeds"]) == [*(f.pair for f in feeds), "ETH/USD"]
+    for pair, rounds in served.items():
+        assert feed_rounds(snowflake_schema, pair) == expected_rows(rounds, start), pair
+        window = history.rounds_in_window(rounds, start, start + DAY)
+        assert summary["feeds"][pair]["rounds_loaded"] == len(window), pair
+    assert summary["rounds_loaded"] == sum(s["rounds_loaded"] for s in summary["feeds"].values())
+    # RPC requests are counted per feed, and the chain's total is theirs
+    assert summary["rpc_requests"] == sum(s["rpc_requests"] for s in summary["feeds"].values()) > len(served)
+    assert summary["feeds"]["USDC/USD"]["phases"] == [2, 1]
+    assert run_chain(start, snowflake_schema)["rounds_loaded"] == summary["rounds_loaded"]  # again: the same rows
+    assert feed_rounds(snowflake_schema, "USDC/USD") == expected_rows(served["USDC/USD"], start)
+
+
+def test_a_feed_that_fails_is_named_and_the_chains_others_are_stored(
+    stack, truth, snowflake_schema, monkeypatch
+) -> None:
+    """One feed's read fails: every other feed of the chain is stored, nothing of the failed one,
+    and the task fails naming it and what was stored."""
+    from chainlink_feeds.reader import FeedReader
+
+    real_read = FeedReader.read
+
+    def failing_read(self, start, end):
+        if self.feed.pair == "DAI/USD":
+            raise ConnectionError("injected: the node went away")
+        return real_read(self, start, end)
+
+    monkeypatch.setattr(FeedReader, "read", failing_read)
+    start = midnight(stack.end - 3 * DAY)
+    with pytest.raises(
+        ChainLoadError, match=r"ethereum: 1 of 4 feeds not loaded \(DAI/USD: ConnectionError: injected"
+    ) as failed:
+        run_chain(start, snowflake_schema)
+    assert "stored: ETH/USD, USDC/USD, USDT/USD" in str(failed.value)
+    assert feed_rounds(snowflake_schema, "DAI/USD") == []
+    assert feed_rounds(snowflake_schema, "USDT/USD") == expected_rows(truth["USDT/USD"], start)
+
+
+def test_an_unknown_pair_for_the_chain_task_is_a_clear_error(stack, snowflake_schema) -> None:
+    from chainlink_feeds.registry import FeedRegistryError
+
+    with pytest.raises(FeedRegistryError, match=r"no feed or reference \['EURC/USD'\] on chain 'ethereum'"):
+        run_chain(stack.start, snowflake_schema, feed_pairs=["USDC/USD", "EURC/USD"])
+    with pytest.raises(FeedRegistryError, match="no feed or reference on chain 'base'"):
+        run_chain(stack.start, snowflake_schema, chain="base")

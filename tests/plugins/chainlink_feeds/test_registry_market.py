@@ -265,7 +265,7 @@ def test_a_pool_not_holding_the_feeds_token_is_refused(tmp_path: Path) -> None:
 def test_references_take_the_registry_grace_unless_they_set_their_own(tmp_path: Path) -> None:
     shared = "defaults:\n  heartbeat_grace_seconds: 60\n" + MARKET
     (eth,) = load_market(write(tmp_path, shared)).references
-    assert (eth.heartbeat_grace_seconds, eth.heartbeat_limit_seconds, eth.task_id) == (60, 3660, "ethereum_eth_usd")
+    assert (eth.heartbeat_grace_seconds, eth.heartbeat_limit_seconds) == (60, 3660)
     own = shared.replace(
         "deviation_threshold_pct: 0.5\n", "deviation_threshold_pct: 0.5\n    heartbeat_grace_seconds: 5\n"
     )

@@ -52,7 +52,7 @@ def test_an_older_feeds_table_gains_the_thresholds_and_a_load_writes_the_registr
         assert thresholds(cur, snowflake_schema) == [("USDC/USD", 50, 100, 0, 0)]
         # the market checks' settings, which no older release had: the registry's defaults
         cur.execute(f"select {', '.join(MARKET_SETTINGS)} from {snowflake_schema}.{FEEDS_TABLE}")
-        assert cur.fetchall() == [(25, 90, 1000, 15)]
+        assert cur.fetchall() == [(25, 90, 1000, 3)]
         own = dataclasses.replace(feed, warning_bps=20, critical_bps=35, hysteresis_bps=4, heartbeat_grace_seconds=60)
         store.load(own, WINDOW, [], [], None, {}, 1, "test")
         assert thresholds(cur, snowflake_schema) == [("USDC/USD", 20, 35, 4, 60)]

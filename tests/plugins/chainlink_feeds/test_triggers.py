@@ -113,6 +113,33 @@ def test_fires_once_when_the_latest_round_outlives_heartbeat_and_grace(feeds, pr
     assert trigger.asset_state_store.values["overdue_rounds"] == {usdc: events[0]["heartbeat_missed"][usdc][0]}
 
 
+def test_fires_alive_after_a_quiet_spell_and_again_after_the_next(feeds, proxies_latest) -> None:
+    """The dead-man's switch's pulse: nothing happens on chain, yet a run starts every `alive_every`."""
+    trigger = NewRoundTrigger(
+        chainlink_conn_id="chainlink_scratch", proxies=list(proxies_latest), poll_interval=0.2, alive_every=1.0
+    )
+    trigger.asset_state_store = MemoryStateStore({"latest_rounds": proxies_latest})
+    events = asyncio.run(_events(trigger, 2.7))
+    assert [list(e) for e in events] == [["alive"], ["alive"]]
+    assert all(e["alive"]["quiet_seconds"] >= 1 for e in events)
+
+
+def test_wakes_every_wake_every_while_a_variable_is_set_and_never_when_unset(
+    feeds, proxies_latest, monkeypatch
+) -> None:
+    """Pages wait unsent (the alerts set the Variable): a run is started each `wake_every` so the
+    next one sends them when the receiver is back; an unset Variable starts nothing."""
+    watch = dict(chainlink_conn_id="chainlink_scratch", proxies=list(proxies_latest), poll_interval=0.2, wake_every=1.0)
+    unset = NewRoundTrigger(**watch, wake_variables=["peg_test_unset"])
+    unset.asset_state_store = MemoryStateStore({"latest_rounds": proxies_latest})
+    assert asyncio.run(_events(unset, 1.6)) == []
+    monkeypatch.setenv("AIRFLOW_VAR_PEG_TEST_UNSENT", '{"count": 2}')  # the env backend, as in a deployment
+    waiting = NewRoundTrigger(**watch, wake_variables=["peg_test_unset", "peg_test_unsent"])
+    waiting.asset_state_store = MemoryStateStore({"latest_rounds": proxies_latest})
+    events = asyncio.run(_events(waiting, 2.7))
+    assert events == [{"wake": ["peg_test_unsent"]}] * 2
+
+
 def test_keeps_polling_when_a_poll_fails(scratch, proxies_latest, monkeypatch, capsys) -> None:
     """Every try of the first polls fails (HTTP 500, no retries left): each is logged, and the trigger
     keeps polling until the endpoint answers, then takes the baseline."""
@@ -144,3 +171,5 @@ def test_a_proxy_without_rounds_cannot_fire() -> None:
 def test_refuses_a_watch_without_proxies() -> None:
     with pytest.raises(ValueError, match="at least one proxy"):
         NewRoundTrigger(chainlink_conn_id="chainlink_scratch", proxies=[])
+    with pytest.raises(ValueError, match="alive_every must be positive seconds, got 0"):
+        NewRoundTrigger(chainlink_conn_id="chainlink_scratch", proxies=["0x" + "33" * 20], alive_every=0)

@@ -80,6 +80,18 @@ def test_every_hour_of_both_pools_reads_what_was_done(chain, reader) -> None:
         assert (r.sell0_out is None) == (r.liquidity == 0)
 
 
+def test_a_window_ending_now_is_also_read_at_its_last_second(reader) -> None:
+    """The near-real-time windows: a reading at end - 1 s holds the state the window ends in (the
+    10:10 move of USDC/USDT, after the 10:00 reading), not only the hours'."""
+    start, end = DAY_START + timedelta(hours=9, minutes=30), DAY_START + timedelta(hours=10, minutes=40)
+    window = reader.read(start, end, last_second=True)
+    usdc_usdt = [(r.read_at, r.tick, r.liquidity) for r in window.readings if r.pool == USDC_USDT]
+    last = end - timedelta(seconds=1)
+    assert [at for at, *_ in usdc_usdt] == [start, DAY_START + timedelta(hours=10), last]
+    assert tuple(usdc_usdt[-1][1:]) == expected_state(USDC_USDT, last) != expected_state(USDC_USDT, usdc_usdt[1][0])
+    assert len(reader.read(start, end).readings) == 2 * 2  # without it: the start and 10:00 only
+
+
 def test_every_swap_is_read_in_order_with_its_price(chain, reader) -> None:
     window = reader.read(DAY_START, DAY_START + timedelta(days=1))
     moves = [(a, t) for at, a, t, _ in sorted(PLAN) if at >= 0 and t != _previous_tick(a, at)]

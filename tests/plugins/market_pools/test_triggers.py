@@ -1,6 +1,7 @@
 """PoolMoveTrigger against a chain holding a short feed history and the registry's pools: one batch per
 poll reads both; quiet while the pools hold still, a move of the step or more fires once (a smaller
-one never), and a move made while the triggerer was down fires from the remembered baseline."""
+one never), a move is rechecked once a set time later, and a move made while the triggerer was down
+fires from the remembered baseline."""
 
 from __future__ import annotations
 
@@ -43,10 +44,10 @@ def chain(feeds) -> Iterator:
             yield rpc
 
 
-def trigger(feeds, store: MemoryStateStore) -> PoolMoveTrigger:
+def trigger(feeds, store: MemoryStateStore, recheck_after: float | None = None) -> PoolMoveTrigger:
     t = PoolMoveTrigger(
         chainlink_conn_id="chainlink_pools", proxies=[f.proxy for f in feeds], poll_interval=0.2,
-        pools=[USDC_USDT, DAI_USDC, "0x" + "44" * 20], step_bps=25,
+        pools=[USDC_USDT, DAI_USDC, "0x" + "44" * 20], step_bps=25, recheck_after=recheck_after,
     )  # fmt: skip
     t.asset_state_store = store
     return t
@@ -81,6 +82,44 @@ def test_quiet_while_still_then_fires_once_for_a_move_of_the_step(chain, feeds) 
     assert store.values["latest_rounds"]  # the rounds were read in the same batches
 
 
+def test_a_move_is_rechecked_after_the_set_time_and_a_later_move_postpones_none(chain, feeds) -> None:
+    """A silent oracle shows only in a run a while after the move: the recheck starts that run. A
+    later move adds its own looks: in a slide, the step that crossed the limit is looked at in time."""
+    set_pool_state(chain, USDC_USDT, PEG[USDC_USDT], LIQUIDITY)
+    store = MemoryStateStore()
+    # moves at about 0.5 s and 1.5 s: looks due at about 3.5 and 4.5 s (then 6.5 and 7.5 s)
+    moves = [(0.5, USDC_USDT, 40), (1.0, USDC_USDT, 80)]
+    events = asyncio.run(_watch(trigger(feeds, store, recheck_after=3.0), 6.0, moves, chain))
+    assert events == [
+        {"pool_moves": {USDC_USDT: [0, 40]}},
+        {"pool_moves": {USDC_USDT: [40, 80]}},
+        {"recheck": {USDC_USDT: 80}},  # the first move's look, not postponed by the second
+        {"recheck": {USDC_USDT: 80}},  # the second's
+    ]
+    assert len(store.values["pool_recheck"]["dues"]) == 2  # each one's second look, 3 s after its first
+
+
+def test_a_look_due_within_a_poll_of_one_already_due_is_that_one(feeds) -> None:
+    t = trigger(feeds, MemoryStateStore(), recheck_after=100.0)  # polls every 0.2 s
+    armed = t._armed(None, [USDC_USDT], 0.0, 100.0)
+    assert armed == {"dues": [100.0, 200.0], "pools": [USDC_USDT]}
+    again = t._armed(armed, [DAI_USDC], 0.1, 100.0)  # a poll later: 100.1 and 200.1 are those looks
+    assert again == {"dues": [100.0, 200.0], "pools": sorted([USDC_USDT, DAI_USDC])}
+    later = t._armed(again, [USDC_USDT], 10.0, 100.0)  # 110 and 210: never looked at before they are due
+    assert later["dues"] == [100.0, 110.0, 200.0, 210.0]
+    earlier = t._armed({"dues": [120.0], "pools": [USDC_USDT]}, [USDC_USDT], 0.0, 100.0)
+    assert earlier["dues"] == [120.0, 200.0]  # a look already due 20 s after this one's is this one's
+
+
+def test_a_recheck_that_fell_due_while_the_triggerer_was_down_fires_at_once(chain, feeds) -> None:
+    set_pool_state(chain, USDC_USDT, PEG[USDC_USDT] + 40, LIQUIDITY)
+    ticks = {USDC_USDT: 40, DAI_USDC: PEG[DAI_USDC]}
+    store = MemoryStateStore({"pool_ticks": ticks, "pool_recheck": {"due": 1.0, "pools": [USDC_USDT], "left": 1}})
+    events = asyncio.run(_watch(trigger(feeds, store, recheck_after=60), 1.5, [], chain))
+    assert events == [{"recheck": {USDC_USDT: 40}}]
+    assert store.values["pool_recheck"] == {}  # the last look: spent
+
+
 def test_a_move_made_while_the_triggerer_was_down_fires_at_once(chain, feeds) -> None:
     set_pool_state(chain, DAI_USDC, PEG[DAI_USDC] - 40, LIQUIDITY)
     store = MemoryStateStore({"pool_ticks": {USDC_USDT: 20, DAI_USDC: PEG[DAI_USDC]}})
@@ -100,13 +139,17 @@ def test_refuses_a_step_that_is_not_positive(feeds) -> None:
     with pytest.raises(ValueError, match="step_bps must be positive, got 0"):
         PoolMoveTrigger(chainlink_conn_id="c", proxies=[feeds[0].proxy], pools=[USDC_USDT], step_bps=0)
 
+    with pytest.raises(ValueError, match="recheck_after must be positive seconds, got 0"):
+        PoolMoveTrigger(chainlink_conn_id="c", proxies=[feeds[0].proxy], pools=[USDC_USDT], recheck_after=0)
+
 
 def test_serializes_to_itself(feeds) -> None:
-    path, kwargs = trigger(feeds, MemoryStateStore()).serialize()
+    path, kwargs = trigger(feeds, MemoryStateStore(), recheck_after=200).serialize()
     assert path == "market_pools.triggers.PoolMoveTrigger"
     again = PoolMoveTrigger(**kwargs)
-    assert (again.pools, again.step_bps, again.proxies) == (
+    assert (again.pools, again.step_bps, again.proxies, again.recheck_after) == (
         [USDC_USDT, DAI_USDC, "0x" + "44" * 20],
         25,
         [f.proxy for f in feeds],
+        200,
     )

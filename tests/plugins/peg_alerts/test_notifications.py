@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from devstack.services.alert_receiver import apprise_url
 from peg_alerts.notifications import notify_pipeline_failure
 
@@ -21,3 +23,17 @@ def test_a_failed_run_is_announced_by_the_providers_notifier(receiver, monkeypat
     (alert,) = receiver.received
     assert alert["type"] == "failure" and alert["title"] == "[peg monitor] stablecoin_peg_daily failed"
     assert "scheduled__2026-01-01T00:00:00+00:00 of stablecoin_peg_daily failed: task_failure" in alert["message"]
+
+
+def test_a_notice_the_receiver_refuses_is_not_taken_for_delivered(monkeypatch, tmp_path) -> None:
+    """The provider's notifier drops apprise's result; ours raises, so the notice can wait in the
+    outbox (queued through Airflow Variables in a real run: see tests/e2e/test_realtime.py)."""
+    from peg_alerts.hooks import AlertDeliveryError
+    from tests.support.scratch_chain import free_port
+
+    monkeypatch.setenv("AIRFLOW_CONN_APPRISE_DEFAULT", json.dumps({"conn_type": "apprise", "extra": {
+        "config": {"path": apprise_url(free_port())}  # nothing listens there
+    }}))  # fmt: skip
+    dag_run = SimpleNamespace(dag_id="d", run_id="r", logical_date="", data_interval_start="", data_interval_end="")
+    with pytest.raises(AlertDeliveryError, match="apprise did not deliver '\\[peg monitor\\] d failed'"):
+        notify_pipeline_failure({"dag_run": dag_run}, queue_undelivered=False)

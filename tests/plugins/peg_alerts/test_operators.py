@@ -80,6 +80,8 @@ def run_alerts(
     **kwargs,
 ) -> dict:
     """Execute the operator as the task `peg_alerts` of a run would (a retry: the same run id again)."""
+    kwargs.setdefault("marts_schema", schema)  # no market mart there: only the oracle's transitions
+    kwargs.setdefault("use_outbox", False)  # outside Airflow: no Variables (the near-real-time e2e has them)
     operator = PegAlertOperator(task_id="peg_alerts", apprise_conn_id=TEST_CONN_ID, raw_schema=schema, **kwargs)
     context = {
         "run_id": run_id, "dag_run": SimpleNamespace(run_type=run_type),
@@ -116,7 +118,7 @@ def test_an_off_peg_round_gives_one_alert_a_rerun_none_and_recovery_one_resolved
     usdc.push("0.9712", off_at)  # -288 bps: critical
     usdc.load(off_at + timedelta(minutes=5))
     summary = run_alerts(usdc.schema)
-    assert summary == {"transitions": 1, "recorded": 1, "sent": 1, "backfill": False}
+    assert summary == {"transitions": 1, "recorded": 1, "sent": 1, "notices": 0, "backfill": False}
     (alert,) = receiver.received
     assert alert["type"] == "failure" and alert["title"].startswith("CRITICAL USDC/USD")
     body = alert["message"]
@@ -174,7 +176,7 @@ def test_a_backfill_leaves_a_live_transition_outside_its_interval_to_be_paged(us
     usdc.load(now())
     interval = (off_at - timedelta(minutes=30), off_at + timedelta(minutes=30))
     summary = run_alerts(usdc.schema, run_type="backfill", run_id="backfill__hour", interval=interval)
-    assert summary == {"transitions": 2, "recorded": 1, "sent": 0, "backfill": True}
+    assert summary == {"transitions": 2, "recorded": 1, "sent": 0, "notices": 0, "backfill": True}
     assert [row[:4] for row in recorded(usdc.schema)] == [("peg_status", "critical", "backfill", False)]
     assert run_alerts(usdc.schema, run_id="asset_triggered__live")["sent"] == 1
     assert [a["title"] for a in receiver.received] == ["RESOLVED USDC/USD back to healthy (was critical)"]

@@ -45,6 +45,7 @@ def test_garbage_is_not_fresh() -> None:
         ("http://dash:8501/", None, None, "http://dash:8501"),
         ("dash", 8501, None, "http://dash:8501"),
         ("dash.example.com", None, "https", "https://dash.example.com"),
+        ("http://dash/peg/", 8501, None, "http://dash:8501/peg"),  # the port before the path
     ],
 )
 def test_dashboard_url_from_connection_fields(host, port, schema, expected) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from peg_monitor.marts_due import who_builds
 
-LOADS = ("ingest_ethereum_usdc_usd", "market_ethereum")
+LOADS = ("ingest_ethereum", "market_ethereum")
 GUARD = "marts_due"
 DAY = "backfill__2022-05-{:02d}T00:00:00+00:00"
 

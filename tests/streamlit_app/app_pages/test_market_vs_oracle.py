@@ -1,9 +1,13 @@
-"""Market vs Oracle: both witnesses per token with pools, their divergence, and the verdicts
-counted as the market-vs-oracle mart has them."""
+"""Market vs Oracle: both witnesses per token with pools, their divergence, the market's depth and
+sized-quote slippage, and the verdicts counted as the market-vs-oracle mart has them."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+
+import pandas as pd
+import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from tests.streamlit_app.conftest import execute
 from tests.support.pipeline import query
@@ -13,8 +17,8 @@ DAY = timedelta(days=1)
 
 def test_both_witnesses_and_the_verdicts_of_every_token_with_pools(app, marts, stack) -> None:
     rows = query(
-        f"select feed_pair, symbol, priced_at, is_divergent, is_silent_oracle, is_thin_market, divergence_bps "
-        f"from {marts}.STABLECOIN_MARKET_VS_ORACLE"
+        f"select feed_pair, symbol, priced_at, is_divergent, is_silent_oracle, is_thin_market, divergence_bps, "
+        f"best_quote_slippage_bps from {marts}.STABLECOIN_MARKET_VS_ORACLE"
     )
     assert set(rows.symbol) == {"USDC", "USDT", "DAI"} and len(rows) == 3 * 21 * 24  # hourly, 21 days
     first, last = stack.end.date() - 21 * DAY, stack.end.date() - DAY
@@ -30,15 +34,23 @@ def test_both_witnesses_and_the_verdicts_of_every_token_with_pools(app, marts, s
         "Widest divergence": f"{widest:,.0f} bps",
     }
     assert [s.value for s in at.main.subheader] == [
-        f"{symbol}: {chart}" for symbol in ("DAI", "USDC", "USDT") for chart in ("oracle and market", "divergence")
+        f"{symbol}: {chart}"
+        for symbol in ("DAI", "USDC", "USDT")
+        for chart in ("oracle and market", "divergence", "market depth", "sized-quote slippage")
     ]
-    assert len(at.get("vega_lite_chart")) == 6
+    assert len(at.get("vega_lite_chart")) == 12
 
     at.selectbox[0].set_value("USDT/USD").run()
     assert not at.exception
     usdt = rows[rows.feed_pair == "USDT/USD"]
     assert at.metric[2].value == f"{int(usdt.is_thin_market.sum()):,}"
-    assert len(at.get("vega_lite_chart")) == 2
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 4
+    # the slippage chart draws the mart's: its worst bucket is the worst reading
+    assert "sized-quote slippage (bps)" in charts[3].proto.spec
+    frames = [convert_arrow_bytes_to_pandas_df(d.data.data) for d in charts[3].proto.datasets]
+    plotted = pd.concat([f["quote_slippage_bps"] for f in frames if "quote_slippage_bps" in f]).dropna()
+    assert plotted.max() == pytest.approx(float(usdt.best_quote_slippage_bps.astype(float).max()))
 
 
 def test_marts_without_market_readings_show_an_empty_state(app, marts_copy) -> None:

@@ -1,6 +1,7 @@
 {#- The interval each served round was the feed's price: from its served_from until the next
     round's served_from (order by served_from, round_id), the last one until the end of the loaded
-    data. Derived once here; the daily summary, the depeg events and the staleness mart read it. -#}
+    data, with the round's price. Derived once here; every mart that asks "which price was served
+    at time t" reads it. -#}
 with
 
 rounds as (
@@ -26,6 +27,7 @@ sequenced as (
         proxy_address,
         feed_pair,
         round_id,
+        price_usd,
         served_from,
         lead(served_from) over (
             partition by chain, proxy_address
@@ -40,6 +42,7 @@ final as (
         sequenced.proxy_address,
         sequenced.feed_pair,
         sequenced.round_id,
+        sequenced.price_usd,
         sequenced.served_from,
         sequenced.next_served_from,
         loaded.data_as_of,

@@ -102,7 +102,8 @@ counted as (
         priced_at,
         count(*) as pools_read,
         count_if(is_usable) as pools_used,
-        count_if(is_thin) as pools_thin
+        count_if(is_thin) as pools_thin,
+        min(quote_slippage_bps) as best_quote_slippage_bps
     from judged
     group by chain, feed_pair, priced_at
 ),
@@ -116,6 +117,7 @@ final as (
         counted.pools_read,
         counted.pools_used,
         counted.pools_thin,
+        counted.best_quote_slippage_bps,
         coalesce(medians.usable_depth_usd, 0) as usable_depth_usd,
         counted.pools_thin = counted.pools_read as is_thin_market
     from counted

@@ -17,19 +17,7 @@ pools as (
 ),
 
 reference_intervals as (
-    select
-        intervals.chain,
-        intervals.feed_pair,
-        intervals.round_id,
-        intervals.served_from,
-        intervals.served_until,
-        rounds.price_usd
-    from {{ ref('int_chainlink__served_intervals') }} as intervals
-    inner join {{ ref('stg_chainlink__rounds') }} as rounds
-        on
-            intervals.chain = rounds.chain
-            and intervals.proxy_address = rounds.proxy_address
-            and intervals.round_id = rounds.round_id
+    select * from {{ ref('int_chainlink__served_intervals') }}
 ),
 
 oriented as (

@@ -14,19 +14,7 @@ feeds as (
 ),
 
 served as (
-    select
-        intervals.chain,
-        intervals.feed_pair,
-        intervals.round_id,
-        intervals.served_from,
-        intervals.served_until,
-        rounds.price_usd
-    from {{ ref('int_chainlink__served_intervals') }} as intervals
-    inner join {{ ref('stg_chainlink__rounds') }} as rounds
-        on
-            intervals.chain = rounds.chain
-            and intervals.proxy_address = rounds.proxy_address
-            and intervals.round_id = rounds.round_id
+    select * from {{ ref('int_chainlink__served_intervals') }}
 ),
 
 compared as (
@@ -41,6 +29,7 @@ compared as (
         market.pools_read,
         market.pools_used,
         market.pools_thin,
+        market.best_quote_slippage_bps,
         market.is_thin_market,
         served.round_id as oracle_round_id,
         served.served_from as oracle_served_from,
@@ -104,6 +93,7 @@ final as (
         pools_read,
         pools_used,
         pools_thin,
+        best_quote_slippage_bps,
         is_thin_market,
         oracle_round_id,
         oracle_served_from,
