@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -25,6 +26,16 @@ LOCK_TIMEOUT_SECONDS = float(os.environ.get("PEG_FAKESNOW_LOCK_TIMEOUT", "45"))
 # A transaction idle this long while another session waits is rolled back (its client is gone:
 # a killed task never logs out, and the connector cannot log out of fakesnow at all).
 IDLE_TRANSACTION_SECONDS = float(os.environ.get("PEG_FAKESNOW_IDLE_TRANSACTION_TIMEOUT", "10"))
+# A wait for, or a hold of, the write lock longer than this is logged (services' fakesnow.log).
+SLOW_SECONDS = 10.0
+
+
+def _short(statement: str) -> str:
+    return " ".join(statement.split())[:160]
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} emulator: {message}", file=sys.stderr, flush=True)
 
 
 def _keep_merges_in_transaction() -> None:
@@ -72,25 +83,45 @@ class _WriteLock:
         self._owner: Any = None
         self._running = 0  # the owner's statements in flight
         self._idle_since = 0.0  # when the owner's last statement ended
+        self._held_since = 0.0  # when the owner took the lock
+        self._statement = ""  # the owner's latest statement, to name it to whoever waits
+        self._waiting: list[object] = []  # one ticket per waiting statement, first come first served
         self.open: set[int] = set()  # ids of sessions inside a transaction
         self._aborted: set[int] = set()  # ids of sessions whose idle transaction was rolled back
 
-    def enter(self, session: Any) -> None:
+    def enter(self, session: Any, command: str) -> None:
+        """Wait for the lock in arrival order (a busy writer's next statement queues behind the
+        sessions already waiting, so none of them starves), or fail after LOCK_TIMEOUT_SECONDS
+        naming what holds it."""
         import snowflake.connector.errors
 
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        arrived = time.monotonic()
+        ticket = object()
         with self._free:
-            while self._owner not in (None, session):
-                if self._running == 0 and time.monotonic() - self._idle_since > IDLE_TRANSACTION_SECONDS:
-                    self._abort_owner()
-                    continue
-                if time.monotonic() > deadline:
-                    raise snowflake.connector.errors.ProgrammingError(
-                        msg=f"emulator: waited {LOCK_TIMEOUT_SECONDS:.0f}s for another session's transaction to end",
-                        errno=625,
-                        sqlstate="57014",
-                    )
-                self._free.wait(0.5)
+            self._waiting.append(ticket)
+            try:
+                while not (self._owner is session or (self._owner is None and self._waiting[0] is ticket)):
+                    if (
+                        self._owner is not None
+                        and self._running == 0
+                        and time.monotonic() - self._idle_since > IDLE_TRANSACTION_SECONDS
+                    ):
+                        self._abort_owner()
+                        continue
+                    if time.monotonic() - arrived > LOCK_TIMEOUT_SECONDS:
+                        raise snowflake.connector.errors.ProgrammingError(
+                            msg=f"emulator: waited {LOCK_TIMEOUT_SECONDS:.0f}s for another session's transaction "
+                            f"to end; {self._holder()}",
+                            errno=625,
+                            sqlstate="57014",
+                        )
+                    self._free.wait(0.5)
+            finally:
+                self._waiting.remove(ticket)
+                self._free.notify_all()  # the next in line may go now
+            waited = time.monotonic() - arrived
+            if waited > SLOW_SECONDS:
+                _log(f"waited {waited:.1f}s for the write lock to run `{_short(command)}`")
             if id(session) in self._aborted:
                 self._aborted.discard(id(session))
                 raise snowflake.connector.errors.ProgrammingError(
@@ -99,7 +130,9 @@ class _WriteLock:
                     errno=625,
                     sqlstate="40001",
                 )
-            self._owner = session
+            if self._owner is not session:
+                self._owner, self._held_since = session, time.monotonic()
+            self._statement = command
             self._running += 1
 
     def leave(self, session: Any, in_transaction: bool) -> None:
@@ -110,8 +143,16 @@ class _WriteLock:
             if self._running == 0:
                 self._idle_since = time.monotonic()
                 if not in_transaction:
+                    held = self._idle_since - self._held_since
+                    if held > SLOW_SECONDS:
+                        _log(f"a session held the write lock {held:.1f}s, to `{_short(self._statement)}`")
                     self._owner = None
                     self._free.notify_all()
+
+    def _holder(self) -> str:
+        now = time.monotonic()
+        doing = "running" if self._running else f"idle {now - self._idle_since:.0f}s in a transaction after"
+        return f"the lock is held for {now - self._held_since:.0f}s by a session {doing} `{_short(self._statement)}`"
 
     def _abort_owner(self) -> None:
         import duckdb
@@ -160,7 +201,7 @@ def _serialize_writers() -> None:
         parsed = statement(command)
         if isinstance(parsed, reads):
             return execute(self, command, params, *args, **kwargs)
-        lock.enter(session)
+        lock.enter(session, command)
         autocommit_before = session._autocommit
         try:
             return execute(self, command, params, *args, **kwargs)
