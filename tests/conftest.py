@@ -38,12 +38,12 @@ from tests.support.locks import stack_lock
 # `make test` runs two xdist workers, each test file one unit on one worker so its module fixtures
 # are built once; files that share something are one unit, run on one worker one after the other:
 # the session's 21-day marts (built once, not per worker), and the Airflow clusters. Every test that
-# runs a Celery-shaped Airflow (the e2e pipeline, its dashboard and the image's dbt virtualenv, the
-# near-real-time e2e) is in one unit: two clusters at once on 2 cores slowed each 2.5-fold (six
-# processes each polling), past the fixtures' timeouts; one after the other, with the light units
-# on the other worker, each runs about as fast as alone. The smoke that starts `airflow standalone`
-# is a unit of its own, first on the other worker: the clusters' unit alone was the suite's
-# whole wall time while the other worker idled for minutes at the end.
+# runs Airflow's processes (the e2e pipeline, its dashboard and the image's dbt virtualenv, the
+# near-real-time e2e, the shapes benchmark's `airflow standalone`) is in one unit: two Airflows at
+# once on 2 cores slowed each 2.5-fold or more, past the fixtures' timeouts (session 12: the
+# standalone smoke beside the e2e backfill made that set-up pass pytest-timeout's 900 s, and made
+# the marts' loads wait out the emulator's 45 s write lock); one after the other, with the light
+# units on the other worker, each runs about as fast as alone.
 SHARED_GROUPS = {
     "tests/e2e/": "clusters",
     "tests/deploy/test_astro_image.py": "clusters",
@@ -53,9 +53,6 @@ SHARED_GROUPS = {
     "tests/bench/test_ingest_backfill_smoke.py": "light_benches",
     "tests/bench/test_dashboard_pages_smoke.py": "light_benches",
     "tests/bench/test_daily_run_smoke.py": "light_benches",  # `dags test`: one process, no cluster
-    # the benchmark that starts an `airflow standalone` (one process group, no Celery), beside the
-    # clusters' unit: the e2e backfill and daily run beside it have no latency to keep
-    "tests/bench/test_airflow_shapes_smoke.py": "standalone_benches",
     "tests/bench/": "clusters",
     "tests/streamlit_app/": "marts",
     "tests/plugins/peg_monitor/test_sensors.py": "marts",
@@ -63,7 +60,6 @@ SHARED_GROUPS = {
 # The longest units start first, so neither worker is left with a long one at the end.
 LONGEST_FIRST = [
     "clusters",
-    "standalone_benches",
     "tests/plugins/chainlink_feeds/test_recorded_mainnet.py",
     "marts",
     "tests/dbt/test_recorded_marts.py",

@@ -85,40 +85,27 @@ class _WriteLock:
         self._idle_since = 0.0  # when the owner's last statement ended
         self._held_since = 0.0  # when the owner took the lock
         self._statement = ""  # the owner's latest statement, to name it to whoever waits
-        self._waiting: list[object] = []  # one ticket per waiting statement, first come first served
         self.open: set[int] = set()  # ids of sessions inside a transaction
         self._aborted: set[int] = set()  # ids of sessions whose idle transaction was rolled back
 
     def enter(self, session: Any, command: str) -> None:
-        """Wait for the lock in arrival order (a busy writer's next statement queues behind the
-        sessions already waiting, so none of them starves), or fail after LOCK_TIMEOUT_SECONDS
-        naming what holds it."""
+        """Wait for the lock, or fail after LOCK_TIMEOUT_SECONDS naming the statement that holds it."""
         import snowflake.connector.errors
 
         arrived = time.monotonic()
-        ticket = object()
         with self._free:
-            self._waiting.append(ticket)
-            try:
-                while not (self._owner is session or (self._owner is None and self._waiting[0] is ticket)):
-                    if (
-                        self._owner is not None
-                        and self._running == 0
-                        and time.monotonic() - self._idle_since > IDLE_TRANSACTION_SECONDS
-                    ):
-                        self._abort_owner()
-                        continue
-                    if time.monotonic() - arrived > LOCK_TIMEOUT_SECONDS:
-                        raise snowflake.connector.errors.ProgrammingError(
-                            msg=f"emulator: waited {LOCK_TIMEOUT_SECONDS:.0f}s for another session's transaction "
-                            f"to end; {self._holder()}",
-                            errno=625,
-                            sqlstate="57014",
-                        )
-                    self._free.wait(0.5)
-            finally:
-                self._waiting.remove(ticket)
-                self._free.notify_all()  # the next in line may go now
+            while self._owner not in (None, session):
+                if self._running == 0 and time.monotonic() - self._idle_since > IDLE_TRANSACTION_SECONDS:
+                    self._abort_owner()
+                    continue
+                if time.monotonic() - arrived > LOCK_TIMEOUT_SECONDS:
+                    raise snowflake.connector.errors.ProgrammingError(
+                        msg=f"emulator: waited {LOCK_TIMEOUT_SECONDS:.0f}s for another session's transaction "
+                        f"to end; {self._holder()}",
+                        errno=625,
+                        sqlstate="57014",
+                    )
+                self._free.wait(0.5)
             waited = time.monotonic() - arrived
             if waited > SLOW_SECONDS:
                 _log(f"waited {waited:.1f}s for the write lock to run `{_short(command)}`")
