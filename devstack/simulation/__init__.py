@@ -1,2 +1,3 @@
 """The histories the chain replays: the deterministic simulated one (`history`), real recorded mainnet
-rounds (`recorded`), and the ground truth of one day (`truth`). Pure data: nothing here talks to a node."""
+rounds (`recorded`), the ground truth of one day (`truth`), and a wide SIMULATED feed registry
+(`registry`). Pure data: nothing here talks to a node."""

@@ -218,23 +218,13 @@ def test_with_30_feeds_on_3_chains_the_batch_dags_have_one_load_per_chain(tmp_pa
     """The shape scales with the chains, not the feeds: parsed with a registry of 30 feeds on 3
     chains (SIMULATED addresses), each batch DAG has one ingest task per chain and the same dbt,
     gate and alert tasks; the near-real-time DAG one watcher per chain."""
-    import hashlib
     import json
     import subprocess
     import sys
 
-    from chainlink_feeds.registry.common import to_checksum_address
+    from devstack.simulation.registry import write_wide_registry
 
-    entries = []
-    for i in range(30):
-        chain = ("ethereum", "arbitrum", "base")[i % 3]
-        proxy = to_checksum_address("0x" + hashlib.sha256(f"proxy {i}".encode()).hexdigest()[:40])
-        entries.append(
-            f'  - {{symbol: "C{i}", pair: "C{i}/USD", chain: {chain}, proxy: "{proxy}", decimals: 8, '
-            f"heartbeat_seconds: 86400, deviation_threshold_pct: 0.25, peg_usd: 1.00}}"
-        )
-    registry = tmp_path / "feeds.yaml"
-    registry.write_text("feeds:\n" + "\n".join(entries) + "\n")
+    registry = write_wide_registry(tmp_path / "feeds.yaml", feeds=30)
     script = (
         "import json; from airflow.dag_processing.dagbag import DagBag; "
         f"bag = DagBag(dag_folder={str(DAGS_DIR)!r}); "
