@@ -3,6 +3,7 @@ migration of an older table: as SQL, and run on the emulator."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -41,10 +42,11 @@ def test_the_ddl_has_every_column_typed_with_its_key() -> None:
 
 
 def test_the_merge_updates_a_row_only_if_a_compared_column_differs_or_a_fill_gets_a_value() -> None:
-    assert PRICES.merge_sql("S", 2) == (
-        "merge into S.PRICES as t using (select column1::number(10,0) as id, column2::number(38,18) as price, "
-        "column3::varchar as note, column4::varchar as source, column5::timestamp_ntz as loaded_at "
-        "from values (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)) as s on t.id = s.id "
+    assert PRICES.merge_sql("S") == (
+        "merge into S.PRICES as t using (select value[0]::varchar::number(10,0) as id, "
+        "value[1]::varchar::number(38,18) as price, value[2]::varchar::varchar as note, "
+        "value[3]::varchar::varchar as source, value[4]::varchar::timestamp_ntz as loaded_at "
+        "from lateral flatten(input => parse_json(%s))) as s on t.id = s.id "
         "when matched and (t.price is distinct from s.price or t.source is distinct from s.source "
         "or (s.note is not null and t.note is distinct from s.note)) "
         "then update set price = s.price, source = s.source, note = coalesce(s.note, t.note) "
@@ -54,9 +56,9 @@ def test_the_merge_updates_a_row_only_if_a_compared_column_differs_or_a_fill_get
 
 
 def test_with_nothing_to_compare_the_merge_inserts_only_what_is_absent() -> None:
-    assert EVENTS.merge_sql(None, 1) == (
-        "merge into EVENTS as t using (select column1::number(10,0) as id, column2::varchar as what "
-        "from values (%s, %s)) as s on t.id = s.id "
+    assert EVENTS.merge_sql(None) == (
+        "merge into EVENTS as t using (select value[0]::varchar::number(10,0) as id, "
+        "value[1]::varchar::varchar as what from lateral flatten(input => parse_json(%s))) as s on t.id = s.id "
         "when not matched then insert (id, what) values (s.id, s.what)"
     )
 
@@ -107,8 +109,17 @@ def test_a_merge_runs_in_statements_of_at_most_rows_per_statement(monkeypatch) -
     monkeypatch.setattr(spec_module, "ROWS_PER_STATEMENT", 2)
     cur = Recorder()
     assert merge(cur, EVENTS, "S", [(i, "x") for i in range(5)]) == 3  # each statement's rowcount
-    assert [len(params) for _, params in cur.statements] == [4, 4, 2]
-    assert cur.statements[-1][0] == EVENTS.merge_sql("S", 1)
+    assert [json.loads(params[0]) for _, params in cur.statements] == [
+        [["0", "x"], ["1", "x"]],
+        [["2", "x"], ["3", "x"]],
+        [["4", "x"]],
+    ]
+    assert {sql for sql, _ in cur.statements} == {EVENTS.merge_sql("S")}
+
+
+def test_a_float_is_refused_before_it_reaches_the_warehouse() -> None:
+    with pytest.raises(TypeError, match=r"a float reached the warehouse \(0\.1\)"):
+        merge(Recorder(), PRICES, "S", [PRICES.row(id=1, price=0.1, note=None, source="x", loaded_at="2026-01-01")])
 
 
 def rows(cur, sql: str) -> list[tuple]:
@@ -150,4 +161,30 @@ def test_the_merge_semantics_on_the_emulator(snowflake_schema) -> None:
         assert rows(cur, f"select id, what from {EVENTS.qualified(snowflake_schema)} order by id") == [
             (1, "first"),
             (2, "new"),
+        ]
+
+
+def test_every_value_arrives_exactly_as_its_text_on_the_emulator(snowflake_schema) -> None:
+    """Quotes, backslashes, non-ASCII text, 18-decimal and 25-digit numbers (a round id), nulls and microseconds
+    reach their columns unchanged through the bound JSON array."""
+    texts = TableSpec(
+        "TEXTS",
+        (
+            Column("id", "number(25,0)"), Column("price", "number(38,18)"), Column("what", "varchar", nullable=True),
+            Column("flag", "boolean"), Column("seen_at", "timestamp_ntz"),
+        ),
+        key=("id",),
+    )  # fmt: skip
+    tricky = 'it\'s \\ a "quote", ü €, %s %(x)s'
+    with snowflake.connector.connect(**emulator.connection_params()) as conn, conn.cursor() as cur:
+        ensure_table(cur, texts, snowflake_schema)
+        assert merge(cur, texts, snowflake_schema, [
+            (10**24 + 7, Decimal("123.000000000000000001"), tricky, True, "2026-01-01 00:00:00.123456"),
+            (2, "-0.999999999999999999", None, False, "2026-01-02 03:04:05"),
+        ]) == 2  # fmt: skip
+        assert rows(
+            cur, f"select id, price, what, flag, seen_at from {texts.qualified(snowflake_schema)} order by id"
+        ) == [
+            (2, Decimal("-0.999999999999999999"), None, False, datetime(2026, 1, 2, 3, 4, 5)),
+            (10**24 + 7, Decimal("123.000000000000000001"), tricky, True, datetime(2026, 1, 1, 0, 0, 0, 123456)),
         ]
