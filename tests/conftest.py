@@ -38,21 +38,23 @@ from tests.support.locks import stack_lock
 # `make test` runs two xdist workers, each test file one unit on one worker so its module fixtures
 # are built once; files that share something are one unit, run on one worker one after the other:
 # the session's 21-day marts (built once, not per worker), and the Airflow clusters. Every test that
-# runs Airflow's processes (the e2e pipeline, its dashboard and the image's dbt virtualenv, the
-# near-real-time e2e, the shapes benchmark's `airflow standalone`) is in one unit: two Airflows at
+# runs Airflow's processes (the e2e pipeline and its dashboard, the near-real-time e2e, the shapes
+# benchmark's `airflow standalone`) is in one unit: two Airflows at
 # once on 2 cores slowed each 2.5-fold or more, past the fixtures' timeouts (session 12: the
 # standalone smoke beside the e2e backfill made that set-up pass pytest-timeout's 900 s, and made
 # the marts' loads wait out the emulator's 45 s write lock); one after the other, with the light
-# units on the other worker, each runs about as fast as alone.
+# units on the other worker, each runs about as fast as alone. That unit is the suite's wall time, so
+# whatever runs no Airflow (the image's pip resolutions, the benchmarks below) runs on the other one.
 SHARED_GROUPS = {
     "tests/e2e/": "clusters",
-    "tests/deploy/test_astro_image.py": "clusters",
     # the benchmarks that run no Airflow, beside the clusters (each checks only what it leaves itself)
     "tests/bench/test_dag_parse_smoke.py": "light_benches",
     "tests/bench/test_market_read_smoke.py": "light_benches",
     "tests/bench/test_ingest_backfill_smoke.py": "light_benches",
     "tests/bench/test_dashboard_pages_smoke.py": "light_benches",
     "tests/bench/test_daily_run_smoke.py": "light_benches",  # `dags test`: one process, no cluster
+    "tests/bench/test_warehouse_merge_smoke.py": "light_benches",
+    "tests/bench/test_realtime_latency_smoke.py": "light_benches",  # in-process: no Airflow, no demo
     "tests/bench/": "clusters",
     "tests/streamlit_app/": "marts",
     "tests/plugins/peg_monitor/test_sensors.py": "marts",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -21,13 +22,16 @@ def image_dbt() -> Path:
     the image's Python tests/deploy checks), in seconds."""
     stamp = DBT_VENV / ".requirements.sha256"
     digest = hashlib.sha256(DBT_REQUIREMENTS.read_bytes() + CONSTRAINTS.read_bytes()).hexdigest()
-    if not (stamp.exists() and stamp.read_text() == digest):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(DBT_VENV)], check=True)
-        uv = str(Path(sys.executable).with_name("uv"))
-        subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(DBT_VENV / "bin" / "python"),
-             "-r", str(DBT_REQUIREMENTS), "-c", str(CONSTRAINTS)],
-            check=True, capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-        stamp.write_text(digest)
+    STACK_DIR.mkdir(parents=True, exist_ok=True)
+    with (STACK_DIR / "dbt_venv.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # tests/deploy and tests/e2e may ask for it at once, on two workers
+        if not (stamp.exists() and stamp.read_text() == digest):
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(DBT_VENV)], check=True)
+            uv = str(Path(sys.executable).with_name("uv"))
+            subprocess.run(
+                [uv, "pip", "install", "-q", "--python", str(DBT_VENV / "bin" / "python"),
+                 "-r", str(DBT_REQUIREMENTS), "-c", str(CONSTRAINTS)],
+                check=True, capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            stamp.write_text(digest)
     return DBT_VENV / "bin" / "dbt"
