@@ -155,16 +155,17 @@ def snowflake_schema(stack: history.Scenario) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def marts(stack, feeds, tmp_path_factory) -> Iterator[str]:
     """A marts schema built by dbt from the last 21 simulated days of every feed (the depeg and the
-    phase change among them) and of the market beside them; yields the schema name, e.g.
-    DASH_1A2B3C4D_A_MARTS."""
+    phase change among them) and of the market beside them, each loaded as one 21-day window as the
+    history DAG loads a month (a day at a time is tests/dbt/test_marts.py's and the e2e's); yields
+    the schema name, e.g. DASH_1A2B3C4D_A_MARTS."""
     from tests.support.pipeline import DAY, create_schema, dbt_build, drop_pipeline, load_days, load_market_days
 
     raw = f"DASH_{uuid.uuid4().hex[:8].upper()}"
     create_schema(raw)
     try:
-        days = [stack.end - DAY * i for i in range(21, 0, -1)]
-        load_days(raw, feeds, days)
-        load_market_days(raw, days)
+        first = [stack.end - DAY * 21]
+        load_days(raw, feeds, first, span=DAY * 21)
+        load_market_days(raw, first, span=DAY * 21)
         result = dbt_build(raw, f"{raw}_A", tmp_path_factory.mktemp("dbt_marts"))
         assert result.returncode == 0, result.stdout[-4000:]
         yield f"{raw}_A_MARTS"

@@ -52,25 +52,26 @@ def drop_pipeline(raw: str) -> None:
     drop_schemas(raw, f"{raw}_A", f"{raw}_A_STAGING", f"{raw}_A_MARTS")
 
 
-def load_days(schema: str, feeds, days: list[datetime]) -> None:
-    """Run ChainlinkFeedOperator for every feed and day into `schema`."""
+def load_days(schema: str, feeds, days: list[datetime], span: timedelta = DAY) -> None:
+    """Run ChainlinkFeedOperator for every feed and window [day, day + span) into `schema`."""
     for feed in feeds:
         for day in days:
             ChainlinkFeedOperator(
-                task_id="load", feed_pair=feed.pair, window_start=day.isoformat(), window_end=(day + DAY).isoformat(),
+                task_id="load", feed_pair=feed.pair, window_start=day.isoformat(), window_end=(day + span).isoformat(),
                 raw_schema=schema,
             ).execute({"run_id": "test_load"})  # fmt: skip
 
 
-def load_market_days(schema: str, days: list[datetime]) -> None:
+def load_market_days(schema: str, days: list[datetime], span: timedelta = DAY) -> None:
     """Load the registry's references (ChainlinkFeedOperator) and each chain's pools
-    (MarketPoolOperator) for every day into `schema`, as the daily DAG's other loads do."""
+    (MarketPoolOperator) for every window [day, day + span) into `schema`, as the daily DAG's other
+    loads do."""
     from chainlink_feeds.registry import load_market
     from market_pools.operators import MarketPoolOperator
 
     market = load_market()
     for day in days:
-        window = {"window_start": day.isoformat(), "window_end": (day + DAY).isoformat(), "raw_schema": schema}
+        window = {"window_start": day.isoformat(), "window_end": (day + span).isoformat(), "raw_schema": schema}
         for reference in market.references_in_use():
             ChainlinkFeedOperator(task_id="load", feed_pair=reference.pair, chain=reference.chain, **window).execute(
                 {"run_id": "test_load"}
