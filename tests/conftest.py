@@ -39,12 +39,12 @@ from tests.support.locks import stack_lock
 # are built once; files that share something are one unit, run on one worker one after the other:
 # the session's 21-day marts (built once, not per worker), and the Airflow clusters. Every test that
 # runs Airflow's processes (the e2e pipeline and its dashboard, the near-real-time e2e, the shapes
-# benchmark's `airflow standalone`) is in one unit: two Airflows at
-# once on 2 cores slowed each 2.5-fold or more, past the fixtures' timeouts (session 12: the
+# benchmark's `airflow standalone`) is in one unit: two Airflows at once on 2 cores slowed each
+# 2.5-fold or more, past the fixtures' timeouts (session 12: the
 # standalone smoke beside the e2e backfill made that set-up pass pytest-timeout's 900 s, and made
 # the marts' loads wait out the emulator's 45 s write lock); one after the other, with the light
-# units on the other worker, each runs about as fast as alone. That unit is the suite's wall time, so
-# whatever runs no Airflow (the image's pip resolutions, the benchmarks below) runs on the other one.
+# units on the other worker, each runs about as fast as alone. That unit is the longest, so whatever
+# runs no Airflow (the image's pip resolutions, the benchmarks below) runs on the other worker.
 SHARED_GROUPS = {
     "tests/e2e/": "clusters",
     # the benchmarks that run no Airflow, beside the clusters (each checks only what it leaves itself)
