@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 from devstack.settings import PROJECT_DIR, STACK_DIR
+from tests.support.locks import worker_lock
 
 CONSTRAINTS = PROJECT_DIR / "constraints.txt"
 DBT_REQUIREMENTS = PROJECT_DIR / "dbt-requirements.txt"
@@ -22,9 +22,7 @@ def image_dbt() -> Path:
     the image's Python tests/deploy checks), in seconds."""
     stamp = DBT_VENV / ".requirements.sha256"
     digest = hashlib.sha256(DBT_REQUIREMENTS.read_bytes() + CONSTRAINTS.read_bytes()).hexdigest()
-    STACK_DIR.mkdir(parents=True, exist_ok=True)
-    with (STACK_DIR / "dbt_venv.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # tests/deploy and tests/e2e may ask for it at once, on two workers
+    with worker_lock("dbt_venv"):  # tests/deploy and tests/e2e may ask for it at once, on two workers
         if not (stamp.exists() and stamp.read_text() == digest):
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(DBT_VENV)], check=True)
             uv = str(Path(sys.executable).with_name("uv"))
