@@ -19,7 +19,7 @@ def image_dbt() -> Path:
     """Build the virtualenv (dbt-requirements.txt, constrained by constraints.txt) once per version
     of those files and return its dbt. The packages go in with uv, as `make install` installs the
     test venv: every version is pinned, so it installs what the image's pip does (whose resolution on
-    the image's Python tests/deploy checks), in seconds."""
+    the image's Python tests/deploy checks), in seconds, and compiles bytecode as pip does."""
     stamp = DBT_VENV / ".requirements.sha256"
     digest = hashlib.sha256(DBT_REQUIREMENTS.read_bytes() + CONSTRAINTS.read_bytes()).hexdigest()
     with worker_lock("dbt_venv"):  # tests/deploy and tests/e2e may ask for it at once, on two workers
@@ -27,7 +27,7 @@ def image_dbt() -> Path:
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(DBT_VENV)], check=True)
             uv = str(Path(sys.executable).with_name("uv"))
             subprocess.run(
-                [uv, "pip", "install", "-q", "--python", str(DBT_VENV / "bin" / "python"),
+                [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(DBT_VENV / "bin" / "python"),
                  "-r", str(DBT_REQUIREMENTS), "-c", str(CONSTRAINTS)],
                 check=True, capture_output=True, text=True, timeout=900,
             )  # fmt: skip
