@@ -181,19 +181,27 @@ def day_bounds(marts: str) -> tuple[date, date] | None:
 
 
 def freshness() -> tuple[DataVersion, pd.DataFrame]:
-    """The version served and, per feed, the end of its loaded data and its last update."""
+    """The version served and, per feed, the end of its loaded data, its last update and its market's
+    newest reading."""
     version = data_version()  # read first: the feeds are of this version or a newer one, never older
     return version, _feed_freshness()
 
 
 @cached
 def _feed_freshness(marts: str) -> pd.DataFrame:
+    # market_as_of: the market's newest reading the Market vs Oracle page shows (priced or thin).
     frame = query(
-        f"select feed_pair, chain, proxy_address, data_as_of, last_updated_at, rounds_loaded "
-        f"from {marts}.{STALENESS} order by feed_pair, chain"
+        f"select s.feed_pair, s.chain, s.proxy_address, s.data_as_of, s.last_updated_at, s.rounds_loaded, "
+        f"m.market_as_of, coalesce(m.readings, 0) as market_readings "
+        f"from {marts}.{STALENESS} as s left join ("
+        f"select chain, proxy_address, max(priced_at) as market_as_of, count(*) as readings "
+        f"from {marts}.{MARKET} group by chain, proxy_address"
+        f") as m on m.chain = s.chain and m.proxy_address = s.proxy_address order by s.feed_pair, s.chain"
     )
-    # A feed without rounds has no last update (the emulator returns NULL timestamps as 1970).
+    # A feed without rounds has no last update, one without pools no market (the emulator returns
+    # NULL timestamps as 1970).
     frame.loc[frame["rounds_loaded"] == 0, "last_updated_at"] = pd.NaT
+    frame.loc[frame["market_readings"] == 0, "market_as_of"] = pd.NaT
     return frame
 
 

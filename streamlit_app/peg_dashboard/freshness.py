@@ -4,9 +4,13 @@ Answers JSON from the same cached data layer the pages use (the same data versio
 
     {"app_version": "1.0.0", "data_version": "3f2a9c1b0d7e", "served_at": "2026-11-24T10:00:00+00:00",
      "data_as_of": "2026-11-24T00:00:00+00:00",
-     "feeds": [{"feed_pair": "USDC/USD", "data_as_of": "...", "last_updated_at": "..."}, ...]}
+     "feeds": [{"feed_pair": "USDC/USD", "data_as_of": "...", "last_updated_at": "...",
+                "market_as_of": "..."}, ...]}
 
-`data_as_of` is the oldest of the feeds' (null without feeds). It takes no input (query
+`data_as_of` is the oldest of the feeds' (null without feeds). `last_updated_at` is the oracle's
+newest round served, `market_as_of` the market's newest reading (the Market vs Oracle page's last
+point; null for a feed without pools): a client sees from them when a round or a swap reached the
+screen (bench/realtime_latency.py does). It takes no input (query
 parameters are ignored) and returns no secret; when the warehouse cannot be read it answers 503
 with {"error": "..."} and logs the details.
 """
@@ -60,7 +64,12 @@ def freshness(request: Request) -> JSONResponse:
         log.error("freshness: %s", exc)
         return JSONResponse({"error": "the warehouse is unreachable"}, 503, NO_STORE)
     feeds = [
-        {"feed_pair": row.feed_pair, "data_as_of": _iso(row.data_as_of), "last_updated_at": _iso(row.last_updated_at)}
+        {
+            "feed_pair": row.feed_pair,
+            "data_as_of": _iso(row.data_as_of),
+            "last_updated_at": _iso(row.last_updated_at),
+            "market_as_of": _iso(row.market_as_of),
+        }
         for row in frame.itertuples(index=False)
     ]
     oldest = frame["data_as_of"].min() if len(frame) else None

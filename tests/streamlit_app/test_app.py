@@ -3,6 +3,7 @@ route over HTTP, and every page in a real headless Chromium (Debian's), with scr
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from tests.streamlit_app.conftest import ARTIFACTS, TEST_PASSWORD, emulator_env, free_port, running_app
+from tests.streamlit_app.conftest import ARTIFACTS, TEST_PASSWORD, emulator_env, execute, free_port, running_app
 from tests.support.pipeline import query
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,8 +37,14 @@ def iso(value) -> str | None:
 
 def test_freshness_route_reports_what_the_app_serves(served, marts) -> None:
     staleness = query(
-        f"select feed_pair, data_as_of, last_updated_at from {marts}.CHAINLINK_FEED_STALENESS order by feed_pair"
+        f"select feed_pair, data_as_of, last_updated_at, "
+        f"(select max(m.priced_at) from {marts}.STABLECOIN_MARKET_VS_ORACLE as m "
+        f"where m.chain = s.chain and m.proxy_address = s.proxy_address) as market_as_of, "
+        f"(select count(*) from {marts}.STABLECOIN_MARKET_VS_ORACLE as m "
+        f"where m.chain = s.chain and m.proxy_address = s.proxy_address) as market_readings "
+        f"from {marts}.CHAINLINK_FEED_STALENESS as s order by feed_pair"
     )
+    assert (staleness.market_readings > 0).all()  # every feed of the session's marts has pools
     answer = requests.get(f"{served}/api/freshness", timeout=30)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
@@ -50,7 +57,12 @@ def test_freshness_route_reports_what_the_app_serves(served, marts) -> None:
     served_at = datetime.fromisoformat(body["served_at"])
     assert served_at.tzinfo is not None and abs(datetime.now(UTC) - served_at) < timedelta(minutes=1)
     assert body["feeds"] == [
-        {"feed_pair": r.feed_pair, "data_as_of": iso(r.data_as_of), "last_updated_at": iso(r.last_updated_at)}
+        {
+            "feed_pair": r.feed_pair,
+            "data_as_of": iso(r.data_as_of),
+            "last_updated_at": iso(r.last_updated_at),
+            "market_as_of": iso(r.market_as_of) if r.market_readings else None,
+        }
         for r in staleness.itertuples()
     ]
     assert body["data_as_of"] == iso(staleness.data_as_of.min())
@@ -63,6 +75,22 @@ def test_freshness_route_reports_what_the_app_serves(served, marts) -> None:
     }
     assert requests.post(f"{served}/api/freshness", data="select 1", timeout=30).status_code == 405
     assert requests.get(f"{served}/_stcore/health", timeout=30).text == "ok"
+
+
+def test_freshness_gives_no_market_time_for_a_feed_without_pools(marts, marts_copy, monkeypatch) -> None:
+    execute(
+        f"create table {marts_copy}.STABLECOIN_MARKET_VS_ORACLE as select * "
+        f"from {marts}.STABLECOIN_MARKET_VS_ORACLE where feed_pair <> 'DAI/USD'"
+    )
+    newest = query(f"select feed_pair, max(priced_at) as at from {marts_copy}.STABLECOIN_MARKET_VS_ORACLE group by 1")
+    for name, value in emulator_env(marts_copy).items():
+        monkeypatch.setenv(name, value)
+    from peg_dashboard.freshness import freshness
+
+    answer = freshness(None)  # the route's function, in this process (it reads nothing from the request)
+    assert answer.status_code == 200
+    markets = {feed["feed_pair"]: feed["market_as_of"] for feed in json.loads(answer.body)["feeds"]}
+    assert markets == {"DAI/USD": None} | {r.feed_pair: iso(r.at) for r in newest.itertuples()}
 
 
 @pytest.fixture(scope="module")
