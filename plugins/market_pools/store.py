@@ -81,16 +81,12 @@ class PoolStore:
         return PoolLoad(len(readings), len(swaps))
 
 
-def _text(value: int | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def _reading(r: Reading, quote_tokens: int) -> dict[str, Any]:
     return {
         "pool_address": r.pool, "read_at": timestamp_literal(r.read_at), "block_number": r.block,
         "sqrt_price_x96": str(r.sqrt_price_x96), "tick": r.tick, "liquidity": str(r.liquidity),
         "price": str(r.price.quantize(_PLACES)), "twap_tick": r.twap_tick, "quote_tokens": quote_tokens,
-        "sell_token0_out": _text(r.sell0_out), "sell_token1_out": _text(r.sell1_out),
+        "sell_token0_out": r.sell0_out, "sell_token1_out": r.sell1_out,
     }  # fmt: skip
 
 
