@@ -4,7 +4,7 @@ Every query is a constant `select` on the dbt marts with bound parameters; only 
 marts schema, validated as an identifier, and integer bucket sizes computed here are written into
 the SQL text. `@cached` caches a query's result with `st.cache_data`, keyed on its arguments, the
 marts schema and a cheap *data version* (a digest of the marts' row counts, the newest loaded
-window and last update, and the tables' last change): the version itself is re-read every few
+window, last update and market reading, and the tables' last change): the version itself is re-read every few
 seconds (`PEG_DATA_VERSION_TTL`, default 10 s), so new data shows on the next rerun after it
 lands, while unchanged data is served from the cache. Connecting and errors: `connection`.
 
@@ -34,7 +34,7 @@ EVENTS = "STABLECOIN_DEPEG_EVENTS"
 DAILY = "STABLECOIN_PEG_DAILY"
 STALENESS = "CHAINLINK_FEED_STALENESS"
 MARTS = (HEALTH, ZSCORE, EVENTS, DAILY, STALENESS)
-MARKET = "STABLECOIN_MARKET_VS_ORACLE"  # not in MARTS' row counts: its table's last change shows in the version
+MARKET = "STABLECOIN_MARKET_VS_ORACLE"  # a view: its newest reading, not a row count, is in the version
 
 UNUSUAL_ABS_Z = 1
 OUTLIER_ABS_Z = 2
@@ -95,10 +95,14 @@ def _data_version(marts: str, time_bucket: int) -> DataVersion:
     # means a fresh read, shared by every session and the freshness route.
     database, schema = marts.split(".")
     counts = ", ".join(f"(select count(*) from {marts}.{t}) as {t.lower()}_rows" for t in MARTS)
+    # The market's newest reading too: a near-real-time run's pool load may commit after its round
+    # load, and a version read between the two would keep the older market until the next run.
     state = query(
-        f"select {counts}, s.feeds, s.data_as_of, s.last_updated_at, s.rounds_loaded, t.last_altered "
+        f"select {counts}, s.feeds, s.data_as_of, s.last_updated_at, s.rounds_loaded, m.market_as_of, "
+        f"t.last_altered "
         f"from (select count(*) as feeds, max(data_as_of) as data_as_of, max(last_updated_at) as last_updated_at, "
         f"sum(rounds_loaded) as rounds_loaded from {marts}.{STALENESS}) as s "
+        f"cross join (select max(priced_at) as market_as_of from {marts}.{MARKET}) as m "
         f"cross join (select max(last_altered) as last_altered from {database}.information_schema.tables "
         f"where table_schema = ?) as t",
         (schema,),

@@ -16,6 +16,7 @@ from tests.streamlit_app.conftest import (
     execute,
     free_port,
 )
+from tests.support.pipeline import query
 
 DAY = timedelta(days=1)
 
@@ -153,6 +154,31 @@ def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypat
     assert (shown.served_from, shown.price_usd, shown.peg_status) == (landed, 0.99, "critical")
     assert next(m for m in at.metric if m.label == "DAI").value == "$0.9900"
     assert data_version_shown(at) != version
+
+
+def test_a_new_market_reading_alone_changes_the_data_version(marts_copy, monkeypatch) -> None:
+    """A near-real-time run's pool load may commit after its round load: the version must turn over
+    on the market alone, or the market shown (and /api/freshness) waits for the next run."""
+    for name, value in emulator_env(marts_copy, PEG_DATA_VERSION_TTL="1").items():
+        monkeypatch.setenv(name, value)
+    from peg_dashboard import data
+
+    before = data.data_version()
+    market = f"{marts_copy}.STABLECOIN_MARKET_VS_ORACLE"
+    newest = f"(select max(priced_at) from {market} where feed_pair = 'USDC/USD')"
+    execute(
+        f"create table {marts_copy}.NEXT_READING as select * from {market} "
+        f"where feed_pair = 'USDC/USD' and priced_at = {newest}",
+        f"update {marts_copy}.NEXT_READING set priced_at = dateadd('minute', 1, priced_at)",
+        f"insert into {market} select * from {marts_copy}.NEXT_READING",
+    )
+    time.sleep(1.2)
+    after = data.data_version()
+    assert after.token != before.token
+    assert (after.data_as_of, after.feeds) == (before.data_as_of, before.feeds)  # nothing else changed
+    frame = data.freshness()[1].set_index("feed_pair")
+    landed = query(f"select max(priced_at) as at from {market} where feed_pair = 'USDC/USD'").iloc[0]["at"]
+    assert frame.loc["USDC/USD", "market_as_of"] == landed
 
 
 def test_the_last_day_follows_near_real_time_loads_before_the_daily_table(app, marts_copy, stack, monkeypatch) -> None:
