@@ -31,7 +31,8 @@ install: $(VENV)/.installed node_modules/.installed
 # instead of about 3 minutes: most of a newcomer's first `make demo` was pip. Unlike pip, uv writes
 # no bytecode unless asked: where PYTHONDONTWRITEBYTECODE is set (CI here), every Airflow, dbt and
 # Streamlit process would compile its imports again (importing Airflow's SDK, SQLAlchemy and pandas:
-# 12 s instead of 4 s on this 2-core machine), so it compiles the venv once (about 40 s).
+# 12 s instead of 4 s on this 2-core machine), so the last install compiles the whole venv once
+# (`--compile-bytecode` covers every package in it, not only the one installed; about 40 s).
 UV_VERSION := 0.9.30
 UV := $(VENV)/bin/uv pip install --python $(PY) -q
 
