@@ -1,4 +1,5 @@
-"""Depeg Events: every run of rounds beyond the warning threshold, worst first, and each day's status."""
+"""Depeg Events: every run of rounds (or of market prices) beyond the warning threshold, worst first, and each
+day's status."""
 
 import streamlit as st
 from peg_dashboard import charts, data, filters, tables, ui
@@ -12,7 +13,9 @@ def depeg_events() -> None:
     with ui.data_errors():
         st.caption(
             f"An event starts at the first round {ui.warning_text(ui.feeds_in_view(selection))} or more from "
-            "the peg and ends at the first round back within it; without one it is still open."
+            "the peg and ends at the first round back within it; without one it is still open. An event the "
+            "market alone saw (its price that far off, no oracle event then) starts and ends with the market's "
+            "readings and has no rounds off peg."
         )
         events = data.depeg_events(selection.feed, selection.start, selection.end)
         ui.metrics(

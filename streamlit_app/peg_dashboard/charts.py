@@ -260,8 +260,10 @@ def daily_status_chart(daily: pd.DataFrame) -> alt.Chart:
                 title="day status",
                 scale=alt.Scale(domain=statuses, range=[STATUS_COLORS[s] for s in statuses]),
             ),
+            opacity=alt.condition(alt.datum.seen_by == "market", alt.value(0.45), alt.value(1.0)),
             tooltip=[
                 "symbol:N",
+                alt.Tooltip("seen_by:N", title="seen by"),
                 alt.Tooltip("utcyearmonthdate(day):T", title="day", format="%Y-%m-%d"),
                 "day_status:N",
                 alt.Tooltip("worst_abs_deviation_bps:Q", title="worst |deviation| (bps)", format=".1f"),
@@ -273,7 +275,8 @@ def daily_status_chart(daily: pd.DataFrame) -> alt.Chart:
 
 
 def event_timeline(events: pd.DataFrame, data_end: pd.Timestamp) -> alt.Chart:
-    """Each depeg event as a bar from its start to its end (or the end of the data while open)."""
+    """Each depeg event as a bar from its start to its end (or the end of the data while open); an
+    event the market alone saw is drawn faint: one witness, not the oracle the feed is named for."""
     frame = events.copy()
     frame["until"] = frame["ended_at"].fillna(data_end)
     frame = _utc(frame, "started_at", "until")
@@ -290,8 +293,10 @@ def event_timeline(events: pd.DataFrame, data_end: pd.Timestamp) -> alt.Chart:
                 title="worst status",
                 scale=alt.Scale(domain=statuses, range=[STATUS_COLORS[s] for s in statuses]),
             ),
+            opacity=alt.condition(alt.datum.seen_by == "market", alt.value(0.45), alt.value(1.0)),
             tooltip=[
                 "symbol:N",
+                alt.Tooltip("seen_by:N", title="seen by"),
                 alt.Tooltip("started_at:T", title="started (UTC)", format="%Y-%m-%d %H:%M"),
                 alt.Tooltip("until:T", title="ended (UTC)", format="%Y-%m-%d %H:%M"),
                 alt.Tooltip("worst_deviation_bps:Q", title="worst (bps)", format=".1f"),

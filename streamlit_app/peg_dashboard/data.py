@@ -396,7 +396,7 @@ def depeg_events(marts: str, feed: Feed | None, start: datetime, end: datetime) 
     )
     # An open event has no end (the emulator returns NULL timestamps as 1970).
     frame.loc[frame["is_open"].astype(bool), "ended_at"] = pd.NaT
-    frame.loc[frame["seen_by"] != "both", "market_crossed_at"] = pd.NaT
+    frame.loc[~frame["seen_by"].isin(["both", "market"]), "market_crossed_at"] = pd.NaT
     frame["rounds_off_peg"] = pd.to_numeric(frame["rounds_off_peg"]).astype("int64")
     return _floats(frame, "duration_seconds", "worst_price_usd", "worst_deviation_bps", "worst_abs_deviation_bps")
 

@@ -62,7 +62,9 @@ def depeg_events(events: pd.DataFrame) -> None:
             "symbol": "Token",
             "worst_status": "Worst status",
             "seen_by": st.column_config.TextColumn(
-                "Seen by", help="both: a confirmed depeg (the oracle and the market beyond the threshold, same side)"
+                "Seen by",
+                help="both: a confirmed depeg (the oracle and the market beyond the threshold, same side); "
+                "market: the market alone (the oracle lagging, frozen or not moved)",
             ),
             "worst_deviation_bps": st.column_config.NumberColumn("Worst deviation (bps)", format="%+.1f"),
             "worst_price_usd": st.column_config.NumberColumn("Worst price (USD)", format="%.6f"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -365,26 +367,31 @@ def test_2022_05_12_twelve_thin_hours_and_four_divergent_ones(built) -> None:
 FROZEN = (datetime(2022, 5, 12, 6, tzinfo=UTC), datetime(2022, 5, 12, 12, tzinfo=UTC))
 
 
-@pytest.fixture(scope="module")
-def frozen(built, tmp_path_factory):
-    """The same raw data without USDT/USD's rounds published while FROZEN, as a frozen oracle leaves
-    it (its last round served on), built by dbt into marts of their own."""
+def frozen_copy(built, pair: str, window: tuple[datetime, datetime], work: Path) -> Iterator[str]:
+    """The same raw data without `pair`'s rounds published in `window`, as a frozen oracle leaves it
+    (its last round served on), built by dbt into marts of their own."""
     from warehouse.tables import CHAINLINK_ROUNDS, RAW_TABLES
 
     raw, *_ = built
-    copy = f"{raw}_FROZEN"
+    copy = f"{raw}_FROZEN_{pair.split('/')[0]}"
     create_schema(copy)
     try:
         for table in RAW_TABLES:
-            start, end = (f"'{at:%Y-%m-%d %H:%M:%S}'" for at in FROZEN)
-            cut = f" where not (feed_pair = 'USDT/USD' and served_from >= {start} and served_from < {end})"
+            start, end = (f"'{at:%Y-%m-%d %H:%M:%S}'" for at in window)
+            cut = f" where not (feed_pair = '{pair}' and served_from >= {start} and served_from < {end})"
             cut = cut if table is CHAINLINK_ROUNDS else ""
             query(f"create table {copy}.{table.name} as select * from {raw}.{table.name}{cut}")
-        result = dbt_build(copy, f"{copy}_A", tmp_path_factory.mktemp("dbt_frozen"))
+        result = dbt_build(copy, f"{copy}_A", work)
         assert result.returncode == 0, result.stdout[-4000:]
         yield f"{copy}_A_MARTS"
     finally:
         drop_pipeline(copy)
+
+
+@pytest.fixture(scope="module")
+def frozen(built, tmp_path_factory):
+    """USDT/USD frozen while FROZEN."""
+    yield from frozen_copy(built, "USDT/USD", FROZEN, tmp_path_factory.mktemp("dbt_frozen"))
 
 
 def test_a_frozen_oracle_is_silent_while_the_market_moves_away(frozen) -> None:
@@ -400,15 +407,16 @@ def test_a_frozen_oracle_is_silent_while_the_market_moves_away(frozen) -> None:
     assert_verdicts(frozen, "USDC/USD", expected_verdicts("USDC/USD"))  # the other feed is unchanged
 
 
-def test_the_2022_05_events_were_seen_by_the_oracle_alone(built) -> None:
+def test_the_2022_05_oracle_events_were_seen_by_the_oracle_alone(built) -> None:
     """On 2022-05-11..13 USDT/USD served down to 0.952 and USDC/USD up to 1.010, but the only market
     recorded is the pool between them, priced through the other's oracle: there USDT stood above the
-    peg and USDC below it, the other side from each event. So each event is seen by the oracle
+    peg and USDC below it, the other side from each event. So each oracle event is seen by the oracle
     alone, not confirmed, as the CSV rows say hour by hour (the market off peg on the other side only)."""
     _, marts, *_ = built
     events = query(
         f"select feed_pair, started_at, worst_deviation_bps, seen_by, is_confirmed, market_crossed_at "
-        f"from {marts}.STABLECOIN_DEPEG_EVENTS where started_at >= '2022-05-11' and started_at < '2022-05-14'"
+        f"from {marts}.STABLECOIN_DEPEG_EVENTS where started_at >= '2022-05-11' and started_at < '2022-05-14' "
+        f"and seen_by != 'market'"
     )
     assert set(events.feed_pair) == {"USDC/USD", "USDT/USD"}
     for pair in ("USDC/USD", "USDT/USD"):
@@ -427,6 +435,108 @@ def test_the_2022_05_events_were_seen_by_the_oracle_alone(built) -> None:
         event_sides = {1 if float(d) > 0 else -1 for d in mine.worst_deviation_bps}
         assert sides - {0} and not (sides & event_sides), (pair, sides, event_sides)
         assert set(mine.seen_by) == {"oracle"} and not mine.is_confirmed.any(), pair
+
+
+def market_runs(
+    pair: str, frozen: tuple[datetime, datetime] | None = None, frozen_pair: str = "USDT/USD"
+) -> list[dict]:
+    """The market's runs beyond the warning threshold for `pair` over the pool hours, from the two
+    recordings alone: a thin hour has no price and neither starts nor ends a run; a priced hour is
+    off peg on one side when both ends of its tick's band, times the other feed's served round, are
+    beyond the threshold there; a run ends at the next priced hour not off on its side. It rests on
+    an off-peg reference when the other feed served a round beyond its own threshold in any of its
+    hours. With `frozen`, `frozen_pair`'s rounds published then are cut."""
+    feed = next(f for f in load_registry() if f.pair == pair)
+    token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
+    runs, run = [], None
+    for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
+        if h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > feed.thin_quote_slippage_bps:
+            continue
+        low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
+        if token == "USDT":
+            low, high = 1 / high, 1 / low
+        _, reference = served_price(other, h.hour, frozen if other == frozen_pair else None)
+        ends = [(band * reference - 1) * 10_000 for band in (low, high)]
+        sides = {1 if end >= WARNING_BPS else -1 if end <= -WARNING_BPS else 0 for end in ends}
+        assert len(sides) == 1, (pair, h.hour, ends)  # the band decides
+        side = sides.pop()
+        if run is not None and side != run["side"]:
+            runs.append(run | {"end": h.hour})
+            run = None
+        if side and run is None:
+            run = {"start": h.hour, "end": None, "side": side, "through_off_peg_reference": False}
+        if run is not None:
+            run["through_off_peg_reference"] |= abs(reference - 1) * 10_000 >= WARNING_BPS
+    return runs + ([run] if run else [])
+
+
+def as_utc(at: pd.Timestamp) -> datetime:
+    return at.to_pydatetime().replace(tzinfo=UTC)
+
+
+def assert_events_by_witness(
+    marts: str, pair: str, frozen: tuple[datetime, datetime] | None = None, frozen_pair: str = "USDT/USD"
+) -> list[dict]:
+    """The feed's events the market alone saw equal its runs (market_runs) that overlap none of the
+    oracle's events and rest on no off-peg reference; returns the runs."""
+    events = query(
+        f"select started_at, ended_at, is_open, worst_deviation_bps, seen_by, is_confirmed, rounds_off_peg, "
+        f"oracle_crossed_at is null as no_oracle, market_crossed_at "
+        f"from {marts}.STABLECOIN_DEPEG_EVENTS where feed_pair = '{pair}' order by started_at"
+    )
+    oracle = [
+        (as_utc(e.started_at), None if e.is_open else as_utc(e.ended_at))
+        for e in events.itertuples()
+        if e.seen_by != "market"
+    ]
+    runs = market_runs(pair, frozen, frozen_pair)
+    for run in runs:
+        run["overlaps_oracle"] = any(
+            (run["end"] is None or start < run["end"]) and (end is None or run["start"] < end) for start, end in oracle
+        )
+    expect = [
+        (r["start"], r["end"], r["side"]) for r in runs if not (r["overlaps_oracle"] or r["through_off_peg_reference"])
+    ]
+    market = events[events.seen_by == "market"]
+    got = [
+        (as_utc(e.started_at), None if e.is_open else as_utc(e.ended_at), 1 if e.worst_deviation_bps > 0 else -1)
+        for e in market.itertuples()
+    ]
+    assert got == expect, (pair, got, expect)
+    assert (market.rounds_off_peg == 0).all() and market.no_oracle.all() and not market.is_confirmed.any()
+    assert (market.market_crossed_at == market.started_at).all()
+    return runs
+
+
+def test_the_market_alone_saw_only_runs_of_its_own_on_recorded_days(built) -> None:
+    """On 2022-05-11..13 the pool priced each coin through the other's oracle, and each oracle was off
+    its peg for hours: each market's runs beyond the threshold overlap its own oracle's events (on the
+    other side), so no event is the market's alone, as the recordings say (assert_events_by_witness)."""
+    _, marts, *_ = built
+    runs = {pair: assert_events_by_witness(marts, pair) for pair in ("USDC/USD", "USDT/USD")}
+    # each feed's market was off peg then, on the other side from its oracle's event
+    assert all(rs and all(r["overlaps_oracle"] for r in rs) for rs in runs.values()), runs
+
+
+# USDC/USD publishes nothing in these hours: it serves its 1.0020 round of 2022-05-11 13:50 throughout.
+USDC_FROZEN = (datetime(2022, 5, 12, 5, tzinfo=UTC), datetime(2022, 5, 12, 12, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+def usdc_frozen(built, tmp_path_factory):
+    """USDC/USD frozen while USDC_FROZEN."""
+    yield from frozen_copy(built, "USDC/USD", USDC_FROZEN, tmp_path_factory.mktemp("dbt_usdc_frozen"))
+
+
+def test_a_market_run_through_a_depegged_reference_is_no_event(usdc_frozen) -> None:
+    """With USDC/USD frozen on peg from 05:00 to 12:00 on 2022-05-12 its oracle has no event then, and
+    its market, the pool through USDT/USD at 0.952-0.993, stood below the peg from 07:00: USDT's depeg,
+    not USDC's. That run is no event; the events of both feeds are otherwise what the recordings
+    give with the same rounds cut (assert_events_by_witness)."""
+    runs = assert_events_by_witness(usdc_frozen, "USDC/USD", USDC_FROZEN, "USDC/USD")
+    kept_out = [r for r in runs if r["through_off_peg_reference"] and not r["overlaps_oracle"]]
+    assert [(r["start"], r["side"]) for r in kept_out] == [(datetime(2022, 5, 12, 7, tzinfo=UTC), -1)], runs
+    assert_events_by_witness(usdc_frozen, "USDT/USD", USDC_FROZEN, "USDC/USD")
 
 
 def market_transitions(raw: str, marts: str, record_until: datetime | None = None) -> tuple[list, dict]:

@@ -376,6 +376,33 @@ def test_a_page_refused_while_the_inbox_was_down_arrives_once_within_two_minutes
     assert "peg_alerts_unsent" in frozen_move["woken"][0], frozen_move["woken"]  # woken while the page waited
 
 
+def test_the_ordinary_move_is_a_confirmed_depeg_and_the_frozen_one_the_markets_alone(
+    live, depeg, frozen_move, tmp_path
+) -> None:
+    """The depeg events mart built over the live data after both moves: the move to 0.97 is one event,
+    the oracle's, seen by the market too (a confirmed depeg); the market's move to 0.98 with the
+    oracle frozen is one event the market alone saw, from its first reading of the move to its first
+    reading back, with no round off peg and no oracle crossing."""
+    result = dbt_build(live.raw, f"{live.raw}_A", tmp_path, select="stablecoin_depeg_events")
+    assert result.returncode == 0, result.stdout[-3000:]
+    since = depeg["on_chain"] - timedelta(minutes=10)
+    events = query(
+        f"select started_at, ended_at, is_open, seen_by, is_confirmed, rounds_off_peg, worst_price_usd, "
+        f"oracle_crossed_at is null as no_oracle from {live.raw}_A_MARTS.STABLECOIN_DEPEG_EVENTS "
+        f"where feed_pair = 'USDC/USD' and started_at >= '{since:%Y-%m-%d %H:%M:%S}' order by started_at"
+    )
+    assert list(events.seen_by) == ["both", "market"], events
+    confirmed, market = events.iloc[0], events.iloc[1]
+    assert confirmed.started_at == depeg["on_chain"].replace(tzinfo=None) and confirmed.is_confirmed
+    assert int(confirmed.rounds_off_peg) >= 1 and abs(float(confirmed.worst_price_usd) - 0.97) < 0.005
+    move = frozen_move["move"]
+    start, end = (datetime.fromtimestamp(t, UTC).replace(tzinfo=None) for t in (move.start, move.end))
+    assert start <= market.started_at <= end and not market.is_open, (move, events)
+    assert end <= market.ended_at <= end + timedelta(minutes=5), (move, events)
+    assert int(market.rounds_off_peg) == 0 and market.no_oracle and not market.is_confirmed
+    assert abs(float(market.worst_price_usd) - 0.98) < 0.005
+
+
 def test_runs_the_trigger_started_pinged_the_dead_mans_switch(live) -> None:
     checks = requests.get(f"http://127.0.0.1:{live.receiver_port}/checks", timeout=10).json()
     assert checks[DEADMAN_CHECK]["down"] is False

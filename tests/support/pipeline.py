@@ -80,13 +80,17 @@ def load_market_days(schema: str, days: list[datetime], span: timedelta = DAY) -
             MarketPoolOperator(task_id="market", chain=chain, **window).execute({"run_id": "test_load"})
 
 
-def dbt_build(raw_schema: str, target_schema: str, work_dir: Path) -> subprocess.CompletedProcess:
-    """`dbt build` reading `raw_schema`, writing <target_schema>_STAGING and <target_schema>_MARTS."""
+def dbt_build(
+    raw_schema: str, target_schema: str, work_dir: Path, select: str | None = None
+) -> subprocess.CompletedProcess:
+    """`dbt build` reading `raw_schema`, writing <target_schema>_STAGING and <target_schema>_MARTS
+    (with `select`, only those models and their tests)."""
     return subprocess.run(
         [
             default_dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
             "--vars", json.dumps({"raw_schema": raw_schema}),
+            *(["--select", select] if select else []),
         ],
         capture_output=True, text=True, env=os.environ | {"PEG_DBT_SCHEMA": target_schema}, cwd=DBT_PROJECT_DIR,
     )  # fmt: skip

@@ -2,7 +2,8 @@
     depth-weighted median of its pools' USD prices, over the pools whose latest reading is at most
     market_max_age_minutes old and not thin (nothing in range, or the sized quote losing more than
     thin_quote_slippage_bps), so one thin or stale pool cannot move it. Every pool read thin: a thin
-    market, and no price (nor without a reference price). -#}
+    market, and no price (nor without a reference price). The median is one pool's price: whether
+    its reference was off its own peg then comes with it. -#}
 with
 
 prices as (
@@ -32,6 +33,7 @@ latest as (
         prices.depth_usd,
         prices.in_range_liquidity,
         prices.quote_slippage_bps,
+        prices.is_reference_off_peg,
         feeds.thin_quote_slippage_bps
     from priced_at
     inner join feeds
@@ -72,6 +74,7 @@ weighed as (
         feed_pair,
         priced_at,
         market_price_usd,
+        is_reference_off_peg,
         depth_usd,
         sum(depth_usd) over (
             partition by chain, feed_pair, priced_at
@@ -89,6 +92,7 @@ medians as (
         feed_pair,
         priced_at,
         market_price_usd,
+        is_reference_off_peg,
         usable_depth_usd
     from weighed
     where depth_up_to_here >= usable_depth_usd / 2
@@ -119,6 +123,7 @@ final as (
         counted.pools_thin,
         counted.best_quote_slippage_bps,
         coalesce(medians.usable_depth_usd, 0) as usable_depth_usd,
+        coalesce(medians.is_reference_off_peg, false) as is_reference_off_peg,
         counted.pools_thin = counted.pools_read as is_thin_market
     from counted
     left join medians

@@ -1,7 +1,8 @@
 {#- Each pool reading, once per feed the pool prices: the feed's token in the pool's other token,
     and in USD through the source's reference feed at the reading's time (the reference round whose
     served interval holds read_at). Null in USD when the reference has no served round there (not
-    loaded, or before its first round). -#}
+    loaded, or before its first round). A reference that is itself a pegged feed of the registry
+    may be off its own peg then: that price is then no independent witness of this feed's peg. -#}
 with
 
 readings as (
@@ -18,6 +19,10 @@ pools as (
 
 reference_intervals as (
     select * from {{ ref('int_chainlink__served_intervals') }}
+),
+
+pegged_references as (
+    select * from {{ ref('stg_chainlink__feeds') }}
 ),
 
 oriented as (
@@ -82,7 +87,14 @@ final as (
         oriented.price_in_paired * reference_intervals.price_usd as market_price_usd,
         oriented.virtual_reserve_tokens * oriented.price_in_paired * reference_intervals.price_usd as depth_usd,
         oriented.quote_price_in_paired * reference_intervals.price_usd as quote_price_usd,
-        (1 - oriented.quote_price_in_paired / oriented.price_in_paired) * 10000 as quote_slippage_bps
+        (1 - oriented.quote_price_in_paired / oriented.price_in_paired) * 10000 as quote_slippage_bps,
+        coalesce(
+            {{ is_off_peg(
+                'abs(reference_intervals.price_usd / pegged_references.peg_usd - 1) * 10000',
+                'pegged_references.warning_bps'
+            ) }},
+            false
+        ) as is_reference_off_peg
     from oriented
     left join reference_intervals
         on
@@ -90,6 +102,10 @@ final as (
             and oriented.reference_pair = reference_intervals.feed_pair
             and oriented.read_at >= reference_intervals.served_from
             and oriented.read_at < reference_intervals.served_until
+    left join pegged_references
+        on
+            oriented.chain = pegged_references.chain
+            and oriented.reference_pair = pegged_references.feed_pair
 )
 
 select * from final

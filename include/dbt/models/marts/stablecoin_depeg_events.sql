@@ -3,7 +3,10 @@
     (the end of the last off-peg round's served interval); without one it is still open.
     The market witnesses it when the feed's market price (stablecoin_market_vs_oracle) was beyond
     the same threshold, on the same side of the peg, in a run of readings overlapping the event:
-    seen by both, a confirmed depeg. -#}
+    seen by both, a confirmed depeg. A market run that overlaps no oracle event is an event of its
+    own, seen by the market alone (the oracle lagging, frozen or not yet moved), unless one of its
+    prices came through a reference that was itself off its peg: then the run carries another coin's
+    depeg, not this one's (on 2022-05-12 USDC's only pool was priced through USDT/USD at 0.95). -#}
 with
 
 health as (
@@ -80,8 +83,14 @@ market as (
     select
         market.chain,
         market.proxy_address,
+        market.feed_pair,
+        market.symbol,
         market.priced_at,
+        market.market_price_usd,
         market.market_deviation_bps,
+        market.is_reference_off_peg,
+        feeds.warning_bps,
+        feeds.critical_bps,
         sign(market.market_deviation_bps) as side,
         abs(market.market_deviation_bps) >= feeds.warning_bps as is_off_peg
     from {{ ref('stablecoin_market_vs_oracle') }} as market
@@ -96,7 +105,8 @@ market_flagged as (
     select
         *,
         lag(is_off_peg) over (partition by chain, proxy_address order by priced_at) as was_off_peg,
-        lag(side) over (partition by chain, proxy_address order by priced_at) as last_side
+        lag(side) over (partition by chain, proxy_address order by priced_at) as last_side,
+        lead(priced_at) over (partition by chain, proxy_address order by priced_at) as next_priced_at
     from market
 ),
 
@@ -112,18 +122,41 @@ market_islands as (
     from market_flagged
 ),
 
+market_ranked as (
+    select
+        *,
+        row_number() over (
+            partition by chain, proxy_address, run_number
+            order by abs(market_deviation_bps) desc, priced_at asc
+        ) as severity_rank,
+        row_number() over (
+            partition by chain, proxy_address, run_number
+            order by priced_at desc
+        ) as recency_rank
+    from market_islands
+    where is_off_peg
+),
+
+-- A run ends at the next priced reading (back within the threshold, or beyond it on the other side).
 market_runs as (
     select
         chain,
         proxy_address,
+        feed_pair,
+        symbol,
+        warning_bps,
+        critical_bps,
         run_number,
         min(side) as side,
         min(priced_at) as crossed_at,
         max(priced_at) as last_off_at,
-        max(abs(market_deviation_bps)) as worst_abs_deviation_bps
-    from market_islands
-    where is_off_peg
-    group by chain, proxy_address, run_number
+        max(case when recency_rank = 1 then next_priced_at end) as ended_at,
+        max(case when severity_rank = 1 then market_price_usd end) as worst_price_usd,
+        max(case when severity_rank = 1 then market_deviation_bps end) as worst_deviation_bps,
+        max(abs(market_deviation_bps)) as worst_abs_deviation_bps,
+        count_if(is_reference_off_peg) as readings_through_off_peg_reference
+    from market_ranked
+    group by chain, proxy_address, feed_pair, symbol, warning_bps, critical_bps, run_number
 ),
 
 last_seen as (
@@ -132,6 +165,15 @@ last_seen as (
         proxy_address,
         max(served_from) as last_served_at
     from health
+    group by chain, proxy_address
+),
+
+market_last_seen as (
+    select
+        chain,
+        proxy_address,
+        max(priced_at) as last_priced_at
+    from market
     group by chain, proxy_address
 ),
 
@@ -172,7 +214,7 @@ witnessed as (
     group by events.chain, events.proxy_address, events.event_number
 ),
 
-final as (
+oracle_seen as (
     select
         events.chain
         || ':' || events.proxy_address
@@ -216,6 +258,60 @@ final as (
         on
             events.chain = feeds_with_pools.chain
             and events.feed_pair = feeds_with_pools.feed_pair
+),
+
+-- The market's runs that overlap no oracle event, on either side, and rest on no off-peg reference.
+market_only as (
+    select market_runs.*
+    from market_runs
+    left join events
+        on
+            market_runs.chain = events.chain
+            and market_runs.proxy_address = events.proxy_address
+            and (market_runs.ended_at is null or market_runs.ended_at > events.started_at)
+            and (events.ended_at is null or market_runs.crossed_at < events.ended_at)
+    where market_runs.readings_through_off_peg_reference = 0 and events.event_number is null
+),
+
+market_seen as (
+    select
+        market_only.chain
+        || ':' || market_only.proxy_address
+        || ':' || to_char(market_only.crossed_at, 'YYYY-MM-DD HH24:MI:SS') as depeg_event_id,
+        market_only.chain,
+        market_only.proxy_address,
+        market_only.feed_pair,
+        market_only.symbol,
+        market_only.crossed_at as started_at,
+        market_only.ended_at,
+        market_only.ended_at is null as is_open,
+        datediff(
+            'second', market_only.crossed_at, coalesce(market_only.ended_at, market_last_seen.last_priced_at)
+        ) as duration_seconds,
+        0 as rounds_off_peg,
+        market_only.worst_price_usd,
+        market_only.worst_deviation_bps,
+        market_only.worst_abs_deviation_bps,
+        {{ peg_status('market_only.worst_abs_deviation_bps', 'market_only.warning_bps', 'market_only.critical_bps') }}
+            as worst_status,
+        market_only.warning_bps,
+        market_only.critical_bps,
+        cast(null as timestamp_ntz) as oracle_crossed_at,
+        market_only.crossed_at as market_crossed_at,
+        market_only.worst_abs_deviation_bps as market_worst_abs_deviation_bps,
+        'market' as seen_by,
+        false as is_confirmed
+    from market_only
+    inner join market_last_seen
+        on
+            market_only.chain = market_last_seen.chain
+            and market_only.proxy_address = market_last_seen.proxy_address
+),
+
+final as (
+    select * from oracle_seen
+    union all
+    select * from market_seen
 )
 
 select * from final
