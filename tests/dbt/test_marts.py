@@ -185,6 +185,47 @@ def test_marts_show_the_scripted_episodes(built, stack) -> None:
     assert daily.set_index("day").loc[stack.depeg_start.date(), "day_status"] == "critical"
 
 
+def test_each_day_names_the_witnesses_of_its_events(built, stack) -> None:
+    """Per feed and day: the depeg events overlapping it (the events mart), its strongest witness
+    (both, else the oracle's, else the market's), confirmed when one was seen by both; and the
+    market's priced readings that day and their worst deviation (the market mart)."""
+    _, marts, *_ = built
+    events = query(f"select feed_pair, started_at, ended_at, is_open, seen_by from {marts}.STABLECOIN_DEPEG_EVENTS")
+    daily = query(
+        f"select feed_pair, day, depeg_events, seen_by, is_confirmed, market_readings, market_worst_abs_deviation_bps "
+        f"from {marts}.STABLECOIN_PEG_DAILY"
+    )
+    market = query(
+        f"select feed_pair, to_date(priced_at) as day, market_deviation_bps from {marts}.STABLECOIN_MARKET_VS_ORACLE "
+        f"where market_price_usd is not null"
+    )
+    rank = {"both": 3, "oracle": 2, "oracle (no pools)": 2, "market": 1}
+    for row in daily.itertuples():
+        start = pd.Timestamp(row.day)
+        mine = events[
+            (events.feed_pair == row.feed_pair)
+            & (events.started_at < start + DAY)
+            & (events.is_open.astype(bool) | (events.ended_at > start))
+        ]
+        want = max(mine.seen_by, key=rank.__getitem__) if len(mine) else None
+        seen_by = row.seen_by if isinstance(row.seen_by, str) else None  # a null arrives as NaN
+        assert (int(row.depeg_events), seen_by, bool(row.is_confirmed)) == (len(mine), want, want == "both"), row
+        priced = market[(market.feed_pair == row.feed_pair) & (market.day == row.day)]
+        assert int(row.market_readings) == len(priced), row
+        if len(priced):
+            worst = priced.market_deviation_bps.astype(float).abs().max()
+            assert float(row.market_worst_abs_deviation_bps) == pytest.approx(worst, abs=1e-9), row
+        else:
+            assert pd.isna(row.market_worst_abs_deviation_bps), row
+    depeg_day = daily[(daily.feed_pair == "USDC/USD") & (daily.day == stack.depeg_start.date())].iloc[0]
+    # these marts load no pools: the oracle is the only witness of the scripted depeg, and the day says so
+    assert (depeg_day.seen_by, bool(depeg_day.is_confirmed), int(depeg_day.market_readings)) == (
+        "oracle (no pools)",
+        False,
+        0,
+    )
+
+
 def test_loading_old_days_later_gives_the_same_marts(built, feeds, tmp_path) -> None:
     raw, marts, days, _ = built
     shuffled = f"SHUF_{uuid.uuid4().hex[:8].upper()}"

@@ -539,6 +539,38 @@ def test_a_market_run_through_a_depegged_reference_is_no_event(usdc_frozen) -> N
     assert_events_by_witness(usdc_frozen, "USDT/USD", USDC_FROZEN, "USDC/USD")
 
 
+def test_usdts_depeg_day_was_seen_by_the_oracle_and_the_market_stood_where_the_pool_says(built) -> None:
+    """The daily summary of 2022-05-11..13: USDT's and USDC's oracle events make each feed's 05-12 an
+    oracle day, not confirmed (the market stood on the other side); the market's worst deviation
+    each day lies between the largest near end and the largest far end of its hours' tick bands
+    through the other feed's served round (the recordings alone), thin hours left out."""
+    _, marts, *_ = built
+    daily = query(
+        f"select feed_pair, day, depeg_events, seen_by, is_confirmed, market_readings, market_worst_abs_deviation_bps "
+        f"from {marts}.STABLECOIN_PEG_DAILY where day >= '2022-05-11' and day < '2022-05-14'"
+    )
+    for pair in ("USDC/USD", "USDT/USD"):
+        feed = next(f for f in load_registry() if f.pair == pair)
+        token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
+        for day in POOL_DAYS:
+            near = far = Decimal(0)
+            priced = 0
+            for h in recorded_pool.hours(day, day + DAY):
+                if h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > feed.thin_quote_slippage_bps:
+                    continue
+                low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
+                if token == "USDT":
+                    low, high = 1 / high, 1 / low
+                _, reference = served_price(other, h.hour)
+                ends = sorted(abs(band * reference - 1) * 10_000 for band in (low, high))
+                near, far, priced = max(near, ends[0]), max(far, ends[1]), priced + 1
+            row = daily[(daily.feed_pair == pair) & (daily.day == day.date())].iloc[0]
+            assert int(row.market_readings) == priced, (pair, day)
+            assert near <= Decimal(str(row.market_worst_abs_deviation_bps)) <= far, (pair, day, near, far)
+        the_day = daily[(daily.feed_pair == pair) & (daily.day == POOL_DAYS[1].date())].iloc[0]
+        assert the_day.seen_by == "oracle" and not the_day.is_confirmed and int(the_day.depeg_events) >= 1, pair
+
+
 def market_transitions(raw: str, marts: str, record_until: datetime | None = None) -> tuple[list, dict]:
     """The alert task's market transitions over the built marts, and the first market row it read of
     each feed; with `record_until`, those up to then are recorded first (as a run would have) and

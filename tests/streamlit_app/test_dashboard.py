@@ -208,7 +208,8 @@ def test_a_range_ending_on_the_last_day_follows_new_days(app, marts_copy, stack,
     execute(
         f"insert into {marts_copy}.STABLECOIN_PEG_DAILY select chain, proxy_address, feed_pair, symbol, "
         f"dateadd('day', 1, day), open_price_usd, close_price_usd, low_price_usd, high_price_usd, 0, 0, "
-        f"worst_abs_deviation_bps, worst_abs_z_score, day_status from {marts_copy}.STABLECOIN_PEG_DAILY "
+        f"worst_abs_deviation_bps, worst_abs_z_score, day_status, 0, null, 0, null, false "
+        f"from {marts_copy}.STABLECOIN_PEG_DAILY "
         f"where day = '{last}'"
     )
     time.sleep(1.2)

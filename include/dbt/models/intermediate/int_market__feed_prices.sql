@@ -3,7 +3,8 @@
     market_max_age_minutes old and not thin (nothing in range, or the sized quote losing more than
     thin_quote_slippage_bps), so one thin or stale pool cannot move it. Every pool read thin: a thin
     market, and no price (nor without a reference price). The median is one pool's price: whether
-    its reference was off its own peg then comes with it. -#}
+    its reference was off its own peg then comes with it, and the lowest and highest usable pool
+    prices say whether the pools agreed (each through its own reference). -#}
 with
 
 prices as (
@@ -107,7 +108,9 @@ counted as (
         count(*) as pools_read,
         count_if(is_usable) as pools_used,
         count_if(is_thin) as pools_thin,
-        min(quote_slippage_bps) as best_quote_slippage_bps
+        min(quote_slippage_bps) as best_quote_slippage_bps,
+        min(iff(is_usable, market_price_usd, null)) as lowest_pool_price_usd,
+        max(iff(is_usable, market_price_usd, null)) as highest_pool_price_usd
     from judged
     group by chain, feed_pair, priced_at
 ),
@@ -122,6 +125,8 @@ final as (
         counted.pools_used,
         counted.pools_thin,
         counted.best_quote_slippage_bps,
+        counted.lowest_pool_price_usd,
+        counted.highest_pool_price_usd,
         coalesce(medians.usable_depth_usd, 0) as usable_depth_usd,
         coalesce(medians.is_reference_off_peg, false) as is_reference_off_peg,
         counted.pools_thin = counted.pools_read as is_thin_market

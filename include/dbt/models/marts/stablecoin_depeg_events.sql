@@ -5,8 +5,10 @@
     the same threshold, on the same side of the peg, in a run of readings overlapping the event:
     seen by both, a confirmed depeg. A market run that overlaps no oracle event is an event of its
     own, seen by the market alone (the oracle lagging, frozen or not yet moved), unless one of its
-    prices came through a reference that was itself off its peg: then the run carries another coin's
-    depeg, not this one's (on 2022-05-12 USDC's only pool was priced through USDT/USD at 0.95). -#}
+    prices came through a reference that was itself off its peg (then the run carries another coin's
+    depeg, not this one's: on 2022-05-12 USDC's only pool was priced through USDT/USD at 0.95), and
+    only if at some reading every usable pool stood beyond the threshold on its side: one pool
+    priced through a lagging reference (ETH/USD moves 0.5 % before it publishes) makes no event. -#}
 with
 
 health as (
@@ -92,7 +94,12 @@ market as (
         feeds.warning_bps,
         feeds.critical_bps,
         sign(market.market_deviation_bps) as side,
-        abs(market.market_deviation_bps) >= feeds.warning_bps as is_off_peg
+        abs(market.market_deviation_bps) >= feeds.warning_bps as is_off_peg,
+        coalesce(
+            (sign(market.market_deviation_bps) < 0 and market.highest_pool_deviation_bps <= -feeds.warning_bps)
+            or (sign(market.market_deviation_bps) > 0 and market.lowest_pool_deviation_bps >= feeds.warning_bps),
+            false
+        ) as is_every_pool_off_peg
     from {{ ref('stablecoin_market_vs_oracle') }} as market
     inner join {{ ref('stg_chainlink__feeds') }} as feeds
         on
@@ -154,7 +161,8 @@ market_runs as (
         max(case when severity_rank = 1 then market_price_usd end) as worst_price_usd,
         max(case when severity_rank = 1 then market_deviation_bps end) as worst_deviation_bps,
         max(abs(market_deviation_bps)) as worst_abs_deviation_bps,
-        count_if(is_reference_off_peg) as readings_through_off_peg_reference
+        count_if(is_reference_off_peg) as readings_through_off_peg_reference,
+        count_if(is_every_pool_off_peg) as readings_with_every_pool_off_peg
     from market_ranked
     group by chain, proxy_address, feed_pair, symbol, warning_bps, critical_bps, run_number
 ),
@@ -260,7 +268,8 @@ oracle_seen as (
             and events.feed_pair = feeds_with_pools.feed_pair
 ),
 
--- The market's runs that overlap no oracle event, on either side, and rest on no off-peg reference.
+-- The market's runs that overlap no oracle event, on either side, rest on no off-peg reference, and
+-- had every pool beyond the threshold at least once.
 market_only as (
     select market_runs.*
     from market_runs
@@ -270,7 +279,10 @@ market_only as (
             and market_runs.proxy_address = events.proxy_address
             and (market_runs.ended_at is null or market_runs.ended_at > events.started_at)
             and (events.ended_at is null or market_runs.crossed_at < events.ended_at)
-    where market_runs.readings_through_off_peg_reference = 0 and events.event_number is null
+    where
+        market_runs.readings_through_off_peg_reference = 0
+        and market_runs.readings_with_every_pool_off_peg > 0
+        and events.event_number is null
 ),
 
 market_seen as (

@@ -40,7 +40,9 @@ compared as (
         (served.price_usd / market.market_price_usd - 1) * 10000 as divergence_bps,
         feeds.deviation_threshold_pct * 100 + feeds.divergence_margin_bps as divergence_limit_bps,
         (market.market_price_usd / feeds.peg_usd - 1) * 10000 as market_deviation_bps,
-        (served.price_usd / feeds.peg_usd - 1) * 10000 as oracle_deviation_bps
+        (served.price_usd / feeds.peg_usd - 1) * 10000 as oracle_deviation_bps,
+        (market.lowest_pool_price_usd / feeds.peg_usd - 1) * 10000 as lowest_pool_deviation_bps,
+        (market.highest_pool_price_usd / feeds.peg_usd - 1) * 10000 as highest_pool_deviation_bps
     from market
     inner join feeds
         on
@@ -97,6 +99,8 @@ final as (
         best_quote_slippage_bps,
         is_thin_market,
         is_reference_off_peg,
+        lowest_pool_deviation_bps,
+        highest_pool_deviation_bps,
         oracle_round_id,
         oracle_served_from,
         oracle_price_usd,

@@ -1,5 +1,8 @@
 {#- Per feed and UTC day of every loaded window: the price in effect through the day (opening with
-    the carry-in round), its extremes, rounds, time off peg, worst |z| and the worst status. -#}
+    the carry-in round), its extremes, rounds, time off peg, worst |z| and the worst status; beside
+    it the market's worst deviation that day, and the witnesses of the depeg events overlapping the
+    day (stablecoin_depeg_events, which matches the two by side and keeps out a market priced
+    through an off-peg reference). -#}
 with
 
 health as (
@@ -12,6 +15,14 @@ intervals as (
 
 zscores as (
     select * from {{ ref('stablecoin_peg_zscore') }}
+),
+
+market as (
+    select * from {{ ref('stablecoin_market_vs_oracle') }}
+),
+
+events as (
+    select * from {{ ref('stablecoin_depeg_events') }}
 ),
 
 days as (
@@ -106,6 +117,39 @@ daily_z as (
     group by chain, proxy_address, day
 ),
 
+daily_market as (
+    select
+        chain,
+        proxy_address,
+        to_date(priced_at) as day,
+        count(market_price_usd) as market_readings,
+        max(abs(market_deviation_bps)) as market_worst_abs_deviation_bps
+    from market
+    group by chain, proxy_address, to_date(priced_at)
+),
+
+-- The day's strongest witness: both if an event overlapping it was confirmed, else the oracle's
+-- (with or without pools), else the market's alone.
+daily_events as (
+    select
+        days.chain,
+        days.proxy_address,
+        days.day,
+        count(*) as depeg_events,
+        max(
+            case events.seen_by when 'both' then 3 when 'oracle' then 2 when 'oracle (no pools)' then 2 else 1 end
+        ) as witness_rank,
+        max(iff(events.seen_by = 'oracle (no pools)', 1, 0)) as has_no_pools
+    from days
+    inner join events
+        on
+            days.chain = events.chain
+            and days.proxy_address = events.proxy_address
+            and days.day_end > events.started_at
+            and (events.ended_at is null or days.day_start < events.ended_at)
+    group by days.chain, days.proxy_address, days.day
+),
+
 final as (
     select
         days.chain,
@@ -121,7 +165,16 @@ final as (
         coalesce(daily.seconds_off_peg, 0) as seconds_off_peg,
         daily.worst_abs_deviation_bps,
         daily_z.worst_abs_z_score,
-        {{ status_of_rank('daily.worst_status_rank') }} as day_status
+        {{ status_of_rank('daily.worst_status_rank') }} as day_status,
+        coalesce(daily_market.market_readings, 0) as market_readings,
+        daily_market.market_worst_abs_deviation_bps,
+        coalesce(daily_events.depeg_events, 0) as depeg_events,
+        case daily_events.witness_rank
+            when 3 then 'both'
+            when 2 then iff(daily_events.has_no_pools = 1, 'oracle (no pools)', 'oracle')
+            when 1 then 'market'
+        end as seen_by,
+        coalesce(daily_events.witness_rank = 3, false) as is_confirmed
     from days
     left join daily
         on
@@ -133,6 +186,16 @@ final as (
             days.chain = daily_z.chain
             and days.proxy_address = daily_z.proxy_address
             and days.day = daily_z.day
+    left join daily_market
+        on
+            days.chain = daily_market.chain
+            and days.proxy_address = daily_market.proxy_address
+            and days.day = daily_market.day
+    left join daily_events
+        on
+            days.chain = daily_events.chain
+            and days.proxy_address = daily_events.proxy_address
+            and days.day = daily_events.day
 )
 
 select * from final
