@@ -260,10 +260,8 @@ def daily_status_chart(daily: pd.DataFrame) -> alt.Chart:
                 title="day status",
                 scale=alt.Scale(domain=statuses, range=[STATUS_COLORS[s] for s in statuses]),
             ),
-            opacity=alt.condition(alt.datum.seen_by == "market", alt.value(0.45), alt.value(1.0)),
             tooltip=[
                 "symbol:N",
-                alt.Tooltip("seen_by:N", title="seen by"),
                 alt.Tooltip("utcyearmonthdate(day):T", title="day", format="%Y-%m-%d"),
                 "day_status:N",
                 alt.Tooltip("worst_abs_deviation_bps:Q", title="worst |deviation| (bps)", format=".1f"),
