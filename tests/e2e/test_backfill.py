@@ -16,7 +16,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -122,6 +123,35 @@ class Backfill:
     killed_at: datetime | None = None
     deferred_on: dict[str, str] = field(default_factory=dict)  # run id -> the worker its check deferred on
     stopped_worker: str = ""
+    trouble: str = ""  # every try that did not succeed or skip, with the end of its log (for a red run's message)
+
+
+def log_line(line: str) -> str:
+    """A task log's JSON line as level, event and the exception's type and value, if any."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line[:300]
+    errors = [f"{e.get('exc_type')}: {e.get('exc_value')}" for e in entry.get("error_detail") or []]
+    return " ".join([entry.get("level", ""), str(entry.get("event", ""))[:300], *errors])
+
+
+def trouble_report(tries: list[dict], logs: Path, lines: int = 15) -> str:
+    """Each failed, upstream-failed or retried try, in start order, with the last lines of its log:
+    what a red backfill's assertion shows (the cluster's home is gone on CI)."""
+    bad = [t for t in tries if t["state"] not in ("success", "skipped", "deferred", None)]
+    report = []
+    for t in sorted(bad, key=lambda t: (t["start_date"] or datetime.max.replace(tzinfo=UTC), t["task_id"])):
+        report.append(
+            f"{t['run_id']} {t['task_id']} try {t['try_number']}: {t['state']} on {t['hostname']} "
+            f"({t['start_date']} - {t['end_date']})"
+        )
+        folder = logs / f"dag_id={rest.DAILY_DAG}" / f"run_id={t['run_id']}" / f"task_id={t['task_id']}"
+        for log in sorted(folder.glob(f"attempt={t['try_number']}.log*")):
+            report += [
+                f"    {log.name}: {log_line(line)}" for line in log.read_text(errors="replace").splitlines()[-lines:]
+            ]
+    return "\n".join(report)
 
 
 def kill_a_worker_mid_ingest(pipeline: Pipeline, gate: RpcGate, done: Backfill) -> None:
@@ -189,6 +219,7 @@ def backfilled(pipeline: Pipeline, gate: RpcGate, stack) -> Backfill:
         done.runs = [r for r in rest.runs(port=api) if r["run_type"] == "backfill"]
         done.tries = all_tries(cluster.database)
         done.run_states = run_states(cluster.database)
+        done.trouble = trouble_report(done.tries, cluster.home / "logs")
     finally:
         gate.open()
         cluster.stop()
@@ -202,7 +233,7 @@ def backfill_tries(done: Backfill) -> list[dict]:
 
 
 def test_every_backfill_run_is_green_and_covers_its_day(backfilled: Backfill) -> None:
-    assert backfilled.states == {day.date().isoformat(): "success" for day in backfilled.days}
+    assert backfilled.states == {day.date().isoformat(): "success" for day in backfilled.days}, backfilled.trouble
     intervals = {(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in backfilled.runs}
     assert intervals == {(d.date().isoformat(), (d + DAY).date().isoformat()) for d in backfilled.days}
 
@@ -323,7 +354,7 @@ def test_the_marts_are_built_once_after_every_load(backfilled: Backfill) -> None
         t for t in latest if t["task_id"].startswith("dbt.") or t["task_id"] in ("marts_freshness_gate", REFRESH_CHECK)
     ]
     assert {t["state"] for t in after if t["run_id"] not in builders} == {"skipped"}
-    assert {t["state"] for t in after if t["run_id"] in builders} == {"success"}
+    assert {t["state"] for t in after if t["run_id"] in builders} == {"success"}, backfilled.trouble
     loads_end = max(t["end_date"] for t in latest if t["task_id"].startswith(("ingest_", "market_")))
     assert min(t["start_date"] for t in after if t["run_id"] in builders) > loads_end
 
