@@ -189,6 +189,10 @@ def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(da
     assert watcher.trigger.wake_variables == ["peg_alerts_unsent", "peg_alerts_notices"]
     assert dag.get_task("all_feeds_loaded").trigger_rule == "all_success"
     assert dag.on_failure_callback is notify_pipeline_failure
+    # a move during a run starts the next at once, but no task runs in two runs at a time: loads and
+    # alerts follow one another
+    assert dag.max_active_runs == 2
+    assert {t.task_id: t.max_active_tis_per_dag for t in dag.tasks} == dict.fromkeys(dag.task_ids, 1)
 
 
 def test_history_dag_is_the_daily_pipeline_over_calendar_months(dagbag) -> None:

@@ -229,10 +229,8 @@ def test_each_feeds_market_price_is_the_pool_through_the_other_feed(built) -> No
     for row in got.itertuples():
         at = row.read_at.to_pydatetime().replace(tzinfo=UTC)
         tick, liquidity = hours[at].tick, hours[at].liquidity
-        low, high = Decimal("1.0001") ** tick, Decimal("1.0001") ** (tick + 1)  # USDC in USDT
-        if row.feed_pair == "USDT/USD":
-            low, high = 1 / high, 1 / low
-        reference = {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[row.feed_pair]
+        low, high = tick_band(row.feed_pair, tick)
+        reference = OTHER[row.feed_pair]
         round_id, reference_price = served_price(reference, at)
         assert (row.reference_pair, int(row.reference_round_id)) == (reference, round_id), (row.feed_pair, at)
         assert Decimal(str(row.reference_price_usd)) == reference_price, (row.feed_pair, at)
@@ -284,6 +282,31 @@ def quote_loss_bps(liquidity: int, tick: int, sell: str) -> float:
     return (1 - out / (QUOTE * 10**6) / spot) * 10_000
 
 
+OTHER = {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}  # the pool's other token's feed: the reference
+
+
+def tick_band(pair: str, tick: int) -> tuple[Decimal, Decimal]:
+    """`pair`'s token priced in the pool's other token over the tick (equal decimals): USDC in USDT
+    in [1.0001^t, 1.0001^(t+1)), USDT in USDC the inverse."""
+    low, high = Decimal("1.0001") ** tick, Decimal("1.0001") ** (tick + 1)
+    return (1 / high, 1 / low) if pair == "USDT/USD" else (low, high)
+
+
+def is_thin(pair: str, hour) -> bool:
+    """Nothing in range, or selling $1M of the token loses more than the registry's floor."""
+    feed = next(f for f in load_registry() if f.pair == pair)
+    token = pair.split("/")[0]
+    return hour.liquidity == 0 or quote_loss_bps(hour.liquidity, hour.tick, token) > feed.thin_quote_slippage_bps
+
+
+def band_usd(pair: str, hour, frozen: tuple[datetime, datetime] | None = None) -> tuple[Decimal, Decimal, Decimal]:
+    """The hour's market price of `pair` in USD, as the ends of its tick's band times the other feed's
+    round served then (`frozen` cuts that feed's rounds, as `served_price` does), and that round's price."""
+    _, reference = served_price(OTHER[pair], hour.hour, frozen)
+    low, high = tick_band(pair, hour.tick)
+    return low * reference, high * reference, reference
+
+
 def expected_verdicts(pair: str, frozen: tuple[datetime, datetime] | None = None) -> dict[datetime, dict]:
     """Each pool hour's verdict for `pair`, from the two recordings alone: thin when nothing is in
     range or selling $1M loses over the registry's floor; else the market price is the tick's band
@@ -291,20 +314,15 @@ def expected_verdicts(pair: str, frozen: tuple[datetime, datetime] | None = None
     by more than its deviation threshold plus the margin at both ends of the band; silent when
     divergent since an earlier hour with no round served since the divergence began."""
     feed = next(f for f in load_registry() if f.pair == pair)
-    token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
     limit = feed.deviation_threshold_pct * 100 + feed.divergence_margin_bps
     verdicts, since, served_then = {}, None, None
     for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
-        loss = quote_loss_bps(h.liquidity, h.tick, token) if h.liquidity else None
-        thin = loss is None or loss > feed.thin_quote_slippage_bps
+        loss = quote_loss_bps(h.liquidity, h.tick, pair.split("/")[0]) if h.liquidity else None
+        thin = is_thin(pair, h)
         round_id, oracle = served_price(pair, h.hour, frozen)
         verdict = {"thin": thin, "divergent": False, "silent": False, "round": round_id, "slippage": loss}
         if not thin:
-            low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
-            if token == "USDT":
-                low, high = 1 / high, 1 / low
-            _, reference = served_price(other, h.hour)
-            ends = [abs(oracle / (band * reference) - 1) * 10_000 for band in (low, high)]
+            ends = [abs(oracle / market - 1) * 10_000 for market in band_usd(pair, h)[:2]]
             assert (min(ends) > limit) == (max(ends) > limit), (pair, h.hour, ends)  # the band decides
             verdict["divergent"] = min(ends) > limit
             if not verdict["divergent"]:
@@ -420,16 +438,11 @@ def test_the_2022_05_oracle_events_were_seen_by_the_oracle_alone(built) -> None:
     )
     assert set(events.feed_pair) == {"USDC/USD", "USDT/USD"}
     for pair in ("USDC/USD", "USDT/USD"):
-        token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
         sides = set()
         for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
-            if h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > 1000:
+            if is_thin(pair, h):
                 continue  # a thin market has no price
-            low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
-            if token == "USDT":
-                low, high = 1 / high, 1 / low
-            _, reference = served_price(other, h.hour)
-            ends = [(band * reference - 1) * 10_000 for band in (low, high)]
+            ends = [(market - 1) * 10_000 for market in band_usd(pair, h)[:2]]
             sides |= {1 if min(ends) >= WARNING_BPS else -1 if max(ends) <= -WARNING_BPS else 0}
         mine = events[events.feed_pair == pair]
         event_sides = {1 if float(d) > 0 else -1 for d in mine.worst_deviation_bps}
@@ -446,17 +459,12 @@ def market_runs(
     beyond the threshold there; a run ends at the next priced hour not off on its side. It rests on
     an off-peg reference when the other feed served a round beyond its own threshold in any of its
     hours. With `frozen`, `frozen_pair`'s rounds published then are cut."""
-    feed = next(f for f in load_registry() if f.pair == pair)
-    token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
     runs, run = [], None
     for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
-        if h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > feed.thin_quote_slippage_bps:
+        if is_thin(pair, h):
             continue
-        low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
-        if token == "USDT":
-            low, high = 1 / high, 1 / low
-        _, reference = served_price(other, h.hour, frozen if other == frozen_pair else None)
-        ends = [(band * reference - 1) * 10_000 for band in (low, high)]
+        low, high, reference = band_usd(pair, h, frozen if OTHER[pair] == frozen_pair else None)
+        ends = [(market - 1) * 10_000 for market in (low, high)]
         sides = {1 if end >= WARNING_BPS else -1 if end <= -WARNING_BPS else 0 for end in ends}
         assert len(sides) == 1, (pair, h.hour, ends)  # the band decides
         side = sides.pop()
@@ -550,19 +558,13 @@ def test_usdts_depeg_day_was_seen_by_the_oracle_and_the_market_stood_where_the_p
         f"from {marts}.STABLECOIN_PEG_DAILY where day >= '2022-05-11' and day < '2022-05-14'"
     )
     for pair in ("USDC/USD", "USDT/USD"):
-        feed = next(f for f in load_registry() if f.pair == pair)
-        token, other = pair.split("/")[0], {"USDC/USD": "USDT/USD", "USDT/USD": "USDC/USD"}[pair]
         for day in POOL_DAYS:
             near = far = Decimal(0)
             priced = 0
             for h in recorded_pool.hours(day, day + DAY):
-                if h.liquidity == 0 or quote_loss_bps(h.liquidity, h.tick, token) > feed.thin_quote_slippage_bps:
+                if is_thin(pair, h):
                     continue
-                low, high = Decimal("1.0001") ** h.tick, Decimal("1.0001") ** (h.tick + 1)
-                if token == "USDT":
-                    low, high = 1 / high, 1 / low
-                _, reference = served_price(other, h.hour)
-                ends = sorted(abs(band * reference - 1) * 10_000 for band in (low, high))
+                ends = sorted(abs(market - 1) * 10_000 for market in band_usd(pair, h)[:2])
                 near, far, priced = max(near, ends[0]), max(far, ends[1]), priced + 1
             row = daily[(daily.feed_pair == pair) & (daily.day == day.date())].iloc[0]
             assert int(row.market_readings) == priced, (pair, day)
