@@ -48,8 +48,9 @@ SAMPLE = {
 }
 POOL_DAYS = days("2022-05-11", 3)  # the USDC/USDT pool's recorded hours, loaded by MarketPoolOperator
 CONN_ID = "chainlink_recorded_marts"
-# the registry's thresholds for the sample feeds (dbt reads them from CHAINLINK_FEEDS)
-((WARNING_BPS, CRITICAL_BPS),) = {(f.warning_bps, f.critical_bps) for f in load_registry() if f.pair in SAMPLE}
+# the registry's sample feeds, read once, and their thresholds (dbt reads them from CHAINLINK_FEEDS)
+FEEDS = {f.pair: f for f in load_registry() if f.pair in SAMPLE}
+((WARNING_BPS, CRITICAL_BPS),) = {(f.warning_bps, f.critical_bps) for f in FEEDS.values()}
 GRACE = 900
 
 
@@ -294,9 +295,8 @@ def tick_band(pair: str, tick: int) -> tuple[Decimal, Decimal]:
 
 def is_thin(pair: str, hour) -> bool:
     """Nothing in range, or selling $1M of the token loses more than the registry's floor."""
-    feed = next(f for f in load_registry() if f.pair == pair)
     token = pair.split("/")[0]
-    return hour.liquidity == 0 or quote_loss_bps(hour.liquidity, hour.tick, token) > feed.thin_quote_slippage_bps
+    return hour.liquidity == 0 or quote_loss_bps(hour.liquidity, hour.tick, token) > FEEDS[pair].thin_quote_slippage_bps
 
 
 def band_usd(pair: str, hour, frozen: tuple[datetime, datetime] | None = None) -> tuple[Decimal, Decimal, Decimal]:
@@ -313,7 +313,7 @@ def expected_verdicts(pair: str, frozen: tuple[datetime, datetime] | None = None
     times the other feed's served round, and the oracle diverges when its served round is off that
     by more than its deviation threshold plus the margin at both ends of the band; silent when
     divergent since an earlier hour with no round served since the divergence began."""
-    feed = next(f for f in load_registry() if f.pair == pair)
+    feed = FEEDS[pair]
     limit = feed.deviation_threshold_pct * 100 + feed.divergence_margin_bps
     verdicts, since, served_then = {}, None, None
     for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
