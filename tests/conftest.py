@@ -58,6 +58,7 @@ SHARED_GROUPS = {
     "tests/bench/": "clusters",
     "tests/streamlit_app/": "marts",
     "tests/plugins/peg_monitor/test_sensors.py": "marts",
+    "tests/dbt/test_depeg_witnesses.py": "marts",
 }
 # The longest units start first, so neither worker is left with a long one at the end.
 LONGEST_FIRST = [

@@ -293,10 +293,16 @@ def tick_band(pair: str, tick: int) -> tuple[Decimal, Decimal]:
     return (1 / high, 1 / low) if pair == "USDT/USD" else (low, high)
 
 
-def is_thin(pair: str, hour) -> bool:
-    """Nothing in range, or selling $1M of the token loses more than the registry's floor."""
-    token = pair.split("/")[0]
-    return hour.liquidity == 0 or quote_loss_bps(hour.liquidity, hour.tick, token) > FEEDS[pair].thin_quote_slippage_bps
+def hour_quote_loss(pair: str, hour) -> float | None:
+    """What selling $1M of the token loses in the hour's pool, in bps; None with nothing in range."""
+    return quote_loss_bps(hour.liquidity, hour.tick, pair.split("/")[0]) if hour.liquidity else None
+
+
+def is_thin(pair: str, hour, loss: float | None = None) -> bool:
+    """Nothing in range, or selling $1M of the token loses more than the registry's floor (`loss`:
+    hour_quote_loss, if the caller has it already)."""
+    loss = hour_quote_loss(pair, hour) if loss is None else loss
+    return loss is None or loss > FEEDS[pair].thin_quote_slippage_bps
 
 
 def band_usd(pair: str, hour, frozen: tuple[datetime, datetime] | None = None) -> tuple[Decimal, Decimal, Decimal]:
@@ -317,8 +323,8 @@ def expected_verdicts(pair: str, frozen: tuple[datetime, datetime] | None = None
     limit = feed.deviation_threshold_pct * 100 + feed.divergence_margin_bps
     verdicts, since, served_then = {}, None, None
     for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
-        loss = quote_loss_bps(h.liquidity, h.tick, pair.split("/")[0]) if h.liquidity else None
-        thin = is_thin(pair, h)
+        loss = hour_quote_loss(pair, h)
+        thin = is_thin(pair, h, loss)
         round_id, oracle = served_price(pair, h.hour, frozen)
         verdict = {"thin": thin, "divergent": False, "silent": False, "round": round_id, "slippage": loss}
         if not thin:
@@ -456,9 +462,9 @@ def market_runs(
     """The market's runs beyond the warning threshold for `pair` over the pool hours, from the two
     recordings alone: a thin hour has no price and neither starts nor ends a run; a priced hour is
     off peg on one side when both ends of its tick's band, times the other feed's served round, are
-    beyond the threshold there; a run ends at the next priced hour not off on its side. It rests on
-    an off-peg reference when the other feed served a round beyond its own threshold in any of its
-    hours. With `frozen`, `frozen_pair`'s rounds published then are cut."""
+    beyond the threshold there; a run ends at the next priced hour not off on its side. Its witness
+    hours are those in which the other feed's served round was within its own threshold (one pool:
+    it is every pool). With `frozen`, `frozen_pair`'s rounds published then are cut."""
     runs, run = [], None
     for h in recorded_pool.hours(POOL_DAYS[0], POOL_DAYS[-1] + DAY):
         if is_thin(pair, h):
@@ -472,9 +478,9 @@ def market_runs(
             runs.append(run | {"end": h.hour})
             run = None
         if side and run is None:
-            run = {"start": h.hour, "end": None, "side": side, "through_off_peg_reference": False}
+            run = {"start": h.hour, "end": None, "side": side, "witness_hours": 0}
         if run is not None:
-            run["through_off_peg_reference"] |= abs(reference - 1) * 10_000 >= WARNING_BPS
+            run["witness_hours"] += abs(reference - 1) * 10_000 < WARNING_BPS
     return runs + ([run] if run else [])
 
 
@@ -486,7 +492,7 @@ def assert_events_by_witness(
     marts: str, pair: str, frozen: tuple[datetime, datetime] | None = None, frozen_pair: str = "USDT/USD"
 ) -> list[dict]:
     """The feed's events the market alone saw equal its runs (market_runs) that overlap none of the
-    oracle's events and rest on no off-peg reference; returns the runs."""
+    oracle's events and have a witness hour; returns the runs."""
     events = query(
         f"select started_at, ended_at, is_open, worst_deviation_bps, seen_by, is_confirmed, rounds_off_peg, "
         f"oracle_crossed_at is null as no_oracle, market_crossed_at "
@@ -502,9 +508,7 @@ def assert_events_by_witness(
         run["overlaps_oracle"] = any(
             (run["end"] is None or start < run["end"]) and (end is None or run["start"] < end) for start, end in oracle
         )
-    expect = [
-        (r["start"], r["end"], r["side"]) for r in runs if not (r["overlaps_oracle"] or r["through_off_peg_reference"])
-    ]
+    expect = [(r["start"], r["end"], r["side"]) for r in runs if r["witness_hours"] and not r["overlaps_oracle"]]
     market = events[events.seen_by == "market"]
     got = [
         (as_utc(e.started_at), None if e.is_open else as_utc(e.ended_at), 1 if e.worst_deviation_bps > 0 else -1)
@@ -542,7 +546,7 @@ def test_a_market_run_through_a_depegged_reference_is_no_event(usdc_frozen) -> N
     not USDC's. That run is no event; the events of both feeds are otherwise what the recordings
     give with the same rounds cut (assert_events_by_witness)."""
     runs = assert_events_by_witness(usdc_frozen, "USDC/USD", USDC_FROZEN, "USDC/USD")
-    kept_out = [r for r in runs if r["through_off_peg_reference"] and not r["overlaps_oracle"]]
+    kept_out = [r for r in runs if not r["witness_hours"] and not r["overlaps_oracle"]]
     assert [(r["start"], r["side"]) for r in kept_out] == [(datetime(2022, 5, 12, 7, tzinfo=UTC), -1)], runs
     assert_events_by_witness(usdc_frozen, "USDT/USD", USDC_FROZEN, "USDC/USD")
 

@@ -1,14 +1,16 @@
 {#- Contiguous runs of served rounds beyond the warning threshold (gaps and islands), in the order
     the proxy served them. An event ends when the first round back within the threshold is served
     (the end of the last off-peg round's served interval); without one it is still open.
-    The market witnesses it when the feed's market price (stablecoin_market_vs_oracle) was beyond
-    the same threshold, on the same side of the peg, in a run of readings overlapping the event:
-    seen by both, a confirmed depeg. A market run that overlaps no oracle event is an event of its
-    own, seen by the market alone (the oracle lagging, frozen or not yet moved), unless one of its
-    prices came through a reference that was itself off its peg (then the run carries another coin's
-    depeg, not this one's: on 2022-05-12 USDC's only pool was priced through USDT/USD at 0.95), and
-    only if at some reading every usable pool stood beyond the threshold on its side: one pool
-    priced through a lagging reference (ETH/USD moves 0.5 % before it publishes) makes no event. -#}
+    The market witnesses with its runs of readings beyond the same threshold on one side of the peg,
+    but only a run with a witness reading: every usable pool beyond the threshold on the run's side
+    (one pool priced through a lagging reference, ETH/USD moving 0.5 % before it publishes, is not
+    the market), and the market price not through a reference that was itself off its peg (such a
+    price carries another coin's depeg: on 2022-05-12 USDC's only pool was priced through USDT/USD
+    at 0.95). A reading, not the run: when USDC falls, DAI follows it, and the readings whose median
+    pool is DAI/USDC through DAI/USD do not void those through USDT/USD and ETH/USD. Such a run
+    overlapping the event on its side makes it seen by both, a confirmed depeg; one that overlaps no
+    oracle event is an event of its own, seen by the market alone (the oracle lagging, frozen or not
+    yet moved). -#}
 with
 
 health as (
@@ -80,7 +82,8 @@ feeds_with_pools as (
 ),
 
 -- The market's own runs beyond the warning threshold on one side of the peg; a reading without a
--- market price (a thin market) neither starts nor ends one.
+-- market price (a thin market) neither starts nor ends one. A reading is a witness when every usable
+-- pool stood beyond the threshold on its side and its price came through no off-peg reference.
 market as (
     select
         market.chain,
@@ -90,16 +93,18 @@ market as (
         market.priced_at,
         market.market_price_usd,
         market.market_deviation_bps,
-        market.is_reference_off_peg,
         feeds.warning_bps,
         feeds.critical_bps,
         sign(market.market_deviation_bps) as side,
         abs(market.market_deviation_bps) >= feeds.warning_bps as is_off_peg,
         coalesce(
-            (sign(market.market_deviation_bps) < 0 and market.highest_pool_deviation_bps <= -feeds.warning_bps)
-            or (sign(market.market_deviation_bps) > 0 and market.lowest_pool_deviation_bps >= feeds.warning_bps),
+            not market.is_reference_off_peg
+            and (
+                (sign(market.market_deviation_bps) < 0 and market.highest_pool_deviation_bps <= -feeds.warning_bps)
+                or (sign(market.market_deviation_bps) > 0 and market.lowest_pool_deviation_bps >= feeds.warning_bps)
+            ),
             false
-        ) as is_every_pool_off_peg
+        ) as is_witness
     from {{ ref('stablecoin_market_vs_oracle') }} as market
     inner join {{ ref('stg_chainlink__feeds') }} as feeds
         on
@@ -161,10 +166,16 @@ market_runs as (
         max(case when severity_rank = 1 then market_price_usd end) as worst_price_usd,
         max(case when severity_rank = 1 then market_deviation_bps end) as worst_deviation_bps,
         max(abs(market_deviation_bps)) as worst_abs_deviation_bps,
-        count_if(is_reference_off_peg) as readings_through_off_peg_reference,
-        count_if(is_every_pool_off_peg) as readings_with_every_pool_off_peg
+        count_if(is_witness) as witness_readings
     from market_ranked
     group by chain, proxy_address, feed_pair, symbol, warning_bps, critical_bps, run_number
+),
+
+-- The runs the market witnesses with (a witness reading in them): only these confirm an oracle
+-- event or make an event of their own.
+market_witness_runs as (
+    select * from market_runs
+    where witness_readings > 0
 ),
 
 last_seen as (
@@ -212,7 +223,7 @@ witnessed as (
         min(market_runs.crossed_at) as market_crossed_at,
         max(market_runs.worst_abs_deviation_bps) as market_worst_abs_deviation_bps
     from events
-    inner join market_runs
+    inner join market_witness_runs as market_runs
         on
             events.chain = market_runs.chain
             and events.proxy_address = market_runs.proxy_address
@@ -224,9 +235,7 @@ witnessed as (
 
 oracle_seen as (
     select
-        events.chain
-        || ':' || events.proxy_address
-        || ':' || to_char(events.started_at, 'YYYY-MM-DD HH24:MI:SS') as depeg_event_id,
+        {{ depeg_event_id('events.chain', 'events.proxy_address', 'events.started_at') }} as depeg_event_id,
         events.chain,
         events.proxy_address,
         events.feed_pair,
@@ -268,28 +277,23 @@ oracle_seen as (
             and events.feed_pair = feeds_with_pools.feed_pair
 ),
 
--- The market's runs that overlap no oracle event, on either side, rest on no off-peg reference, and
--- had every pool beyond the threshold at least once.
+-- The market's witness runs that overlap no oracle event, on either side.
 market_only as (
     select market_runs.*
-    from market_runs
+    from market_witness_runs as market_runs
     left join events
         on
             market_runs.chain = events.chain
             and market_runs.proxy_address = events.proxy_address
             and (market_runs.ended_at is null or market_runs.ended_at > events.started_at)
             and (events.ended_at is null or market_runs.crossed_at < events.ended_at)
-    where
-        market_runs.readings_through_off_peg_reference = 0
-        and market_runs.readings_with_every_pool_off_peg > 0
-        and events.event_number is null
+    where events.event_number is null
 ),
 
 market_seen as (
     select
-        market_only.chain
-        || ':' || market_only.proxy_address
-        || ':' || to_char(market_only.crossed_at, 'YYYY-MM-DD HH24:MI:SS') as depeg_event_id,
+        {{ depeg_event_id('market_only.chain', 'market_only.proxy_address', 'market_only.crossed_at') }}
+            as depeg_event_id,
         market_only.chain,
         market_only.proxy_address,
         market_only.feed_pair,
