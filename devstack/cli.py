@@ -17,12 +17,10 @@ from devstack import clock, demo, stack
 from devstack.chain import contracts, stack_history
 from devstack.chain.rpc import ChainError
 from devstack.cluster.airflow_env import airflow_env
-from devstack.cluster.airflow_init import init_airflow
 from devstack.oracle import service as oracle
 from devstack.oracle.market import MoveError
 from devstack.services import processes
 from devstack.simulation.truth import day_truth
-from peg_monitor import settings
 
 
 def _up(_: argparse.Namespace) -> None:
@@ -58,14 +56,11 @@ def _airflow(args: argparse.Namespace) -> None:
 
 def _airflow_init(_: argparse.Namespace) -> None:
     """Create the project-local Airflow metadata DB and the pools the DAGs use (idempotent)."""
-    env = airflow_env()
-    with clock.step("airflow db"):
-        init_airflow(env)
-    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p.name for p in settings.pools())}")
+    demo.init_airflow_db()
 
 
 def _demo(_: argparse.Namespace) -> None:
-    """Start the dashboard and Airflow, backfill the most recent weeks through Airflow, print URLs."""
+    """Start the stack, the dashboard and Airflow, backfill the most recent weeks through Airflow, print URLs."""
     demo.run()
 
 
@@ -98,7 +93,9 @@ def main() -> None:
     airflow.set_defaults(run=_airflow)
     commands.add_parser("airflow-init", help="create the Airflow DB and pools").set_defaults(run=_airflow_init)
     commands.add_parser("dbt-manifest", help="build the dbt manifest for Cosmos").set_defaults(run=_dbt_manifest)
-    commands.add_parser("demo", help="start Airflow and the dashboard, backfill recent weeks").set_defaults(run=_demo)
+    commands.add_parser("demo", help="start the stack, Airflow and the dashboard, backfill recent weeks").set_defaults(
+        run=_demo
+    )
     market = commands.add_parser("market", help="move a feed's live market, e.g. USDC/USD 0.97 --minutes 20")
     market.add_argument("pair", help="a registry pair, e.g. USDC/USD")
     market.add_argument("price", help="the price to move to, e.g. 0.97")

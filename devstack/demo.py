@@ -1,4 +1,5 @@
-"""`make demo`: the dashboard and Airflow on the running stack, the latest day through Airflow first
+"""`make demo`: the local stack, with Airflow and the dashboard started beside the chain's history
+replay (they need the warehouse and the broker, not the chain), the latest day through Airflow first
 (the dashboard shows data within minutes of a fresh clone), the realtime DAG switched on, then the
 rest of the most recent weeks with their progress, and where to look next."""
 
@@ -6,19 +7,40 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import requests
 
-from devstack import clock
+from devstack import clock, stack
 from devstack.chain import stack_history
 from devstack.cluster import rest, standalone
+from devstack.cluster.airflow_env import airflow_env
+from devstack.cluster.airflow_init import init_airflow
 from devstack.cluster.celery import Cluster
 from devstack.services import alert_receiver, dashboard, processes
 from devstack.settings import AIRFLOW_PORT, AIRFLOW_SHAPE, DASHBOARD_URL
 from devstack.simulation import history
+from peg_monitor import settings
 
 DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
+
+
+def init_airflow_db() -> None:
+    """The project-local Airflow metadata DB and the pools the DAGs use (idempotent), timed."""
+    env = airflow_env()
+    with clock.step("airflow db"):
+        init_airflow(env)
+    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p.name for p in settings.pools())}", flush=True)
+
+
+def start_airflow_and_dashboard() -> None:
+    """Airflow's metadata DB and pools, the dashboard, and Airflow itself, each step timed."""
+    init_airflow_db()
+    with clock.step("dashboard"):
+        dashboard.start_dashboard()
+    with clock.step("airflow"):
+        start_airflow()
 
 
 def start_airflow() -> None:
@@ -50,13 +72,17 @@ def wait_dashboard_data(timeout: float = 120) -> dict:
 
 
 def run() -> None:
-    """Start the dashboard and Airflow; run the latest day first, so the dashboard shows data within
-    minutes, then the near-real-time DAG and the rest of the recent weeks, with progress; print URLs."""
+    """Start the stack, with the dashboard and Airflow beside the chain's replay; run the latest day
+    first, so the dashboard shows data within minutes, then the near-real-time DAG and the rest of the
+    recent weeks, with progress; print URLs."""
+    with clock.step("services"):
+        stack.up(only=stack.WAREHOUSE_AND_BROKER)
+    with ThreadPoolExecutor(1) as beside:
+        airflow = beside.submit(start_airflow_and_dashboard)
+        with clock.step("stack up"):
+            stack.up()
+        airflow.result()  # raises what went wrong there
     sc = stack_history.scenario()
-    with clock.step("dashboard"):
-        dashboard.start_dashboard()
-    with clock.step("airflow"):
-        start_airflow()
     first, last = (sc.end - timedelta(days=DEMO_DAYS)).date(), (sc.end - timedelta(days=1)).date()
     print(f"first day  {rest.DAILY_DAG} {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})", flush=True)
     with clock.step("first day"):
