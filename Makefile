@@ -14,8 +14,9 @@ SINCE_START = printf '%-10s ready  (+%s s since make started)\n' $(1) $$(( $$(da
 
 .PHONY: demo test install browser services-packages dbt-manifest stack-up stack-down stack-status airflow-init lint clean
 
-# The stack's services, Airflow and the dashboard (started beside the chain's history replay), then the data.
-demo: install services-packages dbt-manifest
+# The stack's services; Airflow's DB, the dbt manifest, the dashboard and Airflow beside the chain's
+# history replay; then the data.
+demo: install services-packages
 	$(DEVSTACK) demo
 
 # Two xdist workers: one file (or one group of files that share something, tests/conftest.py) at a

@@ -72,10 +72,7 @@ def _market(args: argparse.Namespace) -> None:
 
 def _dbt_manifest(_: argparse.Namespace) -> None:
     """Build include/dbt/target/render_manifest.json, which the DAGs render the dbt project from."""
-    from peg_monitor.dbt_project import build_manifest
-
-    with clock.step("dbt parse"):
-        print(f"dbt        manifest {build_manifest()}")
+    demo.build_dbt_manifest()
 
 
 def main() -> None:

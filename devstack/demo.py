@@ -34,9 +34,19 @@ def init_airflow_db() -> None:
     print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p.name for p in settings.pools())}", flush=True)
 
 
+def build_dbt_manifest() -> None:
+    """include/dbt/target/render_manifest.json, which the DAGs render the dbt project from, timed."""
+    from peg_monitor.dbt_project import build_manifest
+
+    with clock.step("dbt parse"):
+        print(f"dbt        manifest {build_manifest()}", flush=True)
+
+
 def start_airflow_and_dashboard() -> None:
-    """Airflow's metadata DB and pools, the dashboard, and Airflow itself, each step timed."""
+    """Airflow's metadata DB and pools, the dbt manifest its DAGs render, the dashboard, and Airflow
+    itself, each step timed."""
     init_airflow_db()
+    build_dbt_manifest()
     with clock.step("dashboard"):
         dashboard.start_dashboard()
     with clock.step("airflow"):
