@@ -67,3 +67,20 @@ def test_the_async_path_gives_up_within_its_budget_and_fails_over() -> None:
         asyncio.run(provider.amake_batch_request(BATCH, budget=1.0))
     assert time.monotonic() - started < 2.0
     assert 2 <= provider.requests_made < 1000
+
+
+def test_the_environments_http_proxy_carries_the_sync_path(stack, monkeypatch) -> None:
+    """A node reachable only through the HTTP proxy the environment names (as behind a corporate
+    proxy): requests go through it. The provider reads the environment once per endpoint, when it
+    is made, not on every request (the async path's httpx client reads it once too)."""
+    node = "http://node.invalid:8545/"  # resolves nowhere: only the proxy can reach it
+    with faulty_rpc(ANVIL_URL, failure_rate=0, required_path=node) as (url, proxy):
+        for name in ("ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, url)
+        for name in ("NO_PROXY", "no_proxy"):  # the proxy's own requests to the node go direct
+            monkeypatch.setenv(name, "127.0.0.1,localhost")
+        provider = FailoverHTTPProvider([node], max_retries=0)
+        assert [_results([provider.make_request("eth_chainId", [])]) for _ in range(2)] == [["0x1"]] * 2
+    assert proxy.seen == 2  # a forward proxy's absolute-URI requests, both answered
