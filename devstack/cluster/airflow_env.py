@@ -23,15 +23,13 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
     the CeleryExecutor with Redis as its broker. `standalone`: SQLite and the LocalExecutor, which
     need no server (the unit tests' Airflow CLI runs this way).
     """
-    env = {
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    env = home_env(AIRFLOW_HOME) | {
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_DIR / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         # The local stack is offline: no usage reports from Cosmos to scarf.sh after every dbt task.
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": emulator.airflow_connection_uri(),
         "AIRFLOW_CONN_CHAINLINK_ETHEREUM": node.airflow_connection_uri(),
         "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps({"conn_type": "http", "host": DASHBOARD_URL}),
@@ -57,6 +55,18 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
     raise ValueError(f"PEG_AIRFLOW_SHAPE must be one of {', '.join(SHAPES)}, got {shape!r}")
 
 
+def home_env(home: Path) -> dict[str, str]:
+    """What lives in an Airflow home: its logs and Cosmos's cache. Cosmos keeps dbt's partial-parse
+    file there, valid only for one profile and one set of vars: in the shared default (the system's
+    temp dir) the demo's and each test pipeline's schemas would overwrite each other's, and every dbt
+    task after such a switch would parse the whole project again."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
+    }
+
+
 def celery_env(database: str, queue: str) -> dict[str, str]:
     """The CeleryExecutor on the stack's Redis, task results and metadata in `database` on its Postgres.
 
@@ -78,9 +88,7 @@ def pipeline_settings(home: Path, raw: str, dashboard_port: int) -> dict[str, st
     """What keeps one pipeline apart from the demo's: its home, raw schema `raw`, dbt schemas
     `{raw}_A_*`, phase cache, and the dashboard on `dashboard_port` it checks (tests and benchmarks)."""
     snowflake = json.loads(emulator.airflow_connection_uri()) | {"schema": raw}
-    return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+    return home_env(home) | {
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(snowflake),
         "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps(
             {"conn_type": "http", "host": f"http://127.0.0.1:{dashboard_port}"}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from devstack.cluster.airflow_env import DEMO_CLUSTER, airflow_env, celery_env
+from devstack.cluster.airflow_env import DEMO_CLUSTER, airflow_env, celery_env, home_env
 from devstack.services import postgres, processes
 from devstack.settings import (
     AIRFLOW_HOME,
@@ -101,10 +101,7 @@ class Cluster:
         return path.read_text()
 
     def _env(self, extra: dict[str, str]) -> dict[str, str]:
-        env = airflow_env("celery") | {
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
-        }
+        env = airflow_env("celery") | home_env(self.home)
         return (
             env
             | celery_env(self.database, queue=self.name)
@@ -152,6 +149,8 @@ class Cluster:
                 "PEG_WORKER_HOSTNAME": worker,
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devstack.cluster.worker_hostname.hostname",
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port),
+                # dbt, its adapter and web3 loaded once per worker, not once per task.
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "peg_monitor.celery_worker.CELERY_CONFIG",
             }
             found.append(Component(worker.removeprefix(f"{self.name}-"), argv, env, port))
         return found

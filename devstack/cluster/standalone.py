@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from devstack.cluster.airflow_env import airflow_env, pipeline_settings
+from devstack.cluster.airflow_env import airflow_env, home_env, pipeline_settings
 from devstack.services import processes
 from devstack.settings import AIRFLOW_PORT, BIN
 
@@ -21,11 +21,7 @@ def standalone_env(home: Path | None = None, port: int = AIRFLOW_PORT, extra: di
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone starts `airflow ...` children
     }
     if home:
-        env |= {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        }
+        env |= home_env(home) | {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}
     return env | (extra or {})
 
 
