@@ -24,7 +24,6 @@ from devstack.simulation import history
 from peg_monitor import settings
 
 DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
-DEMO_NICENESS = 5  # Airflow's and the dashboard's CPU priority below the replay's (see start_airflow_and_dashboard)
 
 
 def init_airflow_db() -> None:
@@ -45,13 +44,7 @@ def build_dbt_manifest() -> None:
 
 def start_airflow_and_dashboard() -> None:
     """Airflow's metadata DB and pools, the dbt manifest its DAGs render, the dashboard, and Airflow
-    itself, each step timed, at a lower CPU priority than the chain's replay.
-
-    The replay is the demo's critical path and the start-up of Airflow is not (it is ready well
-    before the chain): on a 2-core machine the two shared the CPU evenly and the replay took 20 s
-    longer. Linux gives each thread its own nice value, so this thread's, which the processes it
-    starts inherit (the Airflow components and their tasks, the dashboard), is DEMO_NICENESS."""
-    os.nice(DEMO_NICENESS)
+    itself, each step timed."""
     init_airflow_db()
     build_dbt_manifest()
     with clock.step("dashboard"):
