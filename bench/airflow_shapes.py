@@ -16,6 +16,9 @@ Run with the stack up and the manifest built (`make stack-up dbt-manifest`):
 Each row also gives the dbt task group's median span per run (first dbt task start to last dbt task
 end). `--dbt-mode watcher` runs the dbt part in Cosmos WATCHER mode (PEG_DBT_EXECUTION_MODE).
 bench/daily_run.py's part 2 is this bench's standalone shape for one day, in each mode.
+`--shapes celery,celery-no-preload --days 1` sets the Celery workers' preloading of dbt
+(peg_monitor.celery_worker) beside Airflow's default Celery config, where each task imports dbt
+itself, and prints the ratios to the last shape given.
 
 `--smoke` (what the test suite runs, to see that it still runs) is a 1-day backfill on the standalone
 shape only, in WATCHER mode: the start-up and one run, through the same measuring code, and the one
@@ -36,6 +39,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,12 +86,13 @@ def pipeline_schemas() -> Iterator[str]:
 
 
 @contextmanager
-def celery_shape(home: Path, raw: str, extra: dict[str, str]) -> Iterator[int]:
-    """The Celery cluster on a database of its own; yields its API port."""
+def celery_shape(home: Path, raw: str, extra: dict[str, str], preload: bool = True) -> Iterator[int]:
+    """The Celery cluster on a database of its own (its workers preloading dbt unless not
+    `preload`); yields its API port."""
     database = f"bench_{raw.lower()}"
     postgres.create_database(database)
     settings = pipeline_settings(home, raw, DASHBOARD_PORT) | extra
-    cluster = Cluster("bench-celery", home, database, CELERY_PORTS, settings)
+    cluster = Cluster("bench-celery", home, database, CELERY_PORTS, settings, preload=preload)
     try:
         init_airflow(cluster.env)
         cluster.start()
@@ -106,6 +111,13 @@ def standalone_shape(home: Path, raw: str, extra: dict[str, str]) -> Iterator[in
         yield STANDALONE_PORT
     finally:
         processes.stop("bench-standalone")
+
+
+SHAPES = {
+    "celery": celery_shape,
+    "celery-no-preload": partial(celery_shape, preload=False),  # each task imports dbt itself
+    "standalone": standalone_shape,
+}
 
 
 def ends_at(last: datetime) -> dict[str, str]:
@@ -149,7 +161,7 @@ def booted(shape: str, last: datetime, dbt_mode: str = "local") -> Iterator[tupl
     extra = ends_at(last) | {"PEG_DBT_EXECUTION_MODE": dbt_mode}
     with pipeline_schemas() as raw, tempfile.TemporaryDirectory() as home:
         started = time.monotonic()
-        boot = celery_shape if shape == "celery" else standalone_shape
+        boot = SHAPES[shape]
         with boot(Path(home), raw, extra) as port:
             rest.wait_dag_parsed(port=port)
             yield raw, port, time.monotonic() - started, Path(home)
@@ -192,11 +204,20 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--dbt-mode", choices=("local", "watcher"), default="local")
     parser.add_argument(
+        "--shapes",
+        default="celery,standalone",
+        help=f"comma-separated, in order, from {', '.join(SHAPES)} (celery-no-preload: the Celery "
+        "workers on Airflow's default config, each task importing dbt itself)",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="a 1-day backfill, standalone, WATCHER: does it still run?"
     )
     args = parser.parse_args()
+    shapes = args.shapes.split(",")
+    if unknown := sorted(set(shapes) - set(SHAPES)):
+        parser.error(f"--shapes: unknown {', '.join(unknown)}; choose from {', '.join(SHAPES)}")
     if args.smoke:
-        args.days, args.dbt_mode = 1, "watcher"
+        args.days, args.dbt_mode, shapes = 1, "watcher", ["standalone"]
     last = stack_history.scenario().end - timedelta(days=2)
     first = last - timedelta(days=args.days - 1)
     print(
@@ -204,22 +225,24 @@ def main() -> None:
         f"dbt in {args.dbt_mode.upper()} mode"
     )
     print(
-        f"{'shape':12} {'start-up s':>10} {'runs ok':>8} {'tasks':>6} {'wall s':>8} {'tasks/min':>9} "
+        f"{'shape':17} {'start-up s':>10} {'runs ok':>8} {'tasks':>6} {'wall s':>8} {'tasks/min':>9} "
         f"{'queued->running p50 s':>22} {'p95 s':>6} {'dbt/run s':>9}",
         flush=True,
     )
     results = []
-    for shape in ("standalone",) if args.smoke else ("celery", "standalone"):  # each row as soon as it is measured
+    for shape in shapes:  # each row as soon as it is measured
         r = measure(shape, first, last, args.dbt_mode)
         results.append(r)
         print(
-            f"{r['shape']:12} {r['start-up']:10.0f} {r['runs ok']:>4}/{r['runs']:<3} {r['tasks']:6d} {r['wall']:8.0f} "
+            f"{r['shape']:17} {r['start-up']:10.0f} {r['runs ok']:>4}/{r['runs']:<3} {r['tasks']:6d} {r['wall']:8.0f} "
             f"{r['tasks/min']:9.1f} {r['p50']:22.2f} {r['p95']:6.2f} {r['dbt']:9.1f}",
             flush=True,
         )
-    if len(results) == 2:
-        celery, standalone = results
-        print(f"wall time celery/standalone: {celery['wall'] / standalone['wall']:.2f}")
+    base = results[-1]
+    for r in results[:-1]:
+        print(
+            f"{r['shape']}/{base['shape']}: wall time {r['wall'] / base['wall']:.2f}, dbt/run {r['dbt'] / base['dbt']:.2f}"
+        )
 
 
 if __name__ == "__main__":

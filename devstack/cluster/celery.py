@@ -68,8 +68,12 @@ class Cluster:
         ports: ClusterPorts,
         extra: dict[str, str] | None = None,
         concurrency: int = AIRFLOW_WORKER_CONCURRENCY,
+        preload: bool = True,
     ) -> None:
+        """`preload`: the workers load dbt, its adapter and web3 before forking (peg_monitor.celery_worker);
+        False keeps Airflow's default Celery config (the baseline of bench/airflow_shapes.py)."""
         self.name = name
+        self.preload = preload
         self.home = home
         self.database = database
         self.ports = ports
@@ -149,9 +153,9 @@ class Cluster:
                 "PEG_WORKER_HOSTNAME": worker,
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devstack.cluster.worker_hostname.hostname",
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port),
-                # dbt, its adapter and web3 loaded once per worker, not once per task.
-                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "peg_monitor.celery_worker.CELERY_CONFIG",
             }
+            if self.preload:  # dbt, its adapter and web3 loaded once per worker, not once per task
+                env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = "peg_monitor.celery_worker.CELERY_CONFIG"
             found.append(Component(worker.removeprefix(f"{self.name}-"), argv, env, port))
         return found
 

@@ -1,6 +1,7 @@
 """The pipeline after the ingest: the dbt glue, the lineage and the freshness gate.
 
 - `dbt_project.py` + `dbt_profile.py`: Cosmos settings, the manifest check, the profile mapping.
+- `celery_worker.py`: a Celery config for workers that run dbt in-process: dbt loaded once per worker.
 - `lineage.py`: the raw tables' asset, named as Cosmos and OpenLineage name Snowflake tables.
 - `marts_due.py`: a backfill builds the marts once, in the run whose loads finish last.
 - `sensors.py` + `triggers.py` + `freshness.py`: the marts freshness gate and the deferred check that
