@@ -1,5 +1,7 @@
 """The pipeline after the ingest: the dbt glue, the lineage and the freshness gate.
 
+- `settings.py`: what both DAGs and the stack share (start date, pools, schema names), read when used.
+- `batch_pipeline.py`: the task graph the daily and history DAGs share.
 - `dbt_project.py` + `dbt_profile.py`: Cosmos settings, the manifest check, the profile mapping.
 - `celery_worker.py`: a Celery config for workers that run dbt in-process: dbt loaded once per worker.
 - `lineage.py`: the raw tables' asset, named as Cosmos and OpenLineage name Snowflake tables.
