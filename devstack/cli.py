@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from chainlink_feeds.registry import load_registry
-from devstack import clock, demo, stack
+from devstack import clock, demo, project_setup, stack
 from devstack.chain import contracts, stack_history
 from devstack.chain.rpc import ChainError
 from devstack.cluster.airflow_env import airflow_env
@@ -56,7 +56,7 @@ def _airflow(args: argparse.Namespace) -> None:
 
 def _airflow_init(_: argparse.Namespace) -> None:
     """Create the project-local Airflow metadata DB and the pools the DAGs use (idempotent)."""
-    demo.init_airflow_db()
+    project_setup.init_airflow_db()
 
 
 def _demo(_: argparse.Namespace) -> None:
@@ -72,7 +72,7 @@ def _market(args: argparse.Namespace) -> None:
 
 def _dbt_manifest(_: argparse.Namespace) -> None:
     """Build include/dbt/target/render_manifest.json, which the DAGs render the dbt project from."""
-    demo.build_dbt_manifest()
+    project_setup.build_dbt_manifest()
 
 
 def main() -> None:

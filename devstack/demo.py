@@ -15,31 +15,13 @@ import requests
 from devstack import clock, stack
 from devstack.chain import stack_history
 from devstack.cluster import rest, standalone
-from devstack.cluster.airflow_env import airflow_env
-from devstack.cluster.airflow_init import init_airflow
 from devstack.cluster.celery import Cluster
+from devstack.project_setup import build_dbt_manifest, init_airflow_db
 from devstack.services import alert_receiver, dashboard, processes
 from devstack.settings import AIRFLOW_PORT, AIRFLOW_SHAPE, DASHBOARD_URL
 from devstack.simulation import history
-from peg_monitor import settings
 
 DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
-
-
-def init_airflow_db() -> None:
-    """The project-local Airflow metadata DB and the pools the DAGs use (idempotent), timed."""
-    env = airflow_env()
-    with clock.step("airflow db"):
-        init_airflow(env)
-    print(f"airflow    home {env['AIRFLOW_HOME']}, pools {', '.join(p.name for p in settings.pools())}", flush=True)
-
-
-def build_dbt_manifest() -> None:
-    """include/dbt/target/render_manifest.json, which the DAGs render the dbt project from, timed."""
-    from peg_monitor.dbt_project import build_manifest
-
-    with clock.step("dbt parse"):
-        print(f"dbt        manifest {build_manifest()}", flush=True)
 
 
 def start_airflow_and_dashboard() -> None:
