@@ -16,7 +16,8 @@ scheduler, which runs no task). Where dbt lives in a virtualenv of its own (the 
 
 from __future__ import annotations
 
-import dbt.adapters.snowflake  # preloaded: see the docstring
+# Imported only to be loaded before the worker forks (see the docstring).
+import dbt.adapters.snowflake
 import dbt.cli.main  # noqa: F401
 import web3  # noqa: F401
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
