@@ -1,6 +1,6 @@
 """Writing rounds onto the node at their times: Chainlink's 0.6 proxy and one aggregator per phase.
 
-In a block before the history: each phase's aggregator (a FluxAggregator, then an
+In blocks before the history: each phase's aggregator (a FluxAggregator, then an
 OcrStyleAggregator), the feed's `EACAggregatorProxy` at its mainnet address (installed with
 `anvil_setCode`) and Multicall3 at its canonical address. A round is then written into its
 aggregator's storage (devstack.chain.storage) in the block mined at the round's `updatedAt`, and a
@@ -13,6 +13,7 @@ JSON-RPC batch concurrently, so a batch never holds calls whose order matters.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from devstack.chain.storage import Aggregator, StorageLayout, word
 from devstack.simulation.history import SimPhase, SimRound
 
 TX_GAS = 6_000_000
+DEPLOYS_PER_BLOCK = 5  # TX_GAS each within a 30M-gas block
 # FluxAggregator constructor settings: no LINK, no payment, no validator, mainnet's 0.6 timeout.
 FLUX_TIMEOUT = 604_800
 FLUX_SUBMISSION_RANGE = (1, 2**255 - 1)
@@ -90,7 +92,7 @@ def replay_many(
     """Replay several feeds onto one node, all events merged in time order; the number of the
     block mined at each scheduled timestamp.
 
-    In a block at `deployed_at`: one aggregator per phase (FluxAggregator or OcrStyleAggregator,
+    In the blocks up to `deployed_at`: one aggregator per phase (FluxAggregator or OcrStyleAggregator,
     with the feed's decimals and description), Chainlink's EACAggregatorProxy at each feed's proxy
     address (owned by the node's first account, reads open) and Multicall3. Then a block at every
     round's updatedAt holding its storage, and a block at every phase's activation holding the
@@ -105,7 +107,7 @@ def replay_many(
     if early:
         raise ChainError(f"transactions at {min(early)} do not come after deployed_at {deployed_at}")
     head = head_timestamp(rpc)
-    if head >= deployed_at:
+    if head >= deployed_at - (math.ceil(sum(len(p) for p in plans.values()) / DEPLOYS_PER_BLOCK) - 1):
         raise ChainError(f"the node's latest block is at {head}, not before deployed_at {deployed_at}: reset it")
     owner = node_account(rpc)
     rpc.call("evm_setAutomine", False)
@@ -195,13 +197,20 @@ def mine_rounds(
 def _deploy(
     rpc: Rpc, owner: str, nonce: int, plans: dict[Feed, list[SimPhase]], deployed_at: int
 ) -> dict[tuple[str, int], Aggregator]:
-    """Mine the block at `deployed_at`: every phase's aggregator, the proxies and Multicall3."""
+    """Mine the blocks ending at `deployed_at`: every phase's aggregator (DEPLOYS_PER_BLOCK to a
+    block, a second apart: a block's gas limit holds a dozen), the proxies and Multicall3."""
     artifacts = contracts.build()
     deployments = [(feed, phase) for feed, feed_phases in plans.items() for phase in feed_phases]
-    hashes = _send(rpc, owner, [(None, _constructor(artifacts, f, p.kind)) for f, p in deployments], nonce)
-    rpc.call("evm_mine", deployed_at)
+    blocks = math.ceil(len(deployments) / DEPLOYS_PER_BLOCK)
+    receipts = []
+    for i in range(blocks):
+        chunk = deployments[i * DEPLOYS_PER_BLOCK : (i + 1) * DEPLOYS_PER_BLOCK]
+        data = [(None, _constructor(artifacts, f, p.kind)) for f, p in chunk]
+        hashes = _send(rpc, owner, data, nonce + i * DEPLOYS_PER_BLOCK)
+        rpc.call("evm_mine", deployed_at - (blocks - 1 - i))
+        receipts += _receipts(rpc, hashes, "deployment")
     aggregators = {}
-    for (feed, phase), receipt in zip(deployments, _receipts(rpc, hashes, "deployment"), strict=True):
+    for (feed, phase), receipt in zip(deployments, receipts, strict=True):
         name = "FluxAggregator" if phase.kind == "flux" else "OcrStyleAggregator"
         address = Web3.to_checksum_address(receipt["contractAddress"])
         aggregators[feed.pair, phase.phase] = Aggregator(address, phase.kind, StorageLayout(artifacts[name]))

@@ -14,7 +14,8 @@ still in May 2022): the pools follow the market, the oracle catches up when the 
 kept in a JSON file in the stack folder, so the running oracle picks one up at its next tick and a
 restart replays it.
 
-A reference (ETH/USD) has no peg: its live walk wanders around where its history ended.
+A reference (ETH/USD) has no peg: its live walk wanders around where its history ended. A feed
+pegged to a reference (EURC/USD to EUR/USD) wanders around that reference's live market.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Walk:
     spread: float  # the history's spread for the pair (history.walk_spread)
     seed: str
     step: int = MARKET_STEP_SECONDS
+    peg_pair: str | None = None  # the reference whose live price, times `peg`, is the peg
 
     def grid_after(self, after: float, until: float) -> range:
         """Times of the grid points in (after, until], never the origin itself (the history's)."""
@@ -64,14 +66,17 @@ def continuing(feed: Feed | Reference, scenario: history.Scenario) -> Walk:
     """The live walk that continues the feed's (or reference's) simulated history after its end."""
     _, last_price = history.market_path(feed, scenario)[-1]  # the depeg episode is over by the end
     peg = float(feed.peg_usd) if isinstance(feed, Feed) else last_price
+    reference = history.peg_reference(feed) if isinstance(feed, Feed) and feed.peg_reference else None
+    level = peg * history.market_path(reference, scenario)[-1][1] if reference else peg
     return Walk(
         pair=feed.pair,
         decimals=feed.decimals,
         peg=peg,
         origin=int(scenario.end.timestamp()),
-        x0=last_price / peg - 1,
+        x0=last_price / level - 1,
         spread=history.walk_spread(feed.pair),
         seed=f"{history.SEED}|live|{scenario.end.date().isoformat()}",
+        peg_pair=reference.pair if reference else None,
     )
 
 
@@ -100,9 +105,12 @@ class LiveMarket:
     """What one feed's oracle observes at each grid point: the walk (times a move's level), with the
     OCR aggregator's sampling error. Walks forward incrementally; asking for an earlier time restarts it."""
 
-    def __init__(self, walk: Walk, moves: list[Move] | None = None) -> None:
+    def __init__(self, walk: Walk, moves: list[Move] | None = None, peg_market: LiveMarket | None = None) -> None:
+        if (walk.peg_pair is None) != (peg_market is None) or (peg_market and peg_market.walk.pair != walk.peg_pair):
+            raise ValueError(f"{walk.pair}: its peg market must be {walk.peg_pair}'s, got {peg_market}")
         self.walk = walk
         self.moves = moves or []
+        self.peg_market = peg_market
         theta = history.WALK_THETA
         self._keep = (1 - theta) ** (walk.step / history.TICK_SECONDS)  # the history's pull to the peg, per market step
         # The history's walk has stationary deviation spread * sqrt(2θ / (2θ - θ²)); keep it.
@@ -126,9 +134,11 @@ class LiveMarket:
         return self._x, self._noise
 
     def level(self, at: int) -> float:
-        """The price the walk wanders around at `at`: the latest move's that covers it, else the peg."""
+        """The price the walk wanders around at `at`: the latest move's that covers it, else the peg
+        (for a feed pegged to a reference, that reference's market price then)."""
+        peg = self.walk.peg * self.peg_market.price(at) if self.peg_market else self.walk.peg
         covering = [m for m in self.moves if m.covers(self.walk.pair, at)]
-        return covering[-1].level(self.walk.peg, at) if covering else self.walk.peg
+        return covering[-1].level(peg, at) if covering else peg
 
     def frozen_until(self, at: int) -> int | None:
         """The end of a frozen-oracle move covering `at` (None: the oracle publishes as usual)."""

@@ -61,7 +61,10 @@ class Oracle:
     ) -> None:
         self.rpc = rpc
         self.feeds = feeds
-        self.markets = {f.pair: LiveMarket(walks[f.pair]) for f in feeds}
+        self.markets = {f.pair: LiveMarket(walks[f.pair]) for f in feeds if walks[f.pair].peg_pair is None}
+        for f in feeds:  # a feed pegged to a reference wanders around that reference's market
+            if (peg := walks[f.pair].peg_pair) is not None:
+                self.markets[f.pair] = LiveMarket(walks[f.pair], peg_market=self.markets[peg])
         pegs = {f.symbol: float(f.peg_usd) for f in feeds if isinstance(f, Feed)}
         self.trader = PoolTrader(pools, {f.symbol: self.markets[f.pair] for f in feeds}, pegs) if pools else None
         self.moves_file = moves_file

@@ -26,7 +26,12 @@ The registry's references (ETH/USD, which prices the WETH pools) get the same tw
 same publishing rule over a market of their own: a geometric random walk (REFERENCE_WALKS), for
 the last REFERENCE_DAYS only. They price the pools, which trade for the last 30 days
 (`pools.POOL_DAYS`); a 200-day ETH/USD (6,270 rounds, a 0.5 % rule on a 0.6 %/h walk) was half of
-the whole history's rounds and of the stack's replay.
+the whole history's rounds and of the stack's replay. For the same reason only the scripted feeds
+(FULL_HISTORY_PAIRS) span the whole history; every other feed launched later, as USDS, PYUSD and GHO
+did on mainnet within the last two years: LATER_LAUNCH_DAYS before the end, or with an hourly
+heartbeat LATER_LAUNCH_HOURLY_DAYS (its proxy serves nothing before). The replay's cost grows with
+the node's state times its blocks (anvil keeps every block's state): over the whole history the
+ten feeds added with the wider registry doubled it (217 s -> 458 s).
 
 What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
 registry and the history's end date, so the same rounds can be replayed onto a node and printed as
@@ -42,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from chainlink_feeds.registry import Feed, Reference
+from chainlink_feeds.registry import Feed, Reference, load_market
 from chainlink_feeds.rounds import proxy_round_id
 
 LABEL = "SIMULATED Chainlink history (not real market data)"
@@ -60,8 +65,12 @@ PHASE_CHANGES = {
     "USDT/USD": timedelta(days=120, hours=-10, minutes=-25),  # 10:25 UTC
     "DAI/USD": timedelta(days=170, hours=-15, minutes=-20),  # 15:20 UTC
     "ETH/USD": timedelta(days=20, hours=-9, minutes=-5),  # 09:05 UTC, inside its REFERENCE_DAYS
+    "EUR/USD": timedelta(days=22, hours=-10, minutes=-15),  # inside REFERENCE_DAYS
 }
-DEFAULT_PHASE_CHANGE = timedelta(days=60, hours=-12)  # noon, for feeds added to the registry later
+# Feeds without a scripted switch switch between 07:00 and 17:00 UTC on a day at least
+# SWITCH_MARGIN_DAYS inside their simulated window, drawn from the pair's name: each proxy switches
+# at its own time, as on mainnet.
+SWITCH_MARGIN_DAYS, SWITCH_MINUTES = 4, (7 * 60, 10 * 60)
 PHASE_CHANGE_AT = PHASE_CHANGES[PHASE_CHANGE_PAIR]
 SHADOW_DAYS, TAIL_DAYS = 3, 3
 # Flux rounds that time out, relative to the switch: two while phase 1 is served, one after.
@@ -74,8 +83,12 @@ WALK_SPREADS = {
     "USDT/USD": 0.0011,
     "ETH/USD": 0.004,
 }  # ETH/USD: its live walk (history: REFERENCE_WALKS)
-REFERENCE_WALKS = {"ETH/USD": (3_000.0, 0.006)}  # a reference's opening level (USD) and hourly volatility
+# A reference's opening level (USD) and hourly volatility: EUR/USD about 7 % a year.
+REFERENCE_WALKS = {"ETH/USD": (3_000.0, 0.006), "EUR/USD": (1.08, 0.0009)}
 REFERENCE_DAYS = 32  # the pools' 30 days, and the rounds served before their first hour
+FULL_HISTORY_PAIRS = frozenset({"USDC/USD", "USDT/USD", "DAI/USD"})  # the scripted episodes' feeds
+LATER_LAUNCH_DAYS = 32  # a daily heartbeat: about a round a day
+LATER_LAUNCH_HOURLY_DAYS = 10  # an hourly heartbeat: 24 rounds a day
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
 
@@ -167,11 +180,21 @@ class Scenario:
 
     def phase_change(self, pair: str) -> datetime:
         """When the pair's proxy switches to phase 2."""
-        return self.end - PHASE_CHANGES.get(pair, DEFAULT_PHASE_CHANGE)
+        return self.end - (PHASE_CHANGES[pair] if pair in PHASE_CHANGES else _drawn_switch(pair, self))
 
     @property
     def stale_window(self) -> tuple[datetime, datetime]:
         return self.end - STALE_FROM, self.end - STALE_UNTIL
+
+
+def _drawn_switch(pair: str, scenario: Scenario) -> timedelta:
+    """How long before the history's end an unscripted pair's proxy switches: a day drawn from the
+    pair's name, SWITCH_MARGIN_DAYS inside its simulated window at either side, at SWITCH_MINUTES."""
+    draw = int.from_bytes(hashlib.sha256(f"{SEED}|{pair}|switch".encode()).digest()[:8], "big")
+    window = scenario.end - scenario.start if pair in FULL_HISTORY_PAIRS else timedelta(days=_launch_days(pair))
+    days = window.days - 2 * SWITCH_MARGIN_DAYS
+    first_minute, minutes = SWITCH_MINUTES
+    return timedelta(days=SWITCH_MARGIN_DAYS + 1 + draw % days, minutes=-(first_minute + (draw // days) % minutes))
 
 
 def _depeg_offset(hours: float) -> float:
@@ -197,26 +220,54 @@ def _rng(scenario: Scenario, pair: str) -> random.Random:
 
 
 def market_path(feed: Feed | Reference, scenario: Scenario) -> list[tuple[int, float]]:
-    """The simulated market price every TICK_SECONDS over the history, as (unix time, price)."""
+    """The simulated market price every TICK_SECONDS over the history, as (unix time, price).
+    A feed pegged to a reference (EURC/USD to EUR/USD) wanders around that reference's market."""
     if isinstance(feed, Reference):
         return _reference_path(feed, scenario)
+    peg = float(feed.peg_usd)
+    pegs = {t: level * peg for t, level in market_path(peg_reference(feed), scenario)} if feed.peg_reference else {}
     rng = _rng(scenario, feed.pair)
     theta = WALK_THETA
     sigma = walk_spread(feed.pair) * math.sqrt(2 * theta)
-    peg = float(feed.peg_usd)
     depeg_start = scenario.depeg_start.timestamp()
     depeg_scale = {DEPEG_PAIR: 1.0, DEPEG_SYMPATHY_PAIR: 0.6}.get(feed.pair, 0.0)
     x = 0.0
     path = []
-    t = int(scenario.start.timestamp())
+    t = simulated_from(feed, scenario)
     end = int(scenario.end.timestamp())
     while t < end:
         hours = (t - depeg_start) / 3600
         turbulent = depeg_scale and 0 <= hours < 66
         x = x * (1 - theta) + sigma * rng.gauss(0, 1) * (6 if turbulent else 1)
-        path.append((t, peg * (1 + x + depeg_scale * _depeg_offset(hours))))
+        path.append((t, pegs.get(t, peg) * (1 + x + depeg_scale * _depeg_offset(hours))))
         t += TICK_SECONDS
     return path
+
+
+def peg_reference(feed: Feed) -> Feed | Reference:
+    """The registry entry whose price is the feed's peg (its `peg_reference`)."""
+    return load_market().price_feed(feed.chain, str(feed.peg_reference))
+
+
+def simulated_from(oracle: Feed | Reference, scenario: Scenario) -> int:
+    """When the oracle's simulated market begins (unix time): the history's start for the scripted
+    feeds, else when it launched (its proxy serves nothing before)."""
+    if isinstance(oracle, Feed) and oracle.pair in FULL_HISTORY_PAIRS:
+        return int(scenario.start.timestamp())
+    days = REFERENCE_DAYS if isinstance(oracle, Reference) else _launch_days(oracle.pair)
+    return int(scenario.end.timestamp()) - days * 86400
+
+
+def _launch_days(pair: str) -> int:
+    """How many days before the end a feed not in FULL_HISTORY_PAIRS launched: a feed pegged to a
+    reference a day after it (so each of its rounds has a peg), an hourly one LATER_LAUNCH_HOURLY_DAYS,
+    any other LATER_LAUNCH_DAYS."""
+    feed = next((f for f in load_market().feeds if f.pair == pair), None)
+    if feed is not None and feed.peg_reference:
+        return REFERENCE_DAYS - 1
+    if feed is not None and feed.heartbeat_seconds < 86400:
+        return LATER_LAUNCH_HOURLY_DAYS
+    return LATER_LAUNCH_DAYS
 
 
 def _reference_path(reference: Reference, scenario: Scenario) -> list[tuple[int, float]]:
@@ -228,7 +279,7 @@ def _reference_path(reference: Reference, scenario: Scenario) -> list[tuple[int,
     sigma = hourly_vol * math.sqrt(TICK_SECONDS / 3600)
     end = int(scenario.end.timestamp())
     path = []
-    for t in range(end - REFERENCE_DAYS * 86400, end, TICK_SECONDS):
+    for t in range(simulated_from(reference, scenario), end, TICK_SECONDS):
         path.append((t, level))
         level *= math.exp(rng.gauss(0, sigma))
     return path
@@ -307,6 +358,12 @@ def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) ->
 
 def phases(feed: Feed, scenario: Scenario) -> list[SimPhase]:
     """The feed's proxy phases: 1 a FluxAggregator from the history's start, 2 an OCR aggregator."""
+    shadow_from = scenario.phase_change(feed.pair) - timedelta(days=SHADOW_DAYS + 1)
+    if shadow_from.timestamp() < simulated_from(feed, scenario):
+        raise ValueError(
+            f"{feed.pair}: its switch {scenario.phase_change(feed.pair)} leaves no phase-1 rounds in its simulated "
+            "window: give it a later one in PHASE_CHANGES"
+        )
     return [
         SimPhase(1, "flux", int(scenario.start.timestamp()), _aggregator_rounds(feed, scenario, 1, "flux")),
         SimPhase(

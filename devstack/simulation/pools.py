@@ -63,9 +63,10 @@ def plan(market: Market, feeds: list[Feed], scenario: history.Scenario) -> list[
     """Every Ethereum pool's state at each hour of the last POOL_DAYS, in time order."""
     end = int(scenario.end.timestamp())
     hours = list(range(end - POOL_DAYS * 86400, end, HOUR))
-    levels = _levels([*feeds, *market.references], scenario, hours)
-    pegs = {f.symbol: float(f.peg_usd) for f in feeds}
     pools = market.pools_on("ethereum")
+    held = {t.symbol for p in pools for t in (p.token0, p.token1)}
+    levels = _levels([o for o in (*feeds, *market.references) if o.symbol in held], scenario, hours)
+    pegs = {f.symbol: float(f.peg_usd) for f in feeds}
     return [state(p, at, {s: levels[s][at] for s in levels}, pegs) for at in hours for p in pools]
 
 

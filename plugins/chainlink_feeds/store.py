@@ -100,6 +100,7 @@ def feed_row(at: Loaded) -> tuple:
         divergence_margin_bps=feed.divergence_margin_bps, market_max_age_minutes=feed.market_max_age_minutes,
         thin_quote_slippage_bps=feed.thin_quote_slippage_bps, silent_oracle_minutes=feed.silent_oracle_minutes,
         deviation_threshold_pct=str(feed.deviation_threshold_pct), peg_usd=str(feed.peg_usd),
+        peg_reference_pair=feed.peg_reference,
     )  # fmt: skip
 
 

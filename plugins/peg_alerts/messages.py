@@ -69,7 +69,9 @@ def alert_message(transition: Transition, dashboard_url: str) -> tuple[str, str,
             f"Feed: {pair} ({t.feed.chain}, proxy {t.feed.proxy_address})",
             f"Status: {t.from_status} -> {t.to_status}",
             f"Price: ${t.price:.8f}",
-            f"Deviation: {t.deviation_bps:+.2f} bps",
+            "Deviation: unknown (no peg price yet)"
+            if t.deviation_bps is None
+            else f"Deviation: {t.deviation_bps:+.2f} bps",
             f"Since: {since}",
             f"Round: {t.round_id}",
             f"Dashboard: {dashboard_link(t, dashboard_url)}",

@@ -56,7 +56,7 @@ class ServedPrice:
 
     round_id: int
     price: Decimal
-    deviation_bps: Decimal
+    deviation_bps: Decimal | None  # None: no peg known (a reference-pegged feed before the reference's first round)
     served_from: datetime
     updated_at: datetime
     is_heartbeat_exceeded: bool
@@ -74,7 +74,7 @@ class Transition:
     from_status: str
     to_status: str
     price: Decimal
-    deviation_bps: Decimal
+    deviation_bps: Decimal | None  # None: the round had no peg to measure it by (ServedPrice)
     served_from: datetime
     occurred_at: datetime
     market_price: Decimal | None = None
@@ -98,6 +98,8 @@ def peg_transitions(feed: FeedKey, series: list[ServedPrice], thresholds: Thresh
     """Every peg status change along the served series (ordered by served_from, round id)."""
     changes, status = [], HEALTHY
     for price in series:
+        if price.deviation_bps is None:
+            continue  # no peg to judge it by: the status stands
         new = peg_status(abs(price.deviation_bps), status, thresholds)
         if new != status:
             changes.append(_transition(feed, PEG_STATUS, price, status, new, price.served_from))

@@ -17,6 +17,7 @@ so the retry of a killed try sends what that try claimed; any other run waits fo
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,20 @@ class FeedSeries:
     thresholds: Thresholds
     series: list[ServedPrice]
     as_of: datetime | None
+
+
+def _pegs(rows: list[list[Any]], peg: Decimal, reference: list[list[Any]] | None) -> list[Decimal | None]:
+    """The peg in USD each round (round_id, price, served_from, ...) is judged against: `peg`, or with a
+    peg reference's served rounds (same shape, in served order) `peg` times the reference's price
+    served at the round's served_from; None before the reference's first round."""
+    if reference is None:
+        return [peg] * len(rows)
+    times = [r[2] for r in reference]
+    levels = []
+    for row in rows:
+        at = bisect.bisect_right(times, row[2])  # reference rounds served at or before this round
+        levels.append(peg * Decimal(str(reference[at - 1][1])) if at else None)
+    return levels
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -137,30 +152,34 @@ class AlertStore:
         never-served rounds live in another table and never count."""
         with self.connection.cursor() as cur:
             cur.execute(
-                f"select f.chain, f.proxy_address, f.feed_pair, f.peg_usd, f.warning_bps, f.critical_bps, "
-                f"f.hysteresis_bps, f.heartbeat_seconds + f.heartbeat_grace_seconds, w.as_of "
+                f"select f.chain, f.proxy_address, f.feed_pair, f.peg_usd, f.peg_reference_pair, f.warning_bps, "
+                f"f.critical_bps, f.hysteresis_bps, f.heartbeat_seconds + f.heartbeat_grace_seconds, w.as_of "
                 f"from {CHAINLINK_FEEDS.qualified(self.schema)} as f left join (select chain, proxy_address, max(window_end) as as_of "
                 f"from {CHAINLINK_LOAD_WINDOWS.qualified(self.schema)} group by chain, proxy_address) as w "
                 f"on f.chain = w.chain and f.proxy_address = w.proxy_address order by f.chain, f.feed_pair"
             )
             feeds = cur.fetchall()
             cur.execute(
-                f"select chain, proxy_address, round_id, price, served_from, updated_at, "
+                f"select chain, proxy_address, feed_pair, round_id, price, served_from, updated_at, "
                 f"coalesce(is_heartbeat_exceeded, false) from {CHAINLINK_ROUNDS.qualified(self.schema)} "
                 f"order by chain, proxy_address, served_from, round_id"
             )
-            rounds = defaultdict(list)
-            for chain, proxy, *row in cur.fetchall():
+            rounds, by_pair = defaultdict(list), defaultdict(list)
+            for chain, proxy, pair, *row in cur.fetchall():
                 rounds[(chain, proxy)].append(row)
+                by_pair[(chain, pair)].append(row)  # a peg reference's served series (a reference has no feed row)
         out = []
-        for chain, proxy, pair, peg, warning, critical, band, limit, as_of in feeds:
-            peg = Decimal(str(peg))
+        for chain, proxy, pair, peg, reference, warning, critical, band, limit, as_of in feeds:
+            pegs = _pegs(rounds[(chain, proxy)], Decimal(str(peg)), by_pair[(chain, reference)] if reference else None)
             series = [
                 ServedPrice(
-                    int(round_id), Decimal(str(price)), (Decimal(str(price)) - peg) / peg * 10_000,
+                    int(round_id), Decimal(str(price)),
+                    None if level is None else (Decimal(str(price)) - level) / level * 10_000,
                     _utc(served_from), _utc(updated_at), bool(exceeded),
                 )
-                for round_id, price, served_from, updated_at, exceeded in rounds[(chain, proxy)]
+                for (round_id, price, served_from, updated_at, exceeded), level in zip(
+                    rounds[(chain, proxy)], pegs, strict=True
+                )
             ]  # fmt: skip
             thresholds = Thresholds(int(warning), int(critical), int(band), int(limit))
             out.append(FeedSeries(FeedKey(chain, proxy, pair), thresholds, series, _utc(as_of)))
@@ -225,7 +244,7 @@ class AlertStore:
             PEG_ALERT_TRANSITIONS.row(
                 chain=t.feed.chain, proxy_address=t.feed.proxy_address, feed_pair=t.feed.feed_pair, kind=t.kind,
                 round_id=str(t.round_id), from_status=t.from_status, to_status=t.to_status, price=str(t.price),
-                deviation_bps=str(t.deviation_bps.quantize(Decimal("1e-12"))),
+                deviation_bps=_text(t.deviation_bps, "1e-12"),
                 served_from=timestamp_literal(t.served_from), occurred_at=timestamp_literal(t.occurred_at),
                 recorded_at=recorded_at, airflow_run_id=run_id, suppressed=suppressed,
                 market_price=_text(t.market_price, "1e-18"), divergence_bps=_text(t.divergence_bps, "1e-12"),
@@ -256,7 +275,7 @@ class AlertStore:
             return [
                 Transition(
                     FeedKey(chain, proxy, pair), kind, int(round_id), before, after, Decimal(str(price)),
-                    Decimal(str(bps)), _utc(served_from), _utc(occurred_at),
+                    _decimal(bps), _utc(served_from), _utc(occurred_at),
                     _decimal(market), _decimal(divergence), _decimal(depth),
                 )
                 for chain, proxy, pair, kind, round_id, before, after, price, bps, served_from, occurred_at,

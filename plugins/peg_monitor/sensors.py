@@ -29,8 +29,10 @@ class MartsFreshnessSensor(BaseSensorOperator):
     """Pass when the marts cover [window_start, window_end) for every registry feed.
 
     Covered means: CHAINLINK_FEED_STALENESS has the feed with data_as_of >= window_end, and
-    STABLECOIN_PEG_DAILY has a row for each of the window's UTC days. A stale feed (no update
-    within its heartbeat) is covered but reported: logged as a warning and returned to XCom.
+    STABLECOIN_PEG_DAILY has a row for each of the window's UTC days from the feed's first served
+    round on. A stale feed (no update within its heartbeat) is covered but reported: logged as a
+    warning and returned to XCom; so is a feed whose proxy had served no round yet (not live: a
+    backfill reaching back before a feed's launch).
     """
 
     template_fields: Sequence[str] = ("window_start", "window_end", "snowflake_conn_id", "marts_schema")
@@ -73,7 +75,7 @@ class MartsFreshnessSensor(BaseSensorOperator):
             (chain, proxy): rest
             for chain, proxy, *rest in self._rows(
                 "select chain, proxy_address, data_as_of, last_updated_at, seconds_since_last_update, is_stale, "
-                f"heartbeat_seconds from {self.marts_schema}.CHAINLINK_FEED_STALENESS"
+                f"heartbeat_seconds, rounds_loaded, first_served_at from {self.marts_schema}.CHAINLINK_FEED_STALENESS"
             )
         }
         daily = {
@@ -84,7 +86,7 @@ class MartsFreshnessSensor(BaseSensorOperator):
                 (start.date().isoformat(), (end + timedelta(days=1)).date().isoformat()),
             )
         }
-        problems, stale = [], []
+        problems, stale, not_live = [], [], []
         for feed in load_registry(self.registry_path):
             row = staleness.get((feed.chain, feed.proxy))
             if row is None:
@@ -92,12 +94,19 @@ class MartsFreshnessSensor(BaseSensorOperator):
                     f"{feed.pair}: not in {self.marts_schema}.CHAINLINK_FEED_STALENESS (never loaded or built)"
                 )
                 continue
-            data_as_of, last_updated_at, seconds_since, is_stale, heartbeat = row
+            data_as_of, last_updated_at, seconds_since, is_stale, heartbeat, rounds, first_served = row
             if _utc(data_as_of) < end:
                 problems.append(
                     f"{feed.pair}: marts cover data up to {_utc(data_as_of).isoformat()}, the window ends {end.isoformat()}"
                 )
-            missing_days = sorted(d for d in days if (feed.chain, feed.proxy, d) not in daily and d < end.date())
+            if not rounds:  # the emulator reads a NULL first_served_at as 1970: count the rounds instead
+                not_live.append(feed.pair)
+                self.log.warning("%s served no round up to %s: not live yet, nothing to cover", feed.pair, data_as_of)
+                continue
+            live_from = _utc(first_served).date()
+            missing_days = sorted(
+                d for d in days if (feed.chain, feed.proxy, d) not in daily and live_from <= d < end.date()
+            )
             if missing_days:
                 problems.append(f"{feed.pair}: no STABLECOIN_PEG_DAILY row for {', '.join(map(str, missing_days))}")
             if is_stale:
@@ -110,7 +119,9 @@ class MartsFreshnessSensor(BaseSensorOperator):
         if problems:
             self.log.info("marts do not cover [%s, %s) yet: %s", start, end, "; ".join(problems))
             return False
-        return PokeReturnValue(is_done=True, xcom_value={"window_end": end.isoformat(), "stale_feeds": stale})
+        return PokeReturnValue(
+            is_done=True, xcom_value={"window_end": end.isoformat(), "stale_feeds": stale, "not_live_feeds": not_live}
+        )
 
     def execute(self, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowSensorTimeout

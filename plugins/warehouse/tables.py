@@ -72,13 +72,15 @@ CHAINLINK_FEEDS = TableSpec(
         Column("market_max_age_minutes", "number(6,0)", added="90"),
         Column("thin_quote_slippage_bps", "number(6,0)", added="1000"),
         Column("silent_oracle_minutes", "number(6,0)", added="3"),
-        Column("deviation_threshold_pct", "number(10,6)"), Column("peg_usd", "number(38,18)"), *_LOADED,
+        Column("deviation_threshold_pct", "number(10,6)"), Column("peg_usd", "number(38,18)"),
+        Column("peg_reference_pair", "varchar", nullable=True, added="null"), *_LOADED,
     ),
     key=("chain", "proxy_address"),
     compare=(
         "feed_pair", "symbol", "description", "decimals", "heartbeat_seconds", "heartbeat_grace_seconds",
         "warning_bps", "critical_bps", "hysteresis_bps", "divergence_margin_bps", "market_max_age_minutes",
         "thin_quote_slippage_bps", "silent_oracle_minutes", "deviation_threshold_pct", "peg_usd",
+        "peg_reference_pair",
     ),
 )  # fmt: skip
 
@@ -182,7 +184,7 @@ PEG_ALERT_TRANSITIONS = TableSpec(
     (
         *_FEED, Column("kind", "varchar"), Column("round_id", "number(25,0)"),
         Column("from_status", "varchar"), Column("to_status", "varchar"),
-        Column("price", "number(38,18)"), Column("deviation_bps", "number(38,12)"),
+        Column("price", "number(38,18)"), Column("deviation_bps", "number(38,12)", nullable=True),
         Column("served_from", "timestamp_ntz"), Column("occurred_at", "timestamp_ntz"),
         Column("recorded_at", "timestamp_ntz"), Column("airflow_run_id", "varchar", nullable=True),
         Column("suppressed", "varchar", nullable=True),

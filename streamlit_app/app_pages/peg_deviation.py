@@ -25,7 +25,10 @@ def peg_deviation() -> None:
         else:
             bucket = ui.seconds_to_text(data.price_bucket_seconds(selection.start, selection.end))
             st.subheader("Price per token")
-            st.caption(f"Closing price per {bucket} (line) and the low-high range (band); dashed: the $1.00 peg.")
+            st.caption(
+                f"Closing price per {bucket} (line) and the low-high range (band); dashed: the peg "
+                "($1.00, or for a feed pegged to another feed that feed's served price)."
+            )
             ui.price_charts(series)
             st.subheader("Deviation from the peg")
             st.caption(f"The largest deviation per {bucket}, in bps, over the warning and critical bands.")

@@ -29,7 +29,8 @@ def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 @_reused
 def price_chart(series: pd.DataFrame) -> alt.LayerChart:
     """One token's closing price per bucket (a step line: a feed holds its price until the next
-    round), the bucket's low-high range, and the $1 peg."""
+    round), the bucket's low-high range, and the peg at the bucket's close (dashed: $1, or for a euro
+    coin EUR/USD's served price)."""
     frame = _utc(series, "bucket_at")
     color = _token_color(frame)
     # the data on the layer, not on each mark: Altair would otherwise hash the frame's text per mark
@@ -49,7 +50,9 @@ def price_chart(series: pd.DataFrame) -> alt.LayerChart:
             alt.Tooltip("rounds:Q"),
         ],
     )
-    peg = alt.Chart().mark_rule(strokeDash=[4, 4], color="#616161").encode(y=alt.datum(1.0))
+    peg = base.mark_line(interpolate="step-after", strokeDash=[4, 4], color="#616161").encode(
+        y=alt.Y("close_peg_usd:Q", scale=alt.Scale(zero=False)),
+    )
     return alt.layer(band, line, peg, data=frame).properties(height=200)
 
 

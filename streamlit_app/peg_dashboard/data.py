@@ -283,22 +283,29 @@ def price_bucket_seconds(start: datetime, end: datetime) -> int:
 
 @cached
 def price_series(marts: str, feed: Feed | None, start: datetime, end: datetime) -> pd.DataFrame:
-    """Per feed and time bucket: closing, low and high price, the most negative and positive
-    deviation in bps, the signed worst deviation, and the number of rounds."""
+    """Per feed and time bucket: closing, low and high price, the peg at the close, the most negative
+    and positive deviation in bps, the signed worst deviation, and the number of rounds."""
     where, params = _feed_filter(feed)
     # Prices as floats before aggregating (the frame holds floats anyway): decimals aggregate slowly.
     frame = query(
         f"select symbol, feed_pair, time_slice(served_from, {price_bucket_seconds(start, end)}, 'SECOND') "
         f"as bucket_at, max_by(price, served_from) as close_price_usd, min(price) as low_price_usd, "
-        f"max(price) as high_price_usd, min(deviation_bps) as min_deviation_bps, "
-        f"max(deviation_bps) as max_deviation_bps, count(*) as rounds "
-        f"from (select symbol, feed_pair, served_from, cast(price_usd as float) as price, deviation_bps "
+        f"max(price) as high_price_usd, max_by(peg, served_from) as close_peg_usd, "
+        f"min(deviation_bps) as min_deviation_bps, max(deviation_bps) as max_deviation_bps, count(*) as rounds "
+        f"from (select symbol, feed_pair, served_from, cast(price_usd as float) as price, "
+        f"cast(peg_usd as float) as peg, deviation_bps "
         f"from {marts}.{HEALTH} where served_from >= ? and served_from < ?{where}) as r "
         f"group by symbol, feed_pair, bucket_at order by symbol, bucket_at",
         (start, end, *params),
     )
     frame = _floats(
-        frame, "close_price_usd", "low_price_usd", "high_price_usd", "min_deviation_bps", "max_deviation_bps"
+        frame,
+        "close_price_usd",
+        "low_price_usd",
+        "high_price_usd",
+        "close_peg_usd",
+        "min_deviation_bps",
+        "max_deviation_bps",
     )
     frame["worst_deviation_bps"] = frame["max_deviation_bps"].where(
         frame["max_deviation_bps"].abs() >= frame["min_deviation_bps"].abs(), frame["min_deviation_bps"]

@@ -209,7 +209,8 @@ def status_cards(feeds: list[data.Feed], status: pd.DataFrame, market: pd.DataFr
 
 
 def freshness_cards(staleness: pd.DataFrame) -> None:
-    """A card per feed: the time since its last round, fresh or stale, and its heartbeat."""
+    """A card per feed: the time since its last round, fresh or stale (or no round yet: a feed that
+    had not gone live by the end of the loaded data), and its heartbeat."""
     for column, (_, row) in grid(list(staleness.iterrows()), 4):
         with column, st.container(border=True):
             st.metric(
@@ -217,11 +218,14 @@ def freshness_cards(staleness: pd.DataFrame) -> None:
                 seconds_to_text(row["seconds_since_last_update"]),
                 help=f"{row['feed_pair']}: time from its last round to the end of the loaded data",
             )
-            st.badge(
-                "stale" if row["is_stale"] else "fresh",
-                color="red" if row["is_stale"] else "green",
-                icon=":material/schedule:" if row["is_stale"] else ":material/check_circle:",
-            )
+            if not row["rounds_loaded"]:
+                st.badge("no round yet", color="gray", icon=":material/hourglass_empty:")
+            else:
+                st.badge(
+                    "stale" if row["is_stale"] else "fresh",
+                    color="red" if row["is_stale"] else "green",
+                    icon=":material/schedule:" if row["is_stale"] else ":material/check_circle:",
+                )
             st.caption(f"heartbeat {seconds_to_text(row['heartbeat_seconds'])}")
 
 

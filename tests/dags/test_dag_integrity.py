@@ -55,11 +55,11 @@ def test_daily_dag_has_one_ingest_task_per_chain_loading_its_feeds_and_reference
     dag = dagbag.dags["stablecoin_peg_daily"]
     ingest = {t.task_id: t for t in dag.tasks if t.task_id.startswith("ingest_")}
     references = load_market().references_in_use()
-    assert [r.pair for r in references] == ["ETH/USD"]
+    assert [r.pair for r in references] == ["ETH/USD", "EUR/USD"]
     assert set(ingest) == {f"ingest_{feed.chain}" for feed in (*feeds, *references)} == {"ingest_ethereum"}
     task = ingest["ingest_ethereum"]
     assert isinstance(task, ChainlinkChainOperator) and task.pool == "chainlink_rpc"
-    assert [f.pair for f in task.feeds] == [*(f.pair for f in feeds), "ETH/USD"]
+    assert [f.pair for f in task.feeds] == [*(f.pair for f in feeds), "ETH/USD", "EUR/USD"]
 
 
 def test_daily_dag_windows_are_whole_utc_days(dagbag) -> None:

@@ -3,8 +3,10 @@ recomputation (deviation, hourly grid, z-scores) and do not depend on the order 
 
 from __future__ import annotations
 
+import bisect
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 import snowflake.connector
 
 from devstack.services import emulator
+from devstack.simulation import history
 from tests.support.pipeline import dbt_build, drop_pipeline, load_days, query
 
 DAY = timedelta(days=1)
@@ -47,20 +50,37 @@ def test_every_model_and_test_passed(built) -> None:
 
 def raw_frames(raw: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rounds = query(
-        f"select chain, proxy_address, round_id, answer, decimals, price, updated_at, served_from from {raw}.CHAINLINK_ROUNDS"
+        f"select chain, proxy_address, feed_pair, round_id, answer, decimals, price, updated_at, served_from "
+        f"from {raw}.CHAINLINK_ROUNDS"
     )
     feeds = query(
-        f"select chain, proxy_address, feed_pair, peg_usd, decimals, warning_bps, critical_bps from {raw}.CHAINLINK_FEEDS"
+        f"select chain, proxy_address, feed_pair as pair, peg_usd, peg_reference_pair, decimals, warning_bps, "
+        f"critical_bps from {raw}.CHAINLINK_FEEDS"
     )
     windows = query(f"select chain, proxy_address, window_start, window_end from {raw}.CHAINLINK_LOAD_WINDOWS")
     return rounds, feeds, windows
+
+
+def pegs_at_rounds(expected: pd.DataFrame, rounds: pd.DataFrame) -> pd.Series:
+    """Each round's peg in USD: peg_usd, or with a peg reference peg_usd times the reference's price
+    served at the round's served_from (its last round by served_from, round id at or before it)."""
+    reference = rounds.rename(
+        columns={"feed_pair": "peg_reference_pair", "served_from": "reference_from", "price": "reference_price"}
+    ).sort_values(["reference_from", "round_id"])[["chain", "peg_reference_pair", "reference_from", "reference_price"]]
+    ordered = expected.reset_index().sort_values("served_from")
+    joined = pd.merge_asof(
+        ordered, reference, left_on="served_from", right_on="reference_from", by=["chain", "peg_reference_pair"]
+    ).set_index("index")
+    level = joined["reference_price"].astype(float).where(joined["peg_reference_pair"].notna(), 1.0)
+    return (joined["peg_usd"].astype(float) * level).reindex(expected.index)
 
 
 def test_deviation_and_status_match_pandas(built) -> None:
     raw, marts, *_ = built
     rounds, feeds, _ = raw_frames(raw)
     expected = rounds.merge(feeds, on=["chain", "proxy_address"])
-    price, peg = expected["price"].astype(float), expected["peg_usd"].astype(float)
+    assert expected["peg_reference_pair"].notna().any()  # EURC/USD, judged against EUR/USD
+    price, peg = expected["price"].astype(float), pegs_at_rounds(expected, rounds)
     expected["deviation_pct"] = (price - peg) / peg * 100
     bps = expected["deviation_pct"].abs() * 100
     warning, critical = expected["warning_bps"].astype(float), expected["critical_bps"].astype(float)
@@ -76,6 +96,31 @@ def test_deviation_and_status_match_pandas(built) -> None:
     assert np.allclose(both["deviation_pct_pd"] * 100, both["deviation_bps"].astype(float), rtol=0, atol=TOLERANCE)
     assert (both["peg_status_pd"] == both["peg_status_dbt"]).all()
     assert set(both["peg_status_dbt"]) == {"healthy", "warning", "critical"}
+
+
+def test_a_euro_coin_is_judged_against_eur_usd_served_at_the_same_moment(built, stack, feed_by_pair) -> None:
+    """EURC/USD's peg at each of its rounds is EUR/USD's price the proxy served then (the simulated
+    truth, not the warehouse), and its deviation is from that, not from $1."""
+    _, marts, *_ = built
+    eurc = feed_by_pair["EURC/USD"]
+    reference = history.served(history.phases(history.peg_reference(eurc), stack))
+    served_at = [s.served_from for s in reference]
+    rows = query(
+        f"select round_id, served_from, price_usd, peg_usd, peg_reference_pair, peg_reference_round_id, "
+        f"deviation_bps, peg_status from {marts}.STABLECOIN_PEG_HEALTH where feed_pair = 'EURC/USD'"
+    )
+    assert len(rows) > 10
+    for row in rows.itertuples():
+        at = row.served_from.to_pydatetime().replace(tzinfo=UTC).timestamp()
+        peg = reference[bisect.bisect_right(served_at, at) - 1].round  # the last served at or before it
+        assert (row.peg_reference_pair, int(row.peg_reference_round_id)) == ("EUR/USD", peg.round_id), row
+        assert Decimal(str(row.peg_usd)) == history.price(peg, 8), row
+        expected = (Decimal(str(row.price_usd)) / history.price(peg, 8) - 1) * 10_000
+        assert float(row.deviation_bps) == pytest.approx(float(expected), abs=1e-6), row
+    off_dollar = (rows.price_usd.astype(float) - 1).abs().mean() * 10_000  # EUR/USD is about 1.08 here
+    assert off_dollar > 10 * rows.deviation_bps.astype(float).abs().mean()  # judged against the euro, not $1
+    assert rows.deviation_bps.astype(float).abs().max() < eurc.warning_bps  # and EURC holds its peg
+    assert set(rows.peg_status) == {"healthy"}
 
 
 def test_served_intervals_tile_the_loaded_data(built) -> None:
@@ -167,7 +212,7 @@ def test_hourly_grid_and_zscores_match_pandas(built) -> None:
     assert both["is_outlier"].any() and both["is_flat_window_dbt"].any()
 
 
-def test_marts_show_the_scripted_episodes(built, stack) -> None:
+def test_marts_show_the_scripted_episodes(built, stack, feeds) -> None:
     _, marts, *_ = built
     events = query(
         f"select feed_pair, started_at, ended_at, worst_price_usd, worst_status from {marts}.STABLECOIN_DEPEG_EVENTS"
@@ -176,11 +221,8 @@ def test_marts_show_the_scripted_episodes(built, stack) -> None:
     assert 0.87 < float(usdc.worst_price_usd) < 0.89 and usdc.worst_status == "critical"
     assert usdc.started_at.to_pydatetime() >= stack.depeg_start.replace(tzinfo=None)
     stale = query(f"select feed_pair, heartbeat_misses from {marts}.CHAINLINK_FEED_STALENESS")
-    assert dict(zip(stale.feed_pair, stale.heartbeat_misses, strict=True)) == {
-        "USDC/USD": 0,
-        "USDT/USD": 1,
-        "DAI/USD": 0,
-    }
+    misses = dict(zip(stale.feed_pair, stale.heartbeat_misses, strict=True))
+    assert misses == {f.pair: int(f.pair == "USDT/USD") for f in feeds}  # USDT's outage only
     daily = query(f"select day, rounds, day_status from {marts}.STABLECOIN_PEG_DAILY where feed_pair = 'USDC/USD'")
     assert daily.set_index("day").loc[stack.depeg_start.date(), "day_status"] == "critical"
 

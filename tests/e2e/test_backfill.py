@@ -278,6 +278,8 @@ def test_raw_rounds_equal_the_chains_ground_truth(backfilled: Backfill, pipeline
         assert [int(x) for x in stored.answer] == [s.round.answer for s in expected], pair
         assert [t.timestamp() for t in stored.served_from.dt.tz_localize("UTC")] == [s.served_from for s in expected]
         carry = history.carry_in(served, first)
+        if carry is None:  # a feed launched later: nothing was served before the window
+            continue
         carried = query(
             f"select count(*) as n from {pipeline.raw}.CHAINLINK_ROUNDS "
             f"where feed_pair = '{pair}' and round_id = {carry.round.round_id}"

@@ -58,7 +58,7 @@ def load_market(path: str | Path = DEFAULT_REGISTRY) -> Market:
 def _market(path: Path, sections: dict[str, yaml.Node], construct: Construct) -> Market:
     defaults = _defaults(sections.get("defaults"), construct, path)
     tokens = tokens_from_node(sections.get("tokens"), construct, path)
-    references = _references(sections.get("references"), construct, path, defaults["heartbeat_grace_seconds"], tokens)
+    references = _references(sections.get("references"), construct, path, defaults["heartbeat_grace_seconds"])
     pools = pools_from_node(sections.get("pools"), construct, path, tokens)
     feeds, markets = _feeds(sections.get("feeds"), construct, path, defaults)
     prices: dict[tuple[str, str], Feed | Reference] = {}
@@ -69,6 +69,8 @@ def _market(path: Path, sections: dict[str, yaml.Node], construct: Construct) ->
                 raise FeedRegistryError(f"{where}: duplicate feed {key[1]!r} on {entry.chain} (first at {seen[key]})")
             seen[key] = where
         prices[(entry.chain, entry.pair)] = entry
+    _check_pegs(feeds, markets, prices)
+    _check_references_used(references, feeds, tokens)
     sources = [
         source
         for (feed, _), node in zip(feeds, markets, strict=True)
@@ -84,10 +86,49 @@ def _market(path: Path, sections: dict[str, yaml.Node], construct: Construct) ->
     )
 
 
-def _references(
-    node: yaml.Node | None, construct: Construct, path: Path, grace: int, tokens: dict[tuple[str, str], Token]
-) -> list[tuple[Reference, str]]:
-    """`references:` with where each is; each prices a token listed under `tokens:` on its chain."""
+def _check_pegs(
+    feeds: list[tuple[Feed, str]], markets: list[yaml.Node | None], prices: dict[tuple[str, str], Feed | Reference]
+) -> None:
+    """A `peg_reference` names a feed or reference on the feed's chain, quoted in the feed's own
+    quote currency, that is itself pegged to nothing (one step from USD: no chains, no cycles)."""
+    for (feed, where), market in zip(feeds, markets, strict=True):
+        if feed.peg_reference is None:
+            continue
+        field = f"{where}: feed {feed.pair}: peg_reference {feed.peg_reference!r}"
+        target = prices.get((feed.chain, feed.peg_reference))
+        if target is None:
+            raise FeedRegistryError(f"{field} is not a feed or reference on {feed.chain}")
+        if target is feed:
+            raise FeedRegistryError(f"{field}: a feed cannot be pegged to itself")
+        if isinstance(target, Feed) and target.peg_reference is not None:
+            raise FeedRegistryError(
+                f"{field} is itself pegged to {target.peg_reference!r}: a peg reference must be pegged to "
+                "nothing (no chains or cycles of pegs)"
+            )
+        if target.pair.split("/")[1] != feed.pair.split("/")[1]:
+            raise FeedRegistryError(f"{field} is not quoted in {feed.pair.split('/')[1]} like the feed")
+        if market is not None:
+            raise FeedRegistryError(
+                f"{where}: feed {feed.pair}: market: the market checks compare with a constant peg; a feed "
+                "with peg_reference cannot have a market yet"
+            )
+
+
+def _check_references_used(
+    references: list[tuple[Reference, str]], feeds: list[tuple[Feed, str]], tokens: dict[tuple[str, str], Token]
+) -> None:
+    """Each reference prices a token listed under `tokens:` on its chain, or is a feed's peg."""
+    pegs = {(f.chain, f.peg_reference) for f, _ in feeds}
+    for reference, where in references:
+        if (reference.chain, reference.symbol) not in tokens and (reference.chain, reference.pair) not in pegs:
+            raise FeedRegistryError(
+                f"{where}: references: symbol {reference.symbol!r} is not a token on {reference.chain} (see "
+                f"tokens:) and no feed has peg_reference {reference.pair!r}"
+            )
+
+
+def _references(node: yaml.Node | None, construct: Construct, path: Path, grace: int) -> list[tuple[Reference, str]]:
+    """`references:` with where each is (`_check_references_used` checks each is used)."""
     if node is None:
         return []
     if not isinstance(node, yaml.SequenceNode):
@@ -98,12 +139,7 @@ def _references(
         raw = construct(item)
         if not isinstance(raw, dict):
             raise FeedRegistryError(f"{where}: references: each reference must be a mapping")
-        reference = reference_from_mapping(raw, f"{where}: references", grace)
-        if (reference.chain, reference.symbol) not in tokens:
-            raise FeedRegistryError(
-                f"{where}: references: symbol {reference.symbol!r} is not a token on {reference.chain} (see tokens:)"
-            )
-        entries.append((reference, where))
+        entries.append((reference_from_mapping(raw, f"{where}: references", grace), where))
     return entries
 
 

@@ -53,7 +53,7 @@ DEFAULT_THRESHOLDS: dict[str, int] = {
     "silent_oracle_minutes": 3,
 }
 _MAY_BE_ZERO = ("heartbeat_grace_seconds", "hysteresis_bps", "divergence_margin_bps")
-_FEED_OPTIONAL = ("description", "phase_activations", *DEFAULT_THRESHOLDS)
+_FEED_OPTIONAL = ("description", "phase_activations", "peg_usd", "peg_reference", *DEFAULT_THRESHOLDS)
 _REFERENCE_OPTIONAL = ("description", "phase_activations", "heartbeat_grace_seconds")
 _PAIR = re.compile(r"^[A-Za-z0-9.]+/[A-Za-z0-9.]+$")
 
@@ -87,9 +87,12 @@ class Feed(_OnChain):
     decimals: int
     heartbeat_seconds: int
     deviation_threshold_pct: Decimal
+    # The peg: in USD, or with `peg_reference` (a USD feed on the same chain, e.g. EUR/USD for a euro
+    # coin) in units of that feed's price, always 1: the peg at a moment is the reference's price then.
     peg_usd: Decimal
     description: str
     heartbeat_grace_seconds: int = DEFAULT_HEARTBEAT_GRACE_SECONDS
+    peg_reference: str | None = None
     warning_bps: int = DEFAULT_THRESHOLDS["warning_bps"]
     critical_bps: int = DEFAULT_THRESHOLDS["critical_bps"]
     hysteresis_bps: int = DEFAULT_THRESHOLDS["hysteresis_bps"]
@@ -170,13 +173,25 @@ def _oracle_fields(raw: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def feed_from_mapping(raw: dict[str, Any], where: str, defaults: dict[str, int] = DEFAULT_THRESHOLDS) -> Feed:
-    checked_fields(raw, _ORACLE | {"peg_usd": (int, float)}, _FEED_OPTIONAL, where)
+    """A `feeds:` entry: pegged to a constant (`peg_usd`) or to another feed's price (`peg_reference`,
+    a pair on the same chain, checked against the whole registry by the document)."""
+    checked_fields(raw, _ORACLE, _FEED_OPTIONAL, where)
     common = _oracle_fields(raw, where)
-    if raw["peg_usd"] <= 0:
-        raise FeedRegistryError(f"{where}: peg_usd must be positive")
+    if ("peg_usd" in raw) == ("peg_reference" in raw):
+        raise FeedRegistryError(
+            f"{where}: give exactly one of peg_usd (a constant peg in USD) and peg_reference (a pair whose "
+            "price is the peg, e.g. EUR/USD)"
+        )
+    reference = raw.get("peg_reference")
+    if reference is not None and (not isinstance(reference, str) or not _PAIR.match(reference)):
+        raise FeedRegistryError(f"{where}: peg_reference {reference!r} is not a pair of the form BASE/QUOTE")
+    peg = raw.get("peg_usd", 1)
+    if isinstance(peg, bool) or not isinstance(peg, int | float) or peg <= 0:
+        raise FeedRegistryError(f"{where}: peg_usd must be a positive number, got {peg!r}")
     return Feed(
         **common,
-        peg_usd=Decimal(str(raw["peg_usd"])),
+        peg_usd=Decimal(str(peg)),
+        peg_reference=reference,
         **thresholds(raw, defaults, where),
         phase_activations=_phase_activations(raw.get("phase_activations", {}), where),
     )

@@ -97,8 +97,9 @@ class Market:
         return tuple(p for p in self.pools_on(chain) if {p.token0.symbol, p.token1.symbol} <= stables)
 
     def references_in_use(self) -> tuple[Reference, ...]:
-        """The references some source prices its pool's other token with: what the DAGs load beside the feeds."""
-        used = {(s.chain, s.reference) for s in self.sources}
+        """The references some source prices its pool's other token with, or some feed is pegged to
+        (`peg_reference`): what the DAGs load beside the feeds."""
+        used = {(s.chain, s.reference) for s in self.sources} | {(f.chain, f.peg_reference) for f in self.feeds}
         return tuple(r for r in self.references if (r.chain, r.pair) in used)
 
     def pool(self, chain: str, address: str) -> Pool:

@@ -20,11 +20,20 @@ def all_phases(stack, feeds) -> dict[str, list[history.SimPhase]]:
     return {f.pair: history.phases(f, stack) for f in feeds}
 
 
-def test_every_feed_covers_at_least_180_days(truth, stack) -> None:
+def test_the_scripted_feeds_cover_at_least_180_days_and_the_others_launched_later(truth, stack, feed_by_pair) -> None:
+    """Served from its simulated start to the end: the history's start for the scripted feeds; the
+    others launched later (32 days before the end, 10 with an hourly heartbeat, EURC a day after
+    EUR/USD, its peg), so their proxies serve nothing before."""
     assert history.HISTORY_DAYS >= 180
+    days = {}
     for pair, served in truth.items():
-        assert served[0].served_from < (stack.start + timedelta(days=1)).timestamp(), pair
+        first = history.simulated_from(feed_by_pair[pair], stack)
+        assert first <= served[0].served_from < first + 86400, pair
         assert served[-1].served_from >= (stack.end - timedelta(days=2)).timestamp(), pair
+        days[pair] = round((stack.end.timestamp() - first) / 86400)
+    assert {p for p, d in days.items() if d == history.HISTORY_DAYS} == history.FULL_HISTORY_PAIRS
+    assert {p for p, d in days.items() if d == history.LATER_LAUNCH_HOURLY_DAYS} == {"FRAX/USD", "LUSD/USD", "USDP/USD"}
+    assert days["EURC/USD"] == history.REFERENCE_DAYS - 1 and days["USDS/USD"] == history.LATER_LAUNCH_DAYS
 
 
 def test_every_feed_has_a_flux_then_an_ocr_phase_switched_mid_day(all_phases, stack) -> None:

@@ -225,15 +225,16 @@ def run_chain(start: datetime, schema: str, **kwargs) -> dict:
 
 
 def test_one_task_per_chain_stores_each_feed_exactly(stack, truth, snowflake_schema, feeds) -> None:
-    """The phase-change day of every feed and of ETH/USD (the reference the WETH pools are priced
-    through) in one task: each feed's rows are what its proxy served, as a task of its own stores them."""
+    """The phase-change day of every feed and of the references (ETH/USD, which prices the WETH pools,
+    and EUR/USD, EURC's peg) in one task: each feed's rows are what its proxy served, as a task of its
+    own stores them."""
     from chainlink_feeds.registry import load_market
 
-    (eth,) = load_market().references_in_use()
-    served = truth | {"ETH/USD": history.served(history.phases(eth, stack))}
+    references = load_market().references_in_use()
+    served = truth | {r.pair: history.served(history.phases(r, stack)) for r in references}
     start = midnight(stack.phase_change_at)
     summary = run_chain(start, snowflake_schema)
-    assert list(summary["feeds"]) == [*(f.pair for f in feeds), "ETH/USD"]
+    assert list(summary["feeds"]) == [*(f.pair for f in feeds), "ETH/USD", "EUR/USD"]
     for pair, rounds in served.items():
         assert feed_rounds(snowflake_schema, pair) == expected_rows(rounds, start), pair
         window = history.rounds_in_window(rounds, start, start + DAY)

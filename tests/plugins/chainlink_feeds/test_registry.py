@@ -40,6 +40,17 @@ def test_project_registry_lists_usdc_and_usdt_at_their_mainnet_proxies() -> None
     assert all(f.chain_id == 1 and f.description == f.pair.replace("/", " / ") for f in feeds.values())
 
 
+def test_project_registry_covers_the_major_usd_stablecoins_on_ethereum() -> None:
+    """Issue 19's floor: at least 12 USD stablecoin feeds on mainnet, each its own proxy."""
+    usd = [f for f in load_registry(DEFAULT_REGISTRY) if f.chain == "ethereum" and f.pair.endswith("/USD")]
+    assert len(usd) >= 12
+    assert {"USDC", "USDT", "DAI", "USDS", "USDe", "PYUSD", "FDUSD", "FRAX", "LUSD", "GHO", "crvUSD", "TUSD"} <= {
+        f.symbol for f in usd
+    }
+    assert len({f.proxy for f in usd}) == len(usd) and {f.decimals for f in usd} == {8}
+    assert all(f.heartbeat_seconds in (3600, 86400) and 0.1 <= f.deviation_threshold_pct <= 1 for f in usd)
+
+
 def test_a_good_entry_parses(tmp_path: Path) -> None:
     (feed,) = load_registry(write(tmp_path, GOOD))
     assert str(feed.deviation_threshold_pct) == "0.25"
@@ -144,9 +155,10 @@ def test_market_verdict_settings_come_from_defaults_then_the_feed(tmp_path: Path
 
 
 def test_the_project_registry_states_its_defaults() -> None:
-    assert {(f.warning_bps, f.critical_bps, f.hysteresis_bps) for f in load_registry(DEFAULT_REGISTRY)} == {
-        (50, 100, 10)
-    }
+    """Every dollar coin has the defaults; the euro coin, pegged to EUR/USD, wider thresholds."""
+    thresholds = {f.pair: (f.warning_bps, f.critical_bps, f.hysteresis_bps) for f in load_registry(DEFAULT_REGISTRY)}
+    assert thresholds.pop("EURC/USD") == (100, 200, 10)
+    assert set(thresholds.values()) == {(50, 100, 10)}
 
 
 @pytest.mark.parametrize(

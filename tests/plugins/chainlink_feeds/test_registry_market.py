@@ -133,7 +133,8 @@ def test_project_market_prices_each_feed_through_its_pools() -> None:
         3600,
     )
     assert str(eth.deviation_threshold_pct) == "0.5" and eth.heartbeat_limit_seconds == 3600 + 900
-    assert market.references_in_use() == (eth,)  # what the DAGs load beside the feeds
+    # what the DAGs load beside the feeds: the pools' references and the feeds' pegs (EURC's EUR/USD)
+    assert market.references_in_use() == (eth, market.price_feed("ethereum", "EUR/USD"))
     # what the near-real-time watch polls: the pools between two stablecoins, not the WETH ones
     assert [p.address for p in market.stable_pools("ethereum")] == [USDC_USDT, DAI_USDC]
 
@@ -141,7 +142,8 @@ def test_project_market_prices_each_feed_through_its_pools() -> None:
 def test_load_registry_still_gives_the_peg_feeds_only() -> None:
     """Every DAG, sensor and operator builds per peg feed: a reference must never become one."""
     feeds = load_registry(DEFAULT_REGISTRY)
-    assert [f.pair for f in feeds] == ["USDC/USD", "USDT/USD", "DAI/USD"]
+    assert [f.pair for f in feeds][:3] == ["USDC/USD", "USDT/USD", "DAI/USD"]
+    assert {r.pair for r in load_market(DEFAULT_REGISTRY).references}.isdisjoint(f.pair for f in feeds)
     assert all(type(f) is Feed for f in feeds)
     assert [f.pair for f in load_market(DEFAULT_REGISTRY).feeds] == [f.pair for f in feeds]
 

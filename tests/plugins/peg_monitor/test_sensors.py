@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, TaskDeferred
 
+from devstack.simulation import history
 from peg_monitor.sensors import DashboardFreshnessSensor, MartsFreshnessSensor
 
 DAY = timedelta(days=1)
@@ -23,7 +24,7 @@ def gate(marts: str, start: datetime) -> MartsFreshnessSensor:
 
 def test_gate_passes_when_the_marts_cover_the_window(marts, stack) -> None:
     result = gate(marts, stack.end - DAY).execute({})
-    assert result == {"window_end": stack.end.isoformat(), "stale_feeds": []}
+    assert result == {"window_end": stack.end.isoformat(), "stale_feeds": [], "not_live_feeds": []}
 
 
 def test_gate_fails_naming_each_feed_and_what_is_missing(marts, stack, feeds) -> None:
@@ -37,7 +38,9 @@ def test_gate_fails_naming_each_feed_and_what_is_missing(marts, stack, feeds) ->
 
 
 def test_gate_reports_a_stale_feed_without_failing(stack, feeds, tmp_path) -> None:
-    """Data loaded up to noon while USDT misses its heartbeat: covered, and USDT is reported stale."""
+    """Data loaded up to noon while USDT misses its heartbeat: covered, and USDT is reported stale.
+    The feeds whose simulated proxies launched later (the hourly ones added with the wider registry,
+    EURC) had served no round yet: reported as not live, not waited for, not stale."""
     import uuid
 
     from chainlink_feeds.operators import ChainlinkFeedOperator
@@ -65,6 +68,8 @@ def test_gate_reports_a_stale_feed_without_failing(stack, feeds, tmp_path) -> No
     finally:
         drop_pipeline(raw)
     assert result["stale_feeds"] == ["USDT/USD"]
+    later = [f.pair for f in feeds if history.simulated_from(f, stack) > end.timestamp()]
+    assert result["not_live_feeds"] == later and {"FRAX/USD", "EURC/USD"} <= set(later)
 
 
 def down_sensor(monkeypatch, on_stale: str) -> DashboardFreshnessSensor:

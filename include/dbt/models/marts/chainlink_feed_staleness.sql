@@ -58,6 +58,7 @@ updates as (
         -- the round served at data_as_of: the one whose served interval reaches it
         max(case when intervals.is_served_at_data_end then health.updated_at end) as last_updated_at,
         max(health.served_from) as last_served_at,
+        min(health.served_from) as first_served_at,
         count(*) as rounds_loaded,
         max(health.seconds_since_previous_update) as max_gap_seconds,
         sum(case when health.is_heartbeat_exceeded then 1 else 0 end) as heartbeat_misses,
@@ -89,15 +90,17 @@ final as (
         updates.last_updated_at,
         updates.last_served_at,
         datediff('second', updates.last_updated_at, loaded.data_as_of) as seconds_since_last_update,
+        -- no round served by data_as_of: the proxy had not gone live yet, which is not stale
         coalesce(
             datediff('second', updates.last_updated_at, loaded.data_as_of)
             > feeds.heartbeat_seconds + feeds.heartbeat_grace_seconds,
-            true
+            false
         ) as is_stale,
         coalesce(updates.rounds_loaded, 0) as rounds_loaded,
         updates.max_gap_seconds,
         coalesce(updates.heartbeat_misses, 0) as heartbeat_misses,
-        updates.last_heartbeat_miss_at
+        updates.last_heartbeat_miss_at,
+        updates.first_served_at
     from feeds
     inner join loaded
         on

@@ -8,6 +8,10 @@ feeds as (
     select * from {{ ref('stg_chainlink__feeds') }}
 ),
 
+pegs as (
+    select * from {{ ref('int_chainlink__round_pegs') }}
+),
+
 deviations as (
     select
         rounds.chain,
@@ -19,17 +23,24 @@ deviations as (
         rounds.updated_at,
         rounds.served_from,
         rounds.price_usd,
-        feeds.peg_usd,
+        pegs.peg_price_usd as peg_usd,
+        pegs.peg_reference_pair,
+        pegs.peg_reference_round_id,
         feeds.warning_bps,
         feeds.critical_bps,
         rounds.seconds_since_previous,
         rounds.is_heartbeat_exceeded,
-        cast(rounds.price_usd - feeds.peg_usd as float) / cast(feeds.peg_usd as float) * 100 as deviation_pct
+        cast(rounds.price_usd - pegs.peg_price_usd as float) / cast(pegs.peg_price_usd as float) * 100 as deviation_pct
     from rounds
     inner join feeds
         on
             rounds.chain = feeds.chain
             and rounds.proxy_address = feeds.proxy_address
+    inner join pegs
+        on
+            rounds.chain = pegs.chain
+            and rounds.proxy_address = pegs.proxy_address
+            and rounds.round_id = pegs.round_id
 ),
 
 final as (
@@ -44,11 +55,14 @@ final as (
         served_from,
         price_usd,
         peg_usd,
+        peg_reference_pair,
+        peg_reference_round_id,
         deviation_pct,
         abs(deviation_pct) as abs_deviation_pct,
         deviation_pct * 100 as deviation_bps,
         abs(deviation_pct) * 100 as abs_deviation_bps,
-        {{ peg_status('abs(deviation_pct) * 100') }} as peg_status,
+        -- no peg known (a reference-pegged feed's round before the reference's first): no status
+        iff(deviation_pct is null, 'no_data', {{ peg_status('abs(deviation_pct) * 100') }}) as peg_status,
         warning_bps,
         critical_bps,
         -- measured at load time on the served series (how old the previous served price was when

@@ -22,7 +22,8 @@ renamed as (
         thin_quote_slippage_bps,
         silent_oracle_minutes,
         cast(deviation_threshold_pct as float) as deviation_threshold_pct,
-        cast(peg_usd as number(38, 18)) as peg_usd
+        cast(peg_usd as number(38, 18)) as peg_usd,
+        peg_reference_pair
     from source
 )
 
