@@ -13,6 +13,10 @@ and `make dbt-manifest`. Run: `.venv/bin/python bench/daily_run.py`.
 `--smoke` (what the test suite runs, to see that it still runs, about a minute instead of 5) runs
 part 1 only: `dags test` runs the dbt part in LOCAL mode, and the shapes bench's smoke is a scheduled
 run of one day in WATCHER mode through the code part 2 calls (one standalone start-up instead of two).
+
+`--registries three,shipped` runs part 1 once per registry, side by side: `three` is the shipped
+registry cut to the scripted feeds (USDC, USDT, DAI) and what they use (the session-18 shape),
+`shipped` the whole of include/feeds.yaml; it prints the ratio (issue 19's goal: at most 1.5x).
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
+import yaml  # noqa: E402
+
+from chainlink_feeds.registry import DEFAULT_REGISTRY, load_registry  # noqa: E402
 from devstack.cluster.airflow_env import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env())
@@ -73,9 +80,25 @@ def isolated_pipeline() -> Iterator[dict[str, str]]:
         drop_pipeline(raw)
 
 
-def dags_test(day: datetime) -> tuple[float, float]:
-    """(whole run, dbt part) seconds of `airflow dags test` for the day."""
+REGISTRIES = ("three", "shipped")
+THREE = ("USDC/USD", "USDT/USD", "DAI/USD")
+
+
+def three_feed_registry(path: Path) -> Path:
+    """The shipped registry cut to THREE and the references their pools use, written to `path`."""
+    document = yaml.safe_load(DEFAULT_REGISTRY.read_text())
+    document["feeds"] = [f for f in document["feeds"] if f["pair"] in THREE]
+    used = {m["reference"] for f in document["feeds"] for m in f.get("market", ())}
+    document["references"] = [r for r in document.get("references", ()) if r["pair"] in used]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def dags_test(day: datetime, registry: Path | None = None) -> tuple[float, float]:
+    """(whole run, dbt part) seconds of `airflow dags test` for the day (with `registry`, on it)."""
     with isolated_pipeline() as env:
+        if registry is not None:
+            env = {**env, "PEG_FEED_REGISTRY": str(registry)}
         airflow = str(Path(sys.executable).with_name("airflow"))
         started = time.perf_counter()
         out = subprocess.run(
@@ -93,8 +116,12 @@ def dags_test(day: datetime) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="part 1 only: does it still run?")
+    parser.add_argument("--registries", help=f"part 1 only, once per registry, of {', '.join(REGISTRIES)}")
     args = parser.parse_args()
     day = stack_history.scenario().depeg_start.replace(hour=0, minute=0)
+    if args.registries:
+        registries(day, args.registries.split(","), parser)
+        return
     total, dbt = dags_test(day)
     print(f"one daily run (airflow dags test, {day.date()}): {total:.1f} s (goal <= 45 s), dbt part {dbt:.1f} s")
     if args.smoke:
@@ -104,6 +131,24 @@ def main() -> None:
         f"dbt task group under airflow standalone: LOCAL {parts['local']:.1f} s, WATCHER {parts['watcher']:.1f} s, "
         f"WATCHER/LOCAL {parts['watcher'] / parts['local']:.2f}"
     )
+
+
+def registries(day: datetime, names: list[str], parser: argparse.ArgumentParser) -> None:
+    """Part 1 on each registry in turn, then the last one's wall time over the first's."""
+    unknown = [n for n in names if n not in REGISTRIES]
+    if unknown:
+        parser.error(f"unknown registr(ies) {', '.join(unknown)}: choose from {', '.join(REGISTRIES)}")
+    walls = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            registry = three_feed_registry(Path(folder) / "three.yaml") if name == "three" else None
+            feeds = len(load_registry(registry or DEFAULT_REGISTRY))
+            total, dbt = dags_test(day, registry)
+            walls[name] = total
+            print(f"{name:<8} {feeds:>2} feeds: one daily run {total:.1f} s, dbt part {dbt:.1f} s", flush=True)
+    if len(walls) > 1:
+        first, last = names[0], names[-1]
+        print(f"{last} / {first}: {walls[last] / walls[first]:.2f}x the wall time (goal <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ def test_dbt_models_are_tasks_that_run_their_tests_after_the_ingest(dagbag) -> N
     assert dag.get_task("dbt.stablecoin_peg_health_model_build").upstream_task_ids == {
         "dbt.stg_chainlink__rounds_model_build",
         "dbt.stg_chainlink__feeds_model_build",
+        "dbt.int_chainlink__round_pegs_model_build",  # each round's peg: a constant, or EUR/USD's price for EURC
     }
     gate = dag.get_task("marts_freshness_gate")
     assert {t for t in gate.upstream_task_ids} <= build_tasks and gate.downstream_task_ids == {

@@ -136,24 +136,25 @@ def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypat
     at = app(marts_schema=marts_copy).run()
     newest = at.dataframe[0].value.iloc[0]
     version = data_version_shown(at)
-    assert newest.symbol == "DAI"
-    # a new DAI round lands one minute after the newest one, with the staleness mart rebuilt
+    pair = query(f"select feed_pair from {marts_copy}.CHAINLINK_FEED_STALENESS where symbol = '{newest.symbol}'")
+    pair = pair.feed_pair[0]  # the feed of the newest round (an hourly one: DAI, FRAX, LUSD or USDP)
+    # a new round of it lands one minute after the newest one, with the staleness mart rebuilt
     landed = newest.served_from + timedelta(minutes=1)
     execute(
         f"insert into {marts_copy}.STABLECOIN_PEG_HEALTH select chain, proxy_address, feed_pair, symbol, "
-        f"round_id + 1, phase_id, '{landed}'::timestamp_ntz, '{landed}'::timestamp_ntz, 0.99, peg_usd, -1.0, 1.0, "
-        f"-100.0, 100.0, 'critical', warning_bps, critical_bps, 60, false from {marts_copy}.STABLECOIN_PEG_HEALTH "
-        f"where feed_pair = 'DAI/USD' "
+        f"round_id + 1, phase_id, '{landed}'::timestamp_ntz, '{landed}'::timestamp_ntz, 0.99, peg_usd, "
+        f"peg_reference_pair, peg_reference_round_id, -1.0, 1.0, -100.0, 100.0, 'critical', warning_bps, "
+        f"critical_bps, 60, false from {marts_copy}.STABLECOIN_PEG_HEALTH where feed_pair = '{pair}' "
         f"order by served_from desc limit 1",
         f"update {marts_copy}.CHAINLINK_FEED_STALENESS set last_updated_at = '{landed}'::timestamp_ntz, "
-        f"rounds_loaded = rounds_loaded + 1 where feed_pair = 'DAI/USD'",
+        f"rounds_loaded = rounds_loaded + 1 where feed_pair = '{pair}'",
     )
     time.sleep(1.2)
     at.run()
     assert not at.exception
     shown = at.dataframe[0].value.iloc[0]
     assert (shown.served_from, shown.price_usd, shown.peg_status) == (landed, 0.99, "critical")
-    assert next(m for m in at.metric if m.label == "DAI").value == "$0.9900"
+    assert next(m for m in at.metric if m.label == newest.symbol).value == "$0.9900"
     assert data_version_shown(at) != version
 
 

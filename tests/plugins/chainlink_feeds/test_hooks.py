@@ -113,7 +113,7 @@ def test_wrong_chain_fails_fast(stack, feed_by_pair, monkeypatch) -> None:
 
 
 def write_registry(tmp_path: Path, **changes: str) -> Path:
-    feed = {**{k: v for k, v in vars(load_registry()[0]).items()}, **changes}
+    feed = {**{k: v for k, v in vars(load_registry()[0]).items() if v is not None}, **changes}
     text = "feeds:\n  - " + "\n    ".join(
         f"{k}: {json.dumps(str(v)) if k in ('proxy', 'description') else v}" for k, v in feed.items()
     )

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
+from chainlink_feeds.registry import load_registry
 from tests.support.pipeline import query
 
 DAY = timedelta(days=1)
@@ -37,7 +38,7 @@ def expected_updates(marts: str, start, end, pair: str | None = None) -> pd.Data
     return rounds.sort_values(["served_from", "round_id"], ascending=False).head(100).reset_index(drop=True)
 
 
-def expected_market(marts: str, end, pair: str | None = None) -> list[str]:
+def expected_market(marts: str, end, pair: str | None = None) -> dict[str, str]:
     """Per feed (by symbol), the market-vs-oracle mart's last row before `end`, as the card says it."""
     rows = query(
         f"select symbol, feed_pair, priced_at, market_price_usd, divergence_bps, is_divergent, is_silent_oracle, "
@@ -45,15 +46,31 @@ def expected_market(marts: str, end, pair: str | None = None) -> list[str]:
     )
     if pair:
         rows = rows[rows.feed_pair == pair]
-    texts = []
-    for _, row in rows.sort_values("priced_at").groupby("symbol").tail(1).sort_values("symbol").iterrows():
+    texts = {}
+    for _, row in rows.sort_values("priced_at").groupby("symbol").tail(1).iterrows():
         if row.is_thin_market:
-            texts.append(f"Market: thin at {row.priced_at:%Y-%m-%d %H:%M} UTC (no pool deep enough to trust)")
+            texts[row.symbol] = f"Market: thin at {row.priced_at:%Y-%m-%d %H:%M} UTC (no pool deep enough to trust)"
             continue
         verdict = " · **silent oracle**" if row.is_silent_oracle else " · divergent" if row.is_divergent else ""
         price, divergence = float(row.market_price_usd), float(row.divergence_bps)
-        texts.append(f"Market ${price:.4f} · oracle {divergence:+.0f} bps off it{verdict}")
+        texts[row.symbol] = f"Market ${price:.4f} · oracle {divergence:+.0f} bps off it{verdict}"
     return texts
+
+
+def feeds_in_view(marts: str, pair: str | None = None) -> pd.DataFrame:
+    """The loaded feeds the page shows a card for (by symbol), with their thresholds."""
+    feeds = query(f"select feed_pair, symbol, warning_bps, critical_bps from {marts}.CHAINLINK_FEED_STALENESS")
+    return feeds[feeds.feed_pair == pair] if pair else feeds.sort_values("symbol").reset_index(drop=True)
+
+
+def updates_in_range(marts: str, start, end) -> list[str]:
+    """The feeds with a round served in [start, end)."""
+    return list(
+        query(
+            f"select distinct feed_pair from {marts}.STABLECOIN_PEG_HEALTH "
+            f"where served_from >= '{start:%Y-%m-%d}' and served_from < '{end:%Y-%m-%d}'"
+        ).feed_pair
+    )
 
 
 def badges(at) -> list[str]:
@@ -62,16 +79,24 @@ def badges(at) -> list[str]:
 
 def check_page(at, marts: str, start, end, pair: str | None = None) -> None:
     assert not at.exception, at.exception
-    status = expected_status(marts, end, pair)
-    assert len(status) == (1 if pair else 3)
+    feeds = feeds_in_view(marts, pair)
+    status = expected_status(marts, end, pair).set_index("symbol")
+    assert len(feeds) == (1 if pair else len(load_registry())) and len(status) > 0
     metrics = {m.label: m for m in at.metric}
-    assert list(metrics) == list(status["symbol"])
-    for row in status.itertuples():
-        assert metrics[row.symbol].value == f"${float(row.price_usd):.4f}"
-        assert metrics[row.symbol].delta == f"{float(row.deviation_bps):+.1f} bps"
-    assert badges(at) == list(status["peg_status"])
-    # every token here has pools: each card shows the market's last verdict beside the oracle
-    assert [c.value for c in at.main.caption if c.value.startswith("Market")] == expected_market(marts, end, pair)
+    assert list(metrics) == list(feeds["symbol"])  # a card per feed, by symbol
+    for symbol in feeds["symbol"]:
+        if symbol not in status.index:  # launched after the range ended: no round yet
+            assert metrics[symbol].value == "—", symbol
+            continue
+        assert metrics[symbol].value == f"${float(status.loc[symbol, 'price_usd']):.4f}"
+        assert metrics[symbol].delta == f"{float(status.loc[symbol, 'deviation_bps']):+.1f} bps"
+    assert badges(at) == [status.loc[s, "peg_status"] if s in status.index else "data" for s in feeds["symbol"]]
+    # each card with a price shows the market's last verdict beside the oracle, or that it has no pools
+    market = expected_market(marts, end, pair)
+    assert [c.value for c in at.main.caption if c.value.startswith("Market")] == [
+        market.get(s, "Market: no pools read") for s in feeds["symbol"] if s in status.index
+    ]
+    assert set(market) == {"USDC", "USDT", "DAI"} & set(status.index)  # the tokens with pools
 
     updates = expected_updates(marts, start, end, pair)
     shown = at.dataframe[0].value
@@ -83,8 +108,10 @@ def check_page(at, marts: str, start, end, pair: str | None = None) -> None:
     for column in ("price_usd", "deviation_pct", "deviation_bps"):
         assert shown[column].to_numpy() == pytest.approx(updates[column].astype(float).to_numpy(), abs=1e-12)
     assert shown["deviation_bps"].to_numpy() == pytest.approx(shown["deviation_pct"].to_numpy() * 100)
-    # one price chart per token, one deviation chart
-    assert len(at.get("vega_lite_chart")) == len(status) + 1
+    # one price chart per token with rounds in the range, one deviation chart per set of thresholds
+    shown = feeds[feeds.feed_pair.isin(set(updates_in_range(marts, start, end)))]
+    groups = {(int(w), int(c)) for w, c in zip(shown.warning_bps, shown.critical_bps, strict=True)}
+    assert len(at.get("vega_lite_chart")) == len(shown) + len(groups)
 
 
 def test_all_feeds_by_default(app, marts, stack) -> None:
@@ -124,7 +151,7 @@ def test_a_token_without_rounds_shows_an_empty_state(app, marts_copy, stack) -> 
     assert not at.exception
     usdt = next(m for m in at.metric if m.label == "USDT")
     assert usdt.value == "—"
-    assert badges(at)[-1] == "data"  # the "no data" badge, last (symbols sorted)
+    assert badges(at)[[m.label for m in at.metric].index("USDT")] == "data"  # its "no data" badge
 
     at.selectbox[0].set_value("USDT/USD").run()
     assert not at.exception
