@@ -136,9 +136,17 @@ class LiveMarket:
     def level(self, at: int) -> float:
         """The price the walk wanders around at `at`: the latest move's that covers it, else the peg
         (for a feed pegged to a reference, that reference's market price then)."""
-        peg = self.walk.peg * self.peg_market.price(at) if self.peg_market else self.walk.peg
+        peg = self.walk.peg * self.peg_market.spot(at) if self.peg_market else self.walk.peg
         covering = [m for m in self.moves if m.covers(self.walk.pair, at)]
         return covering[-1].level(peg, at) if covering else peg
+
+    def spot(self, at: int) -> float:
+        """The market price at the last grid point at or before `at` (at or before the origin: where
+        the history ended), for a feed whose peg this market is."""
+        k = max(0, (at - self.walk.origin) // self.walk.step)
+        if k == 0:
+            return self.level(self.walk.origin) * (1 + self.walk.x0)
+        return self.price(self.walk.origin + k * self.walk.step)
 
     def frozen_until(self, at: int) -> int | None:
         """The end of a frozen-oracle move covering `at` (None: the oracle publishes as usual)."""

@@ -55,15 +55,14 @@ class FeedSeries:
 def _pegs(rows: list[list[Any]], peg: Decimal, reference: list[list[Any]] | None) -> list[Decimal | None]:
     """The peg in USD each round (round_id, price, served_from, ...) is judged against: `peg`, or with a
     peg reference's served rounds (same shape, in served order) `peg` times the reference's price
-    served at the round's served_from; None before the reference's first round."""
+    served at the round's served_from, or at its first loaded round for a round served before it
+    (a window's carry-in), as dbt's int_chainlink__round_pegs; None while none is loaded."""
     if reference is None:
         return [peg] * len(rows)
+    if not reference:
+        return [None] * len(rows)
     times = [r[2] for r in reference]
-    levels = []
-    for row in rows:
-        at = bisect.bisect_right(times, row[2])  # reference rounds served at or before this round
-        levels.append(peg * Decimal(str(reference[at - 1][1])) if at else None)
-    return levels
+    return [peg * Decimal(str(reference[max(bisect.bisect_right(times, row[2]), 1) - 1][1])) for row in rows]
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -53,11 +53,13 @@ def drop_pipeline(raw: str) -> None:
 
 
 def load_days(schema: str, feeds, days: list[datetime], span: timedelta = DAY) -> None:
-    """Run ChainlinkFeedOperator for every feed and window [day, day + span) into `schema`."""
-    for feed in feeds:
+    """Run ChainlinkFeedOperator for every feed, and the reference each feed is pegged to (EUR/USD
+    for EURC, as the chain's task loads it beside the feeds), and window [day, day + span) into `schema`."""
+    pegs = sorted({feed.peg_reference for feed in feeds if feed.peg_reference})
+    for pair in [*(feed.pair for feed in feeds), *pegs]:
         for day in days:
             ChainlinkFeedOperator(
-                task_id="load", feed_pair=feed.pair, window_start=day.isoformat(), window_end=(day + span).isoformat(),
+                task_id="load", feed_pair=pair, window_start=day.isoformat(), window_end=(day + span).isoformat(),
                 raw_schema=schema,
             ).execute({"run_id": "test_load"})  # fmt: skip
 

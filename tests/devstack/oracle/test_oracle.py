@@ -181,10 +181,28 @@ def test_a_ramped_move_publishes_about_a_round_a_minute_each_way(feed_by_pair, t
         add_move(tmp_path / "moves.json", [feed], feed.pair, "0.97", 30, walk.origin, walk.step, 16)
 
 
+def test_a_feed_pegged_to_a_reference_wanders_around_its_live_market(feed_by_pair) -> None:
+    """EURC's live walk goes on from where its history ended, around EUR/USD's live price (its peg),
+    not around $1; it cannot run without that market."""
+    sc = history.Scenario(END)
+    eurc = feed_by_pair["EURC/USD"]
+    walk, eur_walk = continuing(eurc, sc), continuing(history.peg_reference(eurc), sc)
+    assert (walk.peg_pair, walk.peg) == ("EUR/USD", 1.0)
+    eur = LiveMarket(eur_walk)
+    market = LiveMarket(walk, peg_market=eur)
+    first = walk.origin + walk.step
+    assert market.price(first) == pytest.approx(history.market_path(eurc, sc)[-1][1], rel=0.005)
+    for at in range(first, first + 2 * H, 60 * walk.step):  # two hours, every ten minutes
+        assert market.price(at) == pytest.approx(eur.price(at), rel=0.01)  # within 1 % of a euro
+        assert abs(market.price(at) - 1) > 0.01  # and a euro is not a dollar here
+    with pytest.raises(ValueError, match="its peg market must be EUR/USD's"):
+        LiveMarket(walk)
+
+
 @pytest.mark.parametrize(
     ("pair", "price", "minutes", "message"),
     [
-        ("EUR/USD", "0.97", 20, "unknown pair 'EUR/USD': the registry has DAI/USD, USDC/USD, USDT/USD"),
+        ("GBP/USD", "0.97", 20, "unknown pair 'GBP/USD': the registry has DAI/USD, EURC/USD, FDUSD/USD, .*, USDT/USD"),
         ("USDC/USD", "abc", 20, "price 'abc' for USDC/USD is not a number"),
         ("USDC/USD", "0", 20, "price '0' for USDC/USD must be between"),
         ("USDC/USD", "NaN", 20, "price 'NaN' for USDC/USD must be between"),
@@ -201,34 +219,41 @@ def test_a_bad_move_is_refused_naming_what_is_wrong(feeds, tmp_path, pair, price
 
 
 @pytest.fixture(scope="module")
-def two_chains(feeds, tmp_path_factory):
+def usd_feeds(feeds) -> list:
+    """The feeds pegged to a constant: these chains' short histories hold no reference, and a feed
+    pegged to one (EURC to EUR/USD) wanders around its reference's market (the service test has both)."""
+    return [f for f in feeds if not f.peg_reference]
+
+
+@pytest.fixture(scope="module")
+def two_chains(usd_feeds, tmp_path_factory):
     """Two scratch nodes with the same short history of every registry feed and a USDC move
     4 h after the history's end; one catches up to +6 h in one go, the other stops at +3 h and
     restarts. Yields (rpc_through, rpc_restarted, moves file)."""
     end = int(END.timestamp())
     moves = tmp_path_factory.mktemp("oracle") / "moves.json"
-    add_move(moves, feeds, "USDC/USD", "0.97", 20, end + 4 * H, 10)
-    walks = {f.pair: continuing(f, history.Scenario(END)) for f in feeds}
+    add_move(moves, usd_feeds, "USDC/USD", "0.97", 20, end + 4 * H, 10)
+    walks = {f.pair: continuing(f, history.Scenario(END)) for f in usd_feeds}
     with scratch_chain(port=free_port()) as through, scratch_chain(port=free_port()) as restarted:
-        replayed(through, feeds, end)
-        replayed(restarted, feeds, end)
-        Oracle(through, feeds, walks, moves).publish_until(end + 6 * H)
-        Oracle(restarted, feeds, walks, moves).publish_until(end + 3 * H + 5)
-        Oracle(restarted, feeds, walks, moves).publish_until(end + 6 * H)  # a new process: reads the chain
+        replayed(through, usd_feeds, end)
+        replayed(restarted, usd_feeds, end)
+        Oracle(through, usd_feeds, walks, moves).publish_until(end + 6 * H)
+        Oracle(restarted, usd_feeds, walks, moves).publish_until(end + 3 * H + 5)
+        Oracle(restarted, usd_feeds, walks, moves).publish_until(end + 6 * H)  # a new process: reads the chain
         yield through, restarted, moves
 
 
-def test_catch_up_publishes_by_the_rule_through_the_proxy(two_chains, feeds) -> None:
+def test_catch_up_publishes_by_the_rule_through_the_proxy(two_chains, usd_feeds) -> None:
     rpc, _, moves = two_chains
     end = int(END.timestamp())
-    for feed in feeds:
+    for feed in usd_feeds:
         walk = continuing(feed, history.Scenario(END))
         last = plan(feed, end)[1].rounds[-1]
         rounds = chain_rounds(rpc, feed)
         expected = rounds_between(feed, LiveMarket(walk, load_moves(moves)), 2, last, end, end + 6 * H)
         assert rounds == [(p.round.round_id, p.round.answer, p.round.updated_at) for p in expected], feed.pair
         assert_by_the_rule(feed, last, rounds, walk, end + 6 * H)
-    dai = chain_rounds(rpc, next(f for f in feeds if f.pair == "DAI/USD"))
+    dai = chain_rounds(rpc, next(f for f in usd_feeds if f.pair == "DAI/USD"))
     assert len(dai) >= 6  # hourly heartbeats (its last history round was 2 h before the end: one at once)
 
 
@@ -243,42 +268,42 @@ def test_a_move_opens_and_closes_a_depeg(two_chains, feed_by_pair) -> None:
     assert closed[2] == move.end and abs(closed[1] - 100_000_000) < 1_000_000  # back to the walk at once
 
 
-def test_a_stop_and_catch_up_reproduce_the_same_rounds_in_time_ordered_blocks(two_chains, feeds) -> None:
+def test_a_stop_and_catch_up_reproduce_the_same_rounds_in_time_ordered_blocks(two_chains, usd_feeds) -> None:
     through, restarted, _ = two_chains
-    for feed in feeds:
+    for feed in usd_feeds:
         assert chain_rounds(restarted, feed) == chain_rounds(through, feed), feed.pair
     for rpc in (through, restarted):
         times = block_times(rpc)
         assert times == sorted(times)
 
 
-def test_catch_up_never_mines_before_the_head(feeds, tmp_path) -> None:
+def test_catch_up_never_mines_before_the_head(usd_feeds, tmp_path) -> None:
     end = int(END.timestamp())
-    walks = {f.pair: continuing(f, history.Scenario(END)) for f in feeds}
+    walks = {f.pair: continuing(f, history.Scenario(END)) for f in usd_feeds}
     with scratch_chain(port=free_port()) as rpc:
-        replayed(rpc, feeds, end)
+        replayed(rpc, usd_feeds, end)
         rpc.call("evm_mine", end + 2 * H)  # a block someone else mined while the oracle was away
         head_block = int(rpc.call("eth_blockNumber"), 16)
-        published = Oracle(rpc, feeds, walks, tmp_path / "moves.json").publish_until(end + 4 * H)
+        published = Oracle(rpc, usd_feeds, walks, tmp_path / "moves.json").publish_until(end + 4 * H)
         assert published and min(p.round.updated_at for p in published) > end + 2 * H
         assert all(t > end + 2 * H for t in block_times(rpc)[head_block + 1 :])
         with pytest.raises(ChainError, match="older than the node's latest block"):
             mine_rounds(rpc, end + H, [])
 
 
-def test_a_replay_under_the_running_oracle_is_read_again(feeds, tmp_path) -> None:
+def test_a_replay_under_the_running_oracle_is_read_again(usd_feeds, tmp_path) -> None:
     """`make stack-up` may reset and replay the node while the oracle runs: its next tick starts over
     from the replayed history's last rounds instead of numbering on from rounds that are gone."""
     end = int(END.timestamp())
-    walks = {f.pair: continuing(f, history.Scenario(END)) for f in feeds}
+    walks = {f.pair: continuing(f, history.Scenario(END)) for f in usd_feeds}
     with scratch_chain(port=free_port()) as rpc:
-        replayed(rpc, feeds, end)
-        service = Oracle(rpc, feeds, walks, tmp_path / "moves.json")
+        replayed(rpc, usd_feeds, end)
+        service = Oracle(rpc, usd_feeds, walks, tmp_path / "moves.json")
         service.publish_until(end + 3 * H)
         rpc.call("anvil_reset")
-        replayed(rpc, feeds, end)
+        replayed(rpc, usd_feeds, end)
         service.publish_until(end + 6 * H)
-        for feed in feeds:
+        for feed in usd_feeds:
             last = plan(feed, end)[1].rounds[-1]
             expected = rounds_between(feed, LiveMarket(walks[feed.pair]), 2, last, end, end + 6 * H)
             assert chain_rounds(rpc, feed) == [(p.round.round_id, p.round.answer, p.round.updated_at) for p in expected]
@@ -377,8 +402,8 @@ def test_the_service_runs_in_the_background_and_the_move_command_moves_its_marke
         try:
             _wait(lambda: _status(port)["observed_until"] is not None, 60)
             caught_up = time.monotonic() - began
-            bad = _cli("move", "EUR/USD", "0.97", "--minutes", "1", "--moves-file", str(moves))
-            assert bad.returncode == 1 and "unknown pair 'EUR/USD'" in bad.stderr
+            bad = _cli("move", "GBP/USD", "0.97", "--minutes", "1", "--moves-file", str(moves))
+            assert bad.returncode == 1 and "unknown pair 'GBP/USD'" in bad.stderr
             good = _cli("move", "USDC/USD", "0.97", "--minutes", "1", "--moves-file", str(moves))
             assert good.returncode == 0 and "USDC/USD moves to 0.97" in good.stdout, good.stderr
             usdc = proxy(rpc, next(f for f in feeds if f.pair == "USDC/USD"))
@@ -414,12 +439,13 @@ def test_the_history_still_matches_after_the_oracle_published(feeds, tmp_path, m
     stack_history.HISTORY_FILE.write_text(
         json.dumps({"end": END.isoformat(), "fingerprint": stack_history.fingerprint(feeds, scenario)})
     )
-    walks = {f.pair: continuing(f, scenario) for f in feeds}
+    oracles = stack_history.oracles(feeds)  # what the replay writes: the feeds and the references
+    walks = {f.pair: continuing(f, scenario) for f in oracles}
     with scratch_chain(port=free_port()) as rpc:
         stack_history.replay(feeds, scenario, rpc)
         assert head_timestamp(rpc) == end  # the replay ends at the history's end, where the oracle starts
         assert stack_history.history_matches(feeds, scenario, rpc)
-        assert Oracle(rpc, feeds, walks, tmp_path / "moves.json").publish_until(end + 3 * H)
+        assert Oracle(rpc, oracles, walks, tmp_path / "moves.json").publish_until(end + 3 * H)
         assert stack_history.history_matches(feeds, scenario, rpc)
         # Another history (its rounds a second later) does not match, whatever the oracle added.
         monkeypatch.setattr(history, "phases", lambda feed, sc: plan(feed, end + 1))

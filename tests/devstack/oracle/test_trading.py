@@ -85,7 +85,7 @@ def test_the_reference_publishes_and_its_pools_follow_it(frozen, feeds) -> None:
     """ETH/USD publishes by its own rule (0.5 %, 1 h heartbeat: at least one round an hour), and the
     USDC/WETH pool's price is the live ETH market's."""
     rpc, *_ = frozen
-    eth = stack_history.oracles(feeds)[-1]
+    eth = next(o for o in stack_history.oracles(feeds) if o.pair == "ETH/USD")
     assert eth.pair == "ETH/USD"
     rounds = chain_rounds(rpc, eth)
     end = int(END.timestamp())

@@ -61,7 +61,7 @@ final as (
         abs(deviation_pct) as abs_deviation_pct,
         deviation_pct * 100 as deviation_bps,
         abs(deviation_pct) * 100 as abs_deviation_bps,
-        -- no peg known (a reference-pegged feed's round before the reference's first): no status
+        -- no peg known (a reference-pegged feed while nothing of its reference is loaded): no status
         iff(deviation_pct is null, 'no_data', {{ peg_status('abs(deviation_pct) * 100') }}) as peg_status,
         warning_bps,
         critical_bps,
