@@ -21,8 +21,19 @@ DAY = timedelta(days=1)
 TOLERANCE = 1e-9
 
 
+# The scripted feeds and the euro coin (its peg, EUR/USD, loads beside it): what the marts' logic
+# needs. Every registry feed over twelve days would be 180 loads one at a time, long enough under a
+# busy suite to wait past the emulator's writer lock.
+MART_PAIRS = ("USDC/USD", "USDT/USD", "DAI/USD", "EURC/USD")
+
+
 @pytest.fixture(scope="module")
-def built(stack, feeds, tmp_path_factory):
+def marts_feeds(feeds) -> list:
+    return [f for f in feeds if f.pair in MART_PAIRS]
+
+
+@pytest.fixture(scope="module")
+def built(stack, marts_feeds, tmp_path_factory):
     """Twelve days around the phase change, the depeg and the stale gap, loaded for every feed, then built."""
     midnight = stack.phase_change_at.replace(hour=0, minute=0)
     days = [midnight + DAY * i for i in range(-1, 8)] + [
@@ -33,7 +44,7 @@ def built(stack, feeds, tmp_path_factory):
     with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"create schema {raw}")
     try:
-        load_days(raw, feeds, days)
+        load_days(raw, marts_feeds, days)
         result = dbt_build(raw, analytics, tmp_path_factory.mktemp("dbt"))
         assert result.returncode == 0, result.stdout[-4000:]
         yield raw, f"{analytics}_MARTS", days, result.stdout
@@ -224,7 +235,7 @@ def test_hourly_grid_and_zscores_match_pandas(built) -> None:
     assert both["is_outlier"].any() and both["is_flat_window_dbt"].any()
 
 
-def test_marts_show_the_scripted_episodes(built, stack, feeds) -> None:
+def test_marts_show_the_scripted_episodes(built, stack, marts_feeds) -> None:
     _, marts, *_ = built
     events = query(
         f"select feed_pair, started_at, ended_at, worst_price_usd, worst_status from {marts}.STABLECOIN_DEPEG_EVENTS"
@@ -234,7 +245,7 @@ def test_marts_show_the_scripted_episodes(built, stack, feeds) -> None:
     assert usdc.started_at.to_pydatetime() >= stack.depeg_start.replace(tzinfo=None)
     stale = query(f"select feed_pair, heartbeat_misses from {marts}.CHAINLINK_FEED_STALENESS")
     misses = dict(zip(stale.feed_pair, stale.heartbeat_misses, strict=True))
-    assert misses == {f.pair: int(f.pair == "USDT/USD") for f in feeds}  # USDT's outage only
+    assert misses == {f.pair: int(f.pair == "USDT/USD") for f in marts_feeds}  # USDT's outage only
     daily = query(f"select day, rounds, day_status from {marts}.STABLECOIN_PEG_DAILY where feed_pair = 'USDC/USD'")
     assert daily.set_index("day").loc[stack.depeg_start.date(), "day_status"] == "critical"
 
@@ -280,13 +291,13 @@ def test_each_day_names_the_witnesses_of_its_events(built, stack) -> None:
     )
 
 
-def test_loading_old_days_later_gives_the_same_marts(built, feeds, tmp_path) -> None:
+def test_loading_old_days_later_gives_the_same_marts(built, marts_feeds, tmp_path) -> None:
     raw, marts, days, _ = built
     shuffled = f"SHUF_{uuid.uuid4().hex[:8].upper()}"
     with snowflake.connector.connect(**emulator.connection_params()) as conn:
         conn.cursor().execute(f"create schema {shuffled}")
     try:
-        load_days(shuffled, feeds, list(reversed(days[1::2])) + list(reversed(days[::2])))
+        load_days(shuffled, marts_feeds, list(reversed(days[1::2])) + list(reversed(days[::2])))
         result = dbt_build(shuffled, f"{shuffled}_A", tmp_path)
         assert result.returncode == 0, result.stdout[-4000:]
         for table, key in [
