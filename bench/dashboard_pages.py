@@ -38,6 +38,7 @@ import snowflake.connector  # noqa: E402
 
 from chainlink_feeds.store import RoundStore  # noqa: E402
 from devstack.services import emulator  # noqa: E402
+from warehouse.tables import CHAINLINK_FEEDS  # noqa: E402
 
 SYMBOLS = ("USDC", "USDT", "DAI", "FRAX", "TUSD", "USDP", "PYUSD", "GUSD", "LUSD", "FDUSD")
 PAGES = {
@@ -60,7 +61,7 @@ def _feed_rows(feeds: int) -> str:
         warning, critical = (30, 80) if i % 3 == 2 else (50, 100)
         rows.append(
             f"('ethereum', 1, '0x{i + 1:040x}', '{symbol}/USD', '{symbol}', '{symbol} / USD', {DECIMALS}, {heartbeat}, "
-            f"900, {warning}, {critical}, 10, 25, 90, 1000, 15, 0.25, 1.0, current_timestamp(), '{RUN_ID}')"
+            f"900, {warning}, {critical}, 10, 25, 90, 1000, 15, 0.25, 1.0, null, current_timestamp(), '{RUN_ID}')"
         )
     return ", ".join(rows)
 
@@ -81,7 +82,7 @@ def simulated_raw(schema: str, days: int, feeds: int, end: date) -> dict[str, in
         f"(select row_number() over (order by t.proxy_address) - 1 as i, t.* from {schema}.CHAINLINK_FEEDS as t) as f"
     )
     statements = [
-        f"insert into {schema}.CHAINLINK_FEEDS values {_feed_rows(feeds)}",
+        f"insert into {schema}.CHAINLINK_FEEDS ({', '.join(CHAINLINK_FEEDS.column_names)}) values {_feed_rows(feeds)}",
         f"insert into {schema}.CHAINLINK_PHASES select chain, proxy_address, feed_pair, 1, '0x{'ab' * 20}', null, "
         f"dateadd('day', -30, {start}), 'registry', current_timestamp(), '{RUN_ID}' from {schema}.CHAINLINK_FEEDS",
         f"insert into {schema}.CHAINLINK_LOAD_WINDOWS select f.chain, f.proxy_address, f.feed_pair, "

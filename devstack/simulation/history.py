@@ -176,23 +176,23 @@ class Scenario:
     @property
     def phase_change_at(self) -> datetime:
         """When USDC's proxy switches to phase 2 (the switch the pipeline's tests look at)."""
-        return self.phase_change(PHASE_CHANGE_PAIR)
+        return self.end - PHASE_CHANGE_AT
 
-    def phase_change(self, pair: str) -> datetime:
-        """When the pair's proxy switches to phase 2."""
-        return self.end - (PHASE_CHANGES[pair] if pair in PHASE_CHANGES else _drawn_switch(pair, self))
+    def phase_change(self, oracle: Feed | Reference) -> datetime:
+        """When the oracle's proxy switches to phase 2."""
+        scripted = PHASE_CHANGES.get(oracle.pair)
+        return self.end - (scripted if scripted is not None else _drawn_switch(oracle, self))
 
     @property
     def stale_window(self) -> tuple[datetime, datetime]:
         return self.end - STALE_FROM, self.end - STALE_UNTIL
 
 
-def _drawn_switch(pair: str, scenario: Scenario) -> timedelta:
-    """How long before the history's end an unscripted pair's proxy switches: a day drawn from the
-    pair's name, SWITCH_MARGIN_DAYS inside its simulated window at either side, at SWITCH_MINUTES."""
-    draw = int.from_bytes(hashlib.sha256(f"{SEED}|{pair}|switch".encode()).digest()[:8], "big")
-    window = scenario.end - scenario.start if pair in FULL_HISTORY_PAIRS else timedelta(days=_launch_days(pair))
-    days = window.days - 2 * SWITCH_MARGIN_DAYS
+def _drawn_switch(oracle: Feed | Reference, scenario: Scenario) -> timedelta:
+    """How long before the history's end an unscripted proxy switches: a day drawn from the pair's
+    name, SWITCH_MARGIN_DAYS inside its simulated window at either side, at SWITCH_MINUTES."""
+    draw = int.from_bytes(hashlib.sha256(f"{SEED}|{oracle.pair}|switch".encode()).digest()[:8], "big")
+    days = (int(scenario.end.timestamp()) - simulated_from(oracle, scenario)) // 86400 - 2 * SWITCH_MARGIN_DAYS
     first_minute, minutes = SWITCH_MINUTES
     return timedelta(days=SWITCH_MARGIN_DAYS + 1 + draw % days, minutes=-(first_minute + (draw // days) % minutes))
 
@@ -254,18 +254,17 @@ def simulated_from(oracle: Feed | Reference, scenario: Scenario) -> int:
     feeds, else when it launched (its proxy serves nothing before)."""
     if isinstance(oracle, Feed) and oracle.pair in FULL_HISTORY_PAIRS:
         return int(scenario.start.timestamp())
-    days = REFERENCE_DAYS if isinstance(oracle, Reference) else _launch_days(oracle.pair)
+    days = REFERENCE_DAYS if isinstance(oracle, Reference) else _launch_days(oracle)
     return int(scenario.end.timestamp()) - days * 86400
 
 
-def _launch_days(pair: str) -> int:
+def _launch_days(feed: Feed) -> int:
     """How many days before the end a feed not in FULL_HISTORY_PAIRS launched: a feed pegged to a
     reference a day after it (so each of its rounds has a peg), an hourly one LATER_LAUNCH_HOURLY_DAYS,
     any other LATER_LAUNCH_DAYS."""
-    feed = next((f for f in load_market().feeds if f.pair == pair), None)
-    if feed is not None and feed.peg_reference:
+    if feed.peg_reference:
         return REFERENCE_DAYS - 1
-    if feed is not None and feed.heartbeat_seconds < 86400:
+    if feed.heartbeat_seconds < 86400:
         return LATER_LAUNCH_HOURLY_DAYS
     return LATER_LAUNCH_DAYS
 
@@ -287,7 +286,7 @@ def _reference_path(reference: Reference, scenario: Scenario) -> list[tuple[int,
 
 def _active_window(feed: Feed, scenario: Scenario, kind: str) -> tuple[int, int]:
     """[from, until) in which the feed's aggregator of this kind reports."""
-    switch = scenario.phase_change(feed.pair)
+    switch = scenario.phase_change(feed)
     if kind == "flux":
         return int(scenario.start.timestamp()), int((switch + timedelta(days=TAIL_DAYS)).timestamp())
     return int((switch - timedelta(days=SHADOW_DAYS)).timestamp()), int(scenario.end.timestamp())
@@ -315,7 +314,7 @@ def observations(feed: Feed, scenario: Scenario, kind: str) -> list[tuple[int, i
 def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) -> tuple[SimRound, ...]:
     rng = _rng(scenario, f"{feed.pair}|{kind}|oracle")
     threshold = float(feed.deviation_threshold_pct) / 100
-    switch = scenario.phase_change(feed.pair)
+    switch = scenario.phase_change(feed)
     timeouts = sorted(int((switch + offset).timestamp()) for offset in FLUX_TIMEOUTS) if kind == "flux" else []
     rounds: list[SimRound] = []
     last: SimRound | None = None  # the last price round
@@ -358,17 +357,15 @@ def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) ->
 
 def phases(feed: Feed, scenario: Scenario) -> list[SimPhase]:
     """The feed's proxy phases: 1 a FluxAggregator from the history's start, 2 an OCR aggregator."""
-    shadow_from = scenario.phase_change(feed.pair) - timedelta(days=SHADOW_DAYS + 1)
+    shadow_from = scenario.phase_change(feed) - timedelta(days=SHADOW_DAYS + 1)
     if shadow_from.timestamp() < simulated_from(feed, scenario):
         raise ValueError(
-            f"{feed.pair}: its switch {scenario.phase_change(feed.pair)} leaves no phase-1 rounds in its simulated "
+            f"{feed.pair}: its switch {scenario.phase_change(feed)} leaves no phase-1 rounds in its simulated "
             "window: give it a later one in PHASE_CHANGES"
         )
     return [
         SimPhase(1, "flux", int(scenario.start.timestamp()), _aggregator_rounds(feed, scenario, 1, "flux")),
-        SimPhase(
-            2, "ocr", int(scenario.phase_change(feed.pair).timestamp()), _aggregator_rounds(feed, scenario, 2, "ocr")
-        ),
+        SimPhase(2, "ocr", int(scenario.phase_change(feed).timestamp()), _aggregator_rounds(feed, scenario, 2, "ocr")),
     ]
 
 

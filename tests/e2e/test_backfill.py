@@ -386,7 +386,9 @@ def test_marts_equal_a_load_in_order(backfilled: Backfill, pipeline: Pipeline, f
             actual = query(f"select * from {pipeline.marts}.{table} {where} order by {key}")
             pd.testing.assert_frame_equal(expected, actual, obj=table)
         health = (
-            "select * from {schema}.STABLECOIN_PEG_HEALTH where to_date(updated_at) " + window + " order by round_id"
+            "select * from {schema}.STABLECOIN_PEG_HEALTH where to_date(updated_at) "
+            + window
+            + f" order by {MART_TABLES['STABLECOIN_PEG_HEALTH']}"
         )
         pd.testing.assert_frame_equal(
             query(health.format(schema=f"{in_order}_A_MARTS")),

@@ -207,7 +207,7 @@ def test_stack_serves_feeds_at_mainnet_addresses(stack, feeds) -> None:
         assert proxy.functions.description().call() == feed.description
         assert proxy.functions.decimals().call() == feed.decimals
         assert proxy.functions.phaseId().call() == 2
-        switch = stack.phase_change(feed.pair).timestamp()
+        switch = stack.phase_change(feed).timestamp()
         latest = w3.eth.get_block("latest")["timestamp"]
         assert latest >= stack.end.timestamp()
         before = block_at(rpc, int(switch) - 1)

@@ -36,12 +36,12 @@ def test_the_scripted_feeds_cover_at_least_180_days_and_the_others_launched_late
     assert days["EURC/USD"] == history.REFERENCE_DAYS - 1 and days["USDS/USD"] == history.LATER_LAUNCH_DAYS
 
 
-def test_every_feed_has_a_flux_then_an_ocr_phase_switched_mid_day(all_phases, stack) -> None:
+def test_every_feed_has_a_flux_then_an_ocr_phase_switched_mid_day(all_phases, stack, feed_by_pair) -> None:
     for pair, (flux, ocr) in all_phases.items():
         assert (flux.phase, flux.kind, flux.activated_at) == (1, "flux", int(stack.start.timestamp())), pair
         assert (ocr.phase, ocr.kind) == (2, "ocr"), pair
         switch = datetime.fromtimestamp(ocr.activated_at, UTC)
-        assert switch == stack.phase_change(pair) and 6 <= switch.hour <= 18, pair
+        assert switch == stack.phase_change(feed_by_pair[pair]) and 6 <= switch.hour <= 18, pair
     assert all_phases[history.PHASE_CHANGE_PAIR][1].activated_at == stack.phase_change_at.timestamp()
     assert len({p[1].activated_at for p in all_phases.values()}) == len(all_phases)
 
@@ -218,4 +218,4 @@ def test_references_serve_before_the_pools_first_hour_with_both_phases(stack) ->
         served = history.served(phases)
         assert served[0].served_from < first_pool_hour, reference.pair
         assert [len(price_rounds(p)) > 10 for p in phases] == [True, True], reference.pair
-        assert stack.phase_change(reference.pair) > stack.end - timedelta(days=history.REFERENCE_DAYS), reference.pair
+        assert stack.phase_change(reference) > stack.end - timedelta(days=history.REFERENCE_DAYS), reference.pair
