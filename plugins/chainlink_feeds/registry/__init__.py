@@ -8,6 +8,7 @@ always has; `load_market` the whole registry with its market lookups.
 
 from __future__ import annotations
 
+from chainlink_feeds.registry.chains import SEQUENCER_CHAINS, Chain
 from chainlink_feeds.registry.common import DEFAULT_REGISTRY, KNOWN_CHAINS, FeedRegistryError, to_checksum_address
 from chainlink_feeds.registry.document import load_market, load_registry
 from chainlink_feeds.registry.feeds import DEFAULT_HEARTBEAT_GRACE_SECONDS, DEFAULT_THRESHOLDS, Feed, Reference
@@ -18,6 +19,8 @@ __all__ = [
     "DEFAULT_HEARTBEAT_GRACE_SECONDS",
     "DEFAULT_REGISTRY",
     "DEFAULT_THRESHOLDS",
+    "SEQUENCER_CHAINS",
+    "Chain",
     "KNOWN_CHAINS",
     "KNOWN_DEXES",
     "Feed",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from chainlink_feeds.registry.chains import chains_from_node, check_sequencers
 from chainlink_feeds.registry.common import DEFAULT_REGISTRY, FeedRegistryError, at, unique_items
 from chainlink_feeds.registry.feeds import (
     DEFAULT_THRESHOLDS,
@@ -24,7 +25,7 @@ from chainlink_feeds.registry.market_entries import Construct, pools_from_node, 
 
 # libyaml's loader when PyYAML has it: it keeps line marks and parses in a fraction of the time.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_SECTIONS = ("defaults", "tokens", "references", "pools", "feeds")
+_SECTIONS = ("defaults", "chains", "tokens", "references", "pools", "feeds")
 # Issue 18 adds a top-level `market_defaults:` (floors for the market checks) beside `defaults:`,
 # overridden per feed like the thresholds; until then both are refused as unknown keys.
 
@@ -57,6 +58,7 @@ def load_market(path: str | Path = DEFAULT_REGISTRY) -> Market:
 
 def _market(path: Path, sections: dict[str, yaml.Node], construct: Construct) -> Market:
     defaults = _defaults(sections.get("defaults"), construct, path)
+    chains = chains_from_node(sections.get("chains"), construct, path)
     tokens = tokens_from_node(sections.get("tokens"), construct, path)
     references = _references(sections.get("references"), construct, path, defaults["heartbeat_grace_seconds"])
     pools = pools_from_node(sections.get("pools"), construct, path, tokens)
@@ -77,12 +79,14 @@ def _market(path: Path, sections: dict[str, yaml.Node], construct: Construct) ->
         if node is not None
         for source in sources_from_node(feed, node, construct, path, pools, prices)
     ]
+    check_sequencers(chains, [*references, *feeds])
     return Market(
         tokens=tuple(tokens.values()),
         pools=tuple(pools.values()),
         references=tuple(r for r, _ in references),
         sources=tuple(sources),
         feeds=tuple(f for f, _ in feeds),
+        chains=tuple(chains.values()),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chainlink_feeds.registry.chains import Chain
 from chainlink_feeds.registry.common import KNOWN_CHAINS
 from chainlink_feeds.registry.feeds import Feed, Reference
 
@@ -80,6 +81,11 @@ class Market:
     references: tuple[Reference, ...]
     sources: tuple[MarketSource, ...]
     feeds: tuple[Feed, ...]
+    chains: tuple[Chain, ...] = ()
+
+    def sequencer(self, chain: str) -> Chain | None:
+        """The chain's `chains:` entry with its sequencer uptime feed; None on a chain without one."""
+        return next((c for c in self.chains if c.name == chain), None)
 
     def sources_of(self, chain: str, pair: str) -> tuple[MarketSource, ...]:
         """The pools pricing feed `pair` on `chain` (empty for a feed without `market:`)."""
