@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from chainlink_feeds.hooks import ChainlinkHook
     from chainlink_feeds.reader import WindowRead
+    from chainlink_feeds.registry import Chain
     from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
     from chainlink_feeds.store import LoadResult, RoundStore
     from warehouse.hooks import PegSnowflakeHook
@@ -214,9 +215,14 @@ class ChainlinkChainOperator(_RoundsOperator):
     then the task fails naming every feed that did not load (a retry loads them all again; the
     MERGE makes that change nothing for the ones already stored).
 
+    On an L2 (a `chains:` entry) the task also stores every status change of the chain's sequencer
+    recorded by the window's end, from its Chainlink uptime feed: dbt marks the chain's prices
+    untrusted while it was down and for the grace period after.
+
     :param chain: the chain in the registry (templated)
     :param feed_pairs: only these pairs of the chain (default: every feed and reference of it){WINDOW_DOC}
-    :return: a summary for XCom: each feed's summary, and the chain's rounds and RPC requests
+    :return: a summary for XCom: each feed's summary, the sequencer's status changes stored (None
+        on a chain without a sequencer), and the chain's rounds and RPC requests
     """
 
     template_fields: Sequence[str] = (
@@ -253,15 +259,36 @@ class ChainlinkChainOperator(_RoundsOperator):
                 except Exception as error:  # reported below, after the other feeds
                     self.log.exception("%s: not loaded", feed.pair)
                     failed[feed.pair] = f"{type(error).__name__}: {error}"
+            sequencer = load_market(self.registry_path).sequencer(self.chain)
+            sequencer_rounds = None
+            if sequencer is not None:
+                try:
+                    sequencer_rounds = self.load_sequencer(sequencer, store, context["run_id"])
+                except Exception as error:  # reported with the feeds
+                    self.log.exception("%s: sequencer status not loaded", self.chain)
+                    failed["sequencer"] = f"{type(error).__name__}: {error}"
         if failed:
             raise ChainLoadError(self.chain, failed, loaded=sorted(summaries))
         return {
             "chain": self.chain,
             "feeds": summaries,
             "rounds_loaded": sum(s["rounds_loaded"] for s in summaries.values()),
+            "sequencer_rounds": sequencer_rounds,
             "rpc_requests": self.chainlink_hook.requests_made,
             "rpc_calls": self.chainlink_hook.calls_made,
         }
+
+    def load_sequencer(self, chain: Chain, store: RoundStore, run_id: str) -> int:
+        """Read and store the chain's sequencer status changes recorded by the window's end."""
+        from chainlink_feeds.sequencer import read_sequencer
+
+        read = read_sequencer(self.chainlink_hook, chain, parse_time(self.window_end, "window_end"))
+        stored = store.load_sequencer(chain, read, run_id)
+        down = [r for r in read.rounds if r.is_down]
+        self.log.info(
+            "%s: sequencer: %s status changes (%s outages) at block %s", self.chain, stored, len(down), read.block
+        )
+        return stored
 
 
 class ChainLoadError(RuntimeError):

@@ -20,17 +20,21 @@ from typing import TYPE_CHECKING, Any
 from chainlink_feeds.registry import Feed, Reference
 from warehouse.spec import TableSpec, chunks, ensure_table, merge, timestamp_literal, transaction
 from warehouse.tables import (
+    CHAINLINK_CHAINS,
     CHAINLINK_FEEDS,
     CHAINLINK_LOAD_WINDOWS,
     CHAINLINK_PHASES,
     CHAINLINK_ROUND_REJECTIONS,
     CHAINLINK_ROUNDS,
+    CHAINLINK_SEQUENCER_ROUNDS,
     RAW_TABLES,
 )
 
 if TYPE_CHECKING:
     from chainlink_feeds.phases import Activation
+    from chainlink_feeds.registry import Chain
     from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
+    from chainlink_feeds.sequencer import SequencerRead
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,32 @@ class RoundStore:
                 self._merge(cur, CHAINLINK_FEEDS, [feed_row(at)])
             self._merge(cur, CHAINLINK_LOAD_WINDOWS, [window_row(window, accepted, len(rejected), carry_in, at)])
         return LoadResult(len(rounds), len(rejections))
+
+    def load_sequencer(self, chain: Chain, read: SequencerRead, run_id: str | None) -> int:
+        """MERGE the chain's `chains:` entry and its sequencer's status changes in one transaction;
+        the rows merged."""
+        loaded_at = timestamp_literal(datetime.now(UTC))
+        proxy = chain.sequencer_uptime_feed
+        meta = {"chain": chain.name, "loaded_at": loaded_at, "airflow_run_id": run_id}
+        rounds = [
+            CHAINLINK_SEQUENCER_ROUNDS.row(
+                **meta,
+                proxy_address=proxy,
+                round_id=str(r.round_id),
+                is_down=r.is_down,
+                changed_at=timestamp_literal(r.changed_at),
+                block_number=read.block,
+            )  # fmt: skip
+            for r in read.rounds
+        ]
+        entry = CHAINLINK_CHAINS.row(
+            **meta, chain_id=chain.chain_id, sequencer_proxy_address=proxy,
+            grace_period_seconds=chain.grace_period_seconds,
+        )  # fmt: skip
+        with transaction(self.connection) as cur:
+            self._merge(cur, CHAINLINK_CHAINS, [entry])
+            self._merge(cur, CHAINLINK_SEQUENCER_ROUNDS, rounds)
+        return len(rounds)
 
     def _delete_rounds(self, cur: Any, spec: TableSpec, feed: Feed | Reference, round_ids: list[str]) -> None:
         for ids in chunks(round_ids):

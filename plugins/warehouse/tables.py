@@ -95,6 +95,30 @@ CHAINLINK_PHASES = TableSpec(
     compare=("aggregator_address", "activated_block", "activated_at", "activation_source"),
 )  # fmt: skip
 
+# An L2's registry entry (`chains:`) as each load ran with it, as CHAINLINK_FEEDS for the feeds.
+CHAINLINK_CHAINS = TableSpec(
+    "CHAINLINK_CHAINS",
+    (
+        Column("chain", "varchar"), Column("chain_id", "number(12,0)"), Column("sequencer_proxy_address", "varchar"),
+        Column("grace_period_seconds", "number(12,0)"), *_LOADED,
+    ),
+    key=("chain",),
+    compare=("sequencer_proxy_address", "grace_period_seconds"),
+)  # fmt: skip
+
+# Every status change of an L2's sequencer, as its Chainlink uptime feed recorded it (answer 1: went
+# down, 0: came back up, at `changed_at`, the round's startedAt).
+CHAINLINK_SEQUENCER_ROUNDS = TableSpec(
+    "CHAINLINK_SEQUENCER_ROUNDS",
+    (
+        Column("chain", "varchar"), Column("proxy_address", "varchar"), Column("round_id", "number(25,0)"),
+        Column("is_down", "boolean"), Column("changed_at", "timestamp_ntz"), Column("block_number", "number(20,0)"),
+        *_LOADED,
+    ),
+    key=_ROUND_KEY,
+    compare=("is_down", "changed_at"),
+)  # fmt: skip
+
 # The ingest's tables, in the order they are created.
 CHAINLINK_TABLES = (
     CHAINLINK_ROUNDS,
@@ -102,6 +126,8 @@ CHAINLINK_TABLES = (
     CHAINLINK_LOAD_WINDOWS,
     CHAINLINK_FEEDS,
     CHAINLINK_PHASES,
+    CHAINLINK_CHAINS,
+    CHAINLINK_SEQUENCER_ROUNDS,
 )
 
 # The market's tables (market_pools): a pool's hour readings and every Swap, and each window loaded.

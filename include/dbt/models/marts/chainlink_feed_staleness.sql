@@ -22,6 +22,14 @@ phases as (
     select * from {{ ref('stg_chainlink__phases') }}
 ),
 
+chains as (
+    select * from {{ ref('stg_chainlink__chains') }}
+),
+
+sequencer as (
+    select * from {{ ref('int_chain__sequencer_status') }}
+),
+
 loaded as (
     -- per feed, not from the served intervals: a feed with windows but no round yet is stale
     select
@@ -48,6 +56,25 @@ serving as (
     qualify row_number() over (
         partition by phases.chain, phases.proxy_address
         order by phases.phase_id desc
+    ) = 1
+),
+
+sequencer_now as (
+    -- on an L2, its sequencer's status at the end of the feed's loaded data
+    select
+        loaded.chain,
+        loaded.proxy_address,
+        sequencer.sequencer_status,
+        sequencer.status_from
+    from loaded
+    inner join sequencer
+        on
+            loaded.chain = sequencer.chain
+            and loaded.data_as_of > sequencer.status_from
+            and (sequencer.status_until is null or loaded.data_as_of <= sequencer.status_until)
+    qualify row_number() over (
+        partition by loaded.chain, loaded.proxy_address
+        order by sequencer.status_from desc
     ) = 1
 ),
 
@@ -100,7 +127,9 @@ final as (
         updates.max_gap_seconds,
         coalesce(updates.heartbeat_misses, 0) as heartbeat_misses,
         updates.last_heartbeat_miss_at,
-        updates.first_served_at
+        updates.first_served_at,
+        iff(chains.chain is null, null, coalesce(sequencer_now.sequencer_status, 'unknown')) as sequencer_status,
+        sequencer_now.status_from as sequencer_status_since
     from feeds
     inner join loaded
         on
@@ -114,6 +143,12 @@ final as (
         on
             feeds.chain = serving.chain
             and feeds.proxy_address = serving.proxy_address
+    left join chains
+        on feeds.chain = chains.chain
+    left join sequencer_now
+        on
+            feeds.chain = sequencer_now.chain
+            and feeds.proxy_address = sequencer_now.proxy_address
 )
 
 select * from final

@@ -12,6 +12,14 @@ pegs as (
     select * from {{ ref('int_chainlink__round_pegs') }}
 ),
 
+chains as (
+    select * from {{ ref('stg_chainlink__chains') }}
+),
+
+sequencer as (
+    select * from {{ ref('int_chain__sequencer_status') }}
+),
+
 deviations as (
     select
         rounds.chain,
@@ -30,6 +38,12 @@ deviations as (
         feeds.critical_bps,
         rounds.seconds_since_previous,
         rounds.is_heartbeat_exceeded,
+        -- on an L2, the sequencer's status when the round was served; null on a chain without one
+        case
+            when chains.chain is null then null
+            when sequencer.sequencer_status is null then 'unknown'
+            else sequencer.sequencer_status
+        end as sequencer_status,
         cast(rounds.price_usd - pegs.peg_price_usd as float) / cast(pegs.peg_price_usd as float) * 100 as deviation_pct
     from rounds
     inner join feeds
@@ -41,6 +55,13 @@ deviations as (
             rounds.chain = pegs.chain
             and rounds.proxy_address = pegs.proxy_address
             and rounds.round_id = pegs.round_id
+    left join chains
+        on rounds.chain = chains.chain
+    left join sequencer
+        on
+            rounds.chain = sequencer.chain
+            and rounds.served_from >= sequencer.status_from
+            and (sequencer.status_until is null or rounds.served_from < sequencer.status_until)
 ),
 
 final as (
@@ -68,7 +89,11 @@ final as (
         -- measured at load time on the served series (how old the previous served price was when
         -- this round replaced it), so it does not depend on which days happen to be loaded
         seconds_since_previous as seconds_since_previous_update,
-        coalesce(is_heartbeat_exceeded, false) as is_heartbeat_exceeded
+        coalesce(is_heartbeat_exceeded, false) as is_heartbeat_exceeded,
+        sequencer_status,
+        -- nothing is dropped: a round served while the sequencer was down or in its grace period
+        -- (or before its status is known) keeps its price and status, marked untrusted
+        coalesce(sequencer_status = 'up', true) as is_price_trusted
     from deviations
 )
 
