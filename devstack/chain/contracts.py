@@ -4,7 +4,9 @@ Mainnet's stablecoin feeds were deployed from Chainlink's 0.6 sources: an `EACAg
 whose first phase is a `FluxAggregator`. Those come from `@chainlink/contracts` 0.1.7 (`src/v0.6`,
 compiled by solcjs 0.6.6, the version their pragmas pin), with the 0.6 `MockV3Aggregator` for
 tests that write rounds through transactions and the project's `OcrStyleAggregator` (see its
-header) for the OCR phase. `Multicall3` comes from the 1.5.0 package, compiled by solcjs 0.8.26.
+header) for the OCR phase. `Multicall3` and Arbitrum's L2 sequencer uptime feed (the
+`ArbitrumSequencerUptimeFeed`, its `Flags` and their `SimpleWriteAccessController`; see
+devstack.chain.sequencer) come from the 1.5.0 package, compiled by solcjs 0.8.26.
 Nothing compiled is committed: `npm pack` fetches each pinned, integrity-checked package and the
 solcjs packages in node_modules (aliases in package.json) compile them. solc's `storageLayout` is
 kept so the stack can write rounds into the aggregators' storage.
@@ -71,7 +73,12 @@ UNITS = (
         solc_package="solc",
         chainlink="1.5.0",
         evm_version="shanghai",  # the local node runs shanghai (see devstack.chain.node); cancun code would not run there
-        contracts={"Multicall3": "@chainlink/contracts/src/v0.8/vendor/multicall/ebd8b64/src/Multicall3.sol"},
+        contracts={
+            "Multicall3": "@chainlink/contracts/src/v0.8/vendor/multicall/ebd8b64/src/Multicall3.sol",
+            "ArbitrumSequencerUptimeFeed": "@chainlink/contracts/src/v0.8/l2ep/arbitrum/ArbitrumSequencerUptimeFeed.sol",
+            "Flags": "@chainlink/contracts/src/v0.8/l2ep/Flags.sol",
+            "SimpleWriteAccessController": "@chainlink/contracts/src/v0.8/shared/access/SimpleWriteAccessController.sol",
+        },
     ),
 )
 ARTIFACTS = BUILD_DIR / "contracts.json"

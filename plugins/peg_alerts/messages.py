@@ -8,17 +8,19 @@ from urllib.parse import urlencode
 
 from peg_alerts.market_rules import AGREE, DEEP, DIVERGENT, MARKET_KINDS, SILENT, THIN
 from peg_alerts.rules import CRITICAL, HEALTHY, PEG_STATUS, STALE, WARNING, Transition
+from peg_alerts.sequencer_rules import DOWN, GRACE, SEQUENCER
 
 # apprise's notify types (plain strings: this module does not import apprise)
 _NOTIFY_TYPES = {CRITICAL: "failure", WARNING: "warning", STALE: "warning", SILENT: "failure", DIVERGENT: "warning",
-                 THIN: "warning"}  # fmt: skip
+                 THIN: "warning", DOWN: "failure", GRACE: "warning"}  # fmt: skip
 
 
 def dashboard_link(transition: Transition, dashboard_url: str) -> str:
     """The dashboard page for the feed around the transition (Peg Deviation, or Feed Health for heartbeats)."""
     day = transition.occurred_at.date()
     page = {PEG_STATUS: "/", **dict.fromkeys(MARKET_KINDS, "/market_vs_oracle")}.get(transition.kind, "/feed_health")
-    query = urlencode({"feed": transition.feed.feed_pair, "start": day - timedelta(days=1), "end": day})
+    feed = {} if transition.kind == SEQUENCER else {"feed": transition.feed.feed_pair}
+    query = urlencode({**feed, "start": day - timedelta(days=1), "end": day})
     return f"{dashboard_url}{page}?{query}"
 
 
@@ -46,11 +48,37 @@ def market_message(t: Transition, dashboard_url: str) -> tuple[str, str, str]:
     return titles[t.to_status], "\n".join(body), _NOTIFY_TYPES.get(t.to_status, "success")
 
 
+def sequencer_message(t: Transition, dashboard_url: str) -> tuple[str, str, str]:
+    """(title, body, notify type) of an L2 sequencer transition: the chain's prices (un)trusted."""
+    chain = t.feed.chain
+    titles = {
+        DOWN: f"SEQUENCER DOWN {chain}: its Chainlink prices are untrusted",
+        GRACE: f"SEQUENCER BACK {chain}: prices untrusted for the grace period",
+        "up": f"RESOLVED {chain} sequencer up past its grace period: prices trusted again",
+    }
+    body = [
+        f"Chain: {chain} (sequencer uptime feed {t.feed.proxy_address})",
+        f"Status: {t.from_status} -> {t.to_status}",
+        f"Since: {t.occurred_at:%Y-%m-%d %H:%M:%S} UTC"
+        + (
+            ""
+            if t.occurred_at == t.served_from
+            else f" (back at {t.served_from:%Y-%m-%d %H:%M:%S} UTC plus the grace period)"
+        ),
+        "Every price served on the chain meanwhile stays in the dashboard, marked untrusted.",
+        f"Round: {t.round_id}",
+        f"Dashboard: {dashboard_link(t, dashboard_url)}",
+    ]
+    return titles[t.to_status], "\n".join(body), _NOTIFY_TYPES.get(t.to_status, "success")
+
+
 def alert_message(transition: Transition, dashboard_url: str) -> tuple[str, str, str]:
     """(title, body, apprise notify type) of one transition."""
     t = transition
     if t.kind in MARKET_KINDS:
         return market_message(t, dashboard_url)
+    if t.kind == SEQUENCER:
+        return sequencer_message(t, dashboard_url)
     pair = t.feed.feed_pair
     if t.kind == PEG_STATUS:
         if t.to_status == HEALTHY:

@@ -53,8 +53,8 @@ def in_data_interval(found: list[Transition], context: Context) -> list[Transiti
 
 class PegAlertOperator(BaseOperator):
     """Compute every feed's peg-status (with hysteresis) and heartbeat transitions from the served
-    series in the raw tables, and its market-witness transitions (silent oracle, divergence, thin
-    market: `market_rules`) from the market-vs-oracle mart, a view over the raw tables (skipped,
+    series in the raw tables, every L2 sequencer's (down, grace, up: `sequencer_rules`), and its
+    market-witness transitions (silent oracle, divergence, thin market: `market_rules`) from the market-vs-oracle mart, a view over the raw tables (skipped,
     with a log line, until dbt has built it), MERGE them into PEG_ALERT_TRANSITIONS if absent, then
     send the ones not yet sent through apprise and mark them sent.
 
@@ -138,7 +138,8 @@ class PegAlertOperator(BaseOperator):
         return f"{self.dag_id}/{context['run_id']}/{self.task_id}/{-1 if map_index is None else map_index}"
 
     def find(self, store: AlertStore) -> list[Transition]:
-        """The oracle's transitions over its whole served series, the market's since each kind's last one."""
+        """The oracle's and the sequencers' transitions over their whole series, the market's since each
+        kind's last one."""
         from peg_alerts.market_rules import (
             AGREE,
             DEEP,
@@ -149,9 +150,11 @@ class PegAlertOperator(BaseOperator):
             oracle_vs_market,
         )
         from peg_alerts.rules import transitions
+        from peg_alerts.sequencer_rules import sequencer_transitions
         from peg_monitor.settings import marts_schema
 
         found = [t for f in store.feeds() for t in transitions(f.feed, f.series, f.thresholds, f.as_of)]
+        found += [t for s in store.sequencers() for t in sequencer_transitions(s.key, s.changes, s.grace, s.as_of)]
         market = store.market_feeds(self.marts_schema or marts_schema())
         if market is None:
             self.log.info("no market-vs-oracle mart yet (dbt has not run): the market's transitions wait for it")

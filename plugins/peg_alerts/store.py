@@ -26,8 +26,16 @@ from typing import Any
 
 from peg_alerts.market_rules import MARKET_KINDS, MarketReading, MarketState
 from peg_alerts.rules import FeedKey, ServedPrice, Thresholds, Transition
+from peg_alerts.sequencer_rules import StatusChange, sequencer_key
 from warehouse.spec import ensure_table, merge, timestamp_literal
-from warehouse.tables import CHAINLINK_FEEDS, CHAINLINK_LOAD_WINDOWS, CHAINLINK_ROUNDS, PEG_ALERT_TRANSITIONS
+from warehouse.tables import (
+    CHAINLINK_CHAINS,
+    CHAINLINK_FEEDS,
+    CHAINLINK_LOAD_WINDOWS,
+    CHAINLINK_ROUNDS,
+    CHAINLINK_SEQUENCER_ROUNDS,
+    PEG_ALERT_TRANSITIONS,
+)
 
 MARKET_VS_ORACLE = "STABLECOIN_MARKET_VS_ORACLE"  # the dbt mart the market's transitions read
 
@@ -49,6 +57,17 @@ class FeedSeries:
     feed: FeedKey
     thresholds: Thresholds
     series: list[ServedPrice]
+    as_of: datetime | None
+
+
+@dataclass(frozen=True)
+class SequencerSeries:
+    """One L2's sequencer as the ingest stored it: its status changes in order, its grace period, and
+    the end of the chain's loaded data (when a grace period is known to be over)."""
+
+    key: FeedKey
+    grace: timedelta
+    changes: list[StatusChange]
     as_of: datetime | None
 
 
@@ -183,6 +202,31 @@ class AlertStore:
             thresholds = Thresholds(int(warning), int(critical), int(band), int(limit))
             out.append(FeedSeries(FeedKey(chain, proxy, pair), thresholds, series, _utc(as_of)))
         return out
+
+    def sequencers(self) -> list[SequencerSeries]:
+        """Every L2 with a stored `chains:` entry, its sequencer's status changes in order (changed_at,
+        round id), and the end of the chain's loaded windows."""
+        with self.connection.cursor() as cur:
+            cur.execute(
+                f"select c.chain, c.sequencer_proxy_address, c.grace_period_seconds, w.as_of "
+                f"from {CHAINLINK_CHAINS.qualified(self.schema)} as c left join (select chain, max(window_end) as as_of "
+                f"from {CHAINLINK_LOAD_WINDOWS.qualified(self.schema)} group by chain) as w on c.chain = w.chain "
+                f"order by c.chain"
+            )
+            chains = cur.fetchall()
+            cur.execute(
+                f"select chain, proxy_address, round_id, is_down, changed_at "
+                f"from {CHAINLINK_SEQUENCER_ROUNDS.qualified(self.schema)} order by chain, changed_at, round_id"
+            )
+            changes = defaultdict(list)
+            for chain, proxy, round_id, is_down, changed_at in cur.fetchall():
+                changes[(chain, proxy)].append(StatusChange(int(round_id), bool(is_down), _utc(changed_at)))
+        return [
+            SequencerSeries(
+                sequencer_key(chain, proxy), timedelta(seconds=int(grace)), changes[(chain, proxy)], _utc(as_of)
+            )
+            for chain, proxy, grace, as_of in chains
+        ]
 
     def market_feeds(self, marts_schema: str) -> list[MarketSeries] | None:
         """Every feed's rows of the market-vs-oracle mart (a view over the raw tables) in order of
