@@ -39,6 +39,10 @@ MARKET = "STABLECOIN_MARKET_VS_ORACLE"  # a view: its newest reading, not a row 
 UNUSUAL_ABS_Z = 1
 OUTLIER_ABS_Z = 2
 Z_STATUSES = ("normal", "unusual", "outlier", "no z-score")
+# An L2 sequencer's statuses with a start (the marts' "unknown" and a chain without one have none);
+# while down or in its grace period the chain's prices are untrusted.
+SEQUENCER_KNOWN = ("up", "down", "grace")
+SEQUENCER_UNTRUSTED = ("down", "grace", "unknown")
 
 # Chart resolution: at most about this many points per feed, on these bucket sizes.
 PRICE_POINTS_PER_FEED = 1000
@@ -215,11 +219,14 @@ def feed_staleness(marts: str, feed: Feed | None) -> pd.DataFrame:
     frame = query(
         f"select feed_pair, symbol, chain, proxy_address, heartbeat_seconds, data_as_of, last_updated_at, "
         f"seconds_since_last_update, is_stale, rounds_loaded, max_gap_seconds, heartbeat_misses, "
-        f"last_heartbeat_miss_at from {marts}.{STALENESS} where true{where} order by symbol, feed_pair",
+        f"last_heartbeat_miss_at, sequencer_status, sequencer_status_since from {marts}.{STALENESS} "
+        f"where true{where} order by symbol, feed_pair, chain",
         params,
     )
     frame.loc[frame["rounds_loaded"] == 0, "last_updated_at"] = pd.NaT
     frame.loc[frame["heartbeat_misses"] == 0, "last_heartbeat_miss_at"] = pd.NaT
+    # an L2's sequencer status has a start once known; elsewhere there is none (NULL reaches us as 1970)
+    frame.loc[~frame["sequencer_status"].isin(SEQUENCER_KNOWN), "sequencer_status_since"] = pd.NaT
     for column in ("heartbeat_seconds", "rounds_loaded", "heartbeat_misses"):
         frame[column] = pd.to_numeric(frame[column]).astype("int64")
     return _floats(frame, "seconds_since_last_update", "max_gap_seconds")
@@ -234,7 +241,8 @@ def latest_status(marts: str, feed: Feed | None, until: datetime) -> pd.DataFram
     where, params = _feed_filter(feed)
     frame = query(
         f"select chain, proxy_address, feed_pair, symbol, round_id, served_from, price_usd, deviation_pct, "
-        f"deviation_bps, abs_deviation_bps, peg_status from {marts}.{HEALTH} where served_from < ?{where} "
+        f"deviation_bps, abs_deviation_bps, peg_status, sequencer_status, is_price_trusted "
+        f"from {marts}.{HEALTH} where served_from < ?{where} "
         f"qualify row_number() over (partition by chain, proxy_address order by served_from desc, round_id desc) = 1 "
         f"order by symbol, feed_pair",
         (until, *params),
@@ -249,7 +257,7 @@ def latest_market(marts: str, feed: Feed | None, until: datetime) -> pd.DataFram
     divergence from it, and whether the oracle was divergent or silent or the market thin."""
     where, params = _feed_filter(feed)
     frame = query(
-        f"select feed_pair, priced_at, cast(market_price_usd as float) as market_price_usd, "
+        f"select chain, proxy_address, feed_pair, priced_at, cast(market_price_usd as float) as market_price_usd, "
         f"cast(divergence_bps as float) as divergence_bps, is_divergent, is_silent_oracle, is_thin_market "
         f"from {marts}.{MARKET} where priced_at < ?{where} "
         f"qualify row_number() over (partition by chain, proxy_address order by priced_at desc) = 1",

@@ -79,23 +79,29 @@ def depeg_events(events: pd.DataFrame) -> None:
 
 
 def feed_staleness(staleness: pd.DataFrame) -> None:
+    """The staleness mart's rows; the sequencer's columns only when a feed is on an L2."""
     durations = {"heartbeat": "heartbeat_seconds", "since_last_update": "seconds_since_last_update",
                  "max_gap": "max_gap_seconds"}  # fmt: skip
+    columns = {
+        "symbol": "Token",
+        "feed_pair": "Feed",
+        "is_stale": st.column_config.CheckboxColumn("Stale"),
+        "heartbeat": "Heartbeat",
+        "last_updated_at": st.column_config.DatetimeColumn("Last round (UTC)", format=_TIME_SECONDS),
+        "since_last_update": "Since last round",
+        "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format=_TIME),
+        "rounds_loaded": st.column_config.NumberColumn("Rounds loaded", format="%d"),
+        "max_gap": "Longest gap",
+        "heartbeat_misses": st.column_config.NumberColumn("Heartbeat misses", format="%d"),
+        "last_heartbeat_miss_at": st.column_config.DatetimeColumn("Last miss (UTC)", format=_TIME),
+        "chain": "Chain",
+        "sequencer_status": "Sequencer",
+        "sequencer_status_since": st.column_config.DatetimeColumn("Sequencer status since (UTC)", format=_TIME),
+        "proxy_address": "Proxy",
+    }
+    if staleness["sequencer_status"].isna().all():
+        columns = {k: v for k, v in columns.items() if not k.startswith("sequencer_")}
     _table(
         staleness.assign(**{name: staleness[column].map(ui.seconds_to_text) for name, column in durations.items()}),
-        {
-            "symbol": "Token",
-            "feed_pair": "Feed",
-            "is_stale": st.column_config.CheckboxColumn("Stale"),
-            "heartbeat": "Heartbeat",
-            "last_updated_at": st.column_config.DatetimeColumn("Last round (UTC)", format=_TIME_SECONDS),
-            "since_last_update": "Since last round",
-            "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format=_TIME),
-            "rounds_loaded": st.column_config.NumberColumn("Rounds loaded", format="%d"),
-            "max_gap": "Longest gap",
-            "heartbeat_misses": st.column_config.NumberColumn("Heartbeat misses", format="%d"),
-            "last_heartbeat_miss_at": st.column_config.DatetimeColumn("Last miss (UTC)", format=_TIME),
-            "chain": "Chain",
-            "proxy_address": "Proxy",
-        },
+        columns,
     )

@@ -29,6 +29,12 @@ STATUS_BADGES = {
     "critical": ("red", ":material/error:"),
     "no data": ("gray", ":material/help:"),
 }
+SEQUENCER_BADGES = {
+    "up": ("green", ":material/check_circle:"),
+    "grace": ("orange", ":material/hourglass_top:"),
+    "down": ("red", ":material/cloud_off:"),
+    "unknown": ("gray", ":material/help:"),
+}
 GUIDE = """
 - **Peg Deviation**: each token's status now (healthy, warning or critical by the feed's own
   thresholds from the registry, 50 and 100 bps by default) with the market's price beside it,
@@ -39,7 +45,9 @@ GUIDE = """
   (the oracle, or both it and the market: a confirmed depeg), and each day's status.
 - **Market vs Oracle**: each token's oracle price beside its market price (the depth-weighted
   median of its pools), their divergence, and the periods of a silent oracle or a thin market.
-- **Feed Health**: whether each feed still updates within its heartbeat.
+- **Feed Health**: whether each feed still updates within its heartbeat, and on an L2 whether its
+  sequencer is up: while it is down, and for a grace period after, the chain's prices are untrusted
+  (kept and shown, marked so).
 
 The token and date range apply to every page and are kept in the link, e.g.
 `?feed=USDC&start=2026-03-01&end=2026-03-31`. Times are UTC.
@@ -159,8 +167,9 @@ def warning_text(feeds: list[data.Feed]) -> str:
     return "its feed's warning threshold (" + "; ".join(f"{', '.join(s)}: {w} bps" for w, s in warnings.items()) + ")"
 
 
-def rows_by_pair(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    return {row["feed_pair"]: row for _, row in frame.iterrows()}
+def rows_by_feed(frame: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
+    """Rows by (chain, proxy): the same pair on two chains is two feeds."""
+    return {(row["chain"], row["proxy_address"]): row for _, row in frame.iterrows()}
 
 
 def grid(items: Sequence[T], per_row: int) -> Iterator[tuple[DeltaGenerator, T]]:
@@ -189,32 +198,57 @@ def market_text(row: pd.Series | None) -> str:
 def status_cards(feeds: list[data.Feed], status: pd.DataFrame, market: pd.DataFrame) -> None:
     """A card per feed: its price and deviation from the peg in `status` (the latest round), the
     status badge, and the market beside it (`market`, its last verdict)."""
-    rows, markets = rows_by_pair(status), rows_by_pair(market)
+    rows, markets = rows_by_feed(status), rows_by_feed(market)
+    several_chains = len({f.chain for f in feeds}) > 1
     for column, feed in grid(feeds, 4):
         with column, st.container(border=True):
-            row = rows.get(feed.feed_pair)
+            row = rows.get((feed.chain, feed.proxy_address))
+            label = card_label(feed.symbol, feed.chain, several_chains)
             if row is None:
-                st.metric(feed.symbol, "—", help=f"{feed.feed_pair}: no round before the end of the range")
+                st.metric(label, "—", help=f"{feed.feed_pair}: no round before the end of the range")
                 status_badge("no data")
                 continue
             st.metric(
-                feed.symbol,
+                label,
                 f"${row['price_usd']:.4f}",
                 delta=f"{row['deviation_bps']:+.1f} bps",
                 delta_color="off",
                 help=f"{feed.feed_pair}, the price since {row['served_from']:%Y-%m-%d %H:%M:%S} UTC",
             )
             status_badge(row["peg_status"])
-            st.caption(market_text(markets.get(feed.feed_pair)))
+            if row["sequencer_status"] in data.SEQUENCER_UNTRUSTED:
+                sequencer_badge(row["sequencer_status"], f"untrusted: {feed.chain} sequencer {row['sequencer_status']}")
+            st.caption(market_text(markets.get((feed.chain, feed.proxy_address))))
+
+
+def card_label(symbol: str, chain: str, several_chains: bool) -> str:
+    """A card's title: the token, and its chain once the cards span several (USDC on two is two cards)."""
+    return f"{symbol} ({chain})" if several_chains else symbol
+
+
+def sequencer_badge(status: str, label: str) -> None:
+    """An L2 sequencer's status: up (prices trusted), down, in its grace period, or not known yet."""
+    color, icon = SEQUENCER_BADGES.get(status, SEQUENCER_BADGES["unknown"])
+    st.badge(label, color=color, icon=icon)
+
+
+def sequencer_since(row: pd.Series) -> str:
+    since = row.get("sequencer_status_since")
+    return (
+        ""
+        if since is None or pd.isna(since)
+        else f" · sequencer {row['sequencer_status']} since {since:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def freshness_cards(staleness: pd.DataFrame) -> None:
     """A card per feed: the time since its last round, fresh or stale (or no round yet: a feed that
     had not gone live by the end of the loaded data), and its heartbeat."""
+    several_chains = staleness["chain"].nunique() > 1
     for column, (_, row) in grid(list(staleness.iterrows()), 4):
         with column, st.container(border=True):
             st.metric(
-                row["symbol"],
+                card_label(row["symbol"], row["chain"], several_chains),
                 seconds_to_text(row["seconds_since_last_update"]),
                 help=f"{row['feed_pair']}: time from its last round to the end of the loaded data",
             )
@@ -226,7 +260,9 @@ def freshness_cards(staleness: pd.DataFrame) -> None:
                     color="red" if row["is_stale"] else "green",
                     icon=":material/schedule:" if row["is_stale"] else ":material/check_circle:",
                 )
-            st.caption(f"heartbeat {seconds_to_text(row['heartbeat_seconds'])}")
+            if row["sequencer_status"] is not None and not pd.isna(row["sequencer_status"]):
+                sequencer_badge(row["sequencer_status"], f"{row['chain']} sequencer {row['sequencer_status']}")
+            st.caption(f"heartbeat {seconds_to_text(row['heartbeat_seconds'])}{sequencer_since(row)}")
 
 
 def price_charts(series: pd.DataFrame) -> None:

@@ -1,8 +1,15 @@
-"""Feed Health: the staleness mart per feed."""
+"""Feed Health: the staleness mart per feed, and on an L2 its sequencer's status."""
 
 from __future__ import annotations
 
-from tests.support.pipeline import query
+import uuid
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from tests.support.pipeline import create_schema, drop_pipeline, query
+from tests.support.sequencer_marts import T0, H, build_l2_marts
 
 
 def test_staleness_per_feed(app, marts) -> None:
@@ -33,3 +40,43 @@ def test_staleness_per_feed(app, marts) -> None:
     assert not at.exception
     assert at.metric[0].value == "1"
     assert list(at.dataframe[0].value["feed_pair"]) == ["USDT/USD"]
+
+
+@pytest.fixture(scope="module")
+def l2_marts(stack, tmp_path_factory) -> Iterator[str]:
+    """USDC/USD on Ethereum and on Arbitrum, whose sequencer is down at the end of the data
+    (tests.support.sequencer_marts)."""
+    raw = f"DASHL2_{uuid.uuid4().hex[:8].upper()}"
+    create_schema(raw)
+    try:
+        yield f"{build_l2_marts(raw, tmp_path_factory.mktemp('l2'))}_MARTS"
+    finally:
+        drop_pipeline(raw)
+
+
+def test_an_l2_feed_shows_its_sequencer_status_and_its_untrusted_price(app, l2_marts) -> None:
+    at = app(marts_schema=l2_marts).run()
+    assert not at.exception
+    # the same pair on two chains is two cards, titled with their chain
+    cards = {m.label: m.value for m in at.metric}
+    assert {"USDC (arbitrum)", "USDC (ethereum)"} <= set(cards) and cards["USDC (arbitrum)"] == "$0.9999"
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert sum("untrusted: arbitrum sequencer down" in b for b in badges) == 1  # on the Arbitrum card only
+
+    at.switch_page("app_pages/feed_health.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Untrusted (sequencer)"] == "1 of 1"
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert sum("arbitrum sequencer down" in b for b in badges) == 1
+    shown = at.dataframe[0].value
+    by_chain = dict(zip(shown["chain"], shown["sequencer_status"], strict=True))
+    assert by_chain["arbitrum"] == "down" and pd.isna(by_chain["ethereum"])
+    assert any(f"sequencer down since {T0 + 19 * H:%Y-%m-%d %H:%M} UTC" in c.value for c in at.caption)
+
+
+def test_without_an_l2_the_staleness_table_has_no_sequencer_columns(app) -> None:
+    at = app().run()
+    at.switch_page("app_pages/feed_health.py").run()
+    assert not at.exception and "Untrusted (sequencer)" not in [m.label for m in at.metric]
+    assert "sequencer_status" in at.dataframe[0].value.columns  # the data has it; the table does not show it
