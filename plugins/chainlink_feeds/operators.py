@@ -91,6 +91,21 @@ class _RoundsOperator(ChainReadOperator):
         self.raw_schema = raw_schema
         self.registry_path = registry_path
 
+    def check_connection(self, entries: Sequence[Feed | Reference | Chain]) -> None:
+        """Refuse a chain without its RPC connection before reading anything, naming the registry
+        line of the chain's first entry this task loads (a missing connection is a registry error
+        as much as a deployment one: the registry asks for a chain the deployment cannot reach)."""
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            _ = self.chainlink_hook.settings  # resolves the connection
+        except AirflowNotFoundException as exc:
+            where = entries[0].where if entries else str(self.registry_path)
+            raise FeedRegistryError(
+                f"{where}: chain: {self.chain} has no Airflow connection {self.chainlink_conn_id!r} to read it "
+                f"({exc}); add it, or the env var AIRFLOW_CONN_{self.chainlink_conn_id.upper()} (docs/production.md)"
+            ) from exc
+
     def oracles(self) -> list[Feed | Reference]:
         """Every registry feed, and every reference a pool is priced through."""
         return [*load_registry(self.registry_path), *load_market(self.registry_path).references]
@@ -204,6 +219,7 @@ class ChainlinkFeedOperator(_RoundsOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self.check_connection([self.feed])
         with self.raw_store() as store:
             return self.load_feed(self.feed, store, context["run_id"])
 
@@ -252,6 +268,8 @@ class ChainlinkChainOperator(_RoundsOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         summaries: dict[str, dict[str, Any]] = {}
         failed: dict[str, str] = {}
+        sequencer = load_market(self.registry_path).sequencer(self.chain)
+        self.check_connection([*self.feeds, *([sequencer] if sequencer else [])])
         with self.raw_store() as store:
             for feed in self.feeds:
                 try:
@@ -259,7 +277,6 @@ class ChainlinkChainOperator(_RoundsOperator):
                 except Exception as error:  # reported below, after the other feeds
                     self.log.exception("%s: not loaded", feed.pair)
                     failed[feed.pair] = f"{type(error).__name__}: {error}"
-            sequencer = load_market(self.registry_path).sequencer(self.chain)
             sequencer_rounds = None
             if sequencer is not None:
                 try:

@@ -102,6 +102,8 @@ class Feed(_OnChain):
     silent_oracle_minutes: int = DEFAULT_THRESHOLDS["silent_oracle_minutes"]
     # phase id -> when the proxy switched to it, pinned by hand for nodes without historical state
     phase_activations: dict[int, datetime] = field(default_factory=dict, hash=False, compare=True)
+    # the registry file and line it was read from, for errors found later (a chain without connection)
+    where: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Reference(_OnChain):
     description: str
     heartbeat_grace_seconds: int = DEFAULT_HEARTBEAT_GRACE_SECONDS
     phase_activations: dict[int, datetime] = field(default_factory=dict, hash=False, compare=True)
+    where: str = field(default="", compare=False, repr=False)
 
 
 def thresholds(raw: dict[str, Any], defaults: dict[str, int], where: str) -> dict[str, int]:
@@ -194,6 +197,7 @@ def feed_from_mapping(raw: dict[str, Any], where: str, defaults: dict[str, int] 
         peg_reference=reference,
         **thresholds(raw, defaults, where),
         phase_activations=_phase_activations(raw.get("phase_activations", {}), where),
+        where=where,
     )
 
 
@@ -209,6 +213,7 @@ def reference_from_mapping(raw: dict[str, Any], where: str, grace_seconds: int) 
         **_oracle_fields(raw, where),
         heartbeat_grace_seconds=grace,
         phase_activations=_phase_activations(raw.get("phase_activations", {}), where),
+        where=where,
     )
 
 

@@ -91,3 +91,36 @@ def test_bad_chains_name_file_line_and_field(tmp_path: Path, change: tuple, need
     assert text != CHAINS
     with pytest.raises(FeedRegistryError, match=f"feeds.yaml line {line(text, needle)}: {message}"):
         load_market(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("chain", "feed_pairs", "needle"),
+    [
+        ("arbitrum", None, ("  - symbol: USDC", "last")),
+        ("arbitrum", [], "sequencer_uptime_feed"),
+        ("ethereum", None, "  - symbol: USDC"),
+    ],
+)
+def test_a_chain_without_its_connection_is_refused_naming_the_registry_line(
+    tmp_path: Path, chain: str, feed_pairs, needle
+) -> None:
+    """Before anything is read or stored: the line of the chain's first entry the task loads (its
+    uptime feed's when it loads no feed)."""
+    from chainlink_feeds.operators import ChainlinkChainOperator, ChainlinkFeedOperator
+
+    registry = write(tmp_path, CHAINS)
+    where = (
+        f"feeds.yaml line {line(CHAINS, needle)}: chain: {chain} has no Airflow connection 'chainlink_{chain}_nowhere'"
+    )
+    kwargs = {
+        "chain": chain,
+        "registry_path": registry,
+        "chainlink_conn_id": f"chainlink_{chain}_nowhere",
+        "window_start": "2026-03-01T00:00:00+00:00",
+        "window_end": "2026-03-02T00:00:00+00:00",
+    }
+    with pytest.raises(FeedRegistryError, match=where + ".*AIRFLOW_CONN_CHAINLINK_"):
+        ChainlinkChainOperator(task_id="ingest", feed_pairs=feed_pairs, **kwargs).execute({"run_id": "test"})
+    if feed_pairs is None:
+        with pytest.raises(FeedRegistryError, match=where):
+            ChainlinkFeedOperator(task_id="ingest", feed_pair="USDC/USD", **kwargs).execute({"run_id": "test"})
