@@ -2,10 +2,10 @@
 
 The uptime feed is a proxy like a price feed's, but a round is a status change, not a price:
 answer 1 means the sequencer went down, 0 that it came back up, and `startedAt` is when (the
-time the L1 message carrying the change was sent). A feed has few rounds (a handful of outages
-over years), so a read takes them all, every phase, at one pinned block, in a request or two,
-rather than searching a window as the price reader does. The rounds recorded by the end of a load's
-window are kept: what the load could have known, so a backfilled day stores what an in-order one did.
+time the L1 message carrying the change was sent; the feed keeps no other time). A feed has few
+rounds (a handful of outages over years), so a read takes them all, every phase, at one pinned
+block, in a request or two, rather than searching a window as the price reader does. The changes
+that began before a load's window end are kept, so a backfilled day stores what an in-order one did.
 """
 
 from __future__ import annotations
@@ -41,14 +41,15 @@ class SequencerRound:
 
 @dataclass(frozen=True)
 class SequencerRead:
-    """Every status change recorded by `until`, oldest first, read at `block`."""
+    """Every status change that began before `until`, oldest first, read at `block`."""
 
     block: int
     rounds: list[SequencerRound]
+    until: datetime
 
 
 def read_sequencer(hook: ChainlinkHook, chain: Chain, until: datetime) -> SequencerRead:
-    """The chain's status changes recorded before `until`, from every phase of its uptime proxy."""
+    """The chain's status changes that began before `until`, from every phase of its uptime proxy."""
     proxy = chain.sequencer_uptime_feed
     calls = [(proxy, PROXY["phaseId"].encode())]
     calls += [(proxy, PROXY["phaseAggregators"].encode(p)) for p in range(1, SEQUENCER_PHASES_IN_SNAPSHOT + 1)]
@@ -71,7 +72,8 @@ def read_sequencer(hook: ChainlinkHook, chain: Chain, until: datetime) -> Sequen
         for r in _phase_rounds(hook, chain, p, block)
     ]
     cutoff = until.timestamp()
-    return SequencerRead(block, sorted((r for r in rounds if r.changed_at < cutoff), key=lambda r: r.changed_at))
+    kept = sorted((r for r in rounds if r.changed_at < cutoff), key=lambda r: (r.changed_at, r.round_id))
+    return SequencerRead(block, kept, until)
 
 
 def _phase_rounds(hook: ChainlinkHook, chain: Chain, phase: int, block: int) -> list[SequencerRound]:
@@ -89,6 +91,7 @@ def _phase_rounds(hook: ChainlinkHook, chain: Chain, phase: int, block: int) -> 
 
 
 def _status(chain: Chain, r: Round) -> SequencerRound:
+    """The round as a status change; an answer that is no status is refused, naming the registry line."""
     if r.answer not in STATUS_ANSWERS:
         raise SequencerAnswerError(
             f"{chain.where}: chains: {chain.name}: sequencer_uptime_feed {chain.sequencer_uptime_feed} answered "

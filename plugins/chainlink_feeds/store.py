@@ -171,8 +171,8 @@ class RoundStore:
         return LoadResult(len(rounds), len(rejections))
 
     def load_sequencer(self, chain: Chain, read: SequencerRead, run_id: str | None) -> int:
-        """MERGE the chain's `chains:` entry and its sequencer's status changes in one transaction;
-        the rows merged."""
+        """MERGE the chain's `chains:` entry and its sequencer's status changes, and move how far it has
+        been read forward (never back), in one transaction; the rows merged."""
         loaded_at = timestamp_literal(datetime.now(UTC))
         proxy = chain.sequencer_uptime_feed
         meta = {"chain": chain.name, "loaded_at": loaded_at, "airflow_run_id": run_id}
@@ -191,9 +191,15 @@ class RoundStore:
             **meta, chain_id=chain.chain_id, sequencer_proxy_address=proxy,
             grace_period_seconds=chain.grace_period_seconds,
         )  # fmt: skip
+        until = timestamp_literal(read.until)
         with transaction(self.connection) as cur:
             self._merge(cur, CHAINLINK_CHAINS, [entry])
             self._merge(cur, CHAINLINK_SEQUENCER_ROUNDS, rounds)
+            cur.execute(
+                f"update {CHAINLINK_CHAINS.qualified(self.schema)} set sequencer_read_until = %s "
+                f"where chain = %s and (sequencer_read_until is null or sequencer_read_until < %s)",
+                (until, chain.name, until),
+            )
         return len(rounds)
 
     def _delete_rounds(self, cur: Any, spec: TableSpec, feed: Feed | Reference, round_ids: list[str]) -> None:

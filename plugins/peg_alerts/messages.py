@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from peg_alerts.market_rules import AGREE, DEEP, DIVERGENT, MARKET_KINDS, SILENT, THIN
 from peg_alerts.rules import CRITICAL, HEALTHY, PEG_STATUS, STALE, WARNING, Transition
-from peg_alerts.sequencer_rules import DOWN, GRACE, SEQUENCER
+from peg_alerts.sequencer_rules import DOWN, GRACE, SEQUENCER, UP
 
 # apprise's notify types (plain strings: this module does not import apprise)
 _NOTIFY_TYPES = {CRITICAL: "failure", WARNING: "warning", STALE: "warning", SILENT: "failure", DIVERGENT: "warning",
@@ -54,7 +54,7 @@ def sequencer_message(t: Transition, dashboard_url: str) -> tuple[str, str, str]
     titles = {
         DOWN: f"SEQUENCER DOWN {chain}: its Chainlink prices are untrusted",
         GRACE: f"SEQUENCER BACK {chain}: prices untrusted for the grace period",
-        "up": f"RESOLVED {chain} sequencer up past its grace period: prices trusted again",
+        UP: f"RESOLVED {chain} sequencer up past its grace period: prices trusted again",
     }
     body = [
         f"Chain: {chain} (sequencer uptime feed {t.feed.proxy_address})",

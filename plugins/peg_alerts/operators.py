@@ -54,8 +54,9 @@ def in_data_interval(found: list[Transition], context: Context) -> list[Transiti
 class PegAlertOperator(BaseOperator):
     """Compute every feed's peg-status (with hysteresis) and heartbeat transitions from the served
     series in the raw tables, every L2 sequencer's (down, grace, up: `sequencer_rules`), and its
-    market-witness transitions (silent oracle, divergence, thin market: `market_rules`) from the market-vs-oracle mart, a view over the raw tables (skipped,
-    with a log line, until dbt has built it), MERGE them into PEG_ALERT_TRANSITIONS if absent, then
+    market-witness transitions (silent oracle, divergence, thin market: `market_rules`) from the
+    market-vs-oracle mart, a view over the raw tables (skipped, with a log line, until dbt has built
+    it), MERGE them into PEG_ALERT_TRANSITIONS if absent, then
     send the ones not yet sent through apprise and mark them sent.
 
     A backfill run sends nothing and records, as suppressed, only the transitions that occurred in its

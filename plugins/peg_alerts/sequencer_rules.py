@@ -1,10 +1,10 @@
 """When an L2's prices stop or start being trustworthy: pure functions of its sequencer's status
-changes (the uptime feed's rounds) and the chain's grace period, as dbt's int_chain__sequencer_status.
+changes (the uptime feed's rounds) and the chain's grace period, as dbt's int_chainlink__sequencer_status.
 
 One transition per change: `down` when the sequencer goes down, `grace` when it is back (its prices
 may still be catching up), `up` when the grace period is over without a new outage. A chain starts
-up; a round repeating the status before it is no change. The grace period's end is known once the
-loaded data reaches it (`as_of`), so every run computes the same transitions with the same keys:
+up; a round repeating the status before it is no change. The grace period is over once the
+sequencer's status has been read past its end (`as_of`, exclusive as in the marts), so every run computes the same transitions with the same keys:
 (chain, uptime feed, kind `sequencer`, the round, the status).
 """
 
@@ -55,7 +55,7 @@ def sequencer_transitions(
         next_down = next((c.changed_at for c in changes[i + 1 :] if c.is_down), None)
         if next_down is not None and next_down <= grace_ends:
             continue  # down again within the grace period: that change says so
-        if grace == timedelta(0) or next_down is not None or (as_of is not None and as_of >= grace_ends):
+        if grace == timedelta(0) or next_down is not None or (as_of is not None and as_of > grace_ends):
             found.append(_transition(key, change, status, UP, grace_ends))
             status = UP
     return found

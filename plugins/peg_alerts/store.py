@@ -63,7 +63,7 @@ class FeedSeries:
 @dataclass(frozen=True)
 class SequencerSeries:
     """One L2's sequencer as the ingest stored it: its status changes in order, its grace period, and
-    the end of the chain's loaded data (when a grace period is known to be over)."""
+    how far its status has been read (when a grace period is known to be over)."""
 
     key: FeedKey
     grace: timedelta
@@ -204,14 +204,12 @@ class AlertStore:
         return out
 
     def sequencers(self) -> list[SequencerSeries]:
-        """Every L2 with a stored `chains:` entry, its sequencer's status changes in order (changed_at,
-        round id), and the end of the chain's loaded windows."""
+        """Every L2 with a stored `chains:` entry, its current uptime feed's status changes in order
+        (changed_at, round id), and how far they have been read."""
         with self.connection.cursor() as cur:
             cur.execute(
-                f"select c.chain, c.sequencer_proxy_address, c.grace_period_seconds, w.as_of "
-                f"from {CHAINLINK_CHAINS.qualified(self.schema)} as c left join (select chain, max(window_end) as as_of "
-                f"from {CHAINLINK_LOAD_WINDOWS.qualified(self.schema)} group by chain) as w on c.chain = w.chain "
-                f"order by c.chain"
+                f"select chain, sequencer_proxy_address, grace_period_seconds, sequencer_read_until "
+                f"from {CHAINLINK_CHAINS.qualified(self.schema)} order by chain"
             )
             chains = cur.fetchall()
             cur.execute(

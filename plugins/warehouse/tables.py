@@ -95,12 +95,15 @@ CHAINLINK_PHASES = TableSpec(
     compare=("aggregator_address", "activated_block", "activated_at", "activation_source"),
 )  # fmt: skip
 
-# An L2's registry entry (`chains:`) as each load ran with it, as CHAINLINK_FEEDS for the feeds.
+# An L2's registry entry (`chains:`) as each load ran with it, as CHAINLINK_FEEDS for the feeds, and
+# how far its sequencer's status has been read (the latest window end a load read it to: a backfill
+# of an older day never moves it back), which says when a grace period is known to be over.
 CHAINLINK_CHAINS = TableSpec(
     "CHAINLINK_CHAINS",
     (
         Column("chain", "varchar"), Column("chain_id", "number(12,0)"), Column("sequencer_proxy_address", "varchar"),
         Column("grace_period_seconds", "number(12,0)"), *_LOADED,
+        Column("sequencer_read_until", "timestamp_ntz", nullable=True, merged=False),
     ),
     key=("chain",),
     compare=("sequencer_proxy_address", "grace_period_seconds"),

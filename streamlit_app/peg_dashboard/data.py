@@ -39,8 +39,9 @@ MARKET = "STABLECOIN_MARKET_VS_ORACLE"  # a view: its newest reading, not a row 
 UNUSUAL_ABS_Z = 1
 OUTLIER_ABS_Z = 2
 Z_STATUSES = ("normal", "unusual", "outlier", "no z-score")
-# An L2 sequencer's statuses with a start (the marts' "unknown" and a chain without one have none);
-# while down or in its grace period the chain's prices are untrusted.
+# An L2 sequencer's statuses with a start (the marts' "unknown" and a chain without one have none),
+# and those under which the chain's prices are untrusted: down, in its grace period, or not known yet
+# (the marts' is_price_trusted).
 SEQUENCER_KNOWN = ("up", "down", "grace")
 SEQUENCER_UNTRUSTED = ("down", "grace", "unknown")
 

@@ -233,6 +233,7 @@ def sequencer_badge(status: str, label: str) -> None:
 
 
 def sequencer_since(row: pd.Series) -> str:
+    """For a freshness card's caption: since when the L2's sequencer has its status (empty elsewhere)."""
     since = row.get("sequencer_status_since")
     return (
         ""

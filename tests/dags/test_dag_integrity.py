@@ -95,7 +95,7 @@ def test_dbt_models_are_tasks_that_run_their_tests_after_the_ingest(dagbag) -> N
         "dbt.stg_chainlink__feeds_model_build",
         "dbt.int_chainlink__round_pegs_model_build",  # each round's peg: a constant, or EUR/USD's price for EURC
         "dbt.stg_chainlink__chains_model_build",  # an L2's sequencer: its prices untrusted while down
-        "dbt.int_chain__sequencer_status_model_build",
+        "dbt.int_chainlink__sequencer_status_model_build",
     }
     gate = dag.get_task("marts_freshness_gate")
     assert {t for t in gate.upstream_task_ids} <= build_tasks and gate.downstream_task_ids == {

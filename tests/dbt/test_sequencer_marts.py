@@ -26,7 +26,7 @@ def built(stack, tmp_path_factory):
 
 def test_the_sequencer_status_is_consecutive_intervals_with_the_grace_period(built) -> None:
     intervals = query(
-        f"select sequencer_status, status_from, status_until, is_untrusted from {built}_STAGING.INT_CHAIN__SEQUENCER_STATUS "
+        f"select sequencer_status, status_from, status_until, is_untrusted from {built}_STAGING.INT_CHAINLINK__SEQUENCER_STATUS "
         "where chain = 'arbitrum' order by status_from"
     )
     got = [
@@ -35,7 +35,7 @@ def test_the_sequencer_status_is_consecutive_intervals_with_the_grace_period(bui
     ]  # fmt: skip
     # the open interval's NULL may reach the client as 1970-01-01 on the emulator: asked apart
     open_until = query(
-        f"select count(*) as n from {built}_STAGING.INT_CHAIN__SEQUENCER_STATUS where status_until is null"
+        f"select count(*) as n from {built}_STAGING.INT_CHAINLINK__SEQUENCER_STATUS where status_until is null"
     ).n[0]
     assert open_until == 1
     got[-1] = (*got[-1][:2], None)

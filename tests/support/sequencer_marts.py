@@ -5,6 +5,7 @@ chain data."""
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,7 @@ EXPECTED_INTERVALS = [
     ("down", T0 + 19 * H, None),
 ]
 WINDOW = (T0 - 2 * H, T0 + 20 * H)
+OLD_UPTIME_FEED = "0x" + "5e" * 20
 FEED_ROUNDS = [T0 - H + 5 * M, *(T0 + k * H + 5 * M for k in range(20))]  # hourly, 5 past the hour
 
 
@@ -70,8 +72,12 @@ def build_l2_marts(raw: str, work: Path) -> str:
         store.ensure_tables()
         for feed, price in ((arbitrum, 99_990_000), (ethereum, 100_010_000)):
             store.load(feed, WINDOW, rounds(FEED_ROUNDS, price), [], None, {}, 100, "test_sequencer")
+        # an uptime feed the registry named before: its rounds stay stored, and count no more
+        old = dataclasses.replace(market.sequencer("arbitrum"), sequencer_uptime_feed=OLD_UPTIME_FEED)
+        outage = [SequencerRound(proxy_round_id(1, 2), True, int((T0 + 5 * H).timestamp()))]
+        store.load_sequencer(old, SequencerRead(100, outage, WINDOW[1]), "test_sequencer")
         changes = [SequencerRound(proxy_round_id(p, n), down, int(t.timestamp())) for p, n, down, t in CHANGES]
-        store.load_sequencer(market.sequencer("arbitrum"), SequencerRead(100, changes), "test_sequencer")
+        store.load_sequencer(market.sequencer("arbitrum"), SequencerRead(100, changes, WINDOW[1]), "test_sequencer")
     result = dbt_build(raw, f"{raw}_A", work)
     assert result.returncode == 0, result.stdout[-4000:]
     return f"{raw}_A"

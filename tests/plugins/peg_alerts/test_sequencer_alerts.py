@@ -12,7 +12,7 @@ import pytest
 import snowflake.connector
 
 from chainlink_feeds.registry import load_market
-from chainlink_feeds.rounds import AcceptedRound, Round, proxy_round_id
+from chainlink_feeds.rounds import proxy_round_id
 from chainlink_feeds.sequencer import SequencerRead, SequencerRound
 from chainlink_feeds.store import RoundStore
 from devstack.services import emulator
@@ -65,6 +65,22 @@ def test_a_repeated_status_is_no_change_and_a_feed_that_starts_down_alerts_once(
     assert [t[:2] for t in found(spec)] == [(UP, DOWN), (DOWN, GRACE), (GRACE, UP)]
 
 
+def test_the_grace_period_is_over_only_once_read_past_its_end() -> None:
+    spec = [(False, 0 * H), (True, 2 * H), (False, 3 * H)]
+    assert found(spec, as_of=T0 + 3 * H + GRACE_PERIOD)[-1][:2] == (DOWN, GRACE)  # as the marts: [from, until)
+    assert found(spec, as_of=T0 + 3 * H + GRACE_PERIOD + timedelta(seconds=1))[-1][:2] == (GRACE, UP)
+
+
+def test_down_and_up_in_one_second_is_a_grace_period() -> None:
+    """The uptime feed takes two changes with one L1 timestamp; ordered by round they are down, then back."""
+    spec = [(False, 0 * H), (True, 2 * H), (False, 2 * H)]
+    assert found(spec) == [
+        (UP, DOWN, T0 + 2 * H, 2),
+        (DOWN, GRACE, T0 + 2 * H, 3),
+        (GRACE, UP, T0 + 2 * H + GRACE_PERIOD, 3),
+    ]
+
+
 def test_without_a_grace_period_up_follows_down_directly() -> None:
     spec = [(False, 0 * H), (True, 2 * H), (False, 3 * H)]
     assert found(spec, grace=timedelta(0), as_of=None) == [(UP, DOWN, T0 + 2 * H, 2), (DOWN, UP, T0 + 3 * H, 3)]
@@ -77,28 +93,28 @@ def test_a_later_outage_proves_the_grace_period_over_without_loaded_windows() ->
 
 @pytest.fixture
 def arbitrum(snowflake_schema: str, tmp_path: Path):
-    """The registry's Arbitrum chain (30 min grace) and its USDC feed, in a schema of its own."""
-    market = load_market(write(tmp_path, CHAINS))
-    return snowflake_schema, market.sequencer("arbitrum"), market.feeds[1]
+    """The registry's Arbitrum chain (30 min grace), in a schema of its own."""
+    return snowflake_schema, load_market(write(tmp_path, CHAINS)).sequencer("arbitrum")
 
 
-def load(schema: str, chain, feed, spec: list[tuple[bool, datetime]], until: datetime) -> None:
-    """The sequencer's changes so far, and a window of the chain's feed ending at `until` (the data's end)."""
+def load(schema: str, chain, spec: list[tuple[bool, datetime]], until: datetime) -> None:
+    """The sequencer's changes that began before `until`, read up to `until`, as the chain's task stores them."""
     with closing(snowflake.connector.connect(**emulator.connection_params())) as conn:
         store = RoundStore(conn, schema)
         store.ensure_tables()
-        ts = int((until - H).timestamp())
-        price = AcceptedRound(Round(proxy_round_id(1, 1), 100_000_000, ts, ts, proxy_round_id(1, 1)), ts, None, False)
-        store.load(feed, (until - 2 * H, until), [price], [], None, {}, 1, "test")
-        rounds = [SequencerRound(proxy_round_id(1, n), d, int(at.timestamp())) for n, (d, at) in enumerate(spec, 1)]
-        store.load_sequencer(chain, SequencerRead(1, rounds), "test")
+        rounds = [
+            SequencerRound(proxy_round_id(1, n), down, int(at.timestamp()))
+            for n, (down, at) in enumerate(spec, 1)
+            if at < until
+        ]
+        store.load_sequencer(chain, SequencerRead(1, rounds, until), "test")
 
 
 def test_each_sequencer_transition_pages_once(arbitrum, receiver) -> None:
-    schema, chain, feed = arbitrum
+    schema, chain = arbitrum
     now = datetime.now(UTC).replace(microsecond=0)
     spec = [(False, now - 3 * H), (True, now - 50 * M), (False, now - 20 * M)]
-    load(schema, chain, feed, spec, now - 10 * M)  # back 20 min ago, within its 30 min grace period
+    load(schema, chain, spec, now - 10 * M)  # back 20 min ago, within its 30 min grace period
     assert run_alerts(schema)["sent"] == 2
     down, back = receiver.received
     assert (down["title"], down["type"]) == ("SEQUENCER DOWN arbitrum: its Chainlink prices are untrusted", "failure")
@@ -110,11 +126,13 @@ def test_each_sequencer_transition_pages_once(arbitrum, receiver) -> None:
     )
     assert run_alerts(schema, run_id="scheduled__retry")["sent"] == 0
 
-    load(schema, chain, feed, spec, now + 15 * M)  # the data now reaches past the grace period's end
+    grace_end = spec[2][1] + timedelta(seconds=chain.grace_period_seconds)
+    load(schema, chain, spec, grace_end)  # read up to the grace period's end, not past it
+    assert run_alerts(schema)["sent"] == 0
+    load(schema, chain, spec, now + 15 * M)  # read past it
     assert run_alerts(schema)["sent"] == 1
     resolved = receiver.received[2]
     assert resolved["type"] == "success" and resolved["title"].startswith("RESOLVED arbitrum sequencer up")
-    grace_end = spec[2][1] + timedelta(seconds=chain.grace_period_seconds)
     assert (
         f"Since: {grace_end:%Y-%m-%d %H:%M:%S} UTC (back at {spec[2][1]:%Y-%m-%d %H:%M:%S} UTC" in resolved["message"]
     )
@@ -123,3 +141,5 @@ def test_each_sequencer_transition_pages_once(arbitrum, receiver) -> None:
         ("sequencer", GRACE, None, True),
         ("sequencer", UP, None, True),
     ]
+    load(schema, chain, spec, now - 30 * M)  # a backfill of an older window: how far it was read stays
+    assert run_alerts(schema)["recorded"] == 0 and len(receiver.received) == 3

@@ -27,7 +27,7 @@ chains as (
 ),
 
 sequencer as (
-    select * from {{ ref('int_chain__sequencer_status') }}
+    select * from {{ ref('int_chainlink__sequencer_status') }}
 ),
 
 loaded as (

@@ -17,7 +17,7 @@ chains as (
 ),
 
 sequencer as (
-    select * from {{ ref('int_chain__sequencer_status') }}
+    select * from {{ ref('int_chainlink__sequencer_status') }}
 ),
 
 deviations as (
@@ -44,6 +44,12 @@ deviations as (
             when sequencer.sequencer_status is null then 'unknown'
             else sequencer.sequencer_status
         end as sequencer_status,
+        -- untrusted while down or in grace (int_chainlink__sequencer_status), or before a status is known
+        case
+            when chains.chain is null then true
+            when sequencer.sequencer_status is null then false
+            else not sequencer.is_untrusted
+        end as is_price_trusted,
         cast(rounds.price_usd - pegs.peg_price_usd as float) / cast(pegs.peg_price_usd as float) * 100 as deviation_pct
     from rounds
     inner join feeds
@@ -93,7 +99,7 @@ final as (
         sequencer_status,
         -- nothing is dropped: a round served while the sequencer was down or in its grace period
         -- (or before its status is known) keeps its price and status, marked untrusted
-        coalesce(sequencer_status = 'up', true) as is_price_trusted
+        is_price_trusted
     from deviations
 )
 

@@ -13,15 +13,26 @@ chains as (
 ),
 
 changes as (
-    -- the status changes across the proxy's phases: a round repeating the status before it is none
+    -- the status changes across the proxy's phases, of the uptime feed the registry names now (rounds
+    -- an earlier address stored stay in the raw table): a round repeating the status before it is none
     select
-        chain,
-        round_id,
-        is_down,
-        changed_at,
-        coalesce(lag(is_down) over (partition by chain order by changed_at, round_id), false) as was_down
+        rounds.chain,
+        rounds.round_id,
+        rounds.is_down,
+        rounds.changed_at,
+        coalesce(
+            lag(rounds.is_down) over (partition by rounds.chain order by rounds.changed_at, rounds.round_id), false
+        ) as was_down
     from rounds
-    qualify coalesce(lag(is_down) over (partition by chain order by changed_at, round_id) <> is_down, true)
+    inner join chains
+        on
+            rounds.chain = chains.chain
+            and rounds.proxy_address = chains.sequencer_proxy_address
+    qualify coalesce(
+        lag(rounds.is_down) over (partition by rounds.chain order by rounds.changed_at, rounds.round_id)
+        <> rounds.is_down,
+        true
+    )
 ),
 
 spans as (
@@ -31,7 +42,9 @@ spans as (
         changes.is_down,
         changes.was_down,
         changes.changed_at,
-        lead(changes.changed_at) over (partition by changes.chain order by changes.changed_at) as next_change_at,
+        lead(changes.changed_at) over (
+            partition by changes.chain order by changes.changed_at, changes.round_id
+        ) as next_change_at,
         -- back up after an outage: untrusted for the grace period, or until it goes down again
         case
             when not changes.is_down and changes.was_down
@@ -80,6 +93,8 @@ final as (
         status_until,
         sequencer_status in ('down', 'grace') as is_untrusted
     from intervals
+    -- two changes in one second (the uptime feed takes them): the first lasted no time
+    where status_until is null or status_until > status_from
 )
 
 select * from final
