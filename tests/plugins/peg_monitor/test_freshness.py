@@ -34,6 +34,17 @@ def test_old_and_missing_feeds_are_named() -> None:
     assert "window ends 2026-11-24T00:00:00+00:00" in message
 
 
+def test_a_pair_on_two_chains_is_fresh_only_when_both_are() -> None:
+    """USDC/USD on Ethereum and on Arbitrum: the one further behind decides, whichever comes first."""
+    feeds = [
+        {"feed_pair": "USDC/USD", "chain": "ethereum", "data_as_of": "2026-11-24T00:00:00Z"},
+        {"feed_pair": "USDC/USD", "chain": "arbitrum", "data_as_of": "2026-11-23T12:00:00Z"},
+    ]
+    for ordered in (feeds, feeds[::-1]):
+        fresh, message = evaluate(URL, {"data_version": "v8", "feeds": ordered}, END, ["USDC/USD"])
+        assert not fresh and "only USDC/USD up to 2026-11-23T12:00:00+00:00" in message
+
+
 def test_garbage_is_not_fresh() -> None:
     fresh, message = evaluate(URL, "<html>oops</html>", END, ["USDC/USD"])
     assert not fresh and "did not answer the freshness JSON" in message
