@@ -144,7 +144,8 @@ def test_new_data_shows_once_the_data_version_changes(app, marts_copy, monkeypat
         f"insert into {marts_copy}.STABLECOIN_PEG_HEALTH select chain, proxy_address, feed_pair, symbol, "
         f"round_id + 1, phase_id, '{landed}'::timestamp_ntz, '{landed}'::timestamp_ntz, 0.99, peg_usd, "
         f"peg_reference_pair, peg_reference_round_id, -1.0, 1.0, -100.0, 100.0, 'critical', warning_bps, "
-        f"critical_bps, 60, false from {marts_copy}.STABLECOIN_PEG_HEALTH where feed_pair = '{pair}' "
+        f"critical_bps, 60, false, sequencer_status, is_price_trusted from {marts_copy}.STABLECOIN_PEG_HEALTH "
+        f"where feed_pair = '{pair}' "
         f"order by served_from desc limit 1",
         f"update {marts_copy}.CHAINLINK_FEED_STALENESS set last_updated_at = '{landed}'::timestamp_ntz, "
         f"rounds_loaded = rounds_loaded + 1 where feed_pair = '{pair}'",
