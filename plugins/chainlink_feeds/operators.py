@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from chainlink_feeds.hooks import ChainlinkHook
     from chainlink_feeds.reader import WindowRead
-    from chainlink_feeds.registry import Chain
+    from chainlink_feeds.registry import Chain, Market
     from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
     from chainlink_feeds.store import LoadResult, RoundStore
     from warehouse.hooks import PegSnowflakeHook
@@ -250,10 +250,15 @@ class ChainlinkChainOperator(_RoundsOperator):
         self.feed_pairs = list(feed_pairs) if feed_pairs is not None else None
 
     @cached_property
+    def market(self) -> Market:
+        """The registry, read once per task."""
+        return load_market(self.registry_path)
+
+    @cached_property
     def feeds(self) -> list[Feed | Reference]:
         """The chain's feeds to load, in the registry's order (by default its feeds and the references
         its pools are priced through); an unknown pair is refused, naming it."""
-        market = load_market(self.registry_path)
+        market = self.market
         on_chain = [f for f in (*market.feeds, *market.references) if f.chain == self.chain]
         if self.feed_pairs is None:
             every = [f for f in (*market.feeds, *market.references_in_use()) if f.chain == self.chain]
@@ -268,7 +273,7 @@ class ChainlinkChainOperator(_RoundsOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         summaries: dict[str, dict[str, Any]] = {}
         failed: dict[str, str] = {}
-        sequencer = load_market(self.registry_path).sequencer(self.chain)
+        sequencer = self.market.sequencer(self.chain)
         self.check_connection([*self.feeds, *([sequencer] if sequencer else [])])
         with self.raw_store() as store:
             for feed in self.feeds:
