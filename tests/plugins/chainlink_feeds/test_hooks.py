@@ -113,7 +113,9 @@ def test_wrong_chain_fails_fast(stack, feed_by_pair, monkeypatch) -> None:
 
 
 def write_registry(tmp_path: Path, **changes: str) -> Path:
-    feed = {**{k: v for k, v in vars(load_registry()[0]).items() if v is not None}, **changes}
+    """The shipped registry's first feed written back as YAML (not its `where`, which is not a field), with changes."""
+    written = {k: v for k, v in vars(load_registry()[0]).items() if v is not None and k != "where"}
+    feed = {**written, **changes}
     text = "feeds:\n  - " + "\n    ".join(
         f"{k}: {json.dumps(str(v)) if k in ('proxy', 'description') else v}" for k, v in feed.items()
     )
