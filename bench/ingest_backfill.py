@@ -106,7 +106,7 @@ def recorded_days(smoke: bool) -> list[datetime]:
 def recorded_backfill(smoke: bool = False) -> None:
     """The recorded mainnet rounds up to the last day read, read back day by day from a scratch node."""
     logging.getLogger("chainlink_feeds").setLevel(logging.WARNING)  # one line per day would bury the table
-    feeds = {f.pair: f for f in load_registry() if f.pair in RECORDED_SWITCH_AT}
+    feeds = {f.pair: f for f in load_registry() if f.chain == "ethereum" and f.pair in RECORDED_SWITCH_AT}
     days_read = recorded_days(smoke)
     until = (days_read[-1] + DAY).timestamp()  # the chain as it was at the end of the last day read
     name = f"anvil-bench-{RECORDED_PORT}"

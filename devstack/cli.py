@@ -1,4 +1,4 @@
-"""Command line for the local stack: `python -m devstack up|down|status|truth DAY|env|airflow ...`."""
+"""Command line for the local stack: `python -m devstack up|down|status|truth DAY|market|sequencer|env|airflow ...`."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ import os
 import shlex
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from chainlink_feeds.registry import load_registry
+from chainlink_feeds.registry import load_market, load_registry
 from devstack import clock, demo, project_setup, stack
-from devstack.chain import contracts, stack_history
-from devstack.chain.rpc import ChainError
+from devstack.chain import contracts, sequencer, stack_history
+from devstack.chain.rpc import ChainError, Rpc
+from devstack.chain.stack_chains import stack_chain
 from devstack.cluster.airflow_env import airflow_env
 from devstack.oracle import service as oracle
 from devstack.oracle.market import MoveError
 from devstack.services import processes
+from devstack.simulation.history import LABEL
 from devstack.simulation.truth import day_truth
 
 
@@ -37,8 +39,10 @@ def _status(_: argparse.Namespace) -> None:
 
 
 def _truth(args: argparse.Namespace) -> None:
-    """Print the simulated ground truth of one UTC day: what the proxies served, and what they never served."""
-    json.dump(day_truth(load_registry(), stack_history.scenario(), args.day, args.pair), sys.stdout, indent=2)
+    """Print the simulated ground truth of one UTC day on one chain: what the proxies served, and what
+    they never served."""
+    feeds = stack_chain(args.chain).feeds(load_registry())
+    json.dump(day_truth(feeds, stack_history.scenario(), args.day, args.pair), sys.stdout, indent=2)
     print()
 
 
@@ -68,6 +72,25 @@ def _market(args: argparse.Namespace) -> None:
     """Move a feed's simulated market on the living chain (the oracle picks it up at its next tick)."""
     moved = oracle.move(args.pair, args.price, args.minutes, args.ramp_minutes, oracle_frozen=args.oracle_frozen)
     print(oracle.describe(moved))
+
+
+def _sequencer(args: argparse.Namespace) -> None:
+    """Take an L2's sequencer down or bring it back on the living chain, or show its status (SIMULATED)."""
+    chain = stack_chain(args.chain)
+    if args.action == "status":
+        entry = load_market().sequencer(chain.name)
+        if entry is None:
+            raise ChainError(f"the registry has no sequencer uptime feed for {chain.name}: no `chains:` entry")
+        latest = sequencer.status(Rpc(chain.url), entry.sequencer_uptime_feed)
+    else:
+        latest = stack_history.set_sequencer(chain, down=args.action == "down")
+    since = datetime.fromtimestamp(latest.started_at, UTC).isoformat()
+    print(f"{chain.name} sequencer {'DOWN' if latest.down else 'up'} since {since} (round {latest.round_id}; {LABEL})")
+    if args.action != "status":
+        print(
+            f"its oracle publishes {'nothing until it is up again' if latest.down else 'again'}; the pipeline marks "
+            f"{chain.name}'s prices untrusted while it is down and for the registry's grace period after"
+        )
 
 
 def _dbt_manifest(_: argparse.Namespace) -> None:
@@ -102,9 +125,14 @@ def main() -> None:
         "--oracle-frozen", action="store_true", help="the feed's oracle publishes nothing while the market moves"
     )
     market.set_defaults(run=_market)
+    seq = commands.add_parser("sequencer", help="take an L2's sequencer down or up on the living chain")
+    seq.add_argument("action", choices=("down", "up", "status"))
+    seq.add_argument("--chain", default="arbitrum", help="an L2 the stack runs a node for (default: arbitrum)")
+    seq.set_defaults(run=_sequencer)
     truth = commands.add_parser("truth", help="print what the proxies served on one UTC day (simulated)")
     truth.add_argument("day", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
     truth.add_argument("--pair", help="only this pair, e.g. USDC/USD")
+    truth.add_argument("--chain", default="ethereum", help="the chain's feeds (default: ethereum)")
     truth.set_defaults(run=_truth)
     args = parser.parse_args()
     try:

@@ -21,6 +21,13 @@ ANVIL_URL = f"http://{ANVIL_HOST}:{ANVIL_PORT}"
 # The local node impersonates Ethereum mainnet (chain id 1, feeds at their mainnet proxy
 # addresses) so the feed registry and the hook's chain check work unchanged.
 ANVIL_CHAIN_ID = int(os.environ.get("PEG_ANVIL_CHAIN_ID", "1"))
+# The second node: Arbitrum One (chain id 42161) with the registry's Arbitrum feeds and its sequencer
+# uptime feed at their mainnet addresses, and the status port of the oracle that keeps it living.
+ARBITRUM_ANVIL_PORT = int(os.environ.get("PEG_ARBITRUM_ANVIL_PORT", "8549"))
+# The oracles' status ports (devstack.oracle): 8546 is the tests' default scratch node, 8547 the
+# ingest benchmark's.
+ORACLE_PORT = int(os.environ.get("PEG_ORACLE_PORT", "8548"))
+ARBITRUM_ORACLE_PORT = int(os.environ.get("PEG_ARBITRUM_ORACLE_PORT", "8551"))
 
 FAKESNOW_HOST = os.environ.get("PEG_FAKESNOW_HOST", "127.0.0.1")
 FAKESNOW_PORT = int(os.environ.get("PEG_FAKESNOW_PORT", "8765"))

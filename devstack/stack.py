@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chainlink_feeds.registry import load_registry
-from devstack.chain import contracts, node, stack_history
+from devstack.chain import contracts, stack_history
+from devstack.chain.stack_chains import STACK_CHAINS, StackChain, chains_of
 from devstack.cluster.celery import Cluster
 from devstack.oracle import service as oracle
 from devstack.services import alert_receiver, emulator, postgres, processes, redis_broker
-from devstack.settings import ANVIL_URL, FAKESNOW_PORT, POSTGRES_HOST, POSTGRES_PORT
+from devstack.settings import FAKESNOW_PORT, POSTGRES_HOST, POSTGRES_PORT
 from devstack.simulation import history
 
 
@@ -23,30 +25,60 @@ class StackService:
     address: str
     start: Callable[[], bool]
     stop: Callable[[], bool]
+    processes: tuple[str, ...] = ()  # what `status` lists (default: the service's name)
 
 
-def _start_chain() -> bool:
-    """The node, with the simulated history replayed into it if it is not there yet."""
-    started = node.start_node()
-    written = stack_history.ensure_history(load_registry())
-    sc = stack_history.scenario()
+def _start_chains(chains: list[StackChain]) -> bool:
+    """The nodes, each with its chain's part of the simulated history replayed into it if it is not
+    there yet; the nodes replay side by side."""
+    feeds = load_registry()
+    started = [chain.start() for chain in chains]
+    sc = stack_history.scenario()  # fixes the history's end once, before the replays read it
+    with ThreadPoolExecutor(len(chains)) as replays:
+        written = list(replays.map(lambda chain: stack_history.ensure_history(feeds, chain=chain), chains))
     print(f"history    {history.LABEL}: {sc.start.date()} .. {sc.end.date()} (exclusive)")
-    if written:
-        print("           replayed " + ", ".join(f"{pair}: {n} rounds" for pair, n in written.items()))
-    return started
+    for chain, rounds in zip(chains, written, strict=True):
+        if rounds:
+            print(f"           {chain.name} replayed " + ", ".join(f"{pair}: {n} rounds" for pair, n in rounds.items()))
+    return any(started)
 
 
-STACK = [
-    StackService("anvil", ANVIL_URL, _start_chain, node.stop_node),
-    StackService("fakesnow", f"http://127.0.0.1:{FAKESNOW_PORT}", emulator.start_emulator, emulator.stop_emulator),
-    StackService("postgres", f"postgresql://{POSTGRES_HOST}:{POSTGRES_PORT}", postgres.start, postgres.stop),
-    StackService("redis", redis_broker.url(), redis_broker.start, redis_broker.stop),
-    # The living chain: rounds at wall-clock time from the history's end on (after the node's replay).
-    StackService("oracle", f"http://{oracle.HOST}:{oracle.PORT}/status", oracle.start_service, oracle.stop_service),
-    StackService(
-        "alert-receiver", f"{alert_receiver.URL}/alerts", alert_receiver.start_service, alert_receiver.stop_service
-    ),
-]
+def _stop_chains() -> bool:
+    """Stop every node the stack may have started (the registry may have changed since)."""
+    return any([chain.stop() for chain in STACK_CHAINS])
+
+
+def _start_oracles(chains: list[StackChain]) -> bool:
+    started = [oracle.start_service(c.url, c.oracle_port, name=c.oracle, chain=c.name) for c in chains]
+    return any(started)
+
+
+def _stop_oracles() -> bool:
+    return any([oracle.stop_service(chain.oracle) for chain in STACK_CHAINS])
+
+
+def services() -> list[StackService]:
+    """The stack's services in start order, with a node and an oracle per chain the registry's feeds are on."""
+    chains = chains_of(load_registry())
+    return [
+        StackService(
+            "anvil", ", ".join(c.url for c in chains), lambda: _start_chains(chains), _stop_chains,
+            tuple(c.node for c in chains),
+        ),
+        StackService("fakesnow", f"http://127.0.0.1:{FAKESNOW_PORT}", emulator.start_emulator, emulator.stop_emulator),
+        StackService("postgres", f"postgresql://{POSTGRES_HOST}:{POSTGRES_PORT}", postgres.start, postgres.stop),
+        StackService("redis", redis_broker.url(), redis_broker.start, redis_broker.stop),
+        # The living chains: rounds at wall-clock time from the history's end on (after the nodes' replay).
+        StackService(
+            "oracle", ", ".join(f"http://{oracle.HOST}:{c.oracle_port}/status" for c in chains),
+            lambda: _start_oracles(chains), _stop_oracles, tuple(c.oracle for c in chains),
+        ),
+        StackService(
+            "alert-receiver", f"{alert_receiver.URL}/alerts", alert_receiver.start_service, alert_receiver.stop_service
+        ),
+    ]  # fmt: skip
+
+
 # The demo's processes, stopped before the stack's services (they use them).
 DEMO_PROCESSES = ["dashboard", "airflow"]  # "airflow": the standalone shape's one process tree
 
@@ -60,7 +92,7 @@ def up(only: tuple[str, ...] | None = None) -> None:
     """Start the services (`only`: those named, in stack order) unless they run; each line says how long it took."""
     if only is None:
         contracts.build()
-    for service in STACK:
+    for service in services():
         if only is None or service.name in only:
             began = time.monotonic()
             started = service.start()
@@ -73,12 +105,12 @@ def down() -> None:
         print(f"{'airflow ' + name:24} {'stopped' if ran else 'was not running'}")
     for name in DEMO_PROCESSES:
         print(f"{name:24} {'stopped' if processes.stop(name) else 'was not running'}")
-    for service in reversed(STACK):
+    for service in reversed(services()):
         print(f"{service.name:24} {'stopped' if service.stop() else 'was not running'}")
 
 
 def status() -> None:
-    rows = [(s.name, processes.pid_of(s.name)) for s in STACK]
+    rows = [(name, processes.pid_of(name)) for s in services() for name in s.processes or (s.name,)]
     rows += [(name, processes.pid_of(name)) for name in DEMO_PROCESSES]
     rows += [(f"airflow {name}", pid) for name, pid in Cluster.demo().status().items()]
     for name, pid in rows:

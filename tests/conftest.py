@@ -30,7 +30,7 @@ os.environ.update(
 
 from chainlink_feeds.registry import Feed, load_registry
 from devstack.chain import contracts, stack_history
-from devstack.chain.node import start_node
+from devstack.chain.stack_chains import ETHEREUM, chains_of
 from devstack.services import emulator
 from devstack.simulation import history
 from tests.support.locks import stack_lock
@@ -95,8 +95,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
 
 @pytest.fixture(scope="session")
-def feeds() -> list[Feed]:
+def all_feeds() -> list[Feed]:
+    """Every registry feed, on every chain the stack runs a node for."""
     return load_registry()
+
+
+@pytest.fixture(scope="session")
+def feeds(all_feeds: list[Feed]) -> list[Feed]:
+    """The registry's feeds on the stack's Ethereum node (a pair is one feed there; the L2's are in `all_feeds`)."""
+    return ETHEREUM.feeds(all_feeds)
 
 
 @pytest.fixture(scope="session")
@@ -105,20 +112,27 @@ def feed_by_pair(feeds: list[Feed]) -> dict[str, Feed]:
 
 
 @pytest.fixture(scope="session")
-def stack(feeds: list[Feed]) -> history.Scenario:
-    """The running local stack (started if needed); returns the history it holds."""
+def stack(all_feeds: list[Feed]) -> history.Scenario:
+    """The running local stack's nodes and emulator (started if needed); returns the history they hold."""
     with stack_lock():
         contracts.build()
-        start_node()
-        stack_history.ensure_history(feeds)
+        for chain in chains_of(all_feeds):
+            chain.start()
+            stack_history.ensure_history(all_feeds, chain=chain)
         emulator.start_emulator()
     return stack_history.scenario()
 
 
 @pytest.fixture(scope="session")
 def truth(stack: history.Scenario, feeds: list[Feed]) -> dict[str, list[history.ServedRound]]:
-    """The simulated ground truth: what each feed's proxy served, in order (see history.served)."""
+    """The simulated ground truth on the Ethereum node: what each feed's proxy served, in order (see history.served)."""
     return {f.pair: history.served(history.phases(f, stack)) for f in feeds}
+
+
+@pytest.fixture(scope="session")
+def truth_by_feed(stack: history.Scenario, all_feeds: list[Feed]) -> dict[Feed, list[history.ServedRound]]:
+    """The simulated ground truth of every feed on every chain."""
+    return {f: history.served(history.phases(f, stack)) for f in all_feeds}
 
 
 @pytest.fixture(autouse=True)

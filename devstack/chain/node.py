@@ -15,7 +15,6 @@ restart: `--preserve-historical-states` writes all of them into the state file (
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from devstack.chain import contracts
 from devstack.chain.rpc import ChainError
 from devstack.services import processes
-from devstack.settings import ANVIL_CHAIN_ID, ANVIL_HOST, ANVIL_PORT, ANVIL_URL, NODE_BIN, STACK_DIR
+from devstack.settings import ANVIL_CHAIN_ID, ANVIL_HOST, ANVIL_PORT, NODE_BIN, STACK_DIR
 
 STATE_FILE = STACK_DIR / "anvil" / "state.json"
 GENESIS_TIMESTAMP = 1577836800  # 2020-01-01 00:00 UTC, before any history the node replays
@@ -105,8 +104,3 @@ def stop_node(name: str = "anvil", timeout: float = 60) -> bool:
         time.sleep(0.1)
     shutil.rmtree(states_dir(name), ignore_errors=True)
     return True
-
-
-def airflow_connection_uri() -> str:
-    """The Chainlink RPC connection for AIRFLOW_CONN_CHAINLINK_ETHEREUM, in Airflow's JSON form."""
-    return json.dumps({"conn_type": "chainlink", "host": ANVIL_URL, "extra": {"timeout": 30, "batch_size": 200}})

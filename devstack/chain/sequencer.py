@@ -11,12 +11,15 @@ Here, as Chainlink deploys it: a SimpleWriteAccessController (raising and loweri
 `Flags` over it, the feed with L1_SENDER as its validator (given access to raise, lower and read
 the flag, then initialized: round 1, up, at that block's time), and Chainlink's 0.6
 EACAggregatorProxy in front, given read access on the feed. A status change is the L1 message
-itself: updateStatus sent from the aliased L1_SENDER, which the node impersonates.
+itself: updateStatus sent from the aliased L1 sender, which the node impersonates. The stack's
+history (devstack.chain.stack_history) deploys the feed with the L1 sender whose alias is the node's
+own first account, so its scripted changes are transactions of the replay's schedule like any other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -24,6 +27,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from chainlink_feeds.abi import ZERO_ADDRESS
+from chainlink_feeds.rounds import proxy_round_id
 from devstack.chain import contracts
 from devstack.chain.replay import head_timestamp, node_account
 from devstack.chain.rpc import ChainError, Rpc
@@ -48,6 +52,7 @@ class Sequencer:
     flags: str
     feed: str  # the ArbitrumSequencerUptimeFeed
     proxy: str  # the EACAggregatorProxy consumers read
+    l1_sender: str = L1_SENDER  # the L1 contract whose (aliased) messages update the feed
 
 
 @dataclass(frozen=True)
@@ -69,15 +74,21 @@ def aliased(l1_address: str) -> str:
     return to_checksum_address(((int(l1_address, 16) + L1_TO_L2_ALIAS_OFFSET) % 2**160).to_bytes(20, "big"))
 
 
-def deploy(rpc: Rpc, proxy_at: str | None = None) -> Sequencer:
-    """Deploy the feed (owned by the node's first account, status up) behind a proxy: a new one, or
-    one at `proxy_at` (e.g. mainnet's), put there with anvil_setCode as the stack puts its feeds' proxies."""
+def unaliased(l2_address: str) -> str:
+    """The L1 address whose messages arrive on Arbitrum from `l2_address`."""
+    return to_checksum_address(((int(l2_address, 16) - L1_TO_L2_ALIAS_OFFSET) % 2**160).to_bytes(20, "big"))
+
+
+def deploy(rpc: Rpc, proxy_at: str | None = None, l1_sender: str = L1_SENDER) -> Sequencer:
+    """Deploy the feed (owned by the node's first account, status up, updated by `l1_sender`'s alias)
+    behind a proxy: a new one, or one at `proxy_at` (e.g. mainnet's), put there with anvil_setCode as
+    the stack puts its feeds' proxies."""
     if proxy_at and rpc.call("eth_getCode", proxy_at, "latest") != "0x":
         raise ChainError(f"{proxy_at} already holds code: a sequencer proxy goes to an empty address")
     owner = node_account(rpc)
     controller = _deploy(rpc, owner, "SimpleWriteAccessController")
     flags = _deploy(rpc, owner, "Flags", controller, controller)
-    feed = _deploy(rpc, owner, "ArbitrumSequencerUptimeFeed", flags, L1_SENDER)
+    feed = _deploy(rpc, owner, "ArbitrumSequencerUptimeFeed", flags, l1_sender)
     send(
         rpc,
         owner,
@@ -93,7 +104,20 @@ def deploy(rpc: Rpc, proxy_at: str | None = None) -> Sequencer:
         else _deploy(rpc, owner, "EACAggregatorProxy", feed, ZERO_ADDRESS)
     )
     send(rpc, owner, [(feed, _encode("ArbitrumSequencerUptimeFeed", "addAccess", proxy))])
-    return Sequencer(flags=flags, feed=feed, proxy=proxy)
+    return Sequencer(flags=flags, feed=feed, proxy=proxy, l1_sender=to_checksum_address(l1_sender))
+
+
+def behind(rpc: Rpc, proxy: str) -> Sequencer:
+    """The sequencer feed a deployed proxy serves (its current aggregator), with its flags and L1 sender."""
+    proxy = to_checksum_address(proxy)
+    feed = _read(rpc, proxy, "EACAggregatorProxy", "aggregator")
+    flags = _read(rpc, feed, "ArbitrumSequencerUptimeFeed", "FLAGS")
+    return Sequencer(flags, feed, proxy, _read(rpc, feed, "ArbitrumSequencerUptimeFeed", "l1Sender"))
+
+
+def status_update(sequencer: Sequencer, down: bool, at: int) -> tuple[str, str]:
+    """The (to, data) of the L1 message that sets the status at L1 time `at`, sent from the alias."""
+    return sequencer.feed, _encode("ArbitrumSequencerUptimeFeed", "updateStatus", down, at)
 
 
 def _proxy_at(rpc: Rpc, owner: str, feed: str, address: str) -> str:
@@ -120,7 +144,7 @@ def set_status(rpc: Rpc, sequencer: Sequencer, down: bool, at: int | None = None
 
     StatusUpdateIgnoredError if the feed ignored it (same status as its latest, or older than it).
     """
-    sender = aliased(L1_SENDER)
+    sender = aliased(sequencer.l1_sender)
     at = head_timestamp(rpc) if at is None else at
     try:
         rpc.call("anvil_setBalance", sender, hex(ALIAS_GAS_BALANCE))
@@ -128,9 +152,7 @@ def set_status(rpc: Rpc, sequencer: Sequencer, down: bool, at: int | None = None
     except ChainError as exc:
         raise ChainError(f"the node at {rpc.url} cannot send as the L1 sender's alias {sender}: {exc}") from exc
     try:
-        (receipt,) = send(
-            rpc, sender, [(sequencer.feed, _encode("ArbitrumSequencerUptimeFeed", "updateStatus", down, at))]
-        )
+        (receipt,) = send(rpc, sender, [status_update(sequencer, down, at)])
     finally:
         rpc.call("anvil_stopImpersonatingAccount", sender)
     for log in receipt["logs"]:
@@ -140,15 +162,31 @@ def set_status(rpc: Rpc, sequencer: Sequencer, down: bool, at: int | None = None
             )
             state = "down" if latest else "up"
             raise StatusUpdateIgnoredError(
-                f"the feed ignored down={down} at {at}: it is {state} since {since} (a change must differ and not be older)"
+                f"the feed ignored {'down' if down else 'up'} at {_utc(at)}: it is {state} since {_utc(since)} "
+                "(a change must differ from the latest status and not be older)"
             )
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 def status(rpc: Rpc, proxy: str) -> UptimeRound:
     """The latest round the proxy serves."""
-    contract = rpc.web3().eth.contract(to_checksum_address(proxy), abi=contracts.build()["EACAggregatorProxy"]["abi"])
-    round_id, answer, started_at, updated_at, _ = contract.functions.latestRoundData().call()
+    round_id, answer, started_at, updated_at, _ = _proxy(rpc, proxy).functions.latestRoundData().call()
     return UptimeRound(round_id, answer, started_at, updated_at)
+
+
+def round_at(rpc: Rpc, sequencer: Sequencer, feed_round: int) -> UptimeRound:
+    """The feed's round `feed_round` (1: its initial status) as the proxy serves it in its first
+    phase; ContractLogicError if there is no such round."""
+    round_id = proxy_round_id(1, feed_round)
+    _, answer, started_at, updated_at, _ = _proxy(rpc, sequencer.proxy).functions.getRoundData(round_id).call()
+    return UptimeRound(round_id, answer, started_at, updated_at)
+
+
+def _proxy(rpc: Rpc, proxy: str) -> Any:
+    return rpc.web3().eth.contract(to_checksum_address(proxy), abi=contracts.build()["EACAggregatorProxy"]["abi"])
 
 
 @cache
@@ -160,6 +198,12 @@ def _contract(name: str) -> Any:
 
 def _encode(contract: str, function: str, *args: Any) -> str:
     return _contract(contract).encode_abi(function, args=list(args))
+
+
+def _read(rpc: Rpc, address: str, contract: str, function: str) -> str:
+    """An address a contract's view function answers."""
+    answer = rpc.call("eth_call", {"to": address, "data": _encode(contract, function)}, "latest")
+    return to_checksum_address(Web3().codec.decode(["address"], bytes.fromhex(answer[2:]))[0])
 
 
 def _deploy(rpc: Rpc, owner: str, contract: str, *args: Any) -> str:

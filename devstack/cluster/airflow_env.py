@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from devstack.chain import node
+from devstack.chain.stack_chains import STACK_CHAINS
 from devstack.services import alert_receiver, emulator, postgres, redis_broker
 from devstack.settings import AIRFLOW_HOME, AIRFLOW_SHAPE, AIRFLOW_WORKER_CONCURRENCY, DASHBOARD_URL, PROJECT_DIR
 
@@ -31,7 +31,8 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
         # The local stack is offline: no usage reports from Cosmos to scarf.sh after every dbt task.
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": emulator.airflow_connection_uri(),
-        "AIRFLOW_CONN_CHAINLINK_ETHEREUM": node.airflow_connection_uri(),
+        # One RPC connection per chain the stack runs a node for (chainlink_ethereum, chainlink_arbitrum).
+        **{f"AIRFLOW_CONN_{c.conn_id.upper()}": c.airflow_connection() for c in STACK_CHAINS},
         "AIRFLOW_CONN_DASHBOARD_DEFAULT": json.dumps({"conn_type": "http", "host": DASHBOARD_URL}),
         # Alerts go to the stack's inbox (devstack.services.alert_receiver), as they would to Slack or PagerDuty.
         "AIRFLOW_CONN_APPRISE_DEFAULT": json.dumps(

@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # finish the tick: a block is never left without its round
         signal.signal(signum, lambda *_: stop.set())
-    serve(stack_oracle(args.rpc_url, end, args.moves_file), port=args.port, tick=args.tick, stop=stop)
+    serve(stack_oracle(args.rpc_url, end, args.moves_file, args.chain), port=args.port, tick=args.tick, stop=stop)
 
 
 def _move(args: argparse.Namespace) -> None:
@@ -51,6 +51,7 @@ def main() -> None:
     serve_.add_argument("--tick", type=float, default=TICK_SECONDS, help="seconds between ticks")
     serve_.add_argument("--history-end", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
     serve_.add_argument("--moves-file", type=Path, default=MOVES_FILE)
+    serve_.add_argument("--chain", default="ethereum", help="the registry chain whose feeds it publishes")
     serve_.set_defaults(run=_serve)
     move_ = commands.add_parser("move", help="move a feed's market, e.g. USDC/USD 0.97 --minutes 20")
     move_.add_argument("pair")

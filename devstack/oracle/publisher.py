@@ -15,6 +15,7 @@ import fcntl
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,11 @@ class Oracle:
         moves_file: Path,
         lock: Path | None = None,
         pools: tuple = (),
+        halted: Callable[[], bool] | None = None,
     ) -> None:
         self.rpc = rpc
+        # True while nothing reaches the chain (an L2 whose sequencer is down): those steps publish nothing.
+        self.halted = halted
         self.feeds = feeds
         self.markets = {f.pair: LiveMarket(walks[f.pair]) for f in feeds if walks[f.pair].peg_pair is None}
         for f in feeds:  # a feed pegged to a reference wanders around that reference's market
@@ -118,6 +122,9 @@ class Oracle:
             self.states, self.observed_until = {}, 0
         if not self.states:
             self.attach()
+        if self.halted is not None and self.halted():
+            self.observed_until = max(self.observed_until, now)
+            return []
         moves = load_moves(self.moves_file)
         after = max(self.observed_until, head_timestamp(self.rpc))
         blocks: dict[int, list[Publication]] = defaultdict(list)
@@ -173,6 +180,7 @@ class Oracle:
             "rpc": self.rpc.url,
             "observed_until": utc(self.observed_until) if self.observed_until else None,
             "published": self.published,
+            "halted": bool(self.halted and self.halted()),
             "error": self.error,
             "feeds": feeds,
             "pools": {

@@ -12,6 +12,9 @@ On start it first publishes what the market did since the node's latest block (c
 every tick, each market step that has passed. A small HTTP endpoint answers its status (the last
 round per feed), which is also what `processes.start` waits for.
 
+One oracle runs per node of the stack (`--chain`): on an L2 it publishes nothing while the chain's
+sequencer uptime feed says down (`devstack sequencer down`), as no transaction reaches the chain.
+
     python -m devstack.oracle serve                         # foreground (what the service runs)
     python -m devstack.oracle move USDC/USD 0.97 --minutes 20
     python -m devstack.oracle status                        # the last round per feed, as JSON
@@ -37,20 +40,20 @@ from web3.exceptions import Web3Exception
 
 from chainlink_feeds.errors import ChainlinkError
 from chainlink_feeds.registry import load_market, load_registry
-from devstack.chain import stack_history
+from devstack.chain import sequencer, stack_history
 from devstack.chain.rpc import ChainError, Rpc
+from devstack.chain.stack_chains import STACK_CHAINS, stack_chain
 from devstack.oracle.market import MARKET_STEP_SECONDS, Move, MoveError, add_move, continuing, utc
 from devstack.oracle.publisher import Oracle
 from devstack.services import processes
-from devstack.settings import ANVIL_URL, PROJECT_DIR, STACK_DIR
+from devstack.settings import ANVIL_URL, ORACLE_PORT, PROJECT_DIR, STACK_DIR
 from devstack.simulation import history
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "oracle"
 HOST = "127.0.0.1"
-# 8546 is the tests' default scratch node and 8547 the ingest benchmark's.
-PORT = int(os.environ.get("PEG_ORACLE_PORT", "8548"))
+PORT = ORACLE_PORT
 TICK_SECONDS = float(os.environ.get("PEG_ORACLE_TICK_SECONDS", "10"))
 MOVES_FILE = STACK_DIR / "oracle" / "moves.json"
 
@@ -110,16 +113,24 @@ def serve(
 
 
 def stack_oracle(
-    rpc_url: str = ANVIL_URL, history_end: datetime | None = None, moves_file: Path = MOVES_FILE
+    rpc_url: str = ANVIL_URL,
+    history_end: datetime | None = None,
+    moves_file: Path = MOVES_FILE,
+    chain: str = "ethereum",
 ) -> Oracle:
-    """The oracle of the stack's chain: every registry feed and reference, each continuing the stack's
-    history, and the registry's pools on the chain trading with those markets."""
+    """The oracle of one of the stack's chains: its registry feeds and references, each continuing the
+    stack's history, and the registry's pools on the chain trading with those markets. A pair's move
+    (`devstack market`) moves its market on every chain."""
     scenario = history.Scenario(history_end) if history_end else stack_history.scenario()
-    oracles = stack_history.oracles(load_registry())
+    oracles = stack_history.oracles(load_registry(), chain)
     walks = {f.pair: continuing(f, scenario) for f in oracles}
-    lock = stack_history.REPLAY_LOCK if rpc_url == ANVIL_URL else None
-    pools = load_market().pools_on("ethereum")
-    return Oracle(Rpc(rpc_url), oracles, walks, moves_file, lock=lock, pools=pools)
+    node = stack_chain(chain)
+    lock = stack_history.replay_lock(node) if rpc_url == node.url else None
+    market = load_market()
+    rpc = Rpc(rpc_url)
+    entry = market.sequencer(chain)
+    halted = (lambda: sequencer.status(rpc, entry.sequencer_uptime_feed).down) if entry else None
+    return Oracle(rpc, oracles, walks, moves_file, lock=lock, pools=market.pools_on(chain), halted=halted)
 
 
 def start_service(
@@ -129,10 +140,12 @@ def start_service(
     name: str = SERVICE_NAME,
     history_end: datetime | None = None,
     moves_file: Path = MOVES_FILE,
+    chain: str = "ethereum",
 ) -> bool:
-    """Start the oracle in the background unless it runs (log in .stack/logs/<name>.log); True if started."""
+    """Start the oracle of `chain` in the background unless it runs (log in .stack/logs/<name>.log);
+    True if started."""
     argv = [sys.executable, "-m", "devstack.oracle", "serve", "--rpc-url", rpc_url, "--port", str(port)]
-    argv += ["--tick", str(tick), "--moves-file", str(moves_file)]
+    argv += ["--tick", str(tick), "--moves-file", str(moves_file), "--chain", chain]
     if history_end:
         argv += ["--history-end", history_end.date().isoformat()]
     pythonpath = os.pathsep.join([str(PROJECT_DIR / "plugins"), str(PROJECT_DIR)])
@@ -155,7 +168,8 @@ def move(
     """Move a feed's market to `price` for `minutes` from the next market step (sliding there and back
     over `ramp_minutes`; with `oracle_frozen` its oracle publishes nothing meanwhile); MoveError names
     the bad pair, price or duration."""
-    oracles = stack_history.oracles(load_registry())
+    feeds = load_registry()
+    oracles = [o for chain in STACK_CHAINS for o in stack_history.oracles(feeds, chain.name)]
     now = time.time()
     return add_move(moves_file, oracles, pair, price, minutes, now, MARKET_STEP_SECONDS, ramp_minutes, oracle_frozen)
 

@@ -33,6 +33,12 @@ heartbeat LATER_LAUNCH_HOURLY_DAYS (its proxy serves nothing before). The replay
 the node's state times its blocks (anvil keeps every block's state): over the whole history the
 ten feeds added with the wider registry doubled it (217 s -> 458 s).
 
+A pair on an L2 (USDC/USD on Arbitrum) is another oracle over the same market: it sees the same
+walk and the same depeg, sampled and published by aggregators of its own (seeded by chain and
+pair), launched like an unscripted feed, switching phase at a time of its own, and silent while its
+chain's sequencer is down (devstack.simulation.sequencer). The scripted switches, the stale
+episode and the full-history span are Ethereum's.
+
 What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
 registry and the history's end date, so the same rounds can be replayed onto a node and printed as
 ground truth.
@@ -49,6 +55,7 @@ from decimal import Decimal
 
 from chainlink_feeds.registry import Feed, Reference, load_market
 from chainlink_feeds.rounds import proxy_round_id
+from devstack.simulation import sequencer
 
 LABEL = "SIMULATED Chainlink history (not real market data)"
 HISTORY_DAYS = 200
@@ -180,7 +187,7 @@ class Scenario:
 
     def phase_change(self, oracle: Feed | Reference) -> datetime:
         """When the oracle's proxy switches to phase 2."""
-        scripted = PHASE_CHANGES.get(oracle.pair)
+        scripted = PHASE_CHANGES.get(oracle.pair) if oracle.chain == "ethereum" else None
         return self.end - (scripted if scripted is not None else _drawn_switch(oracle, self))
 
     @property
@@ -191,7 +198,7 @@ class Scenario:
 def _drawn_switch(oracle: Feed | Reference, scenario: Scenario) -> timedelta:
     """How long before the history's end an unscripted proxy switches: a day drawn from the pair's
     name, SWITCH_MARGIN_DAYS inside its simulated window at either side, at SWITCH_MINUTES."""
-    draw = int.from_bytes(hashlib.sha256(f"{SEED}|{oracle.pair}|switch".encode()).digest()[:8], "big")
+    draw = int.from_bytes(hashlib.sha256(f"{SEED}|{oracle_key(oracle)}|switch".encode()).digest()[:8], "big")
     days = (int(scenario.end.timestamp()) - simulated_from(oracle, scenario)) // 86400 - 2 * SWITCH_MARGIN_DAYS
     first_minute, minutes = SWITCH_MINUTES
     return timedelta(days=SWITCH_MARGIN_DAYS + 1 + draw % days, minutes=-(first_minute + (draw // days) % minutes))
@@ -214,6 +221,12 @@ def walk_spread(pair: str) -> float:
     return WALK_SPREADS.get(pair, 0.0008)
 
 
+def oracle_key(oracle: Feed | Reference) -> str:
+    """What seeds an oracle's own draws: its pair on Ethereum (so Ethereum's history is unchanged by
+    the L2s), its chain and pair elsewhere."""
+    return oracle.pair if oracle.chain == "ethereum" else f"{oracle.chain}|{oracle.pair}"
+
+
 def _rng(scenario: Scenario, pair: str) -> random.Random:
     seed = hashlib.sha256(f"{SEED}|{pair}|{scenario.end.date().isoformat()}".encode()).digest()
     return random.Random(seed)
@@ -233,13 +246,17 @@ def market_path(feed: Feed | Reference, scenario: Scenario) -> list[tuple[int, f
     depeg_scale = {DEPEG_PAIR: 1.0, DEPEG_SYMPATHY_PAIR: 0.6}.get(feed.pair, 0.0)
     x = 0.0
     path = []
-    t = simulated_from(feed, scenario)
+    begins = simulated_from(feed, scenario)
+    # A scripted pair's market runs from the history's start on every chain: an L2 oracle launched
+    # later joins the same walk.
+    t = int(scenario.start.timestamp()) if feed.pair in FULL_HISTORY_PAIRS else begins
     end = int(scenario.end.timestamp())
     while t < end:
         hours = (t - depeg_start) / 3600
         turbulent = depeg_scale and 0 <= hours < 66
         x = x * (1 - theta) + sigma * rng.gauss(0, 1) * (6 if turbulent else 1)
-        path.append((t, pegs.get(t, peg) * (1 + x + depeg_scale * _depeg_offset(hours))))
+        if t >= begins:
+            path.append((t, pegs.get(t, peg) * (1 + x + depeg_scale * _depeg_offset(hours))))
         t += TICK_SECONDS
     return path
 
@@ -250,9 +267,9 @@ def peg_reference(feed: Feed) -> Feed | Reference:
 
 
 def simulated_from(oracle: Feed | Reference, scenario: Scenario) -> int:
-    """When the oracle's simulated market begins (unix time): the history's start for the scripted
-    feeds, else when it launched (its proxy serves nothing before)."""
-    if isinstance(oracle, Feed) and oracle.pair in FULL_HISTORY_PAIRS:
+    """When the oracle's simulated market begins (unix time): the history's start for Ethereum's
+    scripted feeds, else when it launched (its proxy serves nothing before)."""
+    if isinstance(oracle, Feed) and oracle.chain == "ethereum" and oracle.pair in FULL_HISTORY_PAIRS:
         return int(scenario.start.timestamp())
     days = REFERENCE_DAYS if isinstance(oracle, Reference) else _launch_days(oracle)
     return int(scenario.end.timestamp()) - days * 86400
@@ -295,9 +312,11 @@ def _active_window(feed: Feed, scenario: Scenario, kind: str) -> tuple[int, int]
 def observations(feed: Feed, scenario: Scenario, kind: str) -> list[tuple[int, int]]:
     """What the feed's aggregator of this kind observes, as (tick, answer), while it reports.
 
-    Each aggregator samples the market with an error of its own; ticks in USDT's outage are missing.
+    Each aggregator samples the market with an error of its own; ticks in USDT's outage, and on an L2
+    while its sequencer is down, are missing.
     """
-    rng = _rng(scenario, f"{feed.pair}|{kind}|sampling")
+    rng = _rng(scenario, f"{oracle_key(feed)}|{kind}|sampling")
+    on_l2 = feed.chain != "ethereum"
     active_from, active_until = _active_window(feed, scenario, kind)
     stale_from, stale_until = (t.timestamp() for t in scenario.stale_window)
     seen = []
@@ -305,14 +324,16 @@ def observations(feed: Feed, scenario: Scenario, kind: str) -> list[tuple[int, i
         noise = rng.gauss(0, SAMPLING_NOISE[kind])
         if not active_from <= tick < active_until:
             continue
-        if feed.pair == STALE_PAIR and stale_from <= tick < stale_until:
+        if feed.chain == "ethereum" and feed.pair == STALE_PAIR and stale_from <= tick < stale_until:
             continue  # the oracle is down: the feed misses its heartbeat
+        if on_l2 and sequencer.is_down(scenario, tick):
+            continue  # no transaction reaches the L2
         seen.append((tick, round(price * (1 + noise) * 10**feed.decimals)))
     return seen
 
 
 def _aggregator_rounds(feed: Feed, scenario: Scenario, phase: int, kind: str) -> tuple[SimRound, ...]:
-    rng = _rng(scenario, f"{feed.pair}|{kind}|oracle")
+    rng = _rng(scenario, f"{oracle_key(feed)}|{kind}|oracle")
     threshold = float(feed.deviation_threshold_pct) / 100
     switch = scenario.phase_change(feed)
     timeouts = sorted(int((switch + offset).timestamp()) for offset in FLUX_TIMEOUTS) if kind == "flux" else []

@@ -24,9 +24,15 @@ def dashboard_link(transition: Transition, dashboard_url: str) -> str:
     return f"{dashboard_url}{page}?{query}"
 
 
+def titled(t: Transition) -> str:
+    """The feed as a title names it: its pair, and its chain when that is not Ethereum (the same pair
+    on two chains is two feeds, paged apart)."""
+    return t.feed.feed_pair if t.feed.chain == "ethereum" else f"{t.feed.feed_pair} on {t.feed.chain}"
+
+
 def market_message(t: Transition, dashboard_url: str) -> tuple[str, str, str]:
     """(title, body, notify type) of a market-witness transition: both prices, divergence, depth."""
-    pair, market = t.feed.feed_pair, "no price (thin)" if t.market_price is None else f"${t.market_price:.6f}"
+    pair, market = titled(t), "no price (thin)" if t.market_price is None else f"${t.market_price:.6f}"
     titles = {
         SILENT: f"SILENT ORACLE {pair}: market {market}, oracle still ${t.price:.6f}",
         DIVERGENT: f"DIVERGENT {pair}: oracle ${t.price:.6f} vs market {market}",
@@ -36,7 +42,7 @@ def market_message(t: Transition, dashboard_url: str) -> tuple[str, str, str]:
     }
     divergence = "unknown" if t.divergence_bps is None else f"{t.divergence_bps:+.1f} bps (oracle vs market)"
     body = [
-        f"Feed: {pair} ({t.feed.chain}, proxy {t.feed.proxy_address})",
+        f"Feed: {t.feed.feed_pair} ({t.feed.chain}, proxy {t.feed.proxy_address})",
         f"Status: {t.from_status} -> {t.to_status}",
         f"Oracle: ${t.price:.8f} ({t.deviation_bps:+.2f} bps from peg), served from {t.served_from:%Y-%m-%d %H:%M:%S} UTC",
         f"Market: {market}",
@@ -79,7 +85,7 @@ def alert_message(transition: Transition, dashboard_url: str) -> tuple[str, str,
         return market_message(t, dashboard_url)
     if t.kind == SEQUENCER:
         return sequencer_message(t, dashboard_url)
-    pair = t.feed.feed_pair
+    pair = titled(t)
     if t.kind == PEG_STATUS:
         if t.to_status == HEALTHY:
             title = f"RESOLVED {pair} back to healthy (was {t.from_status})"
@@ -94,7 +100,7 @@ def alert_message(transition: Transition, dashboard_url: str) -> tuple[str, str,
         since = f"{t.occurred_at:%Y-%m-%d %H:%M:%S} UTC (served from then)"
     body = "\n".join(
         [
-            f"Feed: {pair} ({t.feed.chain}, proxy {t.feed.proxy_address})",
+            f"Feed: {t.feed.feed_pair} ({t.feed.chain}, proxy {t.feed.proxy_address})",
             f"Status: {t.from_status} -> {t.to_status}",
             f"Price: ${t.price:.8f}",
             "Deviation: unknown (no peg price yet)"

@@ -49,7 +49,7 @@ SAMPLE = {
 POOL_DAYS = days("2022-05-11", 3)  # the USDC/USDT pool's recorded hours, loaded by MarketPoolOperator
 CONN_ID = "chainlink_recorded_marts"
 # the registry's sample feeds, read once, and their thresholds (dbt reads them from CHAINLINK_FEEDS)
-FEEDS = {f.pair: f for f in load_registry() if f.pair in SAMPLE}
+FEEDS = {f.pair: f for f in load_registry() if f.chain == "ethereum" and f.pair in SAMPLE}  # recorded on Ethereum
 ((WARNING_BPS, CRITICAL_BPS),) = {(f.warning_bps, f.critical_bps) for f in FEEDS.values()}
 GRACE = 900
 

@@ -265,13 +265,15 @@ def test_killed_worker_task_completed_through_a_retry(backfilled: Backfill) -> N
     assert backfilled.run_states[victim["run_id"]] == "success"
 
 
-def test_raw_rounds_equal_the_chains_ground_truth(backfilled: Backfill, pipeline: Pipeline, truth) -> None:
-    """Nothing missing and nothing twice after the kill: every served round of the days, once, as the chain served it."""
+def test_raw_rounds_equal_the_chains_ground_truth(backfilled: Backfill, pipeline: Pipeline, truth_by_feed) -> None:
+    """Nothing missing and nothing twice after the kill: every served round of the days on every
+    chain, once, as the chain served it."""
     first, end = backfilled.days[0], backfilled.days[-1] + DAY
-    for pair, served in truth.items():
+    for feed, served in truth_by_feed.items():
+        pair, where = feed.pair, f"chain = '{feed.chain}' and feed_pair = '{feed.pair}'"
         expected = history.rounds_in_window(served, first, end)
         stored = query(
-            f"select round_id, answer, served_from from {pipeline.raw}.CHAINLINK_ROUNDS where feed_pair = '{pair}' "
+            f"select round_id, answer, served_from from {pipeline.raw}.CHAINLINK_ROUNDS where {where} "
             f"and served_from >= '{first:%Y-%m-%d}' and served_from < '{end:%Y-%m-%d}' order by served_from, round_id"
         )
         assert [int(x) for x in stored.round_id] == [s.round.round_id for s in expected], pair
@@ -282,7 +284,7 @@ def test_raw_rounds_equal_the_chains_ground_truth(backfilled: Backfill, pipeline
             continue
         carried = query(
             f"select count(*) as n from {pipeline.raw}.CHAINLINK_ROUNDS "
-            f"where feed_pair = '{pair}' and round_id = {carry.round.round_id}"
+            f"where {where} and round_id = {carry.round.round_id}"
         )
         assert int(carried.n[0]) == 1, pair
 

@@ -48,13 +48,15 @@ def test_daily_run_succeeds_with_every_task(first_run) -> None:
         assert f"end task task_id={task} " in first_run, task
 
 
-def test_raw_rows_equal_the_chains_ground_truth(first_run, pipeline, truth, depeg_day) -> None:
-    for pair, served in truth.items():
+def test_raw_rows_equal_the_chains_ground_truth(first_run, pipeline, truth_by_feed, depeg_day) -> None:
+    """Every chain's rounds of the day (Ethereum's and the L2's), as its node served them."""
+    for feed, served in truth_by_feed.items():
+        pair, where = f"{feed.chain} {feed.pair}", f"chain = '{feed.chain}' and feed_pair = '{feed.pair}'"
         expected = history.rounds_in_window(served, depeg_day, depeg_day + DAY)
         carry = history.carry_in(served, depeg_day)  # None for a feed launched that day
         stored = query(
             f"select round_id, answer, served_from from {pipeline.raw}.CHAINLINK_ROUNDS "
-            f"where feed_pair = '{pair}' and served_from >= '{depeg_day:%Y-%m-%d}' "
+            f"where {where} and served_from >= '{depeg_day:%Y-%m-%d}' "
             f"and served_from < '{depeg_day + DAY:%Y-%m-%d}' order by served_from, round_id"
         )
         assert [int(x) for x in stored.round_id] == [s.round.round_id for s in expected], pair
@@ -63,7 +65,7 @@ def test_raw_rows_equal_the_chains_ground_truth(first_run, pipeline, truth, depe
         if carry is not None:
             carried = query(
                 f"select answer from {pipeline.raw}.CHAINLINK_ROUNDS "
-                f"where feed_pair = '{pair}' and round_id = {carry.round.round_id}"
+                f"where {where} and round_id = {carry.round.round_id}"
             )
             assert [int(x) for x in carried.answer] == [carry.round.answer], pair
 

@@ -240,7 +240,7 @@ def _idle(live: Live) -> bool:
 def test_the_depeg_round_reaches_the_dashboard_through_an_asset_triggered_run(live, depeg, feeds) -> None:
     served = query(
         f"select price_usd, peg_status from {live.raw}_A_MARTS.STABLECOIN_PEG_HEALTH "
-        f"where feed_pair = 'USDC/USD' and round_id = {depeg['round']['round_id']}"
+        f"where chain = 'ethereum' and feed_pair = 'USDC/USD' and round_id = {depeg['round']['round_id']}"
     )
     assert list(served.peg_status) == ["critical"]
     assert float(served.price_usd.iloc[0]) == pytest.approx(float(depeg["round"]["price"]))
@@ -332,7 +332,7 @@ def test_a_market_move_with_the_oracle_frozen_starts_a_run_that_loads_the_swap(l
     moved = [p["pool_moves"] for p in _event_payloads(live) if USDC_USDT in p.get("pool_moves", {})]
     assert moved and moved[0][USDC_USDT][1] < -150, moved  # the move itself started a run
     rounds = query(
-        f"select count(*) as n from {live.raw}.CHAINLINK_ROUNDS where feed_pair = 'USDC/USD' "
+        f"select count(*) as n from {live.raw}.CHAINLINK_ROUNDS where chain = 'ethereum' and feed_pair = 'USDC/USD' "
         f"and served_from >= '{since}' and served_from < '{until}'"
     )
     assert int(rounds.n.iloc[0]) == 0  # the oracle said nothing
@@ -389,7 +389,7 @@ def test_the_ordinary_move_is_a_confirmed_depeg_and_the_frozen_one_the_markets_a
     events = query(
         f"select started_at, ended_at, is_open, seen_by, is_confirmed, rounds_off_peg, worst_price_usd, "
         f"oracle_crossed_at is null as no_oracle from {live.raw}_A_MARTS.STABLECOIN_DEPEG_EVENTS "
-        f"where feed_pair = 'USDC/USD' and started_at >= '{since:%Y-%m-%d %H:%M:%S}' order by started_at"
+        f"where chain = 'ethereum' and feed_pair = 'USDC/USD' and started_at >= '{since:%Y-%m-%d %H:%M:%S}' order by started_at"
     )
     assert list(events.seen_by) == ["both", "market"], events
     confirmed, market = events.iloc[0], events.iloc[1]

@@ -9,6 +9,7 @@ from datetime import timedelta
 from streamlit.testing.v1 import AppTest
 
 from chainlink_feeds.registry import load_registry
+from devstack.chain.stack_chains import ETHEREUM  # the marts fixture loads the Ethereum node's feeds
 from tests.streamlit_app.conftest import (
     APP_DIR,
     TEST_PASSWORD,
@@ -62,7 +63,7 @@ def test_environment_settings_work_without_secrets(marts, monkeypatch) -> None:
     at.secrets["unrelated"] = {"note": "no [connections.snowflake] here"}  # and no secrets.toml read
     at.run()
     assert not at.exception and not at.error
-    assert len(at.metric) == len(load_registry())  # a status card per feed
+    assert len(at.metric) == len(ETHEREUM.feeds(load_registry()))  # a status card per feed
     assert f"schema `{marts}`" in "\n".join(c.value for c in at.sidebar.caption)
     assert TEST_PASSWORD not in all_text(at)
 
@@ -80,7 +81,7 @@ def test_bad_link_parameters_are_ignored_with_a_warning(app, stack) -> None:
     assert at.selectbox[0].value == "All feeds"
     assert at.date_input[0].value == (first, last)
     assert at.query_params == {"feed": "all", "start": str(first), "end": str(last)}
-    assert len(at.metric) == len(load_registry())  # a status card per feed
+    assert len(at.metric) == len(ETHEREUM.feeds(load_registry()))  # a status card per feed
 
     swapped = app(feed="usdc", start=str(last), end=str(first)).run()
     assert [w.value for w in swapped.warning] == [f"Ignored the range {last} to {first}: the start is after the end."]

@@ -437,7 +437,7 @@ def test_the_history_still_matches_after_the_oracle_published(feeds, tmp_path, m
     monkeypatch.setattr(history, "phases", lambda feed, sc: plan(feed, end))
     monkeypatch.setattr(stack_history, "HISTORY_FILE", tmp_path / "history.json")
     stack_history.HISTORY_FILE.write_text(
-        json.dumps({"end": END.isoformat(), "fingerprint": stack_history.fingerprint(feeds, scenario)})
+        json.dumps({"end": END.isoformat(), "fingerprints": {"ethereum": stack_history.fingerprint(feeds, scenario)}})
     )
     oracles = stack_history.oracles(feeds)  # what the replay writes: the feeds and the references
     walks = {f.pair: continuing(f, scenario) for f in oracles}
@@ -449,5 +449,7 @@ def test_the_history_still_matches_after_the_oracle_published(feeds, tmp_path, m
         assert stack_history.history_matches(feeds, scenario, rpc)
         # Another history (its rounds a second later) does not match, whatever the oracle added.
         monkeypatch.setattr(history, "phases", lambda feed, sc: plan(feed, end + 1))
-        stack_history.HISTORY_FILE.write_text(json.dumps({"fingerprint": stack_history.fingerprint(feeds, scenario)}))
+        stack_history.HISTORY_FILE.write_text(
+            json.dumps({"fingerprints": {"ethereum": stack_history.fingerprint(feeds, scenario)}})
+        )
         assert not stack_history.history_matches(feeds, scenario, rpc)

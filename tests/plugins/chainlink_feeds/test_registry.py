@@ -11,6 +11,7 @@ from chainlink_feeds.registry import (
     DEFAULT_HEARTBEAT_GRACE_SECONDS,
     DEFAULT_REGISTRY,
     FeedRegistryError,
+    load_market,
     load_registry,
 )
 
@@ -34,7 +35,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_project_registry_lists_usdc_and_usdt_at_their_mainnet_proxies() -> None:
-    feeds = {f.pair: f for f in load_registry(DEFAULT_REGISTRY)}
+    feeds = {f.pair: f for f in load_registry(DEFAULT_REGISTRY) if f.chain == "ethereum"}
     assert feeds["USDC/USD"].proxy == "0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6"
     assert feeds["USDT/USD"].proxy == "0x3E7d1eAB13ad0104d2750B8863b489D65364e32D"
     assert all(f.chain_id == 1 and f.description == f.pair.replace("/", " / ") for f in feeds.values())
@@ -49,6 +50,19 @@ def test_project_registry_covers_the_major_usd_stablecoins_on_ethereum() -> None
     }
     assert len({f.proxy for f in usd}) == len(usd) and {f.decimals for f in usd} == {8}
     assert all(f.heartbeat_seconds in (3600, 86400) and 0.1 <= f.deviation_threshold_pct <= 1 for f in usd)
+
+
+def test_project_registry_covers_arbitrum_with_its_sequencer() -> None:
+    """Part 3's floor: feeds on an L2, each its own feed beside Ethereum's same pair, and the chain's
+    uptime feed with a grace period."""
+    market = load_market(DEFAULT_REGISTRY)
+    arbitrum = {f.pair: f for f in market.feeds if f.chain == "arbitrum"}
+    assert arbitrum["USDC/USD"].proxy == "0x50834F3163758fcC1Df9973b6e91f0F0F0434aD3"
+    assert arbitrum["USDT/USD"].proxy == "0x3f3f5dF88dC9F13eac63DF89EC16ef6e7E25DdE7"
+    assert {f.chain_id for f in arbitrum.values()} == {42161}
+    sequencer = market.sequencer("arbitrum")
+    assert sequencer is not None and sequencer.sequencer_uptime_feed == "0xFdB631F5EE196F0ed6FAa767959853A9F217697D"
+    assert sequencer.grace_period_seconds == 3600
 
 
 def test_a_good_entry_parses(tmp_path: Path) -> None:
