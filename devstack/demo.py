@@ -91,6 +91,7 @@ def run() -> None:
     print(f"Dashboard   {DASHBOARD_URL}  (freshness: {DASHBOARD_URL}/api/freshness)")
     print(f"Alerts      {alert_receiver.URL}/alerts  (what the on-call received)")
     print("Watch a depeg live: .venv/bin/python -m devstack market USDC/USD 0.97 --minutes 20")
+    print("Take Arbitrum's sequencer down (its prices turn untrusted): .venv/bin/python -m devstack sequencer down")
     print(
         "Backfill more history from the UI: open the stablecoin_peg_daily DAG, click Trigger > Backfill, pick a\n"
         f"date range within {sc.start.date()} .. {last} (the simulated history), and Run.\n"

@@ -136,6 +136,11 @@ def cached(func: Callable[Concatenate[str, P], R]) -> Callable[P, R]:
     return run
 
 
+# A chart's series: the token, with its chain when that is not Ethereum (USDC on Arbitrum is a line of
+# its own, never merged into Ethereum's).
+SERIES = "case when chain = 'ethereum' then symbol else symbol || ' (' || chain || ')' end"
+
+
 def _feed_filter(feed: Feed | None) -> tuple[str, tuple[Any, ...]]:
     if feed is None:
         return "", ()
@@ -274,7 +279,7 @@ def latest_updates(marts: str, feed: Feed | None, start: datetime, end: datetime
     """The newest rounds in the range (at most LATEST_UPDATES_LIMIT), newest first."""
     where, params = _feed_filter(feed)
     frame = query(
-        f"select served_from, symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id, "
+        f"select served_from, {SERIES} as symbol, feed_pair, price_usd, deviation_pct, deviation_bps, peg_status, round_id, "
         f"phase_id, seconds_since_previous_update, is_heartbeat_exceeded from {marts}.{HEALTH} "
         f"where served_from >= ? and served_from < ?{where} order by served_from desc, round_id desc "
         f"limit {LATEST_UPDATES_LIMIT}",
@@ -297,14 +302,14 @@ def price_series(marts: str, feed: Feed | None, start: datetime, end: datetime) 
     where, params = _feed_filter(feed)
     # Prices as floats before aggregating (the frame holds floats anyway): decimals aggregate slowly.
     frame = query(
-        f"select symbol, feed_pair, time_slice(served_from, {price_bucket_seconds(start, end)}, 'SECOND') "
+        f"select chain, symbol, feed_pair, time_slice(served_from, {price_bucket_seconds(start, end)}, 'SECOND') "
         f"as bucket_at, max_by(price, served_from) as close_price_usd, min(price) as low_price_usd, "
         f"max(price) as high_price_usd, max_by(peg, served_from) as close_peg_usd, "
         f"min(deviation_bps) as min_deviation_bps, max(deviation_bps) as max_deviation_bps, count(*) as rounds "
-        f"from (select symbol, feed_pair, served_from, cast(price_usd as float) as price, "
+        f"from (select chain, {SERIES} as symbol, feed_pair, served_from, cast(price_usd as float) as price, "
         f"cast(peg_usd as float) as peg, deviation_bps "
         f"from {marts}.{HEALTH} where served_from >= ? and served_from < ?{where}) as r "
-        f"group by symbol, feed_pair, bucket_at order by symbol, bucket_at",
+        f"group by chain, symbol, feed_pair, bucket_at order by symbol, bucket_at",
         (start, end, *params),
     )
     frame = _floats(
@@ -337,11 +342,12 @@ def zscore_series(marts: str, feed: Feed | None, start: datetime, end: datetime)
     where, params = _feed_filter(feed)
     bucket_hours = zscore_bucket_hours(start, end)
     frame = query(
-        f"select symbol, feed_pair, time_slice(hour_at, {bucket_hours}, 'HOUR') as bucket_at, "
+        f"select {SERIES} as symbol, feed_pair, time_slice(hour_at, {bucket_hours}, 'HOUR') as bucket_at, "
         f"min(z_score) as min_z_score, max(z_score) as max_z_score, avg(price_usd) as price_usd, "
         f"avg(rolling_mean_24h) as rolling_mean_24h, avg(rolling_stddev_24h) as rolling_stddev_24h, "
         f"count(z_score) as z_hours, count(*) as hours from {marts}.{ZSCORE} "
-        f"where hour_at >= ? and hour_at < ?{where} group by symbol, feed_pair, bucket_at order by symbol, bucket_at",
+        f"where hour_at >= ? and hour_at < ?{where} group by chain, symbol, feed_pair, bucket_at "
+        f"order by symbol, bucket_at",
         (start, end, *params),
     )
     frame = _floats(frame, "min_z_score", "max_z_score", "price_usd", "rolling_mean_24h", "rolling_stddev_24h")
@@ -357,9 +363,9 @@ def zscore_histogram(marts: str, feed: Feed | None, start: datetime, end: dateti
     """Hours per feed and half-sigma z-score bin (tails folded into the ±6 bins)."""
     where, params = _feed_filter(feed)
     frame = query(
-        f"select symbol, greatest(least(floor(z_score * 2) / 2, 5.5), -6) as z_bin, count(*) as hours "
+        f"select {SERIES} as symbol, greatest(least(floor(z_score * 2) / 2, 5.5), -6) as z_bin, count(*) as hours "
         f"from {marts}.{ZSCORE} where z_score is not null and hour_at >= ? and hour_at < ?{where} "
-        f"group by symbol, z_bin order by symbol, z_bin",
+        f"group by chain, symbol, z_bin order by symbol, z_bin",
         (start, end, *params),
     )
     frame = _floats(frame, "z_bin")
@@ -372,9 +378,9 @@ def zscore_status_counts(marts: str, feed: Feed | None, start: datetime, end: da
     """Hours per feed and z-score status: normal, unusual (1 < |z| <= 2), outlier (|z| > 2), no z-score."""
     where, params = _feed_filter(feed)
     frame = query(
-        f"select symbol, case when z_score is null then 'no z-score' when is_outlier then 'outlier' "
+        f"select {SERIES} as symbol, case when z_score is null then 'no z-score' when is_outlier then 'outlier' "
         f"when is_unusual then 'unusual' else 'normal' end as z_status, count(*) as hours "
-        f"from {marts}.{ZSCORE} where hour_at >= ? and hour_at < ?{where} group by symbol, z_status "
+        f"from {marts}.{ZSCORE} where hour_at >= ? and hour_at < ?{where} group by chain, symbol, z_status "
         f"order by symbol, z_status",
         (start, end, *params),
     )
@@ -387,7 +393,7 @@ def flagged_hours(marts: str, feed: Feed | None, start: datetime, end: datetime)
     """Hours with |z| > 1 (unusual, outliers above |z| > 2), most extreme first (at most FLAGGED_HOURS_LIMIT)."""
     where, params = _feed_filter(feed)
     frame = query(
-        f"select hour_at, symbol, feed_pair, case when is_outlier then 'outlier' else 'unusual' end as flag, "
+        f"select hour_at, {SERIES} as symbol, feed_pair, case when is_outlier then 'outlier' else 'unusual' end as flag, "
         f"z_score, price_usd, rolling_mean_24h, rolling_stddev_24h, observations_24h from {marts}.{ZSCORE} "
         f"where is_unusual and hour_at >= ? and hour_at < ?{where} "
         f"order by abs(z_score) desc, hour_at, symbol limit {FLAGGED_HOURS_LIMIT}",
@@ -404,7 +410,7 @@ def depeg_events(marts: str, feed: Feed | None, start: datetime, end: datetime) 
     """Depeg events overlapping the range, worst first."""
     where, params = _feed_filter(feed)
     frame = query(
-        f"select depeg_event_id, symbol, feed_pair, started_at, ended_at, is_open, duration_seconds, "
+        f"select depeg_event_id, {SERIES} as symbol, feed_pair, started_at, ended_at, is_open, duration_seconds, "
         f"rounds_off_peg, worst_price_usd, worst_deviation_bps, worst_abs_deviation_bps, worst_status, seen_by, "
         f"market_crossed_at from {marts}.{EVENTS} where started_at < ? and (ended_at is null or ended_at > ?){where} "
         f"order by worst_abs_deviation_bps desc, started_at",
@@ -422,7 +428,7 @@ def daily_status(marts: str, feed: Feed | None, first_day: date, last_day: date)
     """Per feed and UTC day: prices, rounds, time off peg, worst deviation and |z|, day status."""
     where, params = _feed_filter(feed)
     frame = query(
-        f"select day, symbol, feed_pair, day_status, open_price_usd, close_price_usd, low_price_usd, high_price_usd, "
+        f"select day, {SERIES} as symbol, feed_pair, day_status, open_price_usd, close_price_usd, low_price_usd, high_price_usd, "
         f"rounds, seconds_off_peg, worst_abs_deviation_bps, worst_abs_z_score from {marts}.{DAILY} "
         f"where day >= ? and day <= ?{where} order by day, symbol",
         (first_day, last_day, *params),
@@ -460,7 +466,7 @@ def market_vs_oracle(marts: str, feed: Feed | None, start: datetime, end: dateti
         f"max(divergence_limit_bps) as divergence_limit_bps, min(usable_depth_usd) as usable_depth_usd, "
         f"max(best_quote_slippage_bps) as quote_slippage_bps, max(iff(is_divergent, 1, 0)) as divergent, max(iff(is_silent_oracle, 1, 0)) as silent_oracle, "
         f"max(iff(is_thin_market, 1, 0)) as thin_market "
-        f"from (select symbol, feed_pair, priced_at, cast(oracle_price_usd as float) as oracle_price_usd, "
+        f"from (select {SERIES} as symbol, feed_pair, priced_at, cast(oracle_price_usd as float) as oracle_price_usd, "
         f"cast(market_price_usd as float) as market_price_usd, cast(divergence_bps as float) as divergence_bps, "
         f"divergence_limit_bps, usable_depth_usd, cast(best_quote_slippage_bps as float) as best_quote_slippage_bps, "
         f"is_divergent, is_silent_oracle, is_thin_market "

@@ -267,11 +267,12 @@ def freshness_cards(staleness: pd.DataFrame) -> None:
 
 
 def price_charts(series: pd.DataFrame) -> None:
-    """A price chart per token, two to a row."""
-    for column, (feed_pair, token_series) in grid(list(series.groupby("feed_pair", sort=True)), 2):
+    """A price chart per feed (a pair on two chains is two), two to a row."""
+    feeds = list(series.groupby(["feed_pair", "chain"], sort=True))
+    for column, ((feed_pair, chain), feed_series) in grid(feeds, 2):
         with column:
-            st.markdown(f"**{feed_pair}**")
-            st.altair_chart(charts.price_chart(token_series), width="stretch")
+            st.markdown(f"**{feed_pair}**" if chain == "ethereum" else f"**{feed_pair}** on {chain}")
+            st.altair_chart(charts.price_chart(feed_series), width="stretch")
 
 
 def deviation_charts(series: pd.DataFrame, feeds: list[data.Feed]) -> None:

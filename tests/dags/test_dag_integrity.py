@@ -46,7 +46,7 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag) -> None:
             assert task.retries >= 2, f"{dag_id}.{task.task_id} retries {task.retries} < 2"
 
 
-def test_daily_dag_has_one_ingest_task_per_chain_loading_its_feeds_and_references(dagbag, feeds) -> None:
+def test_daily_dag_has_one_ingest_task_per_chain_loading_its_feeds_and_references(dagbag, feeds, all_feeds) -> None:
     """The references a pool is priced through (ETH/USD for the WETH pools) load beside the feeds, in
     the chain's one task: the task count grows with the chains, not with the feeds."""
     from chainlink_feeds.operators import ChainlinkChainOperator
@@ -56,10 +56,14 @@ def test_daily_dag_has_one_ingest_task_per_chain_loading_its_feeds_and_reference
     ingest = {t.task_id: t for t in dag.tasks if t.task_id.startswith("ingest_")}
     references = load_market().references_in_use()
     assert [r.pair for r in references] == ["ETH/USD", "EUR/USD"]
-    assert set(ingest) == {f"ingest_{feed.chain}" for feed in (*feeds, *references)} == {"ingest_ethereum"}
+    chains = {f"ingest_{feed.chain}" for feed in (*all_feeds, *references)}
+    assert set(ingest) == chains == {"ingest_ethereum", "ingest_arbitrum"}
     task = ingest["ingest_ethereum"]
     assert isinstance(task, ChainlinkChainOperator) and task.pool == "chainlink_rpc"
     assert [f.pair for f in task.feeds] == [*(f.pair for f in feeds), "ETH/USD", "EUR/USD"]
+    arbitrum = ingest["ingest_arbitrum"]  # its feeds, and its sequencer (the chain has a `chains:` entry)
+    assert [f.proxy for f in arbitrum.feeds] == [f.proxy for f in all_feeds if f.chain == "arbitrum"]
+    assert arbitrum.market.sequencer("arbitrum") is not None
 
 
 def test_daily_dag_windows_are_whole_utc_days(dagbag) -> None:
@@ -150,20 +154,25 @@ def test_daily_dag_pages_after_the_loads_and_announces_its_failures(dagbag, feed
     alerts = dag.get_task("peg_alerts")
     assert isinstance(alerts, PegAlertOperator)
     # the rounds, the references and the pools: the market's verdicts need all three
-    assert alerts.upstream_task_ids == {"ingest_ethereum", "market_ethereum"}
+    assert alerts.upstream_task_ids == {"ingest_ethereum", "ingest_arbitrum", "market_ethereum"}
     assert alerts.trigger_rule == "all_done"  # a chain whose ingest failed does not hold the pools' alerts
     assert (alerts.apprise_conn_id, alerts.snowflake_conn_id) == ("apprise_default", "snowflake_default")
     assert dag.on_failure_callback is notify_pipeline_failure
 
 
-def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(dagbag, feeds) -> None:
+def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(dagbag, feeds, all_feeds) -> None:
     from market_pools.triggers import PoolMoveTrigger
     from peg_alerts.notifications import notify_pipeline_failure
     from peg_alerts.operators import PegAlertOperator
 
     dag = dagbag.dags["stablecoin_peg_realtime"]
-    (watched,) = dag.timetable.asset_condition.objects  # one chain in the registry: one watched asset
-    (watcher,) = watched.watchers
+    # one watched asset per chain in the registry, each polling its chain's proxies
+    watched = {asset.name: asset for asset in dag.timetable.asset_condition.objects}
+    assert set(watched) == {"chainlink_ethereum_new_rounds", "chainlink_arbitrum_new_rounds"}
+    (l2_watcher,) = watched["chainlink_arbitrum_new_rounds"].watchers
+    assert l2_watcher.trigger.proxies == [f.proxy for f in all_feeds if f.chain == "arbitrum"]
+    assert l2_watcher.trigger.chainlink_conn_id == "chainlink_arbitrum" and l2_watcher.trigger.pools == []
+    (watcher,) = watched["chainlink_ethereum_new_rounds"].watchers
     assert isinstance(watcher.trigger, PoolMoveTrigger)
     assert watcher.trigger.proxies == [f.proxy for f in feeds]
     assert watcher.trigger.stale_after == {f.proxy: f.heartbeat_seconds + f.heartbeat_grace_seconds for f in feeds}
@@ -174,7 +183,8 @@ def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(da
     assert watcher.trigger.step_bps == 25
     # a move is looked at again after the shortest silent_oracle_minutes plus three polls
     assert watcher.trigger.recheck_after == min(f.silent_oracle_minutes for f in feeds) * 60 + 3 * 10
-    every_load = {"ingest_ethereum", "market_ethereum"}  # the chain's feeds and references, its pools
+    # each chain's feeds and references, and Ethereum's pools
+    every_load = {"ingest_ethereum", "ingest_arbitrum", "market_ethereum"}
     ingest = dag.get_task("ingest_ethereum")
     assert (ingest.window_start, ingest.window_end) == (None, "{{ dag_run.run_after }}")  # each feed resumes
     assert isinstance(dag.get_task("peg_alerts"), PegAlertOperator)

@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from devstack.services import emulator
-from tests.support.pipeline import drop_schemas
+from tests.support.pipeline import create_schema, drop_pipeline, drop_schemas
+from tests.support.sequencer_marts import build_l2_marts
 
 APP_DIR = Path(__file__).resolve().parents[2] / "streamlit_app"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -156,3 +157,15 @@ def running_app(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def l2_marts(stack, tmp_path_factory) -> Iterator[str]:
+    """USDC/USD on Ethereum and on Arbitrum, whose sequencer is down at the end of the data
+    (tests.support.sequencer_marts)."""
+    raw = f"DASHL2_{uuid.uuid4().hex[:8].upper()}"
+    create_schema(raw)
+    try:
+        yield f"{build_l2_marts(raw, tmp_path_factory.mktemp('l2'))}_MARTS"
+    finally:
+        drop_pipeline(raw)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pandas as pd
-import pytest
 
-from tests.support.pipeline import create_schema, drop_pipeline, query
-from tests.support.sequencer_marts import T0, H, build_l2_marts
+from tests.support.pipeline import query
+from tests.support.sequencer_marts import T0, H
 
 
 def test_staleness_per_feed(app, marts) -> None:
@@ -40,18 +36,6 @@ def test_staleness_per_feed(app, marts) -> None:
     assert not at.exception
     assert at.metric[0].value == "1"
     assert list(at.dataframe[0].value["feed_pair"]) == ["USDT/USD"]
-
-
-@pytest.fixture(scope="module")
-def l2_marts(stack, tmp_path_factory) -> Iterator[str]:
-    """USDC/USD on Ethereum and on Arbitrum, whose sequencer is down at the end of the data
-    (tests.support.sequencer_marts)."""
-    raw = f"DASHL2_{uuid.uuid4().hex[:8].upper()}"
-    create_schema(raw)
-    try:
-        yield f"{build_l2_marts(raw, tmp_path_factory.mktemp('l2'))}_MARTS"
-    finally:
-        drop_pipeline(raw)
 
 
 def test_an_l2_feed_shows_its_sequencer_status_and_its_untrusted_price(app, l2_marts) -> None:

@@ -160,3 +160,12 @@ def test_a_token_without_rounds_shows_an_empty_state(app, marts_copy, stack) -> 
     infos = [i.value for i in at.info]
     assert len(infos) == 2 and all(i.startswith("No Chainlink rounds for USDT/USD") for i in infos)
     assert not at.dataframe and not at.get("vega_lite_chart")
+
+
+def test_a_pair_on_two_chains_is_two_series(app, l2_marts) -> None:
+    """USDC/USD on Ethereum and on Arbitrum: a price chart each, and the latest updates name the L2's
+    rounds by chain (merged into one series, one chain's rounds would zigzag through the other's)."""
+    at = app(marts_schema=l2_marts, start="2026-02-28", end="2026-03-01").run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["symbol"]) == {"USDC", "USDC (arbitrum)"}
+    assert len(at.get("vega_lite_chart")) == 2 + 1  # a price chart per chain's feed, one deviation chart
