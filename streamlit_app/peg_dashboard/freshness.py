@@ -4,8 +4,8 @@ Answers JSON from the same cached data layer the pages use (the same data versio
 
     {"app_version": "1.0.0", "data_version": "3f2a9c1b0d7e", "served_at": "2026-11-24T10:00:00+00:00",
      "data_as_of": "2026-11-24T00:00:00+00:00",
-     "feeds": [{"feed_pair": "USDC/USD", "data_as_of": "...", "last_updated_at": "...",
-                "market_as_of": "..."}, ...]}
+     "feeds": [{"feed_pair": "USDC/USD", "chain": "ethereum", "data_as_of": "...",
+                "last_updated_at": "...", "market_as_of": "..."}, ...]}
 
 `data_as_of` is the oldest of the feeds' (null without feeds). `last_updated_at` is the oracle's
 newest round served, `market_as_of` the market's newest reading (the Market vs Oracle page's last
@@ -66,6 +66,7 @@ def freshness(request: Request) -> JSONResponse:
     feeds = [
         {
             "feed_pair": row.feed_pair,
+            "chain": row.chain,
             "data_as_of": _iso(row.data_as_of),
             "last_updated_at": _iso(row.last_updated_at),
             "market_as_of": _iso(row.market_as_of),

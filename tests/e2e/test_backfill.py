@@ -367,12 +367,12 @@ def max_try(done: Backfill, task: dict) -> int:
     return max(t["try_number"] for t in done.tries if (t["run_id"], t["task_id"]) == (task["run_id"], task["task_id"]))
 
 
-def test_marts_equal_a_load_in_order(backfilled: Backfill, pipeline: Pipeline, feeds, tmp_path) -> None:
+def test_marts_equal_a_load_in_order(backfilled: Backfill, pipeline: Pipeline, all_feeds, tmp_path) -> None:
     days = backfilled.days
     in_order = f"ORD_{uuid.uuid4().hex[:8].upper()}"
     create_schema(in_order)
     try:
-        load_days(in_order, feeds, days)
+        load_days(in_order, all_feeds, days)
         load_market_days(in_order, days)
         assert dbt_build(in_order, f"{in_order}_A", tmp_path).returncode == 0
         window = f"between '{days[0].date()}' and '{days[-1].date()}'"

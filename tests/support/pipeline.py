@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import snowflake.connector
 
-from chainlink_feeds.operators import ChainlinkFeedOperator
+from chainlink_feeds.operators import ChainlinkChainOperator, ChainlinkFeedOperator
 from devstack.services import emulator
 from peg_monitor.dbt_project import DBT_PROJECT_DIR, default_dbt_executable
 
@@ -53,14 +53,16 @@ def drop_pipeline(raw: str) -> None:
 
 
 def load_days(schema: str, feeds, days: list[datetime], span: timedelta = DAY) -> None:
-    """Run ChainlinkFeedOperator for every feed, and the reference each feed is pegged to (EUR/USD
-    for EURC, as the chain's task loads it beside the feeds), and window [day, day + span) into `schema`."""
-    pegs = sorted({feed.peg_reference for feed in feeds if feed.peg_reference})
-    for pair in [*(feed.pair for feed in feeds), *pegs]:
+    """Load `feeds` and the reference each is pegged to (EUR/USD for EURC, as the chain's task loads
+    it beside the feeds) for every window [day, day + span) into `schema`: per chain, the chain's task
+    (ChainlinkChainOperator) given those pairs, which on an L2 loads its sequencer's status too."""
+    for chain in sorted({feed.chain for feed in feeds}):
+        on_chain = [feed for feed in feeds if feed.chain == chain]
+        pegs = sorted({feed.peg_reference for feed in on_chain if feed.peg_reference})
         for day in days:
-            ChainlinkFeedOperator(
-                task_id="load", feed_pair=pair, window_start=day.isoformat(), window_end=(day + span).isoformat(),
-                raw_schema=schema,
+            ChainlinkChainOperator(
+                task_id="load", chain=chain, feed_pairs=[*(feed.pair for feed in on_chain), *pegs],
+                window_start=day.isoformat(), window_end=(day + span).isoformat(), raw_schema=schema,
             ).execute({"run_id": "test_load"})  # fmt: skip
 
 

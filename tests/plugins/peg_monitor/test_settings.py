@@ -56,3 +56,14 @@ def test_astro_settings_declare_the_same_pools(monkeypatch) -> None:
     assert [(p["pool_name"], p["pool_slot"], p["pool_description"]) for p in declared] == [
         (p.name, p.slots, p.description) for p in settings.pools()
     ]
+
+
+def test_astro_settings_connect_every_registry_chain() -> None:
+    """`astro dev start` gets an RPC connection for each chain the registry's feeds are on: without
+    one, that chain's task refuses to run."""
+    from chainlink_feeds.registry import load_registry
+
+    declared = {
+        c["conn_id"] for c in yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())["airflow"]["connections"]
+    }
+    assert {f"chainlink_{feed.chain}" for feed in load_registry()} <= declared
