@@ -85,9 +85,11 @@ THREE = ("USDC/USD", "USDT/USD", "DAI/USD")
 
 
 def three_feed_registry(path: Path) -> Path:
-    """The shipped registry cut to THREE and the references their pools use, written to `path`."""
+    """The shipped registry cut to THREE on Ethereum (the product's first shape, one chain) and the
+    references their pools use, written to `path`."""
     document = yaml.safe_load(DEFAULT_REGISTRY.read_text())
-    document["feeds"] = [f for f in document["feeds"] if f["pair"] in THREE]
+    document["feeds"] = [f for f in document["feeds"] if f["pair"] in THREE and f["chain"] == "ethereum"]
+    document.pop("chains", None)
     used = {m["reference"] for f in document["feeds"] for m in f.get("market", ())}
     document["references"] = [r for r in document.get("references", ()) if r["pair"] in used]
     path.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -91,29 +91,29 @@ class MartsFreshnessSensor(BaseSensorOperator):
             row = staleness.get((feed.chain, feed.proxy))
             if row is None:
                 problems.append(
-                    f"{feed.pair}: not in {self.marts_schema}.CHAINLINK_FEED_STALENESS (never loaded or built)"
+                    f"{feed.label}: not in {self.marts_schema}.CHAINLINK_FEED_STALENESS (never loaded or built)"
                 )
                 continue
             data_as_of, last_updated_at, seconds_since, is_stale, heartbeat, rounds, first_served = row
             if _utc(data_as_of) < end:
                 problems.append(
-                    f"{feed.pair}: marts cover data up to {_utc(data_as_of).isoformat()}, the window ends {end.isoformat()}"
+                    f"{feed.label}: marts cover data up to {_utc(data_as_of).isoformat()}, the window ends {end.isoformat()}"
                 )
             if not rounds:  # the emulator reads a NULL first_served_at as 1970: count the rounds instead
-                not_live.append(feed.pair)
-                self.log.warning("%s served no round up to %s: not live yet, nothing to cover", feed.pair, data_as_of)
+                not_live.append(feed.label)
+                self.log.warning("%s served no round up to %s: not live yet, nothing to cover", feed.label, data_as_of)
                 continue
             live_from = _utc(first_served).date()
             missing_days = sorted(
                 d for d in days if (feed.chain, feed.proxy, d) not in daily and live_from <= d < end.date()
             )
             if missing_days:
-                problems.append(f"{feed.pair}: no STABLECOIN_PEG_DAILY row for {', '.join(map(str, missing_days))}")
+                problems.append(f"{feed.label}: no STABLECOIN_PEG_DAILY row for {', '.join(map(str, missing_days))}")
             if is_stale:
-                stale.append(feed.pair)
+                stale.append(feed.label)
                 self.log.warning(
                     "%s is STALE: last update %s, %ss before %s (heartbeat %ss)",
-                    feed.pair, last_updated_at, seconds_since, data_as_of, heartbeat,
+                    feed.label, last_updated_at, seconds_since, data_as_of, heartbeat,
                 )  # fmt: skip
         self._problems = problems
         if problems:

@@ -39,15 +39,15 @@ def iso(value) -> str | None:
 
 def test_freshness_route_reports_what_the_app_serves(served, marts) -> None:
     staleness = query(
-        f"select feed_pair, data_as_of, last_updated_at, "
+        f"select feed_pair, chain, data_as_of, last_updated_at, "
         f"(select max(m.priced_at) from {marts}.STABLECOIN_MARKET_VS_ORACLE as m "
         f"where m.chain = s.chain and m.proxy_address = s.proxy_address) as market_as_of, "
         f"(select count(*) from {marts}.STABLECOIN_MARKET_VS_ORACLE as m "
         f"where m.chain = s.chain and m.proxy_address = s.proxy_address) as market_readings "
-        f"from {marts}.CHAINLINK_FEED_STALENESS as s order by feed_pair"
+        f"from {marts}.CHAINLINK_FEED_STALENESS as s order by feed_pair, chain"
     )
     market = load_market()
-    with_pools = {f.pair for f in market.feeds if market.sources_of(f.chain, f.pair)}
+    with_pools = {f.pair for f in market.feeds if market.sources_of(f.chain, f.pair)}  # all on Ethereum
     assert set(staleness.feed_pair[staleness.market_readings > 0]) == with_pools  # the others have no market
     answer = requests.get(f"{served}/api/freshness", timeout=30)
     assert answer.status_code == 200
@@ -63,6 +63,7 @@ def test_freshness_route_reports_what_the_app_serves(served, marts) -> None:
     assert body["feeds"] == [
         {
             "feed_pair": r.feed_pair,
+            "chain": r.chain,
             "data_as_of": iso(r.data_as_of),
             "last_updated_at": iso(r.last_updated_at),
             "market_as_of": iso(r.market_as_of) if r.market_readings else None,

@@ -71,6 +71,12 @@ class _OnChain:
         return KNOWN_CHAINS[self.chain]
 
     @property
+    def label(self) -> str:
+        """How messages name it: its pair, with its chain when that is not Ethereum (the same pair on
+        two chains is two feeds)."""
+        return self.pair if self.chain == "ethereum" else f"{self.pair} on {self.chain}"
+
+    @property
     def heartbeat_limit_seconds(self) -> int:
         """The longest gap between served rounds that is not a heartbeat miss."""
         return self.heartbeat_seconds + self.heartbeat_grace_seconds
