@@ -75,7 +75,8 @@ def main() -> None:
         parser.error(f"unknown shape(s) {', '.join(unknown)}: choose from {', '.join(SHAPES)}")
     day = datetime.fromisoformat(args.end).date() if args.end else datetime.now(UTC).date()
     end = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    print(f"{history.LABEL}: {len(load_registry())} feeds, history ending {end.date()}")
+    ethereum = [f for f in load_registry() if f.chain == "ethereum"]
+    print(f"{history.LABEL}: the Ethereum node's {len(ethereum)} feeds, history ending {end.date()}")
     print(f"{'shape':<10} {'rounds':>7} {'blocks':>7} {'replay':>9}")
     figures = {}
     for shape in shapes:

@@ -186,7 +186,9 @@ def main() -> None:
     if args.smoke:
         args.days, args.naive_sample = 1, 1
     scenario = stack_history.scenario()
-    feeds = load_registry()
+    feeds = [
+        f for f in load_registry() if f.chain == "ethereum"
+    ]  # the stack's Ethereum node, read as chainlink_ethereum
     first_day = scenario.end - DAY * args.days
     print(f"backfill of {args.days} days x {len(feeds)} feeds from {first_day.date()} on the local node")
     print(

@@ -4,7 +4,7 @@
 Brings each new Chainlink round to the dashboard within a couple of minutes of its block.
 
 Event-driven: for every chain in `include/feeds.yaml`, an `AssetWatcher` runs a `PoolMoveTrigger` in
-the triggerer, which asks every proxy for its latest round, and every pool between two stablecoins
+the triggerer, which asks every proxy (on an L2 its sequencer uptime feed's too) for its latest round, and every pool between two stablecoins
 for its price (`slot0`), every `PEG_REALTIME_POLL_SECONDS` (10 s) in one JSON-RPC batch. It starts
 this DAG when a proxy serves a new round, when one's latest round outlives its heartbeat plus grace
 (the missed heartbeat is paged within a poll), or when a pool's price moved by
@@ -76,6 +76,13 @@ def recheck_after(chain: str) -> float:
     return min(f.silent_oracle_minutes for f in FEEDS if f.chain == chain) * 60 + 3 * POLL_SECONDS
 
 
+def watched_proxies(chain: str) -> list[str]:
+    """The chain's feeds' proxies and, on an L2, its sequencer uptime feed's: a status change is a
+    new round there, so the run that marks the chain's prices untrusted and pages starts at once."""
+    sequencer = MARKET.sequencer(chain)
+    return [f.proxy for f in FEEDS if f.chain == chain] + ([sequencer.sequencer_uptime_feed] if sequencer else [])
+
+
 # One watched asset per chain: a new round on any of its proxies, or a pool move, is an event.
 NEW_ROUNDS = [
     Asset(
@@ -86,7 +93,7 @@ NEW_ROUNDS = [
                 name=f"chainlink_{chain}_new_rounds",
                 trigger=PoolMoveTrigger(
                     chainlink_conn_id=f"chainlink_{chain}",
-                    proxies=[f.proxy for f in FEEDS if f.chain == chain],
+                    proxies=watched_proxies(chain),
                     pools=[p.address for p in MARKET.stable_pools(chain)],
                     step_bps=POOL_STEP_BPS,
                     recheck_after=recheck_after(chain),

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_FILE = STACK_DIR / "history.json"
 REPLAY_LOCK = STACK_DIR / "anvil" / "replay.lock"
+HISTORY_LOCK = STACK_DIR / "history.lock"  # held while HISTORY_FILE is rewritten
 DEPLOY_LEAD_SECONDS = 3600  # the stack's contracts are deployed this long before its history starts
 
 
@@ -124,9 +125,10 @@ def fingerprint(feeds: list[Feed], sc: history.Scenario, chain: StackChain = ETH
 
 
 def replayed_fingerprint(chain: StackChain) -> str | None:
-    """The fingerprint of the history last replayed onto the chain's node (None: never)."""
+    """The fingerprint of the history last replayed onto the chain's node (None: never). A file
+    written before the L2 node holds Ethereum's alone, as `fingerprint`."""
     recorded = json.loads(HISTORY_FILE.read_text()) if HISTORY_FILE.exists() else {}
-    return recorded.get("fingerprints", {}).get(chain.name)
+    return recorded.get("fingerprints", {ETHEREUM.name: recorded.get("fingerprint")}).get(chain.name)
 
 
 def history_matches(
@@ -229,14 +231,16 @@ def ensure_history(
 
 def _record(sc: history.Scenario, chain: StackChain, digest: str) -> None:
     """Write down that the chain's node now holds this history (the other nodes' entries are kept
-    while the history's end is the same)."""
-    recorded = json.loads(HISTORY_FILE.read_text()) if HISTORY_FILE.exists() else {}
-    kept = recorded.get("fingerprints", {}) if recorded.get("end") == sc.end.isoformat() else {}
-    HISTORY_FILE.write_text(
-        json.dumps(
-            {"end": sc.end.isoformat(), "label": history.LABEL, "fingerprints": kept | {chain.name: digest}}, indent=2
-        )
-    )
+    while the history's end is the same). The nodes replay side by side: their writes take turns
+    (a lock of its own) and each replaces the file whole."""
+    with HISTORY_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        recorded = json.loads(HISTORY_FILE.read_text()) if HISTORY_FILE.exists() else {}
+        kept = recorded.get("fingerprints", {}) if recorded.get("end") == sc.end.isoformat() else {}
+        entry = {"end": sc.end.isoformat(), "label": history.LABEL, "fingerprints": kept | {chain.name: digest}}
+        written = HISTORY_FILE.with_suffix(".json.tmp")
+        written.write_text(json.dumps(entry, indent=2))
+        written.replace(HISTORY_FILE)
 
 
 def set_sequencer(chain: StackChain, down: bool) -> sequencer.UptimeRound:

@@ -14,11 +14,11 @@ from pathlib import Path
 import requests
 
 from devstack.chain.rpc import ChainError
+from devstack.chain.stack_chains import stack_chain
 from devstack.oracle import service
 from devstack.oracle.market import MoveError
-from devstack.oracle.service import HOST, MOVES_FILE, PORT, TICK_SECONDS, describe, move, serve, stack_oracle
+from devstack.oracle.service import HOST, MOVES_FILE, TICK_SECONDS, describe, move, serve, stack_oracle
 from devstack.services import processes
-from devstack.settings import ANVIL_URL
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -26,7 +26,9 @@ def _serve(args: argparse.Namespace) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # finish the tick: a block is never left without its round
         signal.signal(signum, lambda *_: stop.set())
-    serve(stack_oracle(args.rpc_url, end, args.moves_file, args.chain), port=args.port, tick=args.tick, stop=stop)
+    node = stack_chain(args.chain)
+    oracle = stack_oracle(args.rpc_url or node.url, end, args.moves_file, args.chain)
+    serve(oracle, port=args.port or node.oracle_port, tick=args.tick, stop=stop)
 
 
 def _move(args: argparse.Namespace) -> None:
@@ -34,10 +36,11 @@ def _move(args: argparse.Namespace) -> None:
 
 
 def _status(args: argparse.Namespace) -> None:
+    port = args.port or stack_chain(args.chain).oracle_port
     try:
-        answer = requests.get(f"http://{HOST}:{args.port}/status", timeout=5)
+        answer = requests.get(f"http://{HOST}:{port}/status", timeout=5)
     except requests.ConnectionError:
-        sys.exit(f"error: no oracle answers on {HOST}:{args.port}")
+        sys.exit(f"error: no oracle answers on {HOST}:{port}")
     print(json.dumps(answer.json(), indent=2))
 
 
@@ -46,8 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devstack.oracle", description=service.__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(required=True)
     serve_ = commands.add_parser("serve", help="publish rounds in the foreground (what the service runs)")
-    serve_.add_argument("--rpc-url", default=ANVIL_URL)
-    serve_.add_argument("--port", type=int, default=PORT, help="status endpoint port")
+    serve_.add_argument("--rpc-url", help="the node (default: the stack's node of --chain)")
+    serve_.add_argument("--port", type=int, help="status endpoint port (default: the --chain oracle's)")
     serve_.add_argument("--tick", type=float, default=TICK_SECONDS, help="seconds between ticks")
     serve_.add_argument("--history-end", type=lambda s: datetime.strptime(s, "%Y-%m-%d").date(), help="YYYY-MM-DD")
     serve_.add_argument("--moves-file", type=Path, default=MOVES_FILE)
@@ -62,7 +65,8 @@ def main() -> None:
     move_.add_argument("--moves-file", type=Path, default=MOVES_FILE)
     move_.set_defaults(run=_move)
     status = commands.add_parser("status", help="print the last round published per feed")
-    status.add_argument("--port", type=int, default=PORT)
+    status.add_argument("--chain", default="ethereum", help="the chain whose oracle answers")
+    status.add_argument("--port", type=int, help="its status port (default: the --chain oracle's)")
     status.set_defaults(run=_status)
     args = parser.parse_args()
     try:

@@ -19,7 +19,8 @@ def dashboard_link(transition: Transition, dashboard_url: str) -> str:
     """The dashboard page for the feed around the transition (Peg Deviation, or Feed Health for heartbeats)."""
     day = transition.occurred_at.date()
     page = {PEG_STATUS: "/", **dict.fromkeys(MARKET_KINDS, "/market_vs_oracle")}.get(transition.kind, "/feed_health")
-    feed = {} if transition.kind == SEQUENCER else {"feed": transition.feed.feed_pair}
+    # the feed as the dashboard's selector names one chain's: a pair may be on several
+    feed = {} if transition.kind == SEQUENCER else {"feed": f"{transition.feed.feed_pair} ({transition.feed.chain})"}
     query = urlencode({**feed, "start": day - timedelta(days=1), "end": day})
     return f"{dashboard_url}{page}?{query}"
 

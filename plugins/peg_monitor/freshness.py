@@ -35,16 +35,22 @@ def _parse(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def served_label(entry: dict[str, Any]) -> str:
+    """A freshness entry's feed as the registry's `Feed.label` names it (the same pair on two chains
+    is two feeds; an app from before the `chain` field served Ethereum's only)."""
+    chain = entry.get("chain") or "ethereum"
+    return entry["feed_pair"] if chain == "ethereum" else f"{entry['feed_pair']} on {chain}"
+
+
 def evaluate(url: str, payload: Any, window_end: datetime, feeds: list[str]) -> tuple[bool, str]:
-    """(fresh enough, message naming what is missing) for one freshness answer."""
+    """(fresh enough, message naming what is missing) for one freshness answer; `feeds` are the
+    registry's feed labels."""
     if not isinstance(payload, dict) or not isinstance(payload.get("feeds"), list):
         return False, f"{url}{FRESHNESS_PATH} did not answer the freshness JSON ({str(payload)[:200]!r})"
     served: dict[str, datetime] = {}
     for entry in payload["feeds"]:
         if isinstance(entry, dict) and entry.get("feed_pair") and entry.get("data_as_of"):
-            # the same pair on two chains is two feeds: the one further behind decides
-            as_of = _parse(entry["data_as_of"])
-            served[entry["feed_pair"]] = min(served.get(entry["feed_pair"], as_of), as_of)
+            served[served_label(entry)] = _parse(entry["data_as_of"])
     missing = [f for f in feeds if f not in served]
     behind = [f"{f} up to {served[f].isoformat()}" for f in feeds if f in served and served[f] < window_end]
     if missing or behind:

@@ -165,7 +165,7 @@ class DashboardFreshnessSensor(BaseSensorOperator):
         self.registry_path = registry_path
 
     def _feeds(self) -> list[str]:
-        return [feed.pair for feed in load_registry(self.registry_path)]
+        return [feed.label for feed in load_registry(self.registry_path)]
 
     def execute(self, context: Context) -> str:
         import asyncio

@@ -70,10 +70,12 @@ def parse_query_params(
     label = ALL_FEEDS
     wanted = str(params.get("feed", "")).strip()
     if wanted and wanted.lower() not in ("all", ALL_FEEDS.lower()):
+        # "USDC/USD (arbitrum)" names one chain's feed even where the pair is on one chain only (alert links)
         matches = [
             name
             for name, feed in labels.items()
-            if wanted.lower() in (name.lower(), feed.feed_pair.lower(), feed.symbol.lower())
+            if wanted.lower()
+            in (name.lower(), feed.feed_pair.lower(), feed.symbol.lower(), f"{feed.feed_pair} ({feed.chain})".lower())
         ]
         if matches:
             label = matches[0]

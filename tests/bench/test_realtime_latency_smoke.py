@@ -7,12 +7,12 @@ of its own."""
 from __future__ import annotations
 
 
-def test_realtime_latency_smoke(run_bench, feeds) -> None:
+def test_realtime_latency_smoke(run_bench, all_feeds) -> None:
     run_bench(
         "realtime_latency.py",
         "--smoke",
         expect=(
-            rf"^warehouse work of one near-real-time run \({len(feeds)} feeds, measured on the emulator\):$",
+            rf"^warehouse work of one near-real-time run \({len(all_feeds)} feeds, measured on the emulator\):$",
             r"^  ingest: [1-9]\d* statements, \d+\.\d\d s in the warehouse$",
             r"^  alerts: [1-9]\d* statements, \d+\.\d\d s in the warehouse \(\d+ transition\(s\), \d+ recorded, "
             r"\d+ sent; \d+ received\)$",

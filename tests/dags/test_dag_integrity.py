@@ -161,6 +161,7 @@ def test_daily_dag_pages_after_the_loads_and_announces_its_failures(dagbag, feed
 
 
 def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(dagbag, feeds, all_feeds) -> None:
+    from chainlink_feeds.registry import load_market
     from market_pools.triggers import PoolMoveTrigger
     from peg_alerts.notifications import notify_pipeline_failure
     from peg_alerts.operators import PegAlertOperator
@@ -170,7 +171,12 @@ def test_realtime_dag_runs_on_new_rounds_pages_and_fails_when_an_ingest_fails(da
     watched = {asset.name: asset for asset in dag.timetable.asset_condition.objects}
     assert set(watched) == {"chainlink_ethereum_new_rounds", "chainlink_arbitrum_new_rounds"}
     (l2_watcher,) = watched["chainlink_arbitrum_new_rounds"].watchers
-    assert l2_watcher.trigger.proxies == [f.proxy for f in all_feeds if f.chain == "arbitrum"]
+    sequencer = load_market().sequencer("arbitrum")  # a status change starts a run too
+    assert l2_watcher.trigger.proxies == [
+        *(f.proxy for f in all_feeds if f.chain == "arbitrum"),
+        sequencer.sequencer_uptime_feed,
+    ]
+    assert sequencer.sequencer_uptime_feed not in l2_watcher.trigger.stale_after  # no heartbeat
     assert l2_watcher.trigger.chainlink_conn_id == "chainlink_arbitrum" and l2_watcher.trigger.pools == []
     (watcher,) = watched["chainlink_ethereum_new_rounds"].watchers
     assert isinstance(watcher.trigger, PoolMoveTrigger)

@@ -170,8 +170,10 @@ def test_market_verdict_settings_come_from_defaults_then_the_feed(tmp_path: Path
 
 def test_the_project_registry_states_its_defaults() -> None:
     """Every dollar coin has the defaults; the euro coin, pegged to EUR/USD, wider thresholds."""
-    thresholds = {f.pair: (f.warning_bps, f.critical_bps, f.hysteresis_bps) for f in load_registry(DEFAULT_REGISTRY)}
-    assert thresholds.pop("EURC/USD") == (100, 200, 10)
+    thresholds = {
+        (f.chain, f.pair): (f.warning_bps, f.critical_bps, f.hysteresis_bps) for f in load_registry(DEFAULT_REGISTRY)
+    }
+    assert thresholds.pop(("ethereum", "EURC/USD")) == (100, 200, 10)
     assert set(thresholds.values()) == {(50, 100, 10)}
 
 

@@ -124,7 +124,10 @@ def test_an_off_peg_round_gives_one_alert_a_rerun_none_and_recovery_one_resolved
     body = alert["message"]
     assert "Feed: USDC/USD" in body and "Price: $0.97120000" in body and "Deviation: -288.00 bps" in body
     assert f"Since: {off_at:%Y-%m-%d %H:%M:%S} UTC" in body
-    assert f"Dashboard: {DASHBOARD_URL}/?feed=USDC%2FUSD&start={(off_at - timedelta(days=1)).date()}" in body
+    assert (
+        f"Dashboard: {DASHBOARD_URL}/?feed=USDC%2FUSD+%28ethereum%29&start={(off_at - timedelta(days=1)).date()}"
+        in body
+    )
 
     assert run_alerts(usdc.schema, run_id="scheduled__rerun")["sent"] == 0  # a rerun, a retry or the other DAG
     assert len(receiver.received) == 1
@@ -299,7 +302,7 @@ def test_heartbeat_miss_alerts_while_it_lasts_and_resolves_when_a_round_arrives(
     (stale,) = receiver.received
     stale_at = start + timedelta(minutes=10, seconds=660)
     assert stale["title"].startswith("STALE DAI/USD") and f"Since: {stale_at:%Y-%m-%d %H:%M:%S} UTC" in stale["message"]
-    assert "Price: $1.00010000" in stale["message"] and "/feed_health?feed=DAI%2FUSD" in stale["message"]
+    assert "Price: $1.00010000" in stale["message"] and "/feed_health?feed=DAI%2FUSD+%28ethereum%29" in stale["message"]
 
     chain.push("1.0000", start + timedelta(minutes=45))  # the miss ends; the store flags it on this round
     chain.load(start + timedelta(minutes=50))

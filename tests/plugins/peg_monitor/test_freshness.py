@@ -34,15 +34,20 @@ def test_old_and_missing_feeds_are_named() -> None:
     assert "window ends 2026-11-24T00:00:00+00:00" in message
 
 
-def test_a_pair_on_two_chains_is_fresh_only_when_both_are() -> None:
-    """USDC/USD on Ethereum and on Arbitrum: the one further behind decides, whichever comes first."""
+def test_a_pair_on_two_chains_is_two_feeds() -> None:
+    """USDC/USD on Ethereum and on Arbitrum, in either order: the one behind is named with its chain,
+    and one served does not stand in for the other."""
+    labels = ["USDC/USD", "USDC/USD on arbitrum"]
     feeds = [
         {"feed_pair": "USDC/USD", "chain": "ethereum", "data_as_of": "2026-11-24T00:00:00Z"},
         {"feed_pair": "USDC/USD", "chain": "arbitrum", "data_as_of": "2026-11-23T12:00:00Z"},
     ]
     for ordered in (feeds, feeds[::-1]):
-        fresh, message = evaluate(URL, {"data_version": "v8", "feeds": ordered}, END, ["USDC/USD"])
-        assert not fresh and "only USDC/USD up to 2026-11-23T12:00:00+00:00" in message
+        fresh, message = evaluate(URL, {"data_version": "v8", "feeds": ordered}, END, labels)
+        assert not fresh and "only USDC/USD on arbitrum up to 2026-11-23T12:00:00+00:00" in message
+        assert "only USDC/USD up to" not in message
+    fresh, message = evaluate(URL, {"data_version": "v8", "feeds": feeds[:1]}, END, labels)
+    assert not fresh and "no data for USDC/USD on arbitrum" in message
 
 
 def test_garbage_is_not_fresh() -> None:

@@ -169,3 +169,7 @@ def test_a_pair_on_two_chains_is_two_series(app, l2_marts) -> None:
     assert not at.exception
     assert set(at.dataframe[0].value["symbol"]) == {"USDC", "USDC (arbitrum)"}
     assert len(at.get("vega_lite_chart")) == 2 + 1  # a price chart per chain's feed, one deviation chart
+    # an alert's link names the chain: it opens that chain's feed
+    for chain in ("ethereum", "arbitrum"):
+        linked = app(marts_schema=l2_marts, feed=f"USDC/USD ({chain})").run()
+        assert not linked.warning and linked.selectbox[0].value == f"USDC/USD ({chain})"
