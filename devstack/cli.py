@@ -12,10 +12,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chainlink_feeds.registry import load_market, load_registry
+from chainlink_feeds.registry import load_registry
 from devstack import clock, demo, project_setup, stack
-from devstack.chain import contracts, sequencer, stack_history
-from devstack.chain.rpc import ChainError, Rpc
+from devstack.chain import contracts, stack_history
+from devstack.chain.rpc import ChainError
 from devstack.chain.stack_chains import stack_chain
 from devstack.cluster.airflow_env import airflow_env
 from devstack.oracle import service as oracle
@@ -78,10 +78,7 @@ def _sequencer(args: argparse.Namespace) -> None:
     """Take an L2's sequencer down or bring it back on the living chain, or show its status (SIMULATED)."""
     chain = stack_chain(args.chain)
     if args.action == "status":
-        entry = load_market().sequencer(chain.name)
-        if entry is None:
-            raise ChainError(f"the registry has no sequencer uptime feed for {chain.name}: no `chains:` entry")
-        latest = sequencer.status(Rpc(chain.url), entry.sequencer_uptime_feed)
+        latest = stack_history.sequencer_status(chain)
     else:
         latest = stack_history.set_sequencer(chain, down=args.action == "down")
     since = datetime.fromtimestamp(latest.started_at, UTC).isoformat()

@@ -243,13 +243,27 @@ def _record(sc: history.Scenario, chain: StackChain, digest: str) -> None:
         written.replace(HISTORY_FILE)
 
 
+def uptime_feed(chain: StackChain) -> str:
+    """The proxy of the chain's sequencer uptime feed; ChainError on a chain without a `chains:` entry."""
+    entry = load_market().sequencer(chain.name)
+    if entry is None:
+        raise ChainError(f"the registry has no sequencer uptime feed for {chain.name}: no `chains:` entry")
+    return entry.sequencer_uptime_feed
+
+
+def sequencer_status(chain: StackChain) -> sequencer.UptimeRound:
+    """The round the chain's uptime proxy serves now; ChainError naming the node if it does not answer."""
+    rpc = Rpc(chain.url)
+    proxy = uptime_feed(chain)
+    head_timestamp(rpc)  # a stopped node is named, not a web3 traceback
+    return sequencer.status(rpc, proxy)
+
+
 def set_sequencer(chain: StackChain, down: bool) -> sequencer.UptimeRound:
     """Take the chain's sequencer down (or bring it back) now on its living node: the status change
     at the wall-clock time, in a block of its own, while the chain's oracle waits (the replay lock);
     the round the uptime proxy now serves. SIMULATED, as the rest of the history."""
-    entry = load_market().sequencer(chain.name)
-    if entry is None:
-        raise ChainError(f"the registry has no sequencer uptime feed for {chain.name}: no `chains:` entry")
+    proxy = uptime_feed(chain)
     rpc = Rpc(chain.url)
     lock_file = replay_lock(chain)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
@@ -257,5 +271,5 @@ def set_sequencer(chain: StackChain, down: bool) -> sequencer.UptimeRound:
         fcntl.flock(lock, fcntl.LOCK_EX)
         at = max(int(time.time()), head_timestamp(rpc) + 1)
         rpc.call("evm_setNextBlockTimestamp", at)
-        sequencer.set_status(rpc, sequencer.behind(rpc, entry.sequencer_uptime_feed), down, at)
-    return sequencer.status(rpc, entry.sequencer_uptime_feed)
+        sequencer.set_status(rpc, sequencer.behind(rpc, proxy), down, at)
+    return sequencer.status(rpc, proxy)

@@ -119,6 +119,8 @@ def test_the_sequencer_command_takes_it_down_and_up_and_the_oracle_waits(living_
     up = sequencer_command(rpc, "up")
     assert up.returncode == 0, up.stderr
     assert not sequencer.status(rpc, entry.sequencer_uptime_feed).down
+    shown = sequencer_command(rpc, "status")
+    assert shown.returncode == 0 and shown.stdout.startswith("arbitrum sequencer up since "), shown
     published = oracle.publish_until(time.time() + 2 * DAY.total_seconds())
     assert {p.round.pair for p in published} == {f.pair for f in oracle.feeds}  # the heartbeats land again
     assert oracle.status()["halted"] is False
@@ -132,3 +134,12 @@ def test_the_sequencer_command_names_a_chain_without_one(stack) -> None:
     )  # fmt: skip
     assert out.returncode == 1 and "no sequencer uptime feed for ethereum" in out.stderr
     assert stack_chain("arbitrum") is ARBITRUM
+
+
+def test_the_sequencer_command_names_a_node_that_is_not_running(stack) -> None:
+    stopped = subprocess.run(
+        [sys.executable, "-m", "devstack", "sequencer", "status"],
+        capture_output=True, text=True, cwd=PROJECT_DIR,
+        env=os.environ | {"PYTHONPATH": f"{PROJECT_DIR / 'plugins'}:{PROJECT_DIR}", "PEG_ARBITRUM_ANVIL_PORT": str(free_port())},
+    )  # fmt: skip
+    assert stopped.returncode == 1 and "did not answer" in stopped.stderr and "Traceback" not in stopped.stderr
