@@ -4,8 +4,8 @@
 Brings each new Chainlink round to the dashboard within a couple of minutes of its block.
 
 Event-driven: for every chain in `include/feeds.yaml`, an `AssetWatcher` runs a `PoolMoveTrigger` in
-the triggerer, which asks every proxy (on an L2 its sequencer uptime feed's too) for its latest round, and every pool between two stablecoins
-for its price (`slot0`), every `PEG_REALTIME_POLL_SECONDS` (10 s) in one JSON-RPC batch. It starts
+the triggerer, which asks every proxy (on an L2 its sequencer uptime feed's too) for its latest
+round, and every pool between two stablecoins for its price (`slot0`), every `PEG_REALTIME_POLL_SECONDS` (10 s) in one JSON-RPC batch. It starts
 this DAG when a proxy serves a new round, when one's latest round outlives its heartbeat plus grace
 (the missed heartbeat is paged within a poll), or when a pool's price moved by
 `PEG_REALTIME_POOL_STEP_BPS` (25) since it last fired: the market can leave its peg while the oracle

@@ -105,18 +105,19 @@ def _pools_trading(rpc: Rpc, feeds: list[Feed], scenario: history.Scenario) -> d
 def fingerprint(feeds: list[Feed], sc: history.Scenario, chain: StackChain = ETHEREUM) -> str:
     """A digest of every simulated phase and round of the chain and of its node's set-up, so a
     change is replayed."""
+    market = load_market()
     digest = hashlib.sha256(repr((GENESIS_TIMESTAMP, HARDFORK, DEPLOY_LEAD_SECONDS)).encode())
     artifacts = contracts.build()
     for name in ("EACAggregatorProxy", "FluxAggregator", "OcrStyleAggregator", "Multicall3"):
         digest.update(artifacts[name]["deployedBytecode"].encode())
     for oracle in oracles(feeds, chain.name):
         digest.update(repr((oracle, history.phases(oracle, sc))).encode())
-    if load_market().pools_on(chain.name):
+    if market.pools_on(chain.name):
         uniswap = uniswap_artifacts.build()
         for name in ("UniswapV3Factory", "UniswapV3Pool", "PoolDriver", "LocalToken"):
             digest.update(uniswap[name]["deployedBytecode"].encode())
-        digest.update(repr(pools.plan(load_market(), chain.feeds(feeds), sc)).encode())
-    entry = load_market().sequencer(chain.name)
+        digest.update(repr(pools.plan(market, chain.feeds(feeds), sc)).encode())
+    entry = market.sequencer(chain.name)
     if entry is not None:
         for name in ("ArbitrumSequencerUptimeFeed", "Flags", "SimpleWriteAccessController"):
             digest.update(artifacts[name]["deployedBytecode"].encode())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from chainlink_feeds.registry import feed_label
 from peg_alerts.market_rules import AGREE, DEEP, DIVERGENT, MARKET_KINDS, SILENT, THIN
 from peg_alerts.rules import CRITICAL, HEALTHY, PEG_STATUS, STALE, WARNING, Transition
 from peg_alerts.sequencer_rules import DOWN, GRACE, SEQUENCER, UP
@@ -25,15 +26,12 @@ def dashboard_link(transition: Transition, dashboard_url: str) -> str:
     return f"{dashboard_url}{page}?{query}"
 
 
-def titled(t: Transition) -> str:
-    """The feed as a title names it: its pair, and its chain when that is not Ethereum (the same pair
-    on two chains is two feeds, paged apart)."""
-    return t.feed.feed_pair if t.feed.chain == "ethereum" else f"{t.feed.feed_pair} on {t.feed.chain}"
-
-
 def market_message(t: Transition, dashboard_url: str) -> tuple[str, str, str]:
     """(title, body, notify type) of a market-witness transition: both prices, divergence, depth."""
-    pair, market = titled(t), "no price (thin)" if t.market_price is None else f"${t.market_price:.6f}"
+    pair, market = (
+        feed_label(t.feed.feed_pair, t.feed.chain),
+        "no price (thin)" if t.market_price is None else f"${t.market_price:.6f}",
+    )
     titles = {
         SILENT: f"SILENT ORACLE {pair}: market {market}, oracle still ${t.price:.6f}",
         DIVERGENT: f"DIVERGENT {pair}: oracle ${t.price:.6f} vs market {market}",
@@ -86,7 +84,7 @@ def alert_message(transition: Transition, dashboard_url: str) -> tuple[str, str,
         return market_message(t, dashboard_url)
     if t.kind == SEQUENCER:
         return sequencer_message(t, dashboard_url)
-    pair = titled(t)
+    pair = feed_label(t.feed.feed_pair, t.feed.chain)
     if t.kind == PEG_STATUS:
         if t.to_status == HEALTHY:
             title = f"RESOLVED {pair} back to healthy (was {t.from_status})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from chainlink_feeds.registry import feed_label
 from peg_monitor.urls import http_url
 
 HEALTH_PATH = "/_stcore/health"
@@ -38,8 +39,7 @@ def _parse(value: str) -> datetime:
 def served_label(entry: dict[str, Any]) -> str:
     """A freshness entry's feed as the registry's `Feed.label` names it (the same pair on two chains
     is two feeds; an app from before the `chain` field served Ethereum's only)."""
-    chain = entry.get("chain") or "ethereum"
-    return entry["feed_pair"] if chain == "ethereum" else f"{entry['feed_pair']} on {chain}"
+    return feed_label(entry["feed_pair"], entry.get("chain") or "ethereum")
 
 
 def evaluate(url: str, payload: Any, window_end: datetime, feeds: list[str]) -> tuple[bool, str]:

@@ -11,7 +11,13 @@ from __future__ import annotations
 from chainlink_feeds.registry.chains import SEQUENCER_CHAINS, Chain
 from chainlink_feeds.registry.common import DEFAULT_REGISTRY, KNOWN_CHAINS, FeedRegistryError, to_checksum_address
 from chainlink_feeds.registry.document import load_market, load_registry
-from chainlink_feeds.registry.feeds import DEFAULT_HEARTBEAT_GRACE_SECONDS, DEFAULT_THRESHOLDS, Feed, Reference
+from chainlink_feeds.registry.feeds import (
+    DEFAULT_HEARTBEAT_GRACE_SECONDS,
+    DEFAULT_THRESHOLDS,
+    Feed,
+    Reference,
+    feed_label,
+)
 from chainlink_feeds.registry.market import Market, MarketSource, Pool, Token
 from chainlink_feeds.registry.market_entries import KNOWN_DEXES
 
@@ -30,6 +36,7 @@ __all__ = [
     "Pool",
     "Reference",
     "Token",
+    "feed_label",
     "load_market",
     "load_registry",
     "to_checksum_address",

@@ -58,6 +58,12 @@ _REFERENCE_OPTIONAL = ("description", "phase_activations", "heartbeat_grace_seco
 _PAIR = re.compile(r"^[A-Za-z0-9.]+/[A-Za-z0-9.]+$")
 
 
+def feed_label(pair: str, chain: str) -> str:
+    """How messages name a feed: its pair, with its chain when that is not Ethereum (the same pair on
+    two chains is two feeds). One rule for the registry's entries, alerts and freshness answers."""
+    return pair if chain == "ethereum" else f"{pair} on {chain}"
+
+
 class _OnChain:
     """What a reader derives from a configured Chainlink feed, peg feed or reference alike."""
 
@@ -72,9 +78,8 @@ class _OnChain:
 
     @property
     def label(self) -> str:
-        """How messages name it: its pair, with its chain when that is not Ethereum (the same pair on
-        two chains is two feeds)."""
-        return self.pair if self.chain == "ethereum" else f"{self.pair} on {self.chain}"
+        """How messages name it (`feed_label`)."""
+        return feed_label(self.pair, self.chain)
 
     @property
     def heartbeat_limit_seconds(self) -> int:
