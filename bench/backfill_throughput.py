@@ -2,7 +2,8 @@
 
 Both backfill the same whole months of the local stack's SIMULATED history (default the 2 before the
 month just ended) through the REST call the UI's Backfill button makes, one after the other on one
-`airflow standalone` (the shapes bench's standalone shape: 8 task slots, the pools at 4), each
+Airflow of the shapes bench (`--shape`: `celery`, the deployment's, by default; `standalone`, whose
+SQLite scheduler has died creating the daily DAG's backfill; 8 task slots, the pools at 4), each
 from empty raw and marts schemas and a cold phase-switch cache:
 
 1. `history`: stablecoin_peg_history, one run per calendar month, 2 at a time.
@@ -12,7 +13,9 @@ Both build the marts once per backfill. For each it prints the runs, the tasks, 
 (backfill created -> last task end), feed-days per minute (the registry's feeds and the references
 the pools are priced through, times the days), tasks per feed-day, and RPC requests per feed-day
 (what the ingest and market tasks counted, from their XComs); then the history DAG's feed-days per
-minute over the daily DAG's, and whether the marts of the two are equal row for row.
+minute over the daily DAG's, and whether the marts of the two are equal row for row. Below each row:
+the median seconds of each loading task over its runs and the dbt task group's span, where the
+time goes.
 
 Run with the stack up and the manifest built (`make stack-up dbt-manifest`):
 `.venv/bin/python bench/backfill_throughput.py [--months 2] [--daily-days N]`. `--daily-days`
@@ -24,6 +27,7 @@ daily DAG.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +38,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 import pandas as pd  # noqa: E402
 import requests  # noqa: E402
 
-from bench.airflow_shapes import backfill_figures, booted  # noqa: E402 (sets up the standalone Airflow's env first)
+from bench.airflow_shapes import SHAPES, backfill_figures, booted  # noqa: E402 (sets up the Airflow env first)
 from chainlink_feeds.registry import load_market, load_registry  # noqa: E402
 from devstack.chain import stack_history  # noqa: E402
 from devstack.cluster import rest  # noqa: E402
@@ -70,6 +74,16 @@ def rpc_requests(port: int, dag_id: str, tis: list[dict]) -> int:
     return total
 
 
+def task_medians(tis: list[dict]) -> str:
+    """Each loading task's median seconds over its runs, and the dbt span, e.g. `ingest_ethereum 41 s`."""
+    durations: dict[str, list[float]] = {}
+    for ti in tis:
+        if ti["task_id"].startswith(LOADS):
+            durations.setdefault(ti["task_id"], []).append(float(ti["duration"] or 0))
+    parts = [f"{task} {statistics.median(seconds):.0f} s" for task, seconds in sorted(durations.items())]
+    return ", ".join(parts)
+
+
 def marts_of(raw: str) -> dict[str, pd.DataFrame]:
     """Every mart's rows, in a stable order."""
     return {
@@ -89,6 +103,9 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=2)
     parser.add_argument("--daily-days", type=int, help="the daily DAG on the last N days only (no marts comparison)")
     parser.add_argument("--smoke", action="store_true", help="1 month by the history DAG, 1 day by the daily DAG")
+    parser.add_argument(
+        "--shape", choices=sorted(SHAPES), default="celery", help="the Airflow shape (airflow_shapes.py)"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.months, args.daily_days = 1, 1
@@ -100,7 +117,7 @@ def main() -> None:
     print(
         f"backfill of {feeds} feeds (SIMULATED history): {rest.HISTORY_DAG} over {args.months} month(s) from "
         f"{first.date()}, {rest.DAILY_DAG} over {daily_first.date()} .. {end.date() - timedelta(days=1)}; "
-        "one airflow standalone, 8 task slots, empty schemas for each"
+        f"one Airflow ({args.shape} shape), 8 task slots, empty schemas for each"
     )
     print(
         f"{'dag':24} {'runs ok':>8} {'tasks':>6} {'wall s':>7} {'feed-days':>9} {'feed-days/min':>13} "
@@ -108,7 +125,7 @@ def main() -> None:
         flush=True,
     )
     results = {}
-    with booted("standalone", end - timedelta(days=1)) as (raw, port, _, home):
+    with booted(args.shape, end - timedelta(days=1)) as (raw, port, _, home):
         for dag_id, (since, until, window_end) in spans.items():  # each row as soon as it is measured
             reset(raw, home)
             r = results[dag_id] = backfill_figures(port, since, until, dag_id)
@@ -121,6 +138,7 @@ def main() -> None:
                 f"{r['rate']:13.1f} {r['tasks'] / r['feed_days']:14.2f} {rpc:16.2f}",
                 flush=True,
             )
+            print(f"{'':24} median task: {task_medians(r['tis'])}; dbt group {r['dbt']:.0f} s", flush=True)
     history, daily = results[rest.HISTORY_DAG], results[rest.DAILY_DAG]
     print(f"feed-days/min history/daily: {history['rate'] / daily['rate']:.1f}")
     if history["days"] != daily["days"]:

@@ -127,6 +127,8 @@ class ChainlinkHook(BaseHook):
         super().__init__(**kwargs)
         self.chainlink_conn_id = chainlink_conn_id
         self._multicall_available: bool | None = None
+        self._multicall_since: int | None = None  # the earliest block seen with Multicall3 deployed
+        self._multicall_absent_at: int | None = None  # the latest block seen without it
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -268,9 +270,27 @@ class ChainlinkHook(BaseHook):
         return results
 
     def call_at_blocks(self, calls: list[tuple[str, bytes, int]], reverts: bool = False) -> list[bytes | None]:
-        """eth_call every (address, calldata, block) in JSON-RPC batches of batch_size (Multicall3
-        runs at one block only). With `reverts`, a call the contract reverts answers None; any other
-        error answer means the node cannot serve that past state."""
+        """eth_call every (address, calldata, block). With `reverts`, a call the contract reverts
+        answers None; any other error answer means the node cannot serve that past state.
+
+        At blocks where Multicall3 is deployed, one `aggregate3` per block runs that block's calls
+        together: a node loads each past state once, not once per call (the pools' hourly readings:
+        12 calls a block; the switch search: every proxy of a chain). Before it (mainnet's dates from
+        March 2022), JSON-RPC batches of batch_size eth_calls (Multicall3 runs at one block only).
+        """
+        blocks = sorted({b for _, _, b in calls})
+        first = self._first_with_multicall(blocks)
+        since = blocks[first] if first < len(blocks) else None
+        together = [i for i, (_, _, b) in enumerate(calls) if since is not None and b >= since]
+        alone = sorted(set(range(len(calls))) - set(together))
+        results: list[bytes | None] = [None] * len(calls)
+        for indices, read in ((alone, self._eth_calls_at_blocks), (together, self._aggregate_at_blocks)):
+            for i, answer in zip(indices, read([calls[i] for i in indices], reverts) if indices else [], strict=True):
+                results[i] = answer
+        return results
+
+    def _eth_calls_at_blocks(self, calls: list[tuple[str, bytes, int]], reverts: bool) -> list[bytes | None]:
+        """`call_at_blocks` as plain eth_calls, batch_size to an HTTP request."""
         results: list[bytes | None] = []
         for i in range(0, len(calls), self.settings.batch_size):
             chunk = calls[i : i + self.settings.batch_size]
@@ -286,6 +306,87 @@ class ChainlinkHook(BaseHook):
                     )
                 else:
                     results.append(bytes.fromhex(answer["result"][2:]))
+        return results
+
+    def _first_with_multicall(self, blocks: list[int]) -> int:
+        """The index of the first of the (sorted) blocks at which Multicall3 has code (len(blocks):
+        none). It never leaves once deployed, so the earliest unknown block is asked first, then the
+        latest, then (a request across its deployment) the blocks between by bisection; what was
+        learnt is kept for the hook's later requests."""
+        if not self.settings.use_multicall:
+            return len(blocks)
+        absent, since = self._multicall_absent_at, self._multicall_since
+        lo = sum(1 for b in blocks if absent is not None and b <= absent)  # blocks[:lo] lack it
+        hi = next(
+            (i for i, b in enumerate(blocks) if since is not None and b >= since), len(blocks)
+        )  # blocks[hi:] have it
+        if lo == hi or self._has_multicall(blocks[lo]):
+            return lo
+        lo += 1
+        if lo == hi or not self._has_multicall(blocks[hi - 1]):
+            return hi
+        hi -= 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._has_multicall(blocks[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def _has_multicall(self, block: int) -> bool:
+        """Whether Multicall3 has code at `block`, remembered; a node that cannot say is taken as no
+        (the plain eth_calls then report what it cannot serve)."""
+        try:
+            present = self._rpc("eth_getCode", [MULTICALL3_ADDRESS, hex(block)]) not in ("0x", None)
+        except RpcRejectedError:
+            present = False
+        if present:
+            self._multicall_since = block if self._multicall_since is None else min(block, self._multicall_since)
+        else:
+            self._multicall_absent_at = (
+                block if self._multicall_absent_at is None else max(block, self._multicall_absent_at)
+            )
+        return present
+
+    def _aggregate_at_blocks(self, calls: list[tuple[str, bytes, int]], reverts: bool) -> list[bytes | None]:
+        """`call_at_blocks` through one aggregate3 per block (batch_size calls each), up to
+        max_calls_per_request calls and batch_size eth_calls per HTTP request."""
+        s = self.settings
+        by_block: dict[int, list[int]] = {}
+        for i, (_, _, block) in enumerate(calls):
+            by_block.setdefault(block, []).append(i)
+        chunks = [
+            (block, indices[j : j + s.batch_size])
+            for block, indices in by_block.items()
+            for j in range(0, len(indices), s.batch_size)
+        ]
+        requests: list[list[tuple[int, list[int]]]] = [[]]
+        in_request = 0  # calls in the last request
+        for block, indices in chunks:
+            if requests[-1] and (
+                len(requests[-1]) >= s.batch_size or in_request + len(indices) > s.max_calls_per_request
+            ):
+                requests.append([])
+                in_request = 0
+            requests[-1].append((block, indices))
+            in_request += len(indices)
+        results: list[bytes | None] = [None] * len(calls)
+        for request in requests:
+            answers = self.provider.make_batch_request(
+                [self._aggregate3_request([calls[i][:2] for i in indices], block) for block, indices in request]
+            )
+            for (block, indices), answer in zip(request, answers, strict=True):
+                if "error" in answer:
+                    raise HistoricalStateUnavailableError(
+                        f"eth_call at block {block} failed: {self.settings.redact(str(answer['error']))}"
+                    )
+                for i, data in zip(indices, self._decode_aggregate3(answer), strict=True):
+                    if data is None and not reverts:
+                        raise HistoricalStateUnavailableError(
+                            f"eth_call to {calls[i][0]} at block {block} reverted, where it must answer"
+                        )
+                    results[i] = data
         return results
 
     def block_timestamps(self, blocks: list[int]) -> dict[int, int]:

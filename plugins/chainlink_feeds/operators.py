@@ -238,7 +238,8 @@ class ChainlinkChainOperator(_RoundsOperator):
     :param chain: the chain in the registry (templated)
     :param feed_pairs: only these pairs of the chain (default: every feed and reference of it){WINDOW_DOC}
     :return: a summary for XCom: each feed's summary, the sequencer's status changes stored (None
-        on a chain without a sequencer), and the chain's rounds and RPC requests
+        on a chain without a sequencer), the RPC requests and calls of the phase-switch search made
+        for all feeds together (`phase_search`), and the chain's rounds and RPC requests
     """
 
     template_fields: Sequence[str] = (
@@ -275,6 +276,7 @@ class ChainlinkChainOperator(_RoundsOperator):
         failed: dict[str, str] = {}
         sequencer = self.market.sequencer(self.chain)
         self.check_connection([*self.feeds, *([sequencer] if sequencer else [])])
+        search = self.prefetch_phase_switches()
         with self.raw_store() as store:
             for feed in self.feeds:
                 try:
@@ -296,9 +298,26 @@ class ChainlinkChainOperator(_RoundsOperator):
             "feeds": summaries,
             "rounds_loaded": sum(s["rounds_loaded"] for s in summaries.values()),
             "sequencer_rounds": sequencer_rounds,
+            "phase_search": search,
             "rpc_requests": self.chainlink_hook.requests_made,
             "rpc_calls": self.chainlink_hook.calls_made,
         }
+
+    def prefetch_phase_switches(self) -> dict[str, int]:
+        """On a fresh deployment (no phase switch cached for two feeds or more), search every feed's
+        switches together before the feeds are read one by one (chainlink_feeds.phases); the RPC
+        requests and calls it made. Best effort: if it fails, each feed's read searches its own and
+        reports what goes wrong."""
+        from chainlink_feeds.errors import ChainlinkError
+        from chainlink_feeds.phases import PhaseCache, prefetch_activations
+
+        hook = self.chainlink_hook
+        before = (hook.requests_made, hook.calls_made)
+        try:
+            prefetch_activations(hook, self.feeds, PhaseCache(PHASE_CACHE))
+        except ChainlinkError as error:
+            self.log.warning("%s: phase switches not searched together (%s)", self.chain, error)
+        return {"rpc_requests": hook.requests_made - before[0], "rpc_calls": hook.calls_made - before[1]}
 
     def load_sequencer(self, chain: Chain, store: RoundStore, run_id: str) -> int:
         """Read and store the chain's sequencer status changes recorded by the window's end."""

@@ -2,10 +2,11 @@
 
 `EACAggregatorProxy` (0.6.6) emits no event when it changes phase: the switch is visible only as
 `phaseId()` changing between two blocks. Phase ids only grow, so the first block whose
-`phaseId()` is at least p is found by a k-ary search over block numbers: each JSON-RPC batch of
-`eth_call`s at evenly spaced past blocks (Multicall3 runs at one block only) narrows every phase's
-candidate range by the batch size, so a mainnet proxy's switches are found in about five requests,
-once. That needs a node with historical state (an archive node); without one, the registry's
+`phaseId()` is at least p is found by a k-ary search over block numbers: each round reads
+PROBES_PER_RANGE evenly spaced past blocks in every phase's candidate range, all in one JSON-RPC
+batch, and narrows each range eightfold, so a mainnet proxy's switches are found in about eight
+requests and 60 past-block reads per switch, once. A chain's task searches all its proxies together
+(`prefetch_activations`): every proxy is read at every probe block, one Multicall3 per block. That needs a node with historical state (an archive node); without one, the registry's
 `phase_activations` pins the switch times by hand. Where the node can answer, a pin is checked
 against the chain and must fall in the switch block's second or the gap before it.
 """
@@ -15,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chainlink_feeds.abi import PROXY
+from chainlink_feeds.abi import PROXY, ZERO_ADDRESS
 from chainlink_feeds.errors import HistoricalStateUnavailableError, PhaseActivationError
 
 if TYPE_CHECKING:
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE_CHAIN, SOURCE_REGISTRY = "chain", "registry"
+# Blocks probed in each candidate range per round of the switch search. Each past block read costs the
+# node a past state (and a provider an eth_call): a few probes over more rounds cost far fewer reads
+# than one wide batch (200 probes: about 200 reads per switch; 7: about 35 on the local node).
+PROBES_PER_RANGE = 7
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,7 @@ def _switch_blocks_unless_pinned(
     """The switch block of every `wanted` phase, searched on chain; none when the node has no
     historical state and the registry pins them all (then a pin must not be later than the head)."""
     try:
-        return _search_switch_blocks(hook, feed, wanted, current_phase, block)
+        return _search_switch_blocks(hook, {feed.proxy: (wanted, current_phase)}, block, feed.pair)[feed.proxy]
     except HistoricalStateUnavailableError:
         if any(p not in feed.phase_activations for p in wanted):
             raise
@@ -182,12 +188,19 @@ def _switch_blocks_unless_pinned(
 
 
 def _activations_at(
-    hook: ChainlinkHook, feed: Feed, blocks: dict[int, int], aggregators: dict[int, str], cache: PhaseCache
+    hook: ChainlinkHook,
+    feed: Feed,
+    blocks: dict[int, int],
+    aggregators: dict[int, str],
+    cache: PhaseCache,
+    switch_stamps: dict[int, int] | None = None,
 ) -> dict[int, Activation]:
-    """The activations at the switch blocks found on chain (phase -> block), timed and cached."""
+    """The activations at the switch blocks found on chain (phase -> block), timed (`switch_stamps`
+    holds the switch blocks' and the blocks' before them, else they are read) and cached."""
     if not blocks:
         return {}
-    switch_stamps = hook.block_timestamps(sorted({b for at in blocks.values() for b in (at - 1, at) if b >= 0}))
+    if switch_stamps is None:
+        switch_stamps = hook.block_timestamps(_stamp_blocks(blocks.values()))
     found: dict[int, Activation] = {}
     for phase, at in blocks.items():
         found[phase] = Activation(
@@ -197,6 +210,52 @@ def _activations_at(
         cache.put(PhaseCache.key("activation", feed.chain_id, feed.proxy, phase, aggregators[phase]), found[phase])
         log.info("%s: phase %s became current at block %s (%s)", feed.pair, phase, at, switch_stamps[at])
     return found
+
+
+def _stamp_blocks(switch_blocks: Iterable[int]) -> list[int]:
+    """The blocks whose times an activation records: each switch block and the one before it."""
+    return sorted({b for at in switch_blocks for b in (at - 1, at) if b >= 0})
+
+
+def prefetch_activations(hook: ChainlinkHook, feeds: Sequence[Feed], cache: PhaseCache) -> None:
+    """Find and cache the phase switches of the feeds (one chain's) that have none cached yet, at the
+    chain's head, in one
+    search over all their proxies (a fresh deployment's first load: searched feed by feed, each
+    proxy's search reads past states of its own, about 12 s each on the local stack's node).
+
+    Each feed's read (`find_activations`) then finds them cached and checks them as any cached
+    switch. Best effort: a node without historical state, or a proxy that does not answer as one,
+    is left to that read, which names the problem or uses the registry's pins.
+    """
+    todo = [f for f in feeds if not cache.activations(f.chain_id, f.proxy)]
+    if len(todo) < 2:
+        return
+    hook.check_chain(todo[0].chain_id)
+    block = hook.pinned_block()
+    phase_ids = hook.call_many([(f.proxy, PROXY["phaseId"].encode()) for f in todo], block)
+    current: dict[Feed, int] = {}
+    for feed, answer in zip(todo, phase_ids, strict=True):
+        try:
+            current[feed] = PROXY["phaseId"].decode(answer)[0] if answer else 0
+        except Exception:  # noqa: BLE001 (not a proxy: its own read names it)
+            continue
+    todo = [f for f in todo if current.get(f, 0) > 0]
+    wanted = [(f, p) for f in todo for p in range(1, current[f] + 1)]
+    answers = hook.call_many([(f.proxy, PROXY["phaseAggregators"].encode(p)) for f, p in wanted], block)
+    aggregators: dict[Feed, dict[int, str]] = {f: {} for f in todo}
+    for (feed, phase), answer in zip(wanted, answers, strict=True):
+        aggregators[feed][phase] = PROXY["phaseAggregators"].decode(answer)[0] if answer else ZERO_ADDRESS
+    try:
+        found = _search_switch_blocks(
+            hook, {f.proxy: (list(range(1, current[f] + 1)), current[f]) for f in todo}, block,
+            ", ".join(f.pair for f in todo),
+        )  # fmt: skip
+    except HistoricalStateUnavailableError as exc:
+        log.info("phase switches not searched together (%s): each feed's read searches its own", exc)
+        return
+    stamps = hook.block_timestamps(_stamp_blocks(b for f in todo for b in found[f.proxy].values()))
+    for feed in todo:
+        _activations_at(hook, feed, found[feed.proxy], aggregators[feed], cache, stamps)
 
 
 def _add_pins(feed: Feed, found: dict[int, Activation], aggregators: dict[int, str]) -> None:
@@ -217,44 +276,55 @@ def _add_pins(feed: Feed, found: dict[int, Activation], aggregators: dict[int, s
 
 
 def _search_switch_blocks(
-    hook: ChainlinkHook, feed: Feed, phases: list[int], current_phase: int, block: int
-) -> dict[int, int]:
-    """For each phase p, the first block at which the proxy's phaseId() is p or more."""
+    hook: ChainlinkHook, searches: dict[str, tuple[list[int], int]], block: int, label: str
+) -> dict[str, dict[int, int]]:
+    """For each proxy of `searches` ({proxy: (phases, its phaseId() at `block`)}) and each of its
+    phases p, the first block at which the proxy's phaseId() is p or more. One search for them all:
+    every proxy is read at every probe block, and `call_at_blocks` runs one block's calls together,
+    so a chain's proxies cost about the past states of one proxy's search."""
     call = PROXY["phaseId"].encode()
-    seen: dict[int, int] = {block: current_phase}  # block -> phaseId() there (0 before the proxy existed)
+    # proxy -> {block: phaseId() there (0 before the proxy existed)}
+    seen: dict[str, dict[int, int]] = {proxy: {block: current} for proxy, (_, current) in searches.items()}
     limit = hook.settings.batch_size
 
-    def bounds(p: int) -> tuple[int, int]:
-        below = max((b for b, q in seen.items() if q < p), default=-1)
-        at_or_above = min(b for b, q in seen.items() if q >= p)
+    def bounds(proxy: str, p: int) -> tuple[int, int]:
+        below = max((b for b, q in seen[proxy].items() if q < p), default=-1)
+        at_or_above = min(b for b, q in seen[proxy].items() if q >= p)
         return below, at_or_above
 
     while True:
-        open_ranges = [(lo, hi) for lo, hi in map(bounds, phases) if hi - lo > 1]
-        if not open_ranges:
+        open_ranges = {
+            proxy: [(lo, hi) for lo, hi in (bounds(proxy, p) for p in phases) if hi - lo > 1]
+            for proxy, (phases, _) in searches.items()
+        }
+        searching = [proxy for proxy, ranges in open_ranges.items() if ranges]
+        if not searching:
             break
-        share = max(1, limit // len(open_ranges))
+        share = max(1, min(PROBES_PER_RANGE, limit // sum(len(r) for r in open_ranges.values())))
         probes: set[int] = set()
-        for lo, hi in open_ranges:
+        for lo, hi in (r for ranges in open_ranges.values() for r in ranges):
             width = hi - lo - 1  # candidates strictly between lo and hi
             probes.update(
                 range(lo + 1, hi) if width <= share else (lo + (hi - lo) * (i + 1) // (share + 1) for i in range(share))
             )
         ordered = sorted(probes)
         try:
-            answers = hook.call_at_blocks([(feed.proxy, call, b) for b in ordered])
+            answers = iter(hook.call_at_blocks([(proxy, call, b) for b in ordered for proxy in searching]))
         except HistoricalStateUnavailableError as exc:
             raise HistoricalStateUnavailableError(
-                f"{feed.pair}: cannot find when the proxy {feed.proxy} switched phases: the RPC node does not "
+                f"{label}: cannot find when the proxy {', '.join(searching)} switched phases: the RPC node does not "
                 f"answer phaseId() at past blocks ({exc}). Use an archive node, or pin each phase's activation "
                 f"time in the feed registry, e.g. phase_activations: {{2: '2021-06-15T13:37:00Z'}}"
             ) from exc
-        for b, data in zip(ordered, answers, strict=True):
-            seen[b] = PROXY["phaseId"].decode(data)[0] if data else 0
-        by_block = [seen[b] for b in sorted(seen)]
-        if any(later < earlier for earlier, later in zip(by_block, by_block[1:], strict=False)):
-            raise HistoricalStateUnavailableError(
-                f"{feed.pair}: the node answers phaseId() of {feed.proxy} going down between past blocks "
-                f"({sorted(seen.items())[:20]}...): its historical state cannot be trusted"
-            )
-    return {p: bounds(p)[1] for p in phases}
+        for b in ordered:
+            for proxy in searching:
+                data = next(answers)
+                seen[proxy][b] = PROXY["phaseId"].decode(data)[0] if data else 0
+        for proxy in searching:
+            by_block = [seen[proxy][b] for b in sorted(seen[proxy])]
+            if any(later < earlier for earlier, later in zip(by_block, by_block[1:], strict=False)):
+                raise HistoricalStateUnavailableError(
+                    f"{label}: the node answers phaseId() of {proxy} going down between past blocks "
+                    f"({sorted(seen[proxy].items())[:20]}...): its historical state cannot be trusted"
+                )
+    return {proxy: {p: bounds(proxy, p)[1] for p in phases} for proxy, (phases, _) in searches.items()}

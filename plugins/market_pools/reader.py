@@ -141,14 +141,25 @@ class PoolReader:
             _check_pool(pool, facts, decimals)
 
     def _readings(self, taken: list[tuple[datetime, int]]) -> list[Reading]:
-        state = [(p.address, f.encode(), b) for _, b in taken for p in self.pools for f in (abi.SLOT0, abi.LIQUIDITY)]
+        """Every pool's state and TWAP at each block, all of a block's calls together (one past state
+        loaded per block); only `observe` may revert (too few observations for the TWAP)."""
         observe = abi.OBSERVE.encode([self.twap_seconds, 0])
-        answers = iter(self.hook.call_at_blocks(state))
-        twaps = iter(self.hook.call_at_blocks([(p.address, observe, b) for _, b in taken for p in self.pools], True))
+        calls = [
+            (p.address, data, b)
+            for _, b in taken
+            for p in self.pools
+            for data in (abi.SLOT0.encode(), abi.LIQUIDITY.encode(), observe)
+        ]
+        answers = iter(self.hook.call_at_blocks(calls, reverts=True))
         out = []
         for moment, block in taken:
             for pool in self.pools:
-                slot0, liquidity, cumulatives = next(answers), next(answers), next(twaps)
+                slot0, liquidity, cumulatives = next(answers), next(answers), next(answers)
+                if slot0 is None or liquidity is None:
+                    raise NotAPoolError(
+                        f"{pool.chain} pool {pool.address}: slot0() or liquidity() reverted at block {block}; "
+                        "a Uniswap v3 pool answers both"
+                    )
                 if not slot0:  # no code at that block yet: the pool was created later, nothing to read
                     continue
                 sqrt_price, tick = abi.SLOT0.decode(slot0)[:2]

@@ -93,7 +93,9 @@ def test_window_equals_ground_truth(case, stack, truth, feed_by_pair) -> None:
         assert len(result.rounds) > 20 and min(s.round.answer for s in result.rounds) < 0.92e8
     if case == "before the feed existed":
         assert result.rounds == [] and result.carry_in is None
-    assert requests <= 16  # a cold cache: the switch search and the closed phase's range included
+    # a cold cache: the switch search (about 5 rounds of a request each per switch range; its past-block
+    # reads: tests/plugins/chainlink_feeds/test_phases.py) and the closed phase's range included
+    assert requests <= 28
 
 
 def test_every_day_of_one_feed_matches_and_stays_cheap(stack, truth, feed_by_pair) -> None:
