@@ -11,8 +11,8 @@ from empty raw and marts schemas and a cold phase-switch cache:
 
 Both build the marts once per backfill. For each it prints the runs, the tasks, the wall time
 (backfill created -> last task end), feed-days per minute (the registry's feeds and the references
-the pools are priced through, times the days), tasks per feed-day, and RPC requests per feed-day
-(what the ingest and market tasks counted, from their XComs); then the history DAG's feed-days per
+the pools are priced through, times the days), tasks per feed-day, and RPC requests and warehouse
+statements per feed-day (what the ingest and market tasks counted, from their XComs); then the history DAG's feed-days per
 minute over the daily DAG's, and whether the marts of the two are equal row for row. Below each row:
 the median seconds of each loading task over its runs and the dbt task group's span, where the
 time goes.
@@ -60,9 +60,9 @@ def whole_months(end: datetime, months: int) -> tuple[datetime, datetime]:
     return first, last
 
 
-def rpc_requests(port: int, dag_id: str, tis: list[dict]) -> int:
-    """The RPC requests the loading tasks counted (their XCom summaries)."""
-    total = 0
+def load_counts(port: int, dag_id: str, tis: list[dict]) -> tuple[int, int]:
+    """The RPC requests and warehouse statements the loading tasks counted (their XCom summaries)."""
+    requests_made = statements = 0
     for ti in (t for t in tis if t["task_id"].startswith(LOADS) and t["state"] == "success"):
         url = (
             f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}/dagRuns/{ti['dag_run_id']}/taskInstances/"
@@ -70,8 +70,10 @@ def rpc_requests(port: int, dag_id: str, tis: list[dict]) -> int:
         )
         answer = requests.get(url, params={"deserialize": True}, timeout=30)
         answer.raise_for_status()
-        total += int(answer.json()["value"].get("rpc_requests", 0))
-    return total
+        summary = answer.json()["value"]
+        requests_made += int(summary.get("rpc_requests", 0))
+        statements += int(summary.get("warehouse_statements", 0))
+    return requests_made, statements
 
 
 def task_medians(tis: list[dict]) -> str:
@@ -121,7 +123,7 @@ def main() -> None:
     )
     print(
         f"{'dag':24} {'runs ok':>8} {'tasks':>6} {'wall s':>7} {'feed-days':>9} {'feed-days/min':>13} "
-        f"{'tasks/feed-day':>14} {'RPC req/feed-day':>16}",
+        f"{'tasks/feed-day':>14} {'RPC req/feed-day':>16} {'SQL stmt/feed-day':>16}",
         flush=True,
     )
     results = {}
@@ -132,10 +134,10 @@ def main() -> None:
             r["marts"], r["days"] = marts_of(raw), (window_end - since).days
             r["feed_days"] = feeds * r["days"]
             r["rate"] = r["feed_days"] / (r["wall"] / 60)
-            rpc = rpc_requests(port, dag_id, r["tis"]) / r["feed_days"]
+            rpc, statements = (n / r["feed_days"] for n in load_counts(port, dag_id, r["tis"]))
             print(
                 f"{dag_id:24} {r['runs ok']:>4}/{r['runs']:<3} {r['tasks']:6d} {r['wall']:7.0f} {r['feed_days']:9d} "
-                f"{r['rate']:13.1f} {r['tasks'] / r['feed_days']:14.2f} {rpc:16.2f}",
+                f"{r['rate']:13.1f} {r['tasks'] / r['feed_days']:14.2f} {rpc:16.2f} {statements:16.2f}",
                 flush=True,
             )
             print(f"{'':24} median task: {task_medians(r['tis'])}; dbt group {r['dbt']:.0f} s", flush=True)

@@ -120,34 +120,60 @@ class _RoundsOperator(ChainReadOperator):
             store.ensure_tables()
             yield store
 
-    def load_feed(self, feed: Feed | Reference, store: RoundStore, run_id: str) -> dict[str, Any]:
-        """Read, validate and store one feed's window; its summary."""
+    def read_feed(self, feed: Feed | Reference, store: RoundStore) -> FeedRead:
+        """Read and validate one feed's window (nothing when it is empty), counting its RPC use."""
         requests_before = (self.chainlink_hook.requests_made, self.chainlink_hook.calls_made)
         start, end = self.window(store, feed)
         if start >= end:
             self.log.info("%s: nothing to load, window [%s, %s) is empty", feed.pair, start, end)
-            return {
-                "feed": feed.pair,
-                "window_start": start.isoformat(),
-                "window_end": end.isoformat(),
-                "rounds_loaded": 0,
-            }
+            return FeedRead(feed, (start, end), None, (0, 0))
         checked = self.read_window(feed, start, end)
-        result = store.load(
-            feed, (start, end), checked.accepted, checked.rejected, checked.carry_in, checked.read.activations,
-            checked.read.block, run_id,
-        )  # fmt: skip
         rpc = (
             self.chainlink_hook.requests_made - requests_before[0],
             self.chainlink_hook.calls_made - requests_before[1],
         )
-        summary = load_summary(feed, (start, end), checked, result, rpc)
-        self.log.info(
-            "%s: loaded %s rounds (+carry-in %s), rejected %s, with %s RPC requests at block %s",
-            feed.pair, summary["rounds_loaded"], summary["carry_in_round_id"], summary["rounds_rejected"],
-            summary["rpc_requests"], checked.read.block,
-        )  # fmt: skip
-        return summary
+        return FeedRead(feed, (start, end), checked, rpc)
+
+    def store_reads(self, reads: list[FeedRead], store: RoundStore, run_id: str) -> dict[str, dict[str, Any]]:
+        """Store the feeds' windows in one transaction (`RoundStore.load_many`); each feed's summary, by pair."""
+        from chainlink_feeds.store import FeedWindow
+
+        stored = [r for r in reads if r.checked is not None]
+        results = iter(
+            store.load_many(
+                [
+                    FeedWindow(
+                        r.feed,
+                        r.window,
+                        r.checked.accepted,
+                        r.checked.rejected,
+                        r.checked.carry_in,
+                        r.checked.read.activations,
+                        r.checked.read.block,
+                    )  # fmt: skip
+                    for r in stored
+                    if r.checked is not None
+                ],
+                run_id,
+            )
+        )
+        summaries = {}
+        for r in reads:
+            if r.checked is None:
+                summaries[r.feed.pair] = {
+                    "feed": r.feed.pair,
+                    "window_start": r.window[0].isoformat(),
+                    "window_end": r.window[1].isoformat(),
+                    "rounds_loaded": 0,
+                }
+                continue
+            summary = summaries[r.feed.pair] = load_summary(r.feed, r.window, r.checked, next(results), r.rpc)
+            self.log.info(
+                "%s: loaded %s rounds (+carry-in %s), rejected %s, with %s RPC requests at block %s",
+                r.feed.pair, summary["rounds_loaded"], summary["carry_in_round_id"], summary["rounds_rejected"],
+                summary["rpc_requests"], r.checked.read.block,
+            )  # fmt: skip
+        return summaries
 
     def window(self, store: RoundStore, feed: Feed | Reference) -> tuple[datetime, datetime]:
         """[start, end) in UTC; no window_start resumes from the feed's last stored round (or a day back)."""
@@ -221,15 +247,17 @@ class ChainlinkFeedOperator(_RoundsOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         self.check_connection([self.feed])
         with self.raw_store() as store:
-            return self.load_feed(self.feed, store, context["run_id"])
+            return self.store_reads([self.read_feed(self.feed, store)], store, context["run_id"])[self.feed.pair]
 
 
 class ChainlinkChainOperator(_RoundsOperator):
     __doc__ = f"""Load every registry feed and reference of one chain, as `ChainlinkFeedOperator` loads
     one, in one task: one task start, one RPC hook and one warehouse connection for the chain,
-    however many feeds it has. A feed that fails does not stop the others: each one read is stored,
-    then the task fails naming every feed that did not load (a retry loads them all again; the
-    MERGE makes that change nothing for the ones already stored).
+    however many feeds it has. Every feed is read first, then all those read are stored in one
+    transaction, one MERGE per table (`RoundStore.load_many`; 16 feeds' windows in about the
+    warehouse time of one). A feed whose read fails does not stop the others: they are stored, then
+    the task fails naming every feed that did not load (a retry loads them all again; the MERGE
+    makes that change nothing for the ones already stored).
 
     On an L2 (a `chains:` entry) the task also stores every status change of the chain's sequencer
     recorded by the window's end, from its Chainlink uptime feed: dbt marks the chain's prices
@@ -239,7 +267,8 @@ class ChainlinkChainOperator(_RoundsOperator):
     :param feed_pairs: only these pairs of the chain (default: every feed and reference of it){WINDOW_DOC}
     :return: a summary for XCom: each feed's summary, the sequencer's status changes stored (None
         on a chain without a sequencer), the RPC requests and calls of the phase-switch search made
-        for all feeds together (`phase_search`), and the chain's rounds and RPC requests
+        for all feeds together (`phase_search`), the chain's rounds and RPC requests, and the
+        warehouse statements its loads sent (`warehouse_statements`)
     """
 
     template_fields: Sequence[str] = (
@@ -278,12 +307,18 @@ class ChainlinkChainOperator(_RoundsOperator):
         self.check_connection([*self.feeds, *([sequencer] if sequencer else [])])
         search = self.prefetch_phase_switches()
         with self.raw_store() as store:
+            reads = []
             for feed in self.feeds:
                 try:
-                    summaries[feed.pair] = self.load_feed(feed, store, context["run_id"])
+                    reads.append(self.read_feed(feed, store))
                 except Exception as error:  # reported below, after the other feeds
                     self.log.exception("%s: not loaded", feed.pair)
                     failed[feed.pair] = f"{type(error).__name__}: {error}"
+            try:
+                summaries = self.store_reads(reads, store, context["run_id"])
+            except Exception as error:  # one transaction: none of them is stored
+                self.log.exception("%s: the feeds read were not stored", self.chain)
+                failed |= {r.feed.pair: f"{type(error).__name__}: {error}" for r in reads}
             sequencer_rounds = None
             if sequencer is not None:
                 try:
@@ -291,6 +326,7 @@ class ChainlinkChainOperator(_RoundsOperator):
                 except Exception as error:  # reported with the feeds
                     self.log.exception("%s: sequencer status not loaded", self.chain)
                     failed["sequencer"] = f"{type(error).__name__}: {error}"
+            statements = store.statements
         if failed:
             raise ChainLoadError(self.chain, failed, loaded=sorted(summaries))
         return {
@@ -301,6 +337,7 @@ class ChainlinkChainOperator(_RoundsOperator):
             "phase_search": search,
             "rpc_requests": self.chainlink_hook.requests_made,
             "rpc_calls": self.chainlink_hook.calls_made,
+            "warehouse_statements": statements,
         }
 
     def prefetch_phase_switches(self) -> dict[str, int]:
@@ -342,6 +379,17 @@ class ChainLoadError(RuntimeError):
             f"stored: {', '.join(loaded) or 'none'}"
         )
         self.failed = failed
+
+
+@dataclass(frozen=True)
+class FeedRead:
+    """One feed's window as a task read it: its bounds, what was read and validated (None: the
+    window is empty, nothing to store), and the RPC requests and calls it took."""
+
+    feed: Feed | Reference
+    window: tuple[datetime, datetime]
+    checked: CheckedWindow | None
+    rpc: tuple[int, int]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Load rounds into Snowflake: the raw tables of `warehouse.tables`, one MERGE per table in one transaction.
+"""Load rounds into Snowflake: the raw tables of `warehouse.tables`, one MERGE per table in one
+transaction, for one feed's window or for every feed a chain's task read.
 
 Prices are the rounds the proxy served, with `served_from` (see chainlink_feeds.reader); rounds it
 never served and rounds that are not prices go to the rejections table with their reason, and a
@@ -43,6 +44,19 @@ class LoadResult:
 
     rounds_merged: int
     rejections_merged: int
+
+
+@dataclass(frozen=True)
+class FeedWindow:
+    """One feed's window as read and validated: what a load stores."""
+
+    feed: Feed | Reference
+    window: tuple[datetime, datetime]
+    accepted: list[AcceptedRound]
+    rejected: list[Rejection]
+    carry_in: Round | None
+    activations: dict[int, Activation]
+    block: int
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,7 @@ class RoundStore:
     def __init__(self, connection: Any, schema: str | None = None) -> None:
         self.connection = connection
         self.schema = schema
+        self.statements = 0  # sent by this store's loads (begin and commit included)
 
     def ensure_tables(self) -> None:
         """Create the raw tables (the market's too: dbt reads them all) if absent and add the columns
@@ -152,23 +167,50 @@ class RoundStore:
         block: int,
         run_id: str | None,
     ) -> LoadResult:
-        """MERGE the feed's registry entry, phases, the window's rounds, rejections and window record
-        in one transaction; a rejected round an older load stored as a price leaves the price table."""
-        at = Loaded(feed, block, timestamp_literal(datetime.now(UTC)), run_id)
-        rounds = [round_row(a, at) for a in accepted]
-        rejections = [rejection_row(r, at) for r in rejected]
+        """Store one feed's window (`load_many` of one)."""
+        return self.load_many([FeedWindow(feed, window, accepted, rejected, carry_in, activations, block)], run_id)[0]
+
+    def load_many(self, windows: list[FeedWindow], run_id: str | None) -> list[LoadResult]:
+        """MERGE the feeds' registry entries, phases, windows' rounds, rejections and window records
+        in one transaction, one MERGE per table for all of them (a chain's task stores every feed it
+        read at once: a warehouse statement costs about as much for one row as for a thousand); a
+        rejected round an older load stored as a price leaves the price table. What each stored."""
+        loaded_at = timestamp_literal(datetime.now(UTC))
+        rows: dict[TableSpec, list[tuple]] = {
+            spec: []
+            for spec in (
+                CHAINLINK_ROUNDS,
+                CHAINLINK_ROUND_REJECTIONS,
+                CHAINLINK_PHASES,
+                CHAINLINK_FEEDS,
+                CHAINLINK_LOAD_WINDOWS,
+            )
+        }
+        results = []
+        for w in windows:
+            at = Loaded(w.feed, w.block, loaded_at, run_id)
+            rows[CHAINLINK_ROUNDS] += [round_row(a, at) for a in w.accepted]
+            rows[CHAINLINK_ROUND_REJECTIONS] += [rejection_row(r, at) for r in w.rejected]
+            rows[CHAINLINK_PHASES] += [phase_row(a, at) for a in w.activations.values()]
+            if isinstance(w.feed, Feed):  # a reference (ETH/USD) has no peg and thresholds to record
+                rows[CHAINLINK_FEEDS].append(feed_row(at))
+            rows[CHAINLINK_LOAD_WINDOWS].append(window_row(w.window, w.accepted, len(w.rejected), w.carry_in, at))
+            results.append(LoadResult(len(w.accepted), len(w.rejected)))
         with transaction(self.connection) as cur:
-            self._merge(cur, CHAINLINK_ROUNDS, rounds)
-            self._merge(cur, CHAINLINK_ROUND_REJECTIONS, rejections)
+            self._merge(cur, CHAINLINK_ROUNDS, rows[CHAINLINK_ROUNDS])
+            self._merge(cur, CHAINLINK_ROUND_REJECTIONS, rows[CHAINLINK_ROUND_REJECTIONS])
             # A round is either a price or rejected: drop what an earlier load (an older
             # release, or a registry pin since corrected) filed on the other side.
-            self._delete_rounds(cur, CHAINLINK_ROUNDS, feed, [str(r.round.round_id) for r in rejected])
-            self._delete_rounds(cur, CHAINLINK_ROUND_REJECTIONS, feed, [str(a.round.round_id) for a in accepted])
-            self._merge(cur, CHAINLINK_PHASES, [phase_row(a, at) for a in activations.values()])
-            if isinstance(feed, Feed):  # a reference (ETH/USD) has no peg and thresholds to record
-                self._merge(cur, CHAINLINK_FEEDS, [feed_row(at)])
-            self._merge(cur, CHAINLINK_LOAD_WINDOWS, [window_row(window, accepted, len(rejected), carry_in, at)])
-        return LoadResult(len(rounds), len(rejections))
+            self._delete_rounds(
+                cur, CHAINLINK_ROUNDS, [(w.feed, r.round.round_id) for w in windows for r in w.rejected]
+            )
+            self._delete_rounds(
+                cur, CHAINLINK_ROUND_REJECTIONS, [(w.feed, a.round.round_id) for w in windows for a in w.accepted]
+            )
+            for spec in (CHAINLINK_PHASES, CHAINLINK_FEEDS, CHAINLINK_LOAD_WINDOWS):
+                self._merge(cur, spec, rows[spec])
+        self.statements += cur.executed
+        return results
 
     def load_sequencer(self, chain: Chain, read: SequencerRead, run_id: str | None) -> int:
         """MERGE the chain's `chains:` entry and its sequencer's status changes, and move how far it has
@@ -200,14 +242,23 @@ class RoundStore:
                 f"where chain = %s and (sequencer_read_until is null or sequencer_read_until < %s)",
                 (until, chain.name, until),
             )
+        self.statements += cur.executed
         return len(rounds)
 
-    def _delete_rounds(self, cur: Any, spec: TableSpec, feed: Feed | Reference, round_ids: list[str]) -> None:
-        for ids in chunks(round_ids):
+    def _delete_rounds(self, cur: Any, spec: TableSpec, doomed: list[tuple[Feed | Reference, int]]) -> None:
+        """Delete these (feed, round id)s from `spec`: every feed's in one statement (of at most
+        ROWS_PER_STATEMENT round ids)."""
+        for chunk in chunks(doomed):
+            by_feed: dict[tuple[str, str], list[str]] = {}
+            for feed, round_id in chunk:
+                by_feed.setdefault((feed.chain, feed.proxy), []).append(str(round_id))
+            where = " or ".join(
+                f"(chain = %s and proxy_address = %s and round_id in ({', '.join(['%s'] * len(ids))}))"
+                for ids in by_feed.values()
+            )
             cur.execute(
-                f"delete from {spec.qualified(self.schema)} where chain = %s and proxy_address = %s "
-                f"and round_id in ({', '.join(['%s'] * len(ids))})",
-                [feed.chain, feed.proxy, *ids],
+                f"delete from {spec.qualified(self.schema)} where {where}",
+                [v for (chain, proxy), ids in by_feed.items() for v in (chain, proxy, *ids)],
             )
 
     def _merge(self, cur: Any, spec: TableSpec, rows: list[tuple]) -> None:

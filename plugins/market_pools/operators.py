@@ -37,7 +37,8 @@ class MarketPoolOperator(ChainReadOperator):
     :param last_second_reading: also read the pools at the window's last second (the near-real-time
         DAG: its window ends now, and the market's verdicts need the price of now)
     :param registry_path: registry file; default ``include/feeds.yaml``
-    :return: a summary for XCom: pools, readings and swaps stored, RPC requests made
+    :return: a summary for XCom: pools, readings and swaps stored, RPC requests made and
+        warehouse statements sent
     """
 
     template_fields: Sequence[str] = (
@@ -104,7 +105,7 @@ class MarketPoolOperator(ChainReadOperator):
             "chain": self.chain, "window_start": start.isoformat(), "window_end": end.isoformat(),
             "pools": len(self.pools), "readings": loaded.readings, "swaps": loaded.swaps,
             "first_block": window.first_block, "last_block": window.last_block,
-            "rpc_requests": self.chainlink_hook.requests_made,
+            "rpc_requests": self.chainlink_hook.requests_made, "warehouse_statements": loaded.statements,
         }  # fmt: skip
         self.log.info("%s: %s pools, %s readings and %s swaps with %s RPC requests", self.chain, len(self.pools),
                       loaded.readings, loaded.swaps, summary["rpc_requests"])  # fmt: skip

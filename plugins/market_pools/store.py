@@ -33,6 +33,7 @@ class PoolLoad:
 
     readings: int
     swaps: int
+    statements: int  # warehouse statements sent, begin and commit included
 
 
 class PoolStore:
@@ -78,7 +79,7 @@ class PoolStore:
             merge(cur, MARKET_POOL_READINGS, self.schema, readings)
             merge(cur, MARKET_POOL_SWAPS, self.schema, swaps)
             merge(cur, MARKET_LOAD_WINDOWS, self.schema, windows)
-        return PoolLoad(len(readings), len(swaps))
+        return PoolLoad(len(readings), len(swaps), cur.executed)
 
 
 def _reading(r: Reading, quote_tokens: int) -> dict[str, Any]:

@@ -178,16 +178,35 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+class CountingCursor:
+    """A DB-API cursor that counts the statements sent through it: a load's warehouse round trips,
+    which a store reports (bench/backfill_throughput.py prints them per feed-day)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        self.executed = 0
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self.executed += 1
+        return self._cursor.execute(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
 @contextmanager
-def transaction(connection: Any) -> Iterator[Any]:
+def transaction(connection: Any) -> Iterator[CountingCursor]:
     """A cursor inside one transaction: committed when the block ends, rolled back if it raises, so
-    a load is stored whole or not at all."""
+    a load is stored whole or not at all. Its `executed` counts the statements, begin and commit
+    included, once the block has ended."""
     connection.autocommit(False)
     try:
-        with connection.cursor() as cur:
+        with connection.cursor() as raw:
+            cur = CountingCursor(raw)
             cur.execute("begin")
             yield cur
         connection.commit()
+        cur.executed += 1
     except BaseException:
         connection.rollback()
         raise

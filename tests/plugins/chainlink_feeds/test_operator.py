@@ -276,6 +276,42 @@ def test_a_feed_that_fails_is_named_and_the_chains_others_are_stored(
     assert feed_rounds(snowflake_schema, "USDT/USD") == expected_rows(truth["USDT/USD"], start)
 
 
+def test_a_chains_feeds_are_stored_in_statements_that_do_not_grow_with_them(stack, truth, snowflake_schema) -> None:
+    """Every feed the task read goes into one transaction, one MERGE (and one delete) per table: 16
+    feeds' windows take the statements of one (stored one by one they took about 6 each)."""
+    start = midnight(stack.phase_change_at)
+    summary = run_chain(start, snowflake_schema)
+    assert len(summary["feeds"]) >= 16
+    # begin, MERGE rounds and rejections, a delete of each side's moved rounds, MERGE phases, feeds
+    # and load windows, commit
+    assert summary["warehouse_statements"] <= 9
+    one = run_chain(start, snowflake_schema, feed_pairs=["USDC/USD"])
+    assert one["warehouse_statements"] == summary["warehouse_statements"]
+
+
+def test_a_store_that_fails_stores_no_feed_and_names_every_one(stack, truth, snowflake_schema, monkeypatch) -> None:
+    """The warehouse fails in the middle of the chain's transaction: nothing of any feed is stored
+    (not even the rounds MERGEd before the failure), and the task names every feed it read."""
+    from warehouse.tables import CHAINLINK_LOAD_WINDOWS
+
+    real_merge = RoundStore._merge
+
+    def failing_merge(self, cur, spec, rows):
+        if spec is CHAINLINK_LOAD_WINDOWS:
+            raise snowflake.connector.errors.OperationalError("injected: the warehouse went away")
+        return real_merge(self, cur, spec, rows)
+
+    monkeypatch.setattr(RoundStore, "_merge", failing_merge)
+    start = midnight(stack.end - 3 * DAY)
+    oracles = len([*truth, "ETH/USD", "EUR/USD"])
+    with pytest.raises(
+        ChainLoadError, match=rf"ethereum: {oracles} of {oracles} feeds not loaded .*injected"
+    ) as failed:
+        run_chain(start, snowflake_schema)
+    assert str(failed.value).endswith("stored: none")
+    assert rows(snowflake_schema) == [] and rows(snowflake_schema, "CHAINLINK_LOAD_WINDOWS") == []
+
+
 def test_an_unknown_pair_for_the_chain_task_is_a_clear_error(stack, snowflake_schema) -> None:
     from chainlink_feeds.registry import FeedRegistryError
 
