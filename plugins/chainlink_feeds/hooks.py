@@ -278,9 +278,7 @@ class ChainlinkHook(BaseHook):
         12 calls a block; the switch search: every proxy of a chain). Before it (mainnet's dates from
         March 2022), JSON-RPC batches of batch_size eth_calls (Multicall3 runs at one block only).
         """
-        blocks = sorted({b for _, _, b in calls})
-        first = self._first_with_multicall(blocks)
-        since = blocks[first] if first < len(blocks) else None
+        since = self.multicall_from(sorted({b for _, _, b in calls}))
         together = [i for i, (_, _, b) in enumerate(calls) if since is not None and b >= since]
         alone = sorted(set(range(len(calls))) - set(together))
         results: list[bytes | None] = [None] * len(calls)
@@ -308,12 +306,18 @@ class ChainlinkHook(BaseHook):
                     results.append(bytes.fromhex(answer["result"][2:]))
         return results
 
+    def multicall_from(self, blocks: list[int]) -> int | None:
+        """The first of the (sorted) blocks at which Multicall3 has code, where `call_at_blocks` runs
+        a block's calls as one eth_call (None: none of them)."""
+        first = self._first_with_multicall(blocks)
+        return blocks[first] if first < len(blocks) else None
+
     def _first_with_multicall(self, blocks: list[int]) -> int:
         """The index of the first of the (sorted) blocks at which Multicall3 has code (len(blocks):
         none). It never leaves once deployed, so the earliest unknown block is asked first, then the
         latest, then (a request across its deployment) the blocks between by bisection; what was
         learnt is kept for the hook's later requests."""
-        if not self.settings.use_multicall:
+        if not self.settings.use_multicall or self._multicall_available is False:  # none at the head either
             return len(blocks)
         absent, since = self._multicall_absent_at, self._multicall_since
         lo = sum(1 for b in blocks if absent is not None and b <= absent)  # blocks[:lo] lack it
@@ -356,10 +360,9 @@ class ChainlinkHook(BaseHook):
         by_block: dict[int, list[int]] = {}
         for i, (_, _, block) in enumerate(calls):
             by_block.setdefault(block, []).append(i)
+        size = min(s.batch_size, s.max_calls_per_request)
         chunks = [
-            (block, indices[j : j + s.batch_size])
-            for block, indices in by_block.items()
-            for j in range(0, len(indices), s.batch_size)
+            (block, indices[j : j + size]) for block, indices in by_block.items() for j in range(0, len(indices), size)
         ]
         requests: list[list[tuple[int, list[int]]]] = [[]]
         in_request = 0  # calls in the last request

@@ -138,25 +138,20 @@ class _RoundsOperator(ChainReadOperator):
         """Store the feeds' windows in one transaction (`RoundStore.load_many`); each feed's summary, by pair."""
         from chainlink_feeds.store import FeedWindow
 
-        stored = [r for r in reads if r.checked is not None]
-        results = iter(
-            store.load_many(
-                [
-                    FeedWindow(
-                        r.feed,
-                        r.window,
-                        r.checked.accepted,
-                        r.checked.rejected,
-                        r.checked.carry_in,
-                        r.checked.read.activations,
-                        r.checked.read.block,
-                    )  # fmt: skip
-                    for r in stored
-                    if r.checked is not None
-                ],
-                run_id,
+        windows = [
+            FeedWindow(
+                r.feed,
+                r.window,
+                r.checked.accepted,
+                r.checked.rejected,
+                r.checked.carry_in,
+                r.checked.read.activations,
+                r.checked.read.block,
             )
-        )
+            for r in reads
+            if r.checked is not None
+        ]
+        results = iter(store.load_many(windows, run_id) if windows else [])
         summaries = {}
         for r in reads:
             if r.checked is None:
@@ -345,14 +340,13 @@ class ChainlinkChainOperator(_RoundsOperator):
         switches together before the feeds are read one by one (chainlink_feeds.phases); the RPC
         requests and calls it made. Best effort: if it fails, each feed's read searches its own and
         reports what goes wrong."""
-        from chainlink_feeds.errors import ChainlinkError
         from chainlink_feeds.phases import PhaseCache, prefetch_activations
 
         hook = self.chainlink_hook
         before = (hook.requests_made, hook.calls_made)
         try:
             prefetch_activations(hook, self.feeds, PhaseCache(PHASE_CACHE))
-        except ChainlinkError as error:
+        except Exception as error:  # noqa: BLE001 (best effort: each feed's read reports its own problem)
             self.log.warning("%s: phase switches not searched together (%s)", self.chain, error)
         return {"rpc_requests": hook.requests_made - before[0], "rpc_calls": hook.calls_made - before[1]}
 

@@ -219,9 +219,8 @@ def _stamp_blocks(switch_blocks: Iterable[int]) -> list[int]:
 
 def prefetch_activations(hook: ChainlinkHook, feeds: Sequence[Feed], cache: PhaseCache) -> None:
     """Find and cache the phase switches of the feeds (one chain's) that have none cached yet, at the
-    chain's head, in one
-    search over all their proxies (a fresh deployment's first load: searched feed by feed, each
-    proxy's search reads past states of its own, about 12 s each on the local stack's node).
+    chain's head, in one search over all their proxies (a fresh deployment's first load: searched
+    feed by feed, each proxy's search reads past states of its own).
 
     Each feed's read (`find_activations`) then finds them cached and checks them as any cached
     switch. Best effort: a node without historical state, or a proxy that does not answer as one,
@@ -240,6 +239,8 @@ def prefetch_activations(hook: ChainlinkHook, feeds: Sequence[Feed], cache: Phas
         except Exception:  # noqa: BLE001 (not a proxy: its own read names it)
             continue
     todo = [f for f in todo if current.get(f, 0) > 0]
+    if len(todo) < 2:
+        return
     wanted = [(f, p) for f in todo for p in range(1, current[f] + 1)]
     answers = hook.call_many([(f.proxy, PROXY["phaseAggregators"].encode(p)) for f, p in wanted], block)
     aggregators: dict[Feed, dict[int, str]] = {f: {} for f in todo}
@@ -280,8 +281,8 @@ def _search_switch_blocks(
 ) -> dict[str, dict[int, int]]:
     """For each proxy of `searches` ({proxy: (phases, its phaseId() at `block`)}) and each of its
     phases p, the first block at which the proxy's phaseId() is p or more. One search for them all:
-    every proxy is read at every probe block, and `call_at_blocks` runs one block's calls together,
-    so a chain's proxies cost about the past states of one proxy's search."""
+    where Multicall3 is deployed every proxy is read at every probe block, one aggregate3 per block
+    (`call_at_blocks`), so a chain's proxies cost about the past states of one proxy's search."""
     call = PROXY["phaseId"].encode()
     # proxy -> {block: phaseId() there (0 before the proxy existed)}
     seen: dict[str, dict[int, int]] = {proxy: {block: current} for proxy, (_, current) in searches.items()}
@@ -301,25 +302,36 @@ def _search_switch_blocks(
         if not searching:
             break
         share = max(1, min(PROBES_PER_RANGE, limit // sum(len(r) for r in open_ranges.values())))
-        probes: set[int] = set()
-        for lo, hi in (r for ranges in open_ranges.values() for r in ranges):
-            width = hi - lo - 1  # candidates strictly between lo and hi
-            probes.update(
-                range(lo + 1, hi) if width <= share else (lo + (hi - lo) * (i + 1) // (share + 1) for i in range(share))
-            )
-        ordered = sorted(probes)
+        own: dict[int, set[str]] = {}  # probe block -> the proxies whose ranges it probes
+        for proxy in searching:
+            for lo, hi in open_ranges[proxy]:
+                width = hi - lo - 1  # candidates strictly between lo and hi
+                spread = (
+                    range(lo + 1, hi)
+                    if width <= share
+                    else (lo + (hi - lo) * (i + 1) // (share + 1) for i in range(share))
+                )
+                for b in spread:
+                    own.setdefault(b, set()).add(proxy)
+        ordered = sorted(own)
+        # Where Multicall3 runs, a block's calls cost one eth_call: every proxy is read there (what
+        # one learns narrows the others' ranges too); before it, each proxy at its own probes only.
+        since = hook.multicall_from(ordered)
+        calls = [
+            (proxy, call, b)
+            for b in ordered
+            for proxy in (searching if since is not None and b >= since else sorted(own[b]))
+        ]
         try:
-            answers = iter(hook.call_at_blocks([(proxy, call, b) for b in ordered for proxy in searching]))
+            answers = hook.call_at_blocks(calls)
         except HistoricalStateUnavailableError as exc:
             raise HistoricalStateUnavailableError(
                 f"{label}: cannot find when the proxy {', '.join(searching)} switched phases: the RPC node does not "
                 f"answer phaseId() at past blocks ({exc}). Use an archive node, or pin each phase's activation "
                 f"time in the feed registry, e.g. phase_activations: {{2: '2021-06-15T13:37:00Z'}}"
             ) from exc
-        for b in ordered:
-            for proxy in searching:
-                data = next(answers)
-                seen[proxy][b] = PROXY["phaseId"].decode(data)[0] if data else 0
+        for (proxy, _, b), data in zip(calls, answers, strict=True):
+            seen[proxy][b] = PROXY["phaseId"].decode(data)[0] if data else 0
         for proxy in searching:
             by_block = [seen[proxy][b] for b in sorted(seen[proxy])]
             if any(later < earlier for earlier, later in zip(by_block, by_block[1:], strict=False)):

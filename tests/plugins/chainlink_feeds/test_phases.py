@@ -47,6 +47,25 @@ def test_switches_searched_together_equal_each_proxys_own_search(stack, feeds) -
     assert cached.calls_made == 0
 
 
+def test_before_multicall_each_proxy_is_read_at_its_own_probes_only(stack, feeds, monkeypatch) -> None:
+    """Where a block has no Multicall3 (mainnet's before March 2022), reading every proxy at every
+    probe block would cost an eth_call each: the search together then costs no more than each
+    proxy's own reads."""
+    every = oracles(feeds)
+    conn_id = connection(monkeypatch, "plain_rpc", ANVIL_URL, use_multicall=False)
+    together, hook = PhaseCache(), ChainlinkHook(conn_id)
+    prefetch_activations(hook, every, together)
+    own_calls = 0
+    for oracle in every:
+        own = ChainlinkHook(conn_id)
+        FeedReader(own, oracle, PhaseCache()).read(stack.end - DAY, stack.end)
+        own_calls += own.calls_made
+    for oracle in every:
+        switches = {a.phase_id: a.timestamp for a in together.activations(oracle.chain_id, oracle.proxy)}
+        assert switches == {p.phase: p.activated_at for p in history.phases(oracle, stack)}, oracle.pair
+    assert hook.calls_made <= own_calls, (hook.calls_made, own_calls)
+
+
 def test_a_cold_read_finds_the_switches_in_few_past_block_reads(stack, feed_by_pair) -> None:
     """Seven blocks per candidate range a round: about 35 past-block reads per switch on this node,
     where one 200-block batch per round read about 300 for a feed's two switches."""
