@@ -5,9 +5,10 @@
 `phaseId()` is at least p is found by a k-ary search over block numbers: each round reads
 PROBES_PER_RANGE evenly spaced past blocks in every phase's candidate range, all in one JSON-RPC
 batch, and narrows each range eightfold, so a mainnet proxy's switches are found in about eight
-requests and 60 past-block reads per switch, once. A chain's task searches all its proxies together
-(`prefetch_activations`): every proxy is read at every probe block, one Multicall3 per block. That needs a node with historical state (an archive node); without one, the registry's
-`phase_activations` pins the switch times by hand. Where the node can answer, a pin is checked
+requests and 60 past-block reads per switch, once. A chain's task searches all its proxies
+together (`prefetch_activations`): where Multicall3 is deployed every proxy is read at every probe
+block, one aggregate3 per block. That needs a node with historical state (an archive node);
+without one, the registry's `phase_activations` pins the switch times by hand. Where the node can answer, a pin is checked
 against the chain and must fall in the switch block's second or the gap before it.
 """
 
