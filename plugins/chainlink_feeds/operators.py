@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from chainlink_feeds.reader import WindowRead
     from chainlink_feeds.registry import Chain, Market
     from chainlink_feeds.rounds import AcceptedRound, Rejection, Round
-    from chainlink_feeds.store import LoadResult, RoundStore
+    from chainlink_feeds.store import FeedWindow, LoadResult, RoundStore
     from warehouse.hooks import PegSnowflakeHook
 
 PHASE_CACHE = Path(
@@ -136,21 +136,7 @@ class _RoundsOperator(ChainReadOperator):
 
     def store_reads(self, reads: list[FeedRead], store: RoundStore, run_id: str) -> dict[str, dict[str, Any]]:
         """Store the feeds' windows in one transaction (`RoundStore.load_many`); each feed's summary, by pair."""
-        from chainlink_feeds.store import FeedWindow
-
-        windows = [
-            FeedWindow(
-                r.feed,
-                r.window,
-                r.checked.accepted,
-                r.checked.rejected,
-                r.checked.carry_in,
-                r.checked.read.activations,
-                r.checked.read.block,
-            )
-            for r in reads
-            if r.checked is not None
-        ]
+        windows = [r.to_store() for r in reads if r.checked is not None]
         results = iter(store.load_many(windows, run_id) if windows else [])
         summaries = {}
         for r in reads:
@@ -384,6 +370,14 @@ class FeedRead:
     window: tuple[datetime, datetime]
     checked: CheckedWindow | None
     rpc: tuple[int, int]
+
+    def to_store(self) -> FeedWindow:
+        """What the store writes of it (a read window, not an empty one)."""
+        from chainlink_feeds.store import FeedWindow
+
+        c = self.checked
+        assert c is not None, f"{self.feed.pair}: an empty window has nothing to store"
+        return FeedWindow(self.feed, self.window, c.accepted, c.rejected, c.carry_in, c.read.activations, c.read.block)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ batch, and narrows each range eightfold, so a mainnet proxy's switches are found
 requests and 60 past-block reads per switch, once. A chain's task searches all its proxies
 together (`prefetch_activations`): where Multicall3 is deployed every proxy is read at every probe
 block, one aggregate3 per block. That needs a node with historical state (an archive node);
-without one, the registry's `phase_activations` pins the switch times by hand. Where the node can answer, a pin is checked
-against the chain and must fall in the switch block's second or the gap before it.
+without one, the registry's `phase_activations` pins the switch times by hand. Where the node can
+answer, a pin is checked against the chain and must fall in the switch block's second or the gap
+before it.
 """
 
 from __future__ import annotations
