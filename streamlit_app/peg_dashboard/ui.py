@@ -3,9 +3,10 @@ the pages' cards, metric rows and rows of charts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
@@ -150,7 +151,7 @@ def thresholds_text(feeds: list[data.Feed]) -> str:
     """'warning from 50 bps, critical from 100 bps', naming the feeds when thresholds differ."""
     groups = by_thresholds(feeds)
     parts = [
-        (f"{', '.join(f.symbol for f in members)}: " if len(groups) > 1 else "")
+        (f"{', '.join(names(members, feeds, lambda f: f.thresholds))}: " if len(groups) > 1 else "")
         + f"warning from {warning} bps, critical from {critical} bps"
         for (warning, critical), members in groups.items()
     ]
@@ -159,12 +160,30 @@ def thresholds_text(feeds: list[data.Feed]) -> str:
 
 def warning_text(feeds: list[data.Feed]) -> str:
     """'50 bps', or each feed's warning threshold when they differ."""
-    warnings: dict[int, list[str]] = {}
+    warnings: dict[int, list[data.Feed]] = {}
     for feed in feeds:
-        warnings.setdefault(feed.warning_bps, []).append(feed.symbol)
+        warnings.setdefault(feed.warning_bps, []).append(feed)
     if len(warnings) <= 1:
         return f"{next(iter(warnings))} bps" if warnings else "the feed's warning threshold"
-    return "its feed's warning threshold (" + "; ".join(f"{', '.join(s)}: {w} bps" for w, s in warnings.items()) + ")"
+    named = (f"{', '.join(names(m, feeds, lambda f: f.warning_bps))}: {w} bps" for w, m in warnings.items())
+    return "its feed's warning threshold (" + "; ".join(named) + ")"
+
+
+def names(
+    members: list[data.Feed],
+    feeds: list[data.Feed],
+    key: Callable[[data.Feed], object],
+    token: Callable[[data.Feed], str] = attrgetter("symbol"),
+) -> list[str]:
+    """The members' tokens (or pairs), each once; with its chain where the same one on another chain
+    in `feeds` has another `key` (USDC's thresholds on Arbitrum need not be Ethereum's)."""
+    named: list[str] = []
+    for feed in members:
+        split = any(token(other) == token(feed) and key(other) != key(feed) for other in feeds)
+        name = f"{token(feed)} ({feed.chain})" if split else token(feed)
+        if name not in named:
+            named.append(name)
+    return named
 
 
 def rows_by_feed(frame: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
@@ -279,12 +298,13 @@ def deviation_charts(series: pd.DataFrame, feeds: list[data.Feed]) -> None:
     """The deviation chart of each set of thresholds' feeds, over its own warning and critical bands."""
     groups = by_thresholds(feeds)
     for (warning, critical), members in groups.items():
-        pairs = {f.feed_pair for f in members}
-        group = series[series["feed_pair"].isin(pairs)]
+        keys = {(f.chain, f.feed_pair) for f in members}  # a pair on two chains is two feeds
+        group = series[[key in keys for key in zip(series["chain"], series["feed_pair"], strict=True)]]
         if group.empty:
             continue
         if len(groups) > 1:
-            st.markdown(f"**{', '.join(sorted(pairs))}**: warning from {warning} bps, critical from {critical} bps")
+            pairs = sorted(names(members, feeds, lambda f: f.thresholds, attrgetter("feed_pair")))
+            st.markdown(f"**{', '.join(pairs)}**: warning from {warning} bps, critical from {critical} bps")
         st.altair_chart(charts.deviation_chart(group, warning, critical), width="stretch")
 
 

@@ -17,6 +17,14 @@ def band_values(chart) -> set[float]:
     return {abs(float(y)) for frame in frames if "level" in frame for y in frame["y"]}
 
 
+def line_symbols(chart) -> set[str]:
+    """The tokens one deviation chart draws (its dataset with a `symbol` column: the chart's lines)."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    frames = [convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets]
+    return {symbol for frame in frames if "symbol" in frame for symbol in frame["symbol"]}
+
+
 def deviation_charts(at) -> list:
     return [c for c in at.get("vega_lite_chart") if "deviation from peg" in c.proto.spec]
 
@@ -42,16 +50,20 @@ def test_the_dollar_coins_share_one_chart_and_the_euro_coin_gets_its_own(app, st
     assert {50.0, 100.0} <= dollars and 200.0 not in dollars
 
 
-def test_a_feed_with_its_own_thresholds_gets_its_own_bands_and_caption(app, marts_copy, stack) -> None:
+def depeg_days_with_own_thresholds(app, marts_copy: str, stack, where: str):
+    """The app over the depeg's last two days, run after the feeds `where` selects were given
+    thresholds of their own: warning from 300 bps, critical from 1000 bps."""
     from tests.streamlit_app.conftest import execute
 
-    execute(
-        f"update {marts_copy}.CHAINLINK_FEED_STALENESS set warning_bps = 300, critical_bps = 1000 "
-        f"where feed_pair = 'USDC/USD'"
-    )
+    execute(f"update {marts_copy}.CHAINLINK_FEED_STALENESS set warning_bps = 300, critical_bps = 1000 where {where}")
     depeg_day = stack.depeg_start.date()
     at = app(marts_copy, start=str(depeg_day - 2 * DAY), end=str(depeg_day)).run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_a_feed_with_its_own_thresholds_gets_its_own_bands_and_caption(app, marts_copy, stack) -> None:
+    at = depeg_days_with_own_thresholds(app, marts_copy, stack, "feed_pair = 'USDC/USD'")
     caption = at.caption[0].value
     assert "USDC: warning from 300 bps, critical from 1000 bps" in caption
     assert "USDS, USDT, USDe, crvUSD: warning from 50 bps, critical from 100 bps" in caption
@@ -65,3 +77,34 @@ def test_a_feed_with_its_own_thresholds_gets_its_own_bands_and_caption(app, mart
     at.switch_page("app_pages/depeg_events.py").run()
     assert not at.exception, at.exception
     assert "its feed's warning threshold (" in at.caption[0].value and "USDC: 300 bps" in at.caption[0].value
+
+
+def test_a_pair_on_two_chains_is_charted_at_each_chains_own_thresholds(app, marts_copy, stack, all_feeds) -> None:
+    """USDC/USD on Arbitrum with thresholds of its own (its rows here: Ethereum's, under Arbitrum's
+    registry proxy): its line alone over its bands, Ethereum's USDC with the other dollar coins, and
+    the captions name the chain where the token alone is ambiguous."""
+    from tests.streamlit_app.conftest import execute
+
+    proxy = next(f.proxy for f in all_feeds if f.chain == "arbitrum" and f.pair == "USDC/USD")
+    for table in ("CHAINLINK_FEED_STALENESS", "STABLECOIN_PEG_HEALTH"):
+        execute(
+            f"create table {marts_copy}.L2_{table} as select * from {marts_copy}.{table} where feed_pair = 'USDC/USD'",
+            f"update {marts_copy}.L2_{table} set chain = 'arbitrum', proxy_address = '{proxy}'",
+            f"insert into {marts_copy}.{table} select * from {marts_copy}.L2_{table}",
+        )
+    at = depeg_days_with_own_thresholds(app, marts_copy, stack, "chain = 'arbitrum'")
+    caption = at.caption[0].value
+    assert "; USDC (arbitrum): warning from 300 bps, critical from 1000 bps" in caption
+    dollars = caption.split(": warning from 50 bps")[0]
+    assert "USDC (ethereum)" in dollars and "USDT" in dollars and "(arbitrum)" not in dollars
+    charts = dict(zip(bands_by_heading(at), deviation_charts(at), strict=True))
+    arbitrum = next(chart for heading, chart in charts.items() if heading.startswith("**USDC/USD (arbitrum)**:"))
+    assert {300.0, 1000.0} <= band_values(arbitrum) and 50.0 not in band_values(arbitrum)
+    assert line_symbols(arbitrum) == {"USDC (arbitrum)"}
+    others = next(chart for heading, chart in charts.items() if "USDC/USD (ethereum)" in heading)
+    assert {50.0, 100.0} <= band_values(others) and 300.0 not in band_values(others)
+    assert {"USDC", "USDT"} <= line_symbols(others) and "USDC (arbitrum)" not in line_symbols(others)
+
+    at.switch_page("app_pages/depeg_events.py").run()
+    assert not at.exception, at.exception
+    assert "; USDC (arbitrum): 300 bps)" in at.caption[0].value and "USDC (ethereum)" in at.caption[0].value
