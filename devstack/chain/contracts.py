@@ -31,6 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.chain.transactions import Build
 from devstack.settings import BUILD_DIR, PROJECT_DIR
 
 CHAINLINK_PACKAGE = "@chainlink/contracts"
@@ -251,3 +252,6 @@ def build(force: bool = False) -> dict[str, dict]:
     tmp.write_text(json.dumps(artifacts))
     tmp.replace(ARTIFACTS)
     return artifacts
+
+
+CHAINLINK = Build(build)  # calls to the stack's own contracts, encoded from this build's ABIs

@@ -23,6 +23,7 @@ from web3 import Web3
 from chainlink_feeds.abi import MULTICALL3_ADDRESS, ZERO_ADDRESS
 from chainlink_feeds.registry import Feed
 from devstack.chain import contracts
+from devstack.chain.contracts import CHAINLINK
 from devstack.chain.rpc import ChainError, Rpc
 from devstack.chain.storage import Aggregator, StorageLayout, word
 from devstack.simulation.history import SimPhase, SimRound
@@ -205,7 +206,7 @@ def _deploy(
     receipts = []
     for i in range(blocks):
         chunk = deployments[i * DEPLOYS_PER_BLOCK : (i + 1) * DEPLOYS_PER_BLOCK]
-        data = [(None, _constructor(artifacts, f, p.kind)) for f, p in chunk]
+        data = [(None, _constructor(f, p.kind)) for f, p in chunk]
         hashes = _send(rpc, owner, data, nonce + i * DEPLOYS_PER_BLOCK)
         rpc.call("evm_mine", deployed_at - (blocks - 1 - i))
         receipts += _receipts(rpc, hashes, "deployment")
@@ -228,27 +229,22 @@ def _deploy(
 
 def _schedule(plans: dict[Feed, list[SimPhase]], aggregators: dict[tuple[str, int], Aggregator]) -> dict[int, _Block]:
     """Every round and phase switch of every feed, grouped into blocks by timestamp."""
-    proxy = Web3().eth.contract(abi=contracts.build()["EACAggregatorProxy"]["abi"])
     blocks: dict[int, _Block] = defaultdict(_Block)
     for feed, feed_phases in plans.items():
         for phase in feed_phases:
             aggregator = aggregators[feed.pair, phase.phase]
             blocks[phase.activated_at].transactions += [
-                (feed.proxy, proxy.encode_abi("proposeAggregator", args=[aggregator.address])),
-                (feed.proxy, proxy.encode_abi("confirmAggregator", args=[aggregator.address])),
+                (feed.proxy, CHAINLINK.encode("EACAggregatorProxy", "proposeAggregator", aggregator.address)),
+                (feed.proxy, CHAINLINK.encode("EACAggregatorProxy", "confirmAggregator", aggregator.address)),
             ]
             for r in phase.rounds:
                 blocks[r.updated_at].rounds[aggregator.address].append(r)
     return blocks
 
 
-def _constructor(artifacts: dict[str, dict], feed: Feed, kind: str) -> str:
+def _constructor(feed: Feed, kind: str) -> str:
     """The deployment data of a phase's aggregator."""
     if kind == "flux":
-        artifact = artifacts["FluxAggregator"]
         args = [ZERO_ADDRESS, 0, FLUX_TIMEOUT, ZERO_ADDRESS, *FLUX_SUBMISSION_RANGE, feed.decimals, feed.description]
-    else:
-        artifact = artifacts["OcrStyleAggregator"]
-        args = [feed.decimals, feed.description]
-    contract = Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    return contract.constructor(*args).data_in_transaction
+        return CHAINLINK.constructor("FluxAggregator", *args)
+    return CHAINLINK.constructor("OcrStyleAggregator", feed.decimals, feed.description)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
@@ -29,10 +28,11 @@ from web3 import Web3
 from chainlink_feeds.abi import ZERO_ADDRESS
 from chainlink_feeds.rounds import proxy_round_id
 from devstack.chain import contracts
+from devstack.chain.contracts import CHAINLINK
 from devstack.chain.replay import head_timestamp, node_account
 from devstack.chain.rpc import ChainError, Rpc
 from devstack.chain.storage import StorageLayout, word
-from devstack.chain.uniswap.transactions import send
+from devstack.chain.transactions import send
 
 # Stands for Chainlink's ArbitrumValidator on Ethereum: only its aliased address may update the feed.
 L1_SENDER = to_checksum_address(keccak(b"devstack.chain.sequencer.L1Sender")[12:])
@@ -86,38 +86,38 @@ def deploy(rpc: Rpc, proxy_at: str | None = None, l1_sender: str = L1_SENDER) ->
     if proxy_at and rpc.call("eth_getCode", proxy_at, "latest") != "0x":
         raise ChainError(f"{proxy_at} already holds code: a sequencer proxy goes to an empty address")
     owner = node_account(rpc)
-    controller = _deploy(rpc, owner, "SimpleWriteAccessController")
-    flags = _deploy(rpc, owner, "Flags", controller, controller)
-    feed = _deploy(rpc, owner, "ArbitrumSequencerUptimeFeed", flags, l1_sender)
+    controller = CHAINLINK.deploy(rpc, owner, "SimpleWriteAccessController")
+    flags = CHAINLINK.deploy(rpc, owner, "Flags", controller, controller)
+    feed = CHAINLINK.deploy(rpc, owner, "ArbitrumSequencerUptimeFeed", flags, l1_sender)
     send(
         rpc,
         owner,
         [
-            (controller, _encode("SimpleWriteAccessController", "addAccess", feed)),
-            (flags, _encode("Flags", "addAccess", feed)),  # initialize() reads the flag
-            (feed, _encode("ArbitrumSequencerUptimeFeed", "initialize")),
+            (controller, CHAINLINK.encode("SimpleWriteAccessController", "addAccess", feed)),
+            (flags, CHAINLINK.encode("Flags", "addAccess", feed)),  # initialize() reads the flag
+            (feed, CHAINLINK.encode("ArbitrumSequencerUptimeFeed", "initialize")),
         ],
     )
     proxy = (
         _proxy_at(rpc, owner, feed, proxy_at)
         if proxy_at
-        else _deploy(rpc, owner, "EACAggregatorProxy", feed, ZERO_ADDRESS)
+        else CHAINLINK.deploy(rpc, owner, "EACAggregatorProxy", feed, ZERO_ADDRESS)
     )
-    send(rpc, owner, [(feed, _encode("ArbitrumSequencerUptimeFeed", "addAccess", proxy))])
+    send(rpc, owner, [(feed, CHAINLINK.encode("ArbitrumSequencerUptimeFeed", "addAccess", proxy))])
     return Sequencer(flags=flags, feed=feed, proxy=proxy, l1_sender=to_checksum_address(l1_sender))
 
 
 def behind(rpc: Rpc, proxy: str) -> Sequencer:
     """The sequencer feed a deployed proxy serves (its current aggregator), with its flags and L1 sender."""
     proxy = to_checksum_address(proxy)
-    feed = _read(rpc, proxy, "EACAggregatorProxy", "aggregator")
-    flags = _read(rpc, feed, "ArbitrumSequencerUptimeFeed", "FLAGS")
-    return Sequencer(flags, feed, proxy, _read(rpc, feed, "ArbitrumSequencerUptimeFeed", "l1Sender"))
+    feed = CHAINLINK.read(rpc, proxy, "EACAggregatorProxy", "aggregator")
+    flags = CHAINLINK.read(rpc, feed, "ArbitrumSequencerUptimeFeed", "FLAGS")
+    return Sequencer(flags, feed, proxy, CHAINLINK.read(rpc, feed, "ArbitrumSequencerUptimeFeed", "l1Sender"))
 
 
 def status_update(sequencer: Sequencer, down: bool, at: int) -> tuple[str, str]:
     """The (to, data) of the L1 message that sets the status at L1 time `at`, sent from the alias."""
-    return sequencer.feed, _encode("ArbitrumSequencerUptimeFeed", "updateStatus", down, at)
+    return sequencer.feed, CHAINLINK.encode("ArbitrumSequencerUptimeFeed", "updateStatus", down, at)
 
 
 def _proxy_at(rpc: Rpc, owner: str, feed: str, address: str) -> str:
@@ -131,8 +131,8 @@ def _proxy_at(rpc: Rpc, owner: str, feed: str, address: str) -> str:
         rpc,
         owner,
         [
-            (address, _encode("EACAggregatorProxy", "proposeAggregator", feed)),
-            (address, _encode("EACAggregatorProxy", "confirmAggregator", feed)),
+            (address, CHAINLINK.encode("EACAggregatorProxy", "proposeAggregator", feed)),
+            (address, CHAINLINK.encode("EACAggregatorProxy", "confirmAggregator", feed)),
         ],
     )
     return address
@@ -187,26 +187,3 @@ def round_at(rpc: Rpc, sequencer: Sequencer, feed_round: int) -> UptimeRound:
 
 def _proxy(rpc: Rpc, proxy: str) -> Any:
     return rpc.web3().eth.contract(to_checksum_address(proxy), abi=contracts.build()["EACAggregatorProxy"]["abi"])
-
-
-@cache
-def _contract(name: str) -> Any:
-    """A web3 contract (ABI and creation code) for a compiled contract, built once per process."""
-    artifact = contracts.build()[name]
-    return Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-
-
-def _encode(contract: str, function: str, *args: Any) -> str:
-    return _contract(contract).encode_abi(function, args=list(args))
-
-
-def _read(rpc: Rpc, address: str, contract: str, function: str) -> str:
-    """An address a contract's view function answers."""
-    answer = rpc.call("eth_call", {"to": address, "data": _encode(contract, function)}, "latest")
-    return to_checksum_address(Web3().codec.decode(["address"], bytes.fromhex(answer[2:]))[0])
-
-
-def _deploy(rpc: Rpc, owner: str, contract: str, *args: Any) -> str:
-    """Deploy `contract` from `owner`; its address."""
-    (receipt,) = send(rpc, owner, [(None, _contract(contract).constructor(*args).data_in_transaction)])
-    return to_checksum_address(receipt["contractAddress"])

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from web3 import Web3
 
-from devstack.chain import contracts
+from devstack.chain.contracts import CHAINLINK
 from devstack.chain.node import STATE_FILE, start_node, stop_node
-from devstack.chain.replay import TX_GAS
-from devstack.chain.rpc import ChainError, Rpc
+from devstack.chain.replay import node_account
+from devstack.chain.rpc import Rpc
+from devstack.chain.transactions import send
 
 SCRATCH_PORT = int(os.environ.get("PEG_SCRATCH_ANVIL_PORT", "8546"))
 
@@ -68,33 +68,12 @@ def restart(rpc: Rpc, state_file: Path, preserve_history: bool = False) -> None:
 
 def deploy(rpc: Rpc, name: str, *args: object) -> str:
     """Deploy a compiled contract from the node's first account (mined at once); its address."""
-    artifact = contracts.build()[name]
-    data = (
-        Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(*args).data_in_transaction
-    )
-    return _mined(rpc, {"data": data})["contractAddress"]
+    return CHAINLINK.deploy(rpc, node_account(rpc), name, *args)
 
 
 def transact(rpc: Rpc, address: str, contract: str, function: str, *args: object) -> None:
     """Call a contract function in a transaction from the node's first account (mined at once)."""
-    data = Web3().eth.contract(abi=contracts.build()[contract]["abi"]).encode_abi(function, args=list(args))
-    _mined(rpc, {"to": address, "data": data})
-
-
-def _mined(rpc: Rpc, tx: dict, timeout: float = 10) -> dict:
-    """Send a transaction and wait for its receipt (anvil automines, but not before answering)."""
-    tx_hash = rpc.call("eth_sendTransaction", {"from": owner(rpc), "gas": hex(TX_GAS), **tx})
-    deadline = time.monotonic() + timeout
-    while (receipt := rpc.call("eth_getTransactionReceipt", tx_hash)) is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if receipt is None or receipt["status"] != "0x1":
-        raise ChainError(f"transaction {tx_hash} failed or was not mined: {receipt}")
-    address = receipt["contractAddress"]
-    return receipt | {"contractAddress": address and Web3.to_checksum_address(address)}
-
-
-def owner(rpc: Rpc) -> str:
-    return Web3.to_checksum_address(rpc.call("eth_accounts")[0])
+    send(rpc, node_account(rpc), [(address, CHAINLINK.encode(contract, function, *args))])
 
 
 def web3(rpc: Rpc) -> Web3:

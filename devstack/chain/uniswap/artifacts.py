@@ -19,6 +19,7 @@ from eth_utils import keccak
 
 from devstack.chain import contracts
 from devstack.chain.contracts import ContractBuildError
+from devstack.chain.transactions import Build
 from devstack.chain.uniswap.mainnet import POOL_INIT_CODE_HASH
 from devstack.settings import BUILD_DIR, PROJECT_DIR
 
@@ -111,3 +112,6 @@ def _compile() -> dict[str, dict]:
         }
         for name, source in OWN.items()
     }
+
+
+UNISWAP = Build(build)  # calls to these contracts, encoded from this build's ABIs

@@ -23,7 +23,9 @@ from eth_utils import keccak, to_checksum_address
 from devstack.chain.replay import node_account
 from devstack.chain.rpc import ChainError, Rpc
 from devstack.chain.storage import word
+from devstack.chain.transactions import send
 from devstack.chain.uniswap import artifacts
+from devstack.chain.uniswap.artifacts import UNISWAP
 from devstack.chain.uniswap.mainnet import (
     FACTORY,
     FACTORY_DEPLOYER,
@@ -33,7 +35,6 @@ from devstack.chain.uniswap.mainnet import (
     pool_address,
     sort_tokens,
 )
-from devstack.chain.uniswap.transactions import constructor, encode, read, send
 
 DRIVER_ADDRESS = to_checksum_address(keccak(b"devstack.chain.uniswap.PoolDriver")[12:])
 TOKEN_SUPPLY = 2**128 - 1  # per token, to the node's account: more than any local position needs
@@ -58,28 +59,30 @@ def _factory(rpc: Rpc, owner: str) -> None:
         rpc.call("anvil_setBalance", FACTORY_DEPLOYER, hex(10**20))
         rpc.call("anvil_impersonateAccount", FACTORY_DEPLOYER)
         try:
-            created = send(rpc, FACTORY_DEPLOYER, [(None, constructor("UniswapV3Factory"))])[0]["contractAddress"]
+            created = send(rpc, FACTORY_DEPLOYER, [(None, UNISWAP.constructor("UniswapV3Factory"))])[0][
+                "contractAddress"
+            ]
             if to_checksum_address(created) != FACTORY:
                 raise ChainError(f"the factory landed at {created}, not at {FACTORY}")
-            send(rpc, FACTORY_DEPLOYER, [(FACTORY, encode("UniswapV3Factory", "setOwner", owner))])
+            send(rpc, FACTORY_DEPLOYER, [(FACTORY, UNISWAP.encode("UniswapV3Factory", "setOwner", owner))])
         finally:
             rpc.call("anvil_stopImpersonatingAccount", FACTORY_DEPLOYER)
-    elif read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", 500) != FEE_TICK_SPACING[500]:
+    elif UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", 500) != FEE_TICK_SPACING[500]:
         raise ChainError(f"{FACTORY} holds code that is not a Uniswap v3 factory")
-    if read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", 100) == 0:
-        factory_owner = read(rpc, FACTORY, "UniswapV3Factory", "owner")
+    if UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", 100) == 0:
+        factory_owner = UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "owner")
         if to_checksum_address(factory_owner) != owner:
             raise ChainError(
                 f"the factory's owner {factory_owner} is not the node's account {owner}: cannot enable fee 100"
             )
-        send(rpc, owner, [(FACTORY, encode("UniswapV3Factory", "enableFeeAmount", 100, FEE_TICK_SPACING[100]))])
+        send(rpc, owner, [(FACTORY, UNISWAP.encode("UniswapV3Factory", "enableFeeAmount", 100, FEE_TICK_SPACING[100]))])
 
 
 def _token_in_place(rpc: Rpc, token: Token) -> bool:
     if rpc.call("eth_getCode", token.address, "latest") == "0x":
         return False
     try:
-        symbol = read(rpc, token.address, "LocalToken", "symbol")
+        symbol = UNISWAP.read(rpc, token.address, "LocalToken", "symbol")
     except ChainError as exc:
         raise ChainError(f"{token.address} holds code that is not the local {token.symbol}: {exc}") from exc
     if symbol != token.symbol:
@@ -89,7 +92,9 @@ def _token_in_place(rpc: Rpc, token: Token) -> bool:
 
 def _tokens(rpc: Rpc, owner: str, tokens: list[Token]) -> None:
     """Deploy each token normally, copy its code and plain storage to its mainnet address, fund the owner."""
-    receipts = send(rpc, owner, [(None, constructor("LocalToken", t.name, t.symbol, t.decimals)) for t in tokens])
+    receipts = send(
+        rpc, owner, [(None, UNISWAP.constructor("LocalToken", t.name, t.symbol, t.decimals)) for t in tokens]
+    )
     layout = artifacts.build()["LocalToken"]["storageLayout"]["storage"]
     slots = [hex(int(v["slot"])) for v in layout if not v["type"].startswith("t_mapping")]
     for token, receipt in zip(tokens, receipts, strict=True):
@@ -102,8 +107,8 @@ def _tokens(rpc: Rpc, owner: str, tokens: list[Token]) -> None:
     send(
         rpc,
         owner,
-        [(t.address, encode("LocalToken", "mint", owner, TOKEN_SUPPLY)) for t in tokens]
-        + [(t.address, encode("LocalToken", "approve", DRIVER_ADDRESS, MAX_UINT256)) for t in tokens],
+        [(t.address, UNISWAP.encode("LocalToken", "mint", owner, TOKEN_SUPPLY)) for t in tokens]
+        + [(t.address, UNISWAP.encode("LocalToken", "approve", DRIVER_ADDRESS, MAX_UINT256)) for t in tokens],
     )
 
 
@@ -114,16 +119,16 @@ def create_pool(rpc: Rpc, token_a: str, token_b: str, fee: int, price: Decimal |
     is already initialized keeps its price.
     """
     address = pool_address(token_a, token_b, fee)
-    if read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", fee) == 0:
+    if UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", fee) == 0:
         raise ChainError(
             f"fee {fee} is not enabled on the factory {FACTORY} (deploy_uniswap enables 100, 500, 3000, 10000)"
         )
     owner = node_account(rpc)
-    if to_checksum_address(read(rpc, FACTORY, "UniswapV3Factory", "getPool", token_a, token_b, fee)) != address:
-        send(rpc, owner, [(FACTORY, encode("UniswapV3Factory", "createPool", token_a, token_b, fee))])
-    if read(rpc, address, "UniswapV3Pool", "slot0")[0] == 0:
+    if to_checksum_address(UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "getPool", token_a, token_b, fee)) != address:
+        send(rpc, owner, [(FACTORY, UNISWAP.encode("UniswapV3Factory", "createPool", token_a, token_b, fee))])
+    if UNISWAP.read(rpc, address, "UniswapV3Pool", "slot0")[0] == 0:
         sqrt_price = sqrt_price_x96(rpc, token_a, token_b, price)
-        send(rpc, owner, [(address, encode("UniswapV3Pool", "initialize", sqrt_price))])
+        send(rpc, owner, [(address, UNISWAP.encode("UniswapV3Pool", "initialize", sqrt_price))])
     return address
 
 
@@ -134,8 +139,8 @@ def sqrt_price_x96(rpc: Rpc, token_a: str, token_b: str, price: Decimal | Fracti
         raise ValueError(f"price {price} of {token_a} in {token_b} must be positive")
     token0, _ = sort_tokens(token_a, token_b)
     per_token0 = value if to_checksum_address(token_a) == token0 else 1 / value
-    decimals_a = read(rpc, token_a, "LocalToken", "decimals")
-    decimals_b = read(rpc, token_b, "LocalToken", "decimals")
+    decimals_a = UNISWAP.read(rpc, token_a, "LocalToken", "decimals")
+    decimals_b = UNISWAP.read(rpc, token_b, "LocalToken", "decimals")
     dec0, dec1 = (decimals_a, decimals_b) if to_checksum_address(token_a) == token0 else (decimals_b, decimals_a)
     raw = per_token0 * Fraction(10**dec1, 10**dec0)
     root = isqrt(raw.numerator * 2**192 // raw.denominator)

@@ -15,9 +15,10 @@ from eth_utils import to_checksum_address
 
 from devstack.chain.replay import node_account
 from devstack.chain.rpc import ChainError, Rpc
+from devstack.chain.transactions import send
+from devstack.chain.uniswap.artifacts import UNISWAP
 from devstack.chain.uniswap.deploy import DRIVER_ADDRESS, MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from devstack.chain.uniswap.mainnet import FACTORY
-from devstack.chain.uniswap.transactions import decode, encode, read, send
 
 MIN_TICK, MAX_TICK = -887272, 887272
 MAX_LIQUIDITY = 2**128 - 1
@@ -35,17 +36,17 @@ class PoolState:
 
 def pool_state(rpc: Rpc, pool: str, block: str | int = "latest") -> PoolState:
     """The pool's slot0 and liquidity() at `block` (eth_call)."""
-    slot0 = read(rpc, pool, "UniswapV3Pool", "slot0", block=block)
-    return PoolState(slot0[0], slot0[1], read(rpc, pool, "UniswapV3Pool", "liquidity", block=block))
+    slot0 = UNISWAP.read(rpc, pool, "UniswapV3Pool", "slot0", block=block)
+    return PoolState(slot0[0], slot0[1], UNISWAP.read(rpc, pool, "UniswapV3Pool", "liquidity", block=block))
 
 
 def pool_states(rpc: Rpc, pool: str, blocks: list[int]) -> list[PoolState]:
     """The pool's state at each of `blocks`, by batches of eth_calls (anvil refuses very large batches)."""
-    slot0, liquidity = encode("UniswapV3Pool", "slot0"), encode("UniswapV3Pool", "liquidity")
+    slot0, liquidity = UNISWAP.encode("UniswapV3Pool", "slot0"), UNISWAP.encode("UniswapV3Pool", "liquidity")
     calls = [("eth_call", [{"to": pool, "data": data}, hex(b)]) for b in blocks for data in (slot0, liquidity)]
     raw = [answer for i in range(0, len(calls), READ_BATCH) for answer in rpc.batch(calls[i : i + READ_BATCH])]
     return [
-        PoolState(*decode("UniswapV3Pool", "slot0", s)[:2], decode("UniswapV3Pool", "liquidity", liq))
+        PoolState(*UNISWAP.decode("UniswapV3Pool", "slot0", s)[:2], UNISWAP.decode("UniswapV3Pool", "liquidity", liq))
         for s, liq in zip(raw[::2], raw[1::2], strict=True)
     ]
 
@@ -64,7 +65,7 @@ def drive_call(pool: str, tick: int, liquidity: int) -> tuple[str, str]:
     if not 0 <= liquidity <= MAX_LIQUIDITY:
         raise ValueError(f"liquidity {liquidity} for pool {pool} is not a uint128")
     pool = to_checksum_address(pool)
-    return DRIVER_ADDRESS, encode("PoolDriver", "drive", pool, tick, sqrt_price_in_tick(tick), liquidity)
+    return DRIVER_ADDRESS, UNISWAP.encode("PoolDriver", "drive", pool, tick, sqrt_price_in_tick(tick), liquidity)
 
 
 def set_pool_state(rpc: Rpc, pool: str, tick: int, liquidity: int) -> dict:
@@ -96,7 +97,7 @@ def swap(rpc: Rpc, pool: str, *, zero_for_one: bool, amount: int, sqrt_price_lim
     if sqrt_price_limit_x96 is None:
         sqrt_price_limit_x96 = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
     check_pool(rpc, pool)
-    data = encode("PoolDriver", "swap", to_checksum_address(pool), zero_for_one, amount, sqrt_price_limit_x96)
+    data = UNISWAP.encode("PoolDriver", "swap", to_checksum_address(pool), zero_for_one, amount, sqrt_price_limit_x96)
     return send(rpc, node_account(rpc), [(DRIVER_ADDRESS, data)])[0]
 
 
@@ -105,8 +106,8 @@ def check_pool(rpc: Rpc, pool: str) -> None:
     if rpc.call("eth_getCode", pool, "latest") == "0x":
         raise ChainError(f"{pool} holds no code: not a pool (run deploy_uniswap and create_pool first)")
     try:
-        token0, token1, fee = (read(rpc, pool, "UniswapV3Pool", f) for f in ("token0", "token1", "fee"))
+        token0, token1, fee = (UNISWAP.read(rpc, pool, "UniswapV3Pool", f) for f in ("token0", "token1", "fee"))
     except ChainError as exc:
         raise ChainError(f"{pool} is not a Uniswap v3 pool (its token0/token1/fee cannot be read): {exc}") from exc
-    if read(rpc, FACTORY, "UniswapV3Factory", "getPool", token0, token1, fee) != to_checksum_address(pool):
+    if UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "getPool", token0, token1, fee) != to_checksum_address(pool):
         raise ChainError(f"{pool} is not a pool of the factory at {FACTORY}")

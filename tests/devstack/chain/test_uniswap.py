@@ -15,6 +15,7 @@ from devstack.chain import contracts
 from devstack.chain.contracts import ContractBuildError
 from devstack.chain.replay import node_account
 from devstack.chain.rpc import ChainError
+from devstack.chain.transactions import send
 from devstack.chain.uniswap import (
     DRIVER_ADDRESS,
     create_pool,
@@ -25,8 +26,8 @@ from devstack.chain.uniswap import (
     swap,
 )
 from devstack.chain.uniswap import artifacts as uniswap_artifacts
+from devstack.chain.uniswap.artifacts import UNISWAP
 from devstack.chain.uniswap.mainnet import FACTORY, FEE_TICK_SPACING, POOL_INIT_CODE_HASH, POOLS, TOKENS, pool_address
-from devstack.chain.uniswap.transactions import encode, read, send
 from tests.support.scratch_chain import free_port, scratch_chain
 
 SWAP_TOPIC = "0x" + keccak(text="Swap(address,address,int256,int256,uint160,uint128,int24)").hex().removeprefix("0x")
@@ -62,22 +63,27 @@ def test_each_pool_is_created_by_the_factory_at_its_mainnet_address(rpc, name) -
     pool = POOLS[name]
     a, b = TOKENS[pool.token_a].address, TOKENS[pool.token_b].address
     assert pool_address(a, b, pool.fee) == pool.address  # CREATE2 from the factory: the listed address
-    assert read(rpc, FACTORY, "UniswapV3Factory", "getPool", a, b, pool.fee) == pool.address
+    assert UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "getPool", a, b, pool.fee) == pool.address
     token0 = TOKENS[MAINNET_TOKEN0[name]].address
     token1 = b if token0 == a else a
-    got = [read(rpc, pool.address, "UniswapV3Pool", f) for f in ("token0", "token1", "fee", "tickSpacing", "factory")]
+    got = [
+        UNISWAP.read(rpc, pool.address, "UniswapV3Pool", f)
+        for f in ("token0", "token1", "fee", "tickSpacing", "factory")
+    ]
     assert got == [token0, token1, pool.fee, FEE_TICK_SPACING[pool.fee], FACTORY]
 
 
 def test_tokens_have_mainnet_symbols_and_decimals(rpc) -> None:
     for token in TOKENS.values():
-        got = [read(rpc, token.address, "LocalToken", f) for f in ("symbol", "name", "decimals")]
+        got = [UNISWAP.read(rpc, token.address, "LocalToken", f) for f in ("symbol", "name", "decimals")]
         assert got == [token.symbol, token.name, token.decimals]
 
 
 def test_the_node_owns_the_factory_with_the_001_tier_enabled(rpc) -> None:
-    assert read(rpc, FACTORY, "UniswapV3Factory", "owner") == node_account(rpc)
-    assert [read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", fee) for fee in (100, 500, 3000, 10000)] == [
+    assert UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "owner") == node_account(rpc)
+    assert [
+        UNISWAP.read(rpc, FACTORY, "UniswapV3Factory", "feeAmountTickSpacing", fee) for fee in (100, 500, 3000, 10000)
+    ] == [
         1,
         10,
         60,
@@ -87,12 +93,16 @@ def test_the_node_owns_the_factory_with_the_001_tier_enabled(rpc) -> None:
 
 def test_deploy_and_create_are_idempotent(rpc) -> None:
     usdc = TOKENS["USDC"].address
-    before = (rpc.call("eth_blockNumber"), read(rpc, usdc, "LocalToken", "totalSupply"), pool_state(rpc, USDC_USDT))
+    before = (
+        rpc.call("eth_blockNumber"),
+        UNISWAP.read(rpc, usdc, "LocalToken", "totalSupply"),
+        pool_state(rpc, USDC_USDT),
+    )
     deploy_uniswap(rpc)
     assert create_pool(rpc, usdc, TOKENS["USDT"].address, 100, 2) == USDC_USDT  # keeps its price
     assert (
         rpc.call("eth_blockNumber"),
-        read(rpc, usdc, "LocalToken", "totalSupply"),
+        UNISWAP.read(rpc, usdc, "LocalToken", "totalSupply"),
         pool_state(rpc, USDC_USDT),
     ) == before
 
@@ -117,8 +127,8 @@ def test_the_driver_reaches_exact_ticks_and_liquidity(rpc, pool, states) -> None
 def test_liquidity_others_hold_in_range_counts_toward_the_target(rpc) -> None:
     other = to_checksum_address(rpc.call("eth_accounts")[1])
     tokens = [TOKENS["DAI"].address, TOKENS["USDC"].address]
-    send(rpc, other, [(t, encode("LocalToken", "mint", other, 10**40)) for t in tokens])
-    send(rpc, other, [(t, encode("LocalToken", "approve", DRIVER_ADDRESS, 2**256 - 1)) for t in tokens])
+    send(rpc, other, [(t, UNISWAP.encode("LocalToken", "mint", other, 10**40)) for t in tokens])
+    send(rpc, other, [(t, UNISWAP.encode("LocalToken", "approve", DRIVER_ADDRESS, 2**256 - 1)) for t in tokens])
     dai_usdc = POOLS["DAI/USDC 0.01%"].address
     set_pool_state(rpc, dai_usdc, -276_330, 0)
     send(rpc, other, [drive_call(dai_usdc, -276_330, 10**18)])
@@ -145,9 +155,9 @@ def test_a_price_move_emits_a_swap_and_a_liquidity_change_does_not(rpc) -> None:
 def test_a_swap_trades_through_the_pool(rpc) -> None:
     set_pool_state(rpc, USDC_USDT, 0, 10**18)
     usdc, usdt, me = TOKENS["USDC"].address, TOKENS["USDT"].address, node_account(rpc)
-    before = [read(rpc, t, "LocalToken", "balanceOf", me) for t in (usdc, usdt)]
+    before = [UNISWAP.read(rpc, t, "LocalToken", "balanceOf", me) for t in (usdc, usdt)]
     (log,) = _swaps(swap(rpc, USDC_USDT, zero_for_one=True, amount=10**12), USDC_USDT)
-    after = [read(rpc, t, "LocalToken", "balanceOf", me) for t in (usdc, usdt)]
+    after = [UNISWAP.read(rpc, t, "LocalToken", "balanceOf", me) for t in (usdc, usdt)]
     data = bytes.fromhex(log["data"][2:])
     amount0, amount1 = (int.from_bytes(data[i : i + 32], "big", signed=True) for i in (0, 32))
     assert amount0 == 10**12 and amount1 < 0  # sold exactly 1,000,000 USDC for USDT

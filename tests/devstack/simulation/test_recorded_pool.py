@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from web3 import Web3
 
-from devstack.chain import contracts
+from devstack.chain.contracts import CHAINLINK
 from devstack.chain.replay import replay_many
 from devstack.chain.rpc import ChainError
 from devstack.chain.uniswap import pool_states
@@ -71,8 +71,7 @@ def test_each_tick_change_is_a_real_swap(may) -> None:
 @pytest.mark.parametrize("pair", sorted(SWITCH_AT))
 def test_the_feeds_still_serve_the_recorded_rounds(may, feed_by_pair, pair) -> None:
     rpc, blocks = may
-    proxy = Web3().eth.contract(abi=contracts.build()["EACAggregatorProxy"]["abi"])
-    data = proxy.encode_abi("latestRoundData")
+    data = CHAINLINK.encode("EACAggregatorProxy", "latestRoundData")
     answers = rpc.batch(
         [("eth_call", [{"to": feed_by_pair[pair].proxy, "data": data}, hex(n)]) for n in blocks.values()]
     )

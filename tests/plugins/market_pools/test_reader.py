@@ -11,8 +11,9 @@ import pytest
 
 from chainlink_feeds.registry import load_market
 from devstack.chain.replay import node_account
+from devstack.chain.transactions import send
 from devstack.chain.uniswap import create_pool, deploy_uniswap, pool_state, set_pool_state, swap
-from devstack.chain.uniswap.transactions import encode, send
+from devstack.chain.uniswap.artifacts import UNISWAP
 from market_pools import logs
 from market_pools.errors import LogRangeError, NotAPoolError, PoolMismatchError
 from market_pools.reader import PoolReader
@@ -43,7 +44,7 @@ def chain(market):
         for address in (USDC_USDT, DAI_USDC):
             pool = market.pool("ethereum", address)
             create_pool(rpc, pool.token0.address, pool.token1.address, pool.fee, 1)
-        data = encode("UniswapV3Pool", "increaseObservationCardinalityNext", 50)
+        data = UNISWAP.encode("UniswapV3Pool", "increaseObservationCardinalityNext", 50)
         send(rpc, node_account(rpc), [(USDC_USDT, data)])
         trade = None
         for at, address, tick, liquidity in sorted(PLAN):
