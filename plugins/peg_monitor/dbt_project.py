@@ -25,6 +25,7 @@ SOURCE_GLOBS = ("dbt_project.yml", "models/**/*", "macros/**/*", "tests/**/*")
 # What Cosmos's LoadMode.DBT_MANIFEST reads. dbt's full manifest is three quarters adapter macros,
 # which every parse of the DAG file would otherwise decode for nothing.
 RENDER_KEYS = ("metadata", "nodes", "sources", "exposures", "selectors")
+PROFILE_NAME = "peg_monitor"
 
 
 class DbtProjectError(RuntimeError):
@@ -77,6 +78,11 @@ class DbtSettings:
         return TestBehavior.BUILD if self.execution_mode == "local" else TestBehavior.AFTER_EACH
 
     @property
+    def vars(self) -> dict[str, str]:
+        """dbt's `--vars`: the raw schema the staging models read."""
+        return {"raw_schema": self.raw_schema}
+
+    @property
     def manifest(self) -> Path:
         return self.project_dir / "target" / "render_manifest.json"
 
@@ -103,10 +109,10 @@ class DbtSettings:
                 dbt_project_path=self.project_dir,
                 manifest_path=self.manifest,
                 project_name="peg_monitor",
-                dbt_vars={"raw_schema": self.raw_schema},
+                dbt_vars=self.vars,
             ),
             "profile_config": ProfileConfig(
-                profile_name="peg_monitor",
+                profile_name=PROFILE_NAME,
                 target_name=self.target,
                 profile_mapping=PegSnowflakeProfileMapping(conn_id=self.conn_id, profile_args={"schema": self.schema}),
             ),
@@ -127,11 +133,18 @@ def build_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     import subprocess
 
     digest = sources_digest(project_dir)
+    dbt = DbtSettings(project_dir=project_dir)
+    # The profile, target and vars Cosmos's tasks run with: dbt then keeps the state it parsed
+    # (target/partial_parse.msgpack) for a task whose profile renders the same connection, as the
+    # local stack's does (profiles.yml), instead of parsing the whole project again in each task.
     subprocess.run(
-        [default_dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)],
+        [
+            default_dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+            "--profile", PROFILE_NAME, "--target", dbt.target, "--vars", json.dumps(dbt.vars),
+        ],
         check=True,
         cwd=project_dir,
-    )
+    )  # fmt: skip
     target = project_dir / "target"
     full = json.loads((target / "manifest.json").read_text())
     render = DbtSettings(project_dir=project_dir).manifest

@@ -1,13 +1,25 @@
-"""The Cosmos settings refuse a missing or stale manifest, and map the connection's protocol extra."""
+"""The Cosmos settings refuse a missing or stale manifest, map the connection's protocol extra, and the
+manifest's build leaves a parse the tasks on the stack's connection reuse."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import pytest
+import yaml
 
-from peg_monitor.dbt_project import DBT_PROJECT_DIR, RENDER_KEYS, DbtProjectError, DbtSettings
+from peg_monitor.dbt_project import (
+    DBT_PROJECT_DIR,
+    PROFILE_NAME,
+    RENDER_KEYS,
+    DbtProjectError,
+    DbtSettings,
+    build_manifest,
+    default_dbt_executable,
+)
 
 
 @pytest.fixture
@@ -46,6 +58,33 @@ def test_profile_mapping_passes_the_emulator_protocol_and_keeps_the_password_out
     profile = mapping.profile
     assert profile["protocol"] == "http" and profile["host"] == "127.0.0.1" and profile["schema"] == "ANALYTICS"
     assert profile["password"].startswith("{{ env_var(") and "emulator" not in str(profile)
+
+
+def test_a_task_on_the_stacks_connection_reuses_the_manifest_builds_parse(stack, project_copy, tmp_path) -> None:
+    """`make dbt-manifest` parses with the profile, target and vars Cosmos's tasks run with, so a task
+    of a fresh deployment on the stack's connection reads the saved parse instead of parsing the
+    whole project again; a profile rendering another connection still parses it all."""
+    from peg_monitor.dbt_profile import PegSnowflakeProfileMapping
+
+    build_manifest(project_copy)
+    settings = DbtSettings(project_dir=project_copy)
+
+    def parse_as_a_task(**profile_args: str) -> str:
+        mapping = PegSnowflakeProfileMapping(conn_id="snowflake_default", profile_args=profile_args)
+        profiles = tmp_path / "profiles"
+        profiles.mkdir(exist_ok=True)
+        (profiles / "profiles.yml").write_text(mapping.get_profile_file_contents(PROFILE_NAME, settings.target))
+        command = [default_dbt_executable(), "parse", "--project-dir", str(project_copy)]
+        command += ["--profiles-dir", str(profiles), "--profile", PROFILE_NAME, "--target", settings.target]
+        command += ["--vars", yaml.safe_dump(settings.vars)]  # as Cosmos passes them
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=os.environ | mapping.env_vars, cwd=project_copy
+        )
+        assert done.returncode == 0, done.stdout[-3000:]
+        return done.stdout
+
+    assert "Unable to do partial parsing" not in parse_as_a_task(schema=settings.schema)
+    assert "Unable to do partial parsing because profile has changed" in parse_as_a_task(schema="ANOTHER")
 
 
 def test_the_render_manifest_gives_cosmos_the_same_graph_as_dbts_manifest() -> None:
