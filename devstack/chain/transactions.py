@@ -15,7 +15,9 @@ from web3 import Web3
 
 from devstack.chain.rpc import ChainError, Rpc
 
-TX_GAS = 15_000_000  # Uniswap's factory: its creation code is large (it holds the pool's)
+# Each transaction `send` sends (Uniswap's factory: its creation code holds the pool's). The replay
+# queues its own with less (devstack.chain.replay.TX_GAS), a block's worth of deployments at a time.
+TX_GAS = 15_000_000
 RECEIPT_TIMEOUT_SECONDS = 30
 
 

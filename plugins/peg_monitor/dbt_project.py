@@ -139,7 +139,7 @@ def build_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     # local stack's does (profiles.yml), instead of parsing the whole project again in each task.
     subprocess.run(
         [
-            default_dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+            dbt.dbt_executable, "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
             "--profile", PROFILE_NAME, "--target", dbt.target, "--vars", json.dumps(dbt.vars),
         ],
         check=True,
@@ -147,7 +147,7 @@ def build_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     )  # fmt: skip
     target = project_dir / "target"
     full = json.loads((target / "manifest.json").read_text())
-    render = DbtSettings(project_dir=project_dir).manifest
+    render = dbt.manifest
     partial = render.with_suffix(".partial")  # a DAG parse never sees half a file
     partial.write_text(json.dumps({key: full[key] for key in RENDER_KEYS if key in full}))
     partial.replace(render)

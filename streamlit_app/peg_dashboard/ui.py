@@ -174,13 +174,17 @@ def names(
     feeds: list[data.Feed],
     key: Callable[[data.Feed], object],
     token: Callable[[data.Feed], str] = attrgetter("symbol"),
+    on_chain: str = "{token} ({chain})",
 ) -> list[str]:
-    """The members' tokens (or pairs), each once; with its chain where the same one on another chain
-    in `feeds` has another `key` (USDC's thresholds on Arbitrum need not be Ethereum's)."""
+    """The members' tokens (or pairs), each once; an L2's named `on_chain` where the same one on another
+    chain in `feeds` has another `key` (USDC's thresholds on Arbitrum need not be Ethereum's), as the
+    charts' legends name an L2's line."""
     named: list[str] = []
     for feed in members:
-        split = any(token(other) == token(feed) and key(other) != key(feed) for other in feeds)
-        name = f"{token(feed)} ({feed.chain})" if split else token(feed)
+        split = feed.chain != "ethereum" and any(
+            token(other) == token(feed) and key(other) != key(feed) for other in feeds
+        )
+        name = on_chain.format(token=token(feed), chain=feed.chain) if split else token(feed)
         if name not in named:
             named.append(name)
     return named
@@ -303,7 +307,7 @@ def deviation_charts(series: pd.DataFrame, feeds: list[data.Feed]) -> None:
         if group.empty:
             continue
         if len(groups) > 1:
-            pairs = sorted(names(members, feeds, lambda f: f.thresholds, attrgetter("feed_pair")))
+            pairs = sorted(names(members, feeds, lambda f: f.thresholds, attrgetter("feed_pair"), "{token} on {chain}"))
             st.markdown(f"**{', '.join(pairs)}**: warning from {warning} bps, critical from {critical} bps")
         st.altair_chart(charts.deviation_chart(group, warning, critical), width="stretch")
 
