@@ -111,7 +111,7 @@ def recorded_backfill(smoke: bool = False) -> None:
     until = (days_read[-1] + DAY).timestamp()  # the chain as it was at the end of the last day read
     name = f"anvil-bench-{RECORDED_PORT}"
     stop_node(name)
-    start_node(name=name, port=RECORDED_PORT, persist=False)
+    start_node(name=name, port=RECORDED_PORT)
     try:
         rpc = Rpc(f"http://127.0.0.1:{RECORDED_PORT}")
         rpc.call("anvil_setCode", MULTICALL3_ADDRESS, contracts.build()["Multicall3"]["deployedBytecode"])

@@ -74,7 +74,7 @@ def main() -> None:
     days = 2 if args.smoke else 31
     name = f"anvil-bench-{PORT}"
     stop_node(name)
-    start_node(name=name, port=PORT, persist=False)
+    start_node(name=name, port=PORT)
     try:
         rpc = Rpc(f"http://127.0.0.1:{PORT}")
         started = time.perf_counter()

@@ -22,6 +22,26 @@ from devstack.settings import AIRFLOW_PORT, AIRFLOW_SHAPE, DASHBOARD_URL
 from devstack.simulation import history
 
 DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
+# The history a fresh demo's nodes replay: the shortest that holds the demo's weeks (a fifth of the
+# tests' 200 days, and of their replay). PEG_DEMO_HISTORY_DAYS asks for another length; a stack that
+# already holds a history (say the tests') keeps it.
+HISTORY_DAYS_VARIABLE = "PEG_DEMO_HISTORY_DAYS"
+
+
+def demo_history() -> history.Scenario:
+    """Fix the history the demo's stack holds (see HISTORY_DAYS_VARIABLE); SystemExit naming the
+    variable if it is not a length the history can have."""
+    asked = os.environ.get(HISTORY_DAYS_VARIABLE, "").strip()
+    try:
+        sc = stack_history.scenario(int(asked) if asked else None, first_days=max(history.SHORTEST_DAYS, DEMO_DAYS + 1))
+    except ValueError as exc:
+        sys.exit(f"error: {HISTORY_DAYS_VARIABLE}={asked!r}: {exc}")
+    if sc.days <= DEMO_DAYS:
+        sys.exit(
+            f"error: the stack's history holds {sc.days} days, not more than PEG_DEMO_DAYS={DEMO_DAYS}: "
+            f"set {HISTORY_DAYS_VARIABLE} to a longer one"
+        )
+    return sc
 
 
 def start_airflow_and_dashboard() -> None:
@@ -67,6 +87,7 @@ def run() -> None:
     """Start the stack, with the dashboard and Airflow beside the chain's replay; run the latest day
     first, so the dashboard shows data within minutes, then the near-real-time DAG and the rest of the
     recent weeks, with progress; print URLs."""
+    sc = demo_history()
     with clock.step("services"):
         stack.up(only=stack.WAREHOUSE_AND_BROKER)
     with ThreadPoolExecutor(1) as beside:
@@ -74,7 +95,6 @@ def run() -> None:
         with clock.step("stack up"):
             stack.up()
         airflow.result()  # raises what went wrong there
-    sc = stack_history.scenario()
     first, last = (sc.end - timedelta(days=DEMO_DAYS)).date(), (sc.end - timedelta(days=1)).date()
     print(f"first day  {rest.DAILY_DAG} {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})", flush=True)
     with clock.step("first day"):

@@ -113,14 +113,16 @@ def feed_by_pair(feeds: list[Feed]) -> dict[str, Feed]:
 
 @pytest.fixture(scope="session")
 def stack(all_feeds: list[Feed]) -> history.Scenario:
-    """The running local stack's nodes and emulator (started if needed); returns the history they hold."""
+    """The running local stack's nodes and emulator (started if needed); returns the history they hold:
+    the whole one (a demo's stack holds a shorter one; it is replayed)."""
     with stack_lock():
         contracts.build()
+        sc = stack_history.scenario(history.HISTORY_DAYS)
         for chain in chains_of(all_feeds):
             chain.start()
-            stack_history.ensure_history(all_feeds, chain=chain)
+            stack_history.ensure_history(all_feeds, sc=sc, chain=chain)
         emulator.start_emulator()
-    return stack_history.scenario()
+    return sc
 
 
 @pytest.fixture(scope="session")

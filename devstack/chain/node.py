@@ -10,7 +10,10 @@ system-contract storage to every block, which makes each snapshot bigger and the
 so the node runs `shanghai`. The snapshots are also why historical states do not survive a
 restart: `--preserve-historical-states` writes all of them into the state file (3.7 GB in 44 s,
 61 s to load back), while replaying takes about 50 s, so after a restart the stack replays
-(devstack.chain.stack_history).
+(devstack.chain.stack_history). So the stack's nodes save no state file at all: the latest state
+alone is of no use after a restart, and dumping the growing chain every 30 s (98 MB for the demo's
+history, 176 MB for the tests') made the demo's replay 10 % slower (145 s -> 160 s). Scratch nodes
+in the tests save one where they test a restart.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from devstack.chain.rpc import ChainError
 from devstack.services import processes
 from devstack.settings import ANVIL_CHAIN_ID, ANVIL_HOST, ANVIL_PORT, NODE_BIN, STACK_DIR
 
-STATE_FILE = STACK_DIR / "anvil" / "state.json"
 GENESIS_TIMESTAMP = 1577836800  # 2020-01-01 00:00 UTC, before any history the node replays
 HARDFORK = contracts.NODE_EVM_VERSION
 MAX_PERSISTED_STATES = 1_000_000  # keep every block's state (anvil's default drops all but ~4,100)
@@ -61,20 +63,20 @@ def start_node(
     name: str = "anvil",
     port: int = ANVIL_PORT,
     chain_id: int = ANVIL_CHAIN_ID,
-    persist: bool = True,
     prune_history: bool = False,
-    state_file: Path = STATE_FILE,
+    state_file: Path | None = None,
     preserve_history: bool = False,
 ) -> bool:
-    """Start anvil unless it runs (state kept in `state_file` when `persist`). True if it was started."""
+    """Start anvil unless it runs (its state saved to and loaded from `state_file` if one is given).
+    True if it was started."""
     if not (NODE_BIN / "anvil").exists():
         raise ChainError(f"{NODE_BIN / 'anvil'} is missing: run `npm ci` first")
-    if persist:
+    if state_file:
         state_file.parent.mkdir(parents=True, exist_ok=True)
     states = states_dir(name)
     if processes.pid_of(name) is None:
         shutil.rmtree(states, ignore_errors=True)  # a previous run's states: its blocks are gone
-    argv = node_argv(port, chain_id, state_file if persist else None, prune_history, preserve_history, states)
+    argv = node_argv(port, chain_id, state_file, prune_history, preserve_history, states)
     return processes.start(name, argv, ANVIL_HOST, port)
 
 

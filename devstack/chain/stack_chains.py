@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from chainlink_feeds.registry import Feed
 from devstack.chain import node
@@ -22,7 +21,6 @@ from devstack.settings import (
     ARBITRUM_ANVIL_PORT,
     ARBITRUM_ORACLE_PORT,
     ORACLE_PORT,
-    STACK_DIR,
 )
 
 
@@ -36,11 +34,11 @@ class StackChain:
     node: str  # its process name under .stack/run
     oracle: str  # the process name of the oracle that keeps it living
     oracle_port: int  # that oracle's status port
-    state_file: Path  # where anvil saves its state
 
     def start(self) -> bool:
-        """Start the node unless it runs; True if it was started."""
-        return node.start_node(self.node, self.port, self.chain_id, state_file=self.state_file)
+        """Start the node unless it runs (no state file: a restart replays, devstack.chain.node); True
+        if it was started."""
+        return node.start_node(self.node, self.port, self.chain_id)
 
     def stop(self) -> bool:
         return node.stop_node(self.node)
@@ -63,11 +61,8 @@ class StackChain:
         return [f for f in feeds if f.chain == self.name]
 
 
-ETHEREUM = StackChain("ethereum", ANVIL_CHAIN_ID, ANVIL_PORT, "anvil", "oracle", ORACLE_PORT, node.STATE_FILE)
-ARBITRUM = StackChain(
-    "arbitrum", 42161, ARBITRUM_ANVIL_PORT, "anvil-arbitrum", "oracle-arbitrum", ARBITRUM_ORACLE_PORT,
-    STACK_DIR / "anvil" / "anvil-arbitrum-state.json",
-)  # fmt: skip
+ETHEREUM = StackChain("ethereum", ANVIL_CHAIN_ID, ANVIL_PORT, "anvil", "oracle", ORACLE_PORT)
+ARBITRUM = StackChain("arbitrum", 42161, ARBITRUM_ANVIL_PORT, "anvil-arbitrum", "oracle-arbitrum", ARBITRUM_ORACLE_PORT)
 STACK_CHAINS = (ETHEREUM, ARBITRUM)
 
 

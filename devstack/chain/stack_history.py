@@ -188,16 +188,29 @@ def _sequencer_matches(rpc: Rpc, chain: StackChain, scenario: history.Scenario) 
     return (served.answer, served.started_at) == (int(down), at)
 
 
-def scenario() -> history.Scenario:
-    """The history this stack holds: its end date is fixed the first time the stack starts."""
-    if HISTORY_FILE.exists():
-        end = datetime.fromisoformat(json.loads(HISTORY_FILE.read_text())["end"])
-    else:
-        now = datetime.now(UTC)
-        end = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        HISTORY_FILE.parent.mkdir(parents=True, exist_ok=True)
-        HISTORY_FILE.write_text(json.dumps({"end": end.isoformat(), "label": history.LABEL}))
-    return history.Scenario(end)
+def scenario(days: int | None = None, first_days: int = history.HISTORY_DAYS) -> history.Scenario:
+    """The history this stack holds: its end date is fixed the first time the stack starts, its length
+    then too (`first_days`) unless a caller asks for another (`days`: the tests ask for the whole
+    history, which a demo's short one is not); the nodes replay what the file then says."""
+    HISTORY_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with HISTORY_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        recorded = json.loads(HISTORY_FILE.read_text()) if HISTORY_FILE.exists() else None
+        if recorded is None:
+            end, held = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0), first_days
+        else:  # a file written before the length was recorded holds the whole history
+            end, held = datetime.fromisoformat(recorded["end"]), recorded.get("days", history.HISTORY_DAYS)
+        sc = history.Scenario(end, days or held)
+        if recorded is None or sc.days != held:  # another length is another history: no node holds it yet
+            _write({"end": end.isoformat(), "days": sc.days, "label": history.LABEL, "fingerprints": {}})
+    return sc
+
+
+def _write(entry: dict) -> None:
+    """Replace HISTORY_FILE whole (its readers never see half of it)."""
+    written = HISTORY_FILE.with_suffix(".json.tmp")
+    written.write_text(json.dumps(entry, indent=2))
+    written.replace(HISTORY_FILE)
 
 
 def ensure_history(
@@ -237,11 +250,16 @@ def _record(sc: history.Scenario, chain: StackChain, digest: str) -> None:
     with HISTORY_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         recorded = json.loads(HISTORY_FILE.read_text()) if HISTORY_FILE.exists() else {}
-        kept = recorded.get("fingerprints", {}) if recorded.get("end") == sc.end.isoformat() else {}
-        entry = {"end": sc.end.isoformat(), "label": history.LABEL, "fingerprints": kept | {chain.name: digest}}
-        written = HISTORY_FILE.with_suffix(".json.tmp")
-        written.write_text(json.dumps(entry, indent=2))
-        written.replace(HISTORY_FILE)
+        same = (recorded.get("end"), recorded.get("days", history.HISTORY_DAYS)) == (sc.end.isoformat(), sc.days)
+        kept = recorded.get("fingerprints", {}) if same else {}
+        _write(
+            {
+                "end": sc.end.isoformat(),
+                "days": sc.days,
+                "label": history.LABEL,
+                "fingerprints": kept | {chain.name: digest},
+            }
+        )
 
 
 def uptime_feed(chain: StackChain) -> str:

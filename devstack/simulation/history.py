@@ -39,6 +39,11 @@ pair), launched like an unscripted feed, switching phase at a time of its own, a
 chain's sequencer is down (devstack.simulation.sequencer). The scripted switches, the stale
 episode and the full-history span are Ethereum's.
 
+A Scenario is HISTORY_DAYS long (what the tests read), or shorter for the demo (SHORTEST_DAYS, its
+replay a fifth as long): its scripted feeds then span the shorter history, a scripted switch that
+does not fit (USDT's, DAI's) is drawn inside it, and USDT's stale episode is left out; the later
+launches, the references, USDC's switch and the depeg are the same.
+
 What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
 registry and the history's end date, so the same rounds can be replayed onto a node and printed as
 ground truth.
@@ -98,6 +103,10 @@ LATER_LAUNCH_DAYS = 32  # a daily heartbeat: about a round a day
 LATER_LAUNCH_HOURLY_DAYS = 10  # an hourly heartbeat: 24 rounds a day
 STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
+# The shortest history: the later launches' and references' windows and the depeg, with room for the
+# drawn switches. `make demo` replays one this long (devstack.demo): USDT's and DAI's switches are
+# drawn inside it and USDT's stale episode is left out, for a replay a fifth as long.
+SHORTEST_DAYS = REFERENCE_DAYS + 3
 
 
 @dataclass(frozen=True)
@@ -164,17 +173,21 @@ class ServedRound:
 
 @dataclass(frozen=True)
 class Scenario:
-    """The history's time frame: [start, end) with `end` a UTC midnight."""
+    """The history's time frame: [start, end) with `end` a UTC midnight, `days` long (the tests' full
+    HISTORY_DAYS, or the demo's shorter one: see SHORTEST_DAYS)."""
 
     end: datetime
+    days: int = HISTORY_DAYS
 
     def __post_init__(self) -> None:
         if self.end.tzinfo is None or self.end != self.end.replace(hour=0, minute=0, second=0, microsecond=0):
             raise ValueError(f"history end must be a timezone-aware UTC midnight, got {self.end!r}")
+        if not SHORTEST_DAYS <= self.days <= HISTORY_DAYS:
+            raise ValueError(f"history days must be {SHORTEST_DAYS}..{HISTORY_DAYS}, got {self.days}")
 
     @property
     def start(self) -> datetime:
-        return self.end - timedelta(days=HISTORY_DAYS)
+        return self.end - timedelta(days=self.days)
 
     @property
     def depeg_start(self) -> datetime:
@@ -186,9 +199,12 @@ class Scenario:
         return self.end - PHASE_CHANGE_AT
 
     def phase_change(self, oracle: Feed | Reference) -> datetime:
-        """When the oracle's proxy switches to phase 2."""
+        """When the oracle's proxy switches to phase 2: its scripted time if the history holds it and
+        the shadow rounds before it, else a drawn one (USDT's and DAI's in a short history)."""
         scripted = PHASE_CHANGES.get(oracle.pair) if oracle.chain == "ethereum" else None
-        return self.end - (scripted if scripted is not None else _drawn_switch(oracle, self))
+        if scripted is not None and scripted + timedelta(days=SHADOW_DAYS + 1) <= self.end - self.start:
+            return self.end - scripted
+        return self.end - _drawn_switch(oracle, self)
 
     @property
     def stale_window(self) -> tuple[datetime, datetime]:

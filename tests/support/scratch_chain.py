@@ -17,7 +17,7 @@ from pathlib import Path
 from web3 import Web3
 
 from devstack.chain.contracts import CHAINLINK
-from devstack.chain.node import STATE_FILE, start_node, stop_node
+from devstack.chain.node import start_node, stop_node
 from devstack.chain.replay import node_account
 from devstack.chain.rpc import Rpc
 from devstack.chain.transactions import send
@@ -48,9 +48,8 @@ def scratch_chain(
         name=name,
         port=port,
         chain_id=chain_id,
-        persist=state_file is not None,
         prune_history=prune_history,
-        state_file=state_file or STATE_FILE,
+        state_file=state_file,
         preserve_history=preserve_history,
     )
     try:

@@ -5,12 +5,14 @@ living chain, and the chain's oracle publishes nothing while it is down (SIMULAT
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +145,45 @@ def test_the_sequencer_command_names_a_node_that_is_not_running(stack) -> None:
         env=os.environ | {"PYTHONPATH": f"{PROJECT_DIR / 'plugins'}:{PROJECT_DIR}", "PEG_ARBITRUM_ANVIL_PORT": str(free_port())},
     )  # fmt: skip
     assert stopped.returncode == 1 and "did not answer" in stopped.stderr and "Traceback" not in stopped.stderr
+
+
+@pytest.fixture
+def history_file(tmp_path, monkeypatch) -> Path:
+    """The stack's history file (and its lock) in a scratch directory."""
+    monkeypatch.setattr(stack_history, "HISTORY_FILE", tmp_path / "history.json")
+    monkeypatch.setattr(stack_history, "HISTORY_LOCK", tmp_path / "history.lock")
+    return tmp_path / "history.json"
+
+
+def test_the_history_file_keeps_its_length_until_another_is_asked_for(history_file) -> None:
+    """A demo's stack fixes a short history; later callers get it; the tests' whole history is
+    another one, which no node holds yet (so each replays), and is kept from then on."""
+    short = stack_history.scenario(first_days=history.SHORTEST_DAYS)
+    assert short.days == history.SHORTEST_DAYS and short.end.hour == 0
+    assert json.loads(history_file.read_text())["days"] == history.SHORTEST_DAYS
+    stack_history._record(short, ARBITRUM, "replayed")
+    assert stack_history.scenario() == short
+    assert stack_history.replayed_fingerprint(ARBITRUM) == "replayed"
+
+    whole = stack_history.scenario(history.HISTORY_DAYS)
+    assert (whole.end, whole.days) == (short.end, history.HISTORY_DAYS)
+    assert stack_history.replayed_fingerprint(ARBITRUM) is None
+    assert stack_history.scenario(first_days=history.SHORTEST_DAYS) == whole
+
+
+def test_a_history_file_without_a_length_holds_the_whole_history(history_file) -> None:
+    """Written before lengths were recorded: the whole history, its node's fingerprint kept."""
+    history_file.write_text(json.dumps({"end": "2026-12-07T00:00:00+00:00", "fingerprint": "replayed"}))
+    sc = stack_history.scenario(first_days=history.SHORTEST_DAYS)
+    assert sc == history.Scenario(datetime(2026, 12, 7, tzinfo=UTC), history.HISTORY_DAYS)
+    assert stack_history.replayed_fingerprint(stack_history.ETHEREUM) == "replayed"
+
+
+def test_a_length_the_history_cannot_have_is_refused_and_the_file_kept(history_file) -> None:
+    held = stack_history.scenario(first_days=history.SHORTEST_DAYS)
+    kept = history_file.read_text()
+    with pytest.raises(
+        ValueError, match=f"history days must be {history.SHORTEST_DAYS}..{history.HISTORY_DAYS}, got 7"
+    ):
+        stack_history.scenario(7)
+    assert history_file.read_text() == kept and stack_history.scenario() == held

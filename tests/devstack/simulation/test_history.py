@@ -219,3 +219,39 @@ def test_references_serve_before_the_pools_first_hour_with_both_phases(stack) ->
         assert served[0].served_from < first_pool_hour, reference.pair
         assert [len(price_rounds(p)) > 10 for p in phases] == [True, True], reference.pair
         assert stack.phase_change(reference) > stack.end - timedelta(days=history.REFERENCE_DAYS), reference.pair
+
+
+def test_the_demos_short_history_holds_every_feed_the_switches_and_the_depeg(all_feeds) -> None:
+    """The demo's SHORTEST_DAYS history: every feed on every chain serves a Flux then an OCR phase, its
+    switch (and the shadow rounds before it) inside; USDC's switch and the depeg are where the whole
+    history has them, USDT's and DAI's switches are drawn inside; a later-launched feed's rounds are
+    the whole history's."""
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+    short, whole = history.Scenario(end, history.SHORTEST_DAYS), history.Scenario(end)
+    assert short.start == end - timedelta(days=history.SHORTEST_DAYS)
+    for feed in all_feeds:
+        phases = history.phases(feed, short)
+        served = history.served(phases)
+        assert [p.kind for p in phases] == ["flux", "ocr"], feed
+        assert {s.round.phase for s in served} == {1, 2}, feed
+        switch = short.phase_change(feed)
+        assert short.start + timedelta(days=history.SHADOW_DAYS) < switch < end - timedelta(days=1), feed
+        if feed.chain == "ethereum" and feed.pair in history.FULL_HISTORY_PAIRS:
+            assert served[0].served_from < (short.start + timedelta(days=1)).timestamp(), feed
+        elif feed.pair not in history.FULL_HISTORY_PAIRS:  # (an L2's scripted pair walks the whole market)
+            assert phases[1].rounds == history.phases(feed, whole)[1].rounds, feed
+    ethereum = {f.pair: f for f in all_feeds if f.chain == "ethereum"}
+    usdc, usdt, dai = ethereum["USDC/USD"], ethereum["USDT/USD"], ethereum["DAI/USD"]
+    assert short.phase_change(usdc) == whole.phase_change(usdc) and short.depeg_start == whole.depeg_start
+    assert short.phase_change(usdt) != whole.phase_change(usdt) and short.phase_change(dai) != whole.phase_change(dai)
+    depeg = history.rounds_in_window(
+        history.served(history.phases(usdc, short)), short.depeg_start, short.depeg_start + timedelta(days=2)
+    )
+    assert min(s.round.answer for s in depeg) < 0.9 * 10**usdc.decimals
+
+
+def test_a_history_shorter_than_its_later_launches_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match=f"history days must be {history.SHORTEST_DAYS}..{history.HISTORY_DAYS}, got 20"
+    ):
+        history.Scenario(datetime(2026, 1, 1, tzinfo=UTC), 20)
