@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from chainlink_feeds.registry import load_registry
 from devstack.chain import contracts, stack_history
 from devstack.chain.stack_chains import STACK_CHAINS, StackChain, chains_of
+from devstack.chain.uniswap import artifacts as uniswap_artifacts
 from devstack.cluster.celery import Cluster
 from devstack.oracle import service as oracle
 from devstack.services import alert_receiver, emulator, postgres, processes, redis_broker
@@ -83,21 +84,24 @@ def services() -> list[StackService]:
 DEMO_PROCESSES = ["dashboard", "airflow"]  # "airflow": the standalone shape's one process tree
 
 
-# What Airflow and the dashboard need, and nothing of the chain: `make demo` starts these first and
-# Airflow beside the chain's history replay.
+# What Airflow and the dashboard need, and nothing of the chain: `make demo` starts these, then
+# Airflow, beside the rest (the nodes' history replay, the longest part, starts at once).
 WAREHOUSE_AND_BROKER = ("fakesnow", "postgres", "redis")
 
 
-def up(only: tuple[str, ...] | None = None) -> None:
-    """Start the services (`only`: those named, in stack order) unless they run; each line says how long it took."""
-    if only is None:
-        contracts.build()
-    for service in services():
-        if only is None or service.name in only:
-            began = time.monotonic()
-            started = service.start()
-            state = f"started in {time.monotonic() - began:.0f} s" if started else "already running"
-            print(f"{service.name:10} {service.address} ({state})", flush=True)
+def up(only: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> None:
+    """Start the services (`only`: those named; never those in `skip`), in stack order, unless they
+    run; each line says how long it took. The nodes' contracts (Chainlink's and Uniswap's, two
+    compilers) are built side by side first."""
+    chosen = [s for s in services() if (only is None or s.name in only) and s.name not in skip]
+    if any(s.name == "anvil" for s in chosen):
+        with ThreadPoolExecutor(2) as builds:
+            list(builds.map(lambda build: build(), (contracts.build, uniswap_artifacts.build)))
+    for service in chosen:
+        began = time.monotonic()
+        started = service.start()
+        state = f"started in {time.monotonic() - began:.0f} s" if started else "already running"
+        print(f"{service.name:10} {service.address} ({state})", flush=True)
 
 
 def down() -> None:
