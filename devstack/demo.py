@@ -22,8 +22,8 @@ from devstack.settings import AIRFLOW_PORT, AIRFLOW_SHAPE, DASHBOARD_URL
 from devstack.simulation import history
 
 DEMO_DAYS = int(os.environ.get("PEG_DEMO_DAYS", "14"))
-# The history a fresh demo's nodes replay: the shortest that holds the demo's weeks (a fifth of the
-# tests' 200 days, and of their replay). PEG_DEMO_HISTORY_DAYS asks for another length; a stack that
+# The history a fresh demo's nodes replay: the shortest that holds the demo's weeks (35 of the
+# tests' 200 days, about half their replay). PEG_DEMO_HISTORY_DAYS asks for another length; a stack that
 # already holds a history (say the tests') keeps it.
 HISTORY_DAYS_VARIABLE = "PEG_DEMO_HISTORY_DAYS"
 
@@ -33,7 +33,8 @@ def demo_history() -> history.Scenario:
     variable if it is not a length the history can have."""
     asked = os.environ.get(HISTORY_DAYS_VARIABLE, "").strip()
     try:
-        sc = stack_history.scenario(int(asked) if asked else None, first_days=max(history.SHORTEST_DAYS, DEMO_DAYS + 1))
+        first_days = min(max(history.SHORTEST_DAYS, DEMO_DAYS + 1), history.HISTORY_DAYS)
+        sc = stack_history.scenario(int(asked) if asked else None, first_days=first_days)
     except ValueError as exc:
         sys.exit(f"error: {HISTORY_DAYS_VARIABLE}={asked!r}: {exc}")
     if sc.days <= DEMO_DAYS:

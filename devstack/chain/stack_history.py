@@ -200,7 +200,7 @@ def scenario(days: int | None = None, first_days: int = history.HISTORY_DAYS) ->
             end, held = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0), first_days
         else:  # a file written before the length was recorded holds the whole history
             end, held = datetime.fromisoformat(recorded["end"]), recorded.get("days", history.HISTORY_DAYS)
-        sc = history.Scenario(end, days or held)
+        sc = history.Scenario(end, held if days is None else days)
         if recorded is None or sc.days != held:  # another length is another history: no node holds it yet
             _write({"end": end.isoformat(), "days": sc.days, "label": history.LABEL, "fingerprints": {}})
     return sc
@@ -245,7 +245,7 @@ def ensure_history(
 
 def _record(sc: history.Scenario, chain: StackChain, digest: str) -> None:
     """Write down that the chain's node now holds this history (the other nodes' entries are kept
-    while the history's end is the same). The nodes replay side by side: their writes take turns
+    while the history's end and length are the same). The nodes replay side by side: their writes take turns
     (a lock of its own) and each replaces the file whole."""
     with HISTORY_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -40,12 +40,13 @@ chain's sequencer is down (devstack.simulation.sequencer). The scripted switches
 episode and the full-history span are Ethereum's.
 
 A Scenario is HISTORY_DAYS long (what the tests read), or shorter for the demo (SHORTEST_DAYS, its
-replay a fifth as long): its scripted feeds then span the shorter history, a scripted switch that
+replay about half as long): its scripted feeds then span the shorter history, a scripted switch that
 does not fit (USDT's, DAI's) is drawn inside it, and USDT's stale episode is left out; the later
-launches, the references, USDC's switch and the depeg are the same.
+launches' and references' rounds, USDC's switch and the depeg's timing are the same (the scripted
+feeds' walks start with the history, so their prices differ).
 
 What the proxy serves follows from the phases: see `served`. Everything is a pure function of the
-registry and the history's end date, so the same rounds can be replayed onto a node and printed as
+registry and the history's end date and length, so the same rounds can be replayed onto a node and printed as
 ground truth.
 """
 
@@ -105,7 +106,7 @@ STALE_PAIR = "USDT/USD"
 STALE_FROM, STALE_UNTIL = timedelta(days=45, hours=-6), timedelta(days=44, hours=-20)
 # The shortest history: the later launches' and references' windows and the depeg, with room for the
 # drawn switches. `make demo` replays one this long (devstack.demo): USDT's and DAI's switches are
-# drawn inside it and USDT's stale episode is left out, for a replay a fifth as long.
+# drawn inside it and USDT's stale episode is left out, for a replay about half as long.
 SHORTEST_DAYS = REFERENCE_DAYS + 3
 
 

@@ -15,6 +15,7 @@ def history_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(stack_history, "HISTORY_FILE", tmp_path / "history.json")
     monkeypatch.setattr(stack_history, "HISTORY_LOCK", tmp_path / "history.lock")
     monkeypatch.delenv(demo.HISTORY_DAYS_VARIABLE, raising=False)
+    monkeypatch.setattr(demo, "DEMO_DAYS", 14)  # PEG_DEMO_DAYS's default, whatever the environment says
 
 
 def test_a_fresh_demo_replays_the_short_history_and_a_held_one_is_kept(monkeypatch) -> None:
@@ -30,6 +31,7 @@ def test_a_fresh_demo_replays_the_short_history_and_a_held_one_is_kept(monkeypat
     [
         ("sixty", "PEG_DEMO_HISTORY_DAYS='sixty': invalid literal"),
         ("20", f"PEG_DEMO_HISTORY_DAYS='20': history days must be {history.SHORTEST_DAYS}..{history.HISTORY_DAYS}"),
+        ("0", f"PEG_DEMO_HISTORY_DAYS='0': history days must be {history.SHORTEST_DAYS}..{history.HISTORY_DAYS}"),
     ],
 )
 def test_a_history_length_it_cannot_have_is_named(monkeypatch, asked: str, named: str) -> None:
@@ -50,4 +52,10 @@ def test_a_held_history_not_longer_than_the_demos_weeks_is_named(monkeypatch) ->
     with pytest.raises(
         SystemExit, match=f"holds {history.SHORTEST_DAYS} days, not more than PEG_DEMO_DAYS=.*PEG_DEMO_HISTORY_DAYS"
     ):
+        demo.demo_history()
+
+
+def test_weeks_longer_than_the_whole_history_name_peg_demo_days(monkeypatch) -> None:
+    monkeypatch.setattr(demo, "DEMO_DAYS", history.HISTORY_DAYS)
+    with pytest.raises(SystemExit, match=f"holds {history.HISTORY_DAYS} days, not more than PEG_DEMO_DAYS"):
         demo.demo_history()
