@@ -113,11 +113,10 @@ def main() -> None:
         args.months, args.daily_days = 1, 1
     sc = stack_history.scenario()
     first, last = whole_months(sc.end, args.months)
-    if first < sc.start:  # a demo's stack holds a short history
-        parser.error(
-            f"{args.months} month(s) from {first.date()} start before the stack's {sc.days}-day history "
-            f"({sc.start.date()} on): ask for fewer, or replay the whole one (PEG_DEMO_HISTORY_DAYS=200 make demo)"
-        )
+    try:
+        stack_history.check_held(sc, first, f"{args.months} month(s)")
+    except ValueError as exc:
+        parser.error(str(exc))
     end = (last + timedelta(days=32)).replace(day=1)  # the last month's window ends here
     daily_first = end - timedelta(days=args.daily_days) if args.daily_days else first
     spans = {rest.HISTORY_DAG: (first, last, end), rest.DAILY_DAG: (daily_first, end - timedelta(days=1), end)}

@@ -190,11 +190,10 @@ def main() -> None:
         f for f in load_registry() if f.chain == "ethereum"
     ]  # the stack's Ethereum node, read as chainlink_ethereum
     first_day = scenario.end - DAY * args.days
-    if first_day < scenario.start:  # a demo's stack holds a short history
-        parser.error(
-            f"{args.days} days from {first_day.date()} start before the stack's {scenario.days}-day history "
-            f"({scenario.start.date()} on): ask for fewer, or replay the whole one (PEG_DEMO_HISTORY_DAYS=200 make demo)"
-        )
+    try:
+        stack_history.check_held(scenario, first_day, f"{args.days} days")
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"backfill of {args.days} days x {len(feeds)} feeds from {first_day.date()} on the local node")
     print(
         f"{'feed':10} {'feed-days':>9} {'requests':>9} {'req/day':>8} {'rounds':>7} {'rounds/s':>9} | naive req/day  naive rounds/s"

@@ -206,6 +206,16 @@ def scenario(days: int | None = None, first_days: int = history.HISTORY_DAYS) ->
     return sc
 
 
+def check_held(sc: history.Scenario, first: datetime, asked: str) -> None:
+    """ValueError naming what was `asked` if it starts before the history the stack holds (a demo's
+    is short), and how to get the whole one."""
+    if first < sc.start:
+        raise ValueError(
+            f"{asked} from {first.date()} start before the stack's {sc.days}-day history ({sc.start.date()} on): "
+            "ask for fewer, or replay the whole one (PEG_DEMO_HISTORY_DAYS=200 make demo)"
+        )
+
+
 def _write(entry: dict) -> None:
     """Replace HISTORY_FILE whole (its readers never see half of it)."""
     written = HISTORY_FILE.with_suffix(".json.tmp")

@@ -187,3 +187,12 @@ def test_a_length_the_history_cannot_have_is_refused_and_the_file_kept(history_f
     ):
         stack_history.scenario(7)
     assert history_file.read_text() == kept and stack_history.scenario() == held
+
+
+def test_days_before_the_held_history_are_named() -> None:
+    sc = history.Scenario(datetime(2026, 12, 7, tzinfo=UTC), history.SHORTEST_DAYS)
+    stack_history.check_held(sc, sc.start, "35 days")
+    with pytest.raises(
+        ValueError, match=r"36 days from 2026-11-01 start before the stack's 35-day history \(2026-11-02 on\)"
+    ):
+        stack_history.check_held(sc, sc.start - DAY, "36 days")
