@@ -1,7 +1,8 @@
 """`make demo`: the local stack, with Airflow and the dashboard started beside the chain's history
 replay (they need the warehouse and the broker, not the chain), the latest day through Airflow first
-(the dashboard shows data within minutes of a fresh clone), the realtime DAG switched on, then the
-rest of the most recent weeks with their progress, and where to look next."""
+(the dashboard shows its rounds once its ingest commits, within minutes of a fresh clone, and every
+page once its marts are built), the realtime DAG switched on, then the rest of the most recent weeks
+with their progress, and where to look next."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from devstack import clock, stack
 from devstack.chain import stack_history
 from devstack.cluster import rest, standalone
 from devstack.cluster.celery import Cluster
-from devstack.project_setup import build_dbt_manifest, init_airflow_db
+from devstack.project_setup import build_dbt_manifest, build_warehouse_models, init_airflow_db
 from devstack.services import alert_receiver, dashboard, processes
 from devstack.settings import AIRFLOW_PORT, AIRFLOW_SHAPE, DASHBOARD_URL
 from devstack.simulation import history
@@ -47,11 +48,12 @@ def demo_history() -> history.Scenario:
 
 def start_airflow_and_dashboard() -> None:
     """The warehouse and the broker, Airflow's metadata DB and pools, the dbt manifest its DAGs
-    render, the dashboard, and Airflow itself, each step timed."""
+    render, the warehouse's models, the dashboard, and Airflow itself, each step timed."""
     with clock.step("services"):
         stack.up(only=stack.WAREHOUSE_AND_BROKER)
     init_airflow_db()
     build_dbt_manifest()
+    build_warehouse_models()
     with clock.step("dashboard"):
         dashboard.start_dashboard()
     with clock.step("airflow"):
@@ -72,18 +74,32 @@ def _failed(states: dict[str, str]) -> list[str]:
     return sorted(day for day, state in states.items() if state != "success")
 
 
-def wait_dashboard_data(timeout: float = 120) -> dict:
-    """Poll the dashboard's freshness route until it serves the feeds' data; return what it serves."""
+def dashboard_serving() -> dict:
+    """What the dashboard's freshness route serves if it serves the feeds' data, else {}."""
+    try:
+        answer = requests.get(f"{DASHBOARD_URL}/api/freshness", timeout=10)
+        body = answer.json() if answer.status_code == 200 else {}
+    except (requests.RequestException, ValueError):
+        return {}
+    return body if body.get("feeds") and body.get("data_as_of") else {}
 
-    def serving() -> dict:
-        try:
-            answer = requests.get(f"{DASHBOARD_URL}/api/freshness", timeout=10)
-            body = answer.json() if answer.status_code == 200 else {}
-        except (requests.RequestException, ValueError):
-            return {}
-        return body if body.get("feeds") and body.get("data_as_of") else {}
 
-    return processes.wait_until(f"the dashboard at {DASHBOARD_URL} served no data", serving, timeout, every=2)
+def wait_dashboard_data(days: set[str], timeout: float = 900) -> dict:
+    """Poll the dashboard's freshness route until it serves the feeds' data (the per-round marts are
+    views, so that is once the first ingest commits) and return it; ServiceError if the runs of
+    `days` all end while it serves none, or after `timeout`."""
+
+    def served_or_ended() -> dict:
+        if served := dashboard_serving():
+            return served
+        states = rest.run_states(days)
+        if len(states) == len(days) and all(state in rest.FINISHED for state in states.values()):
+            if served := dashboard_serving():  # the last run ended between the two reads
+                return served
+            raise processes.ServiceError(f"the runs {states} ended and the dashboard at {DASHBOARD_URL} serves no data")
+        return {}
+
+    return processes.wait_until(f"the dashboard at {DASHBOARD_URL} served no data", served_or_ended, timeout, every=2)
 
 
 def run() -> None:
@@ -98,10 +114,13 @@ def run() -> None:
         airflow.result()  # raises what went wrong there
     first, last = (sc.end - timedelta(days=DEMO_DAYS)).date(), (sc.end - timedelta(days=1)).date()
     print(f"first day  {rest.DAILY_DAG} {last} through Airflow ({history.LABEL}, {AIRFLOW_SHAPE})", flush=True)
+    with clock.step("first data"):
+        days = rest.backfill(last, last)
+        wait_dashboard_data(days)
+    print(f"\nDashboard   {DASHBOARD_URL}  shows data now {clock.stamp()}", flush=True)
+    print("           (the day's rounds; the daily, z-score and depeg pages once the run has built its marts)\n")
     with clock.step("first day"):
-        failed = _failed(rest.wait_runs(rest.backfill(last, last)))
-        wait_dashboard_data()
-    print(f"\nDashboard   {DASHBOARD_URL}  shows data now {clock.stamp()}\n", flush=True)
+        failed = _failed(rest.wait_runs(days))
     rest.unpause(rest.REALTIME_DAG)
     print(f"realtime   {rest.REALTIME_DAG} on: each new round of the living chain reaches the dashboard")
     if first < last:

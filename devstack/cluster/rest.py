@@ -92,18 +92,22 @@ def runs(port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG) -> list[dict]:
     return answer.json()["dag_runs"]
 
 
+FINISHED = ("success", "failed")
+
+
+def run_states(days: set[str], port: int = AIRFLOW_PORT, dag_id: str = DAILY_DAG) -> dict[str, str]:
+    """The state of the run of each of these logical dates that exists, by date."""
+    return {r["logical_date"][:10]: r["state"] for r in runs(port, dag_id) if (r["logical_date"] or "")[:10] in days}
+
+
 def wait_runs(
     days: set[str], port: int = AIRFLOW_PORT, timeout: float = 3600, dag_id: str = DAILY_DAG
 ) -> dict[str, str]:
     """Wait until the runs of these logical dates finish (whatever created them); return their states by date."""
     deadline = time.monotonic() + timeout
     while True:
-        states = {
-            r["logical_date"][:10]: r["state"]
-            for r in runs(port, dag_id)
-            if r["logical_date"] and r["logical_date"][:10] in days
-        }
-        done = {d: s for d, s in states.items() if s in ("success", "failed")}
+        states = run_states(days, port, dag_id)
+        done = {d: s for d, s in states.items() if s in FINISHED}
         print(
             f"           runs: {len(done)}/{len(days)} finished ({sum(s == 'success' for s in done.values())} ok)",
             flush=True,

@@ -1,5 +1,7 @@
 """`make demo`'s history: a fresh stack replays the short one, PEG_DEMO_HISTORY_DAYS asks for another
-length, a stack that holds one keeps it, and a length the history cannot have is named."""
+length, a stack that holds one keeps it, and a length the history cannot have is named. Its wait for
+the dashboard's first data ends when the dashboard serves it, and names the first day's runs if they
+end without it (the dashboard and Airflow's answers injected: the whole demo is run by hand, docs)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import pytest
 
 from devstack import demo
 from devstack.chain import stack_history
+from devstack.services.processes import ServiceError
 from devstack.simulation import history
 
 
@@ -59,3 +62,20 @@ def test_weeks_longer_than_the_whole_history_name_peg_demo_days(monkeypatch) -> 
     monkeypatch.setattr(demo, "DEMO_DAYS", history.HISTORY_DAYS)
     with pytest.raises(SystemExit, match=f"holds {history.HISTORY_DAYS} days, not more than PEG_DEMO_DAYS"):
         demo.demo_history()
+
+
+def test_the_wait_for_first_data_ends_when_the_dashboard_serves_it_while_the_run_goes_on(monkeypatch) -> None:
+    served = {"feeds": [{"feed_pair": "USDC/USD"}], "data_as_of": "2026-12-07T00:00:00Z"}
+    answers = iter([{}, {}, served])
+    monkeypatch.setattr(demo, "dashboard_serving", lambda: next(answers))
+    monkeypatch.setattr(demo.rest, "run_states", lambda days: dict.fromkeys(days, "running"))
+    assert demo.wait_dashboard_data({"2026-12-06"}, timeout=30) == served
+
+
+def test_first_runs_that_end_while_the_dashboard_serves_nothing_are_named(monkeypatch) -> None:
+    monkeypatch.setattr(demo, "dashboard_serving", lambda: {})
+    monkeypatch.setattr(demo.rest, "run_states", lambda days: dict.fromkeys(days, "failed"))
+    with pytest.raises(
+        ServiceError, match=r"the runs \{'2026-12-06': 'failed'\} ended and the dashboard .* serves no data"
+    ):
+        demo.wait_dashboard_data({"2026-12-06"}, timeout=30)
