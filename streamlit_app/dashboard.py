@@ -25,6 +25,7 @@ if not status.ok:
     ui.guide()
     st.error(f"**The dashboard cannot read the marts.** {status.error}", icon=":material/cloud_off:")
     st.stop()
+ui.data_label_banner(status)
 
 with ui.data_errors():
     feeds = data.feeds()

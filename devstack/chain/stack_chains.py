@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from chainlink_feeds.registry import Feed
 from devstack.chain import node
@@ -21,6 +22,7 @@ from devstack.settings import (
     ARBITRUM_ANVIL_PORT,
     ARBITRUM_ORACLE_PORT,
     ORACLE_PORT,
+    STACK_DIR,
 )
 
 
@@ -37,8 +39,15 @@ class StackChain:
 
     def start(self) -> bool:
         """Start the node unless it runs (no state file: a restart replays, devstack.chain.node); True
-        if it was started."""
+        if it was started. The state file an earlier release saved (up to 176 MB) is removed: nothing
+        reads it."""
+        self.old_state_file.unlink(missing_ok=True)
         return node.start_node(self.node, self.port, self.chain_id)
+
+    @property
+    def old_state_file(self) -> Path:
+        """Where an earlier release saved the node's state (devstack.chain.node's docstring says why no more)."""
+        return STACK_DIR / "anvil" / ("state.json" if self.node == "anvil" else f"{self.node}-state.json")
 
     def stop(self) -> bool:
         return node.stop_node(self.node)

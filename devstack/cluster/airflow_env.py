@@ -10,6 +10,7 @@ from pathlib import Path
 from devstack.chain.stack_chains import STACK_CHAINS
 from devstack.services import alert_receiver, emulator, postgres, redis_broker
 from devstack.settings import AIRFLOW_HOME, AIRFLOW_SHAPE, AIRFLOW_WORKER_CONCURRENCY, DASHBOARD_URL, PROJECT_DIR
+from devstack.simulation import history
 
 SHAPES = ("celery", "standalone")
 DEMO_CLUSTER = "airflow"  # the demo's Celery cluster: its processes' name prefix and its queue
@@ -41,6 +42,7 @@ def airflow_env(shape: str = AIRFLOW_SHAPE) -> dict[str, str]:
         # The inbox is the dead-man's switch too; the near-real-time DAG pings it at least every 5 minutes.
         "AIRFLOW_CONN_PEG_DEADMAN": json.dumps({"conn_type": "http", "host": alert_receiver.ping_url(DEADMAN_CHECK)}),
         "PEG_REALTIME_ALIVE_MINUTES": "5",
+        "PEG_DATA_LABEL": history.LABEL,  # the stack's chains serve a SIMULATED history: every page says so
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(PROJECT_DIR / "plugins"), str(PROJECT_DIR), os.environ.get("PYTHONPATH")])
         ),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from devstack.services import emulator, processes
 from devstack.settings import BIN, DASHBOARD_HOST, DASHBOARD_PORT, PROJECT_DIR, SNOWFLAKE_DATABASE
+from devstack.simulation import history
 from peg_monitor import settings
 
 
 def dashboard_env(marts_schema: str | None = None) -> dict[str, str]:
     """Settings for the Streamlit app against the emulator (see streamlit_app/README.md); the marts
-    schema defaults to the one dbt builds (peg_monitor.settings)."""
+    schema defaults to the one dbt builds (peg_monitor.settings). The stack's data is its SIMULATED
+    history, and every page says so (PEG_DATA_LABEL)."""
     params = emulator.connection_params()
     return {
         "SNOWFLAKE_ACCOUNT": params["account"],
@@ -21,6 +23,7 @@ def dashboard_env(marts_schema: str | None = None) -> dict[str, str]:
         "SNOWFLAKE_DATABASE": SNOWFLAKE_DATABASE,
         "SNOWFLAKE_WAREHOUSE": params["warehouse"],
         "PEG_MARTS_SCHEMA": marts_schema or settings.marts_schema(),
+        "PEG_DATA_LABEL": history.LABEL,
     }
 
 

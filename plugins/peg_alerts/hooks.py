@@ -3,7 +3,9 @@
 The provider's `AppriseHook.notify()` drops apprise's result, so a dead receiver looks like a
 success. The alerts must fail loudly instead (the transition then stays un-notified and the next
 run sends it), so `deliver()` checks the result; the connection is read as the provider reads it
-(`config` extra: `{"path": "<apprise URL>", "tag": ...}` or a list of them).
+(`config` extra: `{"path": "<apprise URL>", "tag": ...}` or a list of them). Every body starts
+with the data label (PEG_DATA_LABEL) if one is set: the local stack's pages say they are SIMULATED
+(the title stays the alert's, which on-call rules match on).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from airflow.providers.apprise.hooks.apprise import AppriseHook
+
+from peg_monitor.settings import data_label
 
 if TYPE_CHECKING:
     from apprise import NotifyType
@@ -26,6 +30,8 @@ class PegAppriseHook(AppriseHook):
     def deliver(self, *, title: str, body: str, notify_type: NotifyType) -> None:
         import apprise
 
+        if label := data_label():
+            body = f"{label}\n\n{body}"
         services = apprise.Apprise()
         self.set_config_from_conn(conn=self.get_connection(self.apprise_conn_id), apprise_obj=services)
         if not len(services):

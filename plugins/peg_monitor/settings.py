@@ -88,6 +88,18 @@ def pools() -> tuple[Pool, ...]:
     return (rpc_pool(), warehouse_pool())
 
 
+DATA_LABEL_MAX = 200
+
+
+def data_label() -> str:
+    """PEG_DATA_LABEL: names data that is not the chain's own (the local stack sets its SIMULATED
+    history's label); every alert's body starts with it. Unset for a real chain."""
+    value = os.environ.get("PEG_DATA_LABEL", "").strip()
+    if len(value) > DATA_LABEL_MAX or not value.isprintable():
+        raise SettingsError(f"PEG_DATA_LABEL must be one line of at most {DATA_LABEL_MAX} printable characters")
+    return value
+
+
 def snowflake_database() -> str:
     """PEG_SNOWFLAKE_DATABASE: the database of every schema below."""
     return _text("PEG_SNOWFLAKE_DATABASE", "PEG_MONITOR")

@@ -3,6 +3,9 @@
 Read from Streamlit secrets first (`[connections.snowflake]`, `[peg_monitor]`), then from the
 environment (`SNOWFLAKE_*`, `PEG_MARTS_SCHEMA`). Settings validate themselves and raise
 `ConfigurationError` with a message that says what to set. Nothing here touches the network.
+
+`data_label` (`PEG_DATA_LABEL`) names data that is not the chain's own, shown on every page and in
+the freshness route: the local stack sets it to its SIMULATED history's label.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
 SESSION_DEFAULTS: dict[str, Any] = {"QUERY_TAG": "peg_monitor_dashboard"}
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+DATA_LABEL_MAX = 200
 
 SETUP_HINT = (
     "Add a `[connections.snowflake]` section (account, user, password or private_key_file, warehouse, "
@@ -69,6 +73,7 @@ class DashboardSettings:
     marts_schema: str = DEFAULT_MARTS_SCHEMA
     source: str = "secrets"
     data_version_ttl_seconds: float = 10.0
+    data_label: str = ""
 
     def __post_init__(self) -> None:
         if not self.connection.get("account"):
@@ -84,6 +89,11 @@ class DashboardSettings:
             raise ConfigurationError("The Snowflake `protocol` setting must be http or https.")
         if not 0 < self.data_version_ttl_seconds <= 60:
             raise ConfigurationError("PEG_DATA_VERSION_TTL must be between 0 and 60 seconds.")
+        if len(self.data_label) > DATA_LABEL_MAX or not self.data_label.isprintable():
+            raise ConfigurationError(
+                f"The data label (`data_label` under `[peg_monitor]` or `PEG_DATA_LABEL`) must be one line of "
+                f"at most {DATA_LABEL_MAX} printable characters, got {self.data_label[:40]!r}."
+            )
 
     @property
     def database(self) -> str:
@@ -162,9 +172,11 @@ def load_settings(secrets: Mapping[str, Any] | None, environ: Mapping[str, str] 
         ttl = float(ttl)
     except ValueError as exc:
         raise ConfigurationError("PEG_DATA_VERSION_TTL must be a number of seconds.") from exc
+    label = str(app.get("data_label") or environ.get("PEG_DATA_LABEL") or "").strip()
     return DashboardSettings(
-        connection=dict(connection), marts_schema=marts_schema, source=source, data_version_ttl_seconds=ttl
-    )
+        connection=dict(connection), marts_schema=marts_schema, source=source, data_version_ttl_seconds=ttl,
+        data_label=label,
+    )  # fmt: skip
 
 
 def _section(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:

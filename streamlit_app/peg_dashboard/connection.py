@@ -47,6 +47,7 @@ class ConnectionStatus:
     summary: dict[str, str]
     latency_ms: float | None = None
     error: str | None = None
+    data_label: str = ""  # what the data is, if not the chain's own (SIMULATED)
 
 
 def settings() -> DashboardSettings:
@@ -133,4 +134,7 @@ def connection_status() -> ConnectionStatus:
         query("select 1 as ok")
     except DataError as exc:
         return ConnectionStatus(ok=False, summary=config.describe(), error=str(exc))
-    return ConnectionStatus(ok=True, summary=config.describe(), latency_ms=(time.perf_counter() - started) * 1000)
+    return ConnectionStatus(
+        ok=True, summary=config.describe(), latency_ms=(time.perf_counter() - started) * 1000,
+        data_label=config.data_label,
+    )  # fmt: skip

@@ -5,12 +5,14 @@ Answers JSON from the same cached data layer the pages use (the same data versio
     {"app_version": "1.0.0", "data_version": "3f2a9c1b0d7e", "served_at": "2026-11-24T10:00:00+00:00",
      "data_as_of": "2026-11-24T00:00:00+00:00",
      "feeds": [{"feed_pair": "USDC/USD", "chain": "ethereum", "data_as_of": "...",
-                "last_updated_at": "...", "market_as_of": "..."}, ...]}
+                "last_updated_at": "...", "market_as_of": "..."}, ...],
+     "data_label": null}
 
 `data_as_of` is the oldest of the feeds' (null without feeds). `last_updated_at` is the oracle's
 newest round served, `market_as_of` the market's newest reading (the Market vs Oracle page's last
 point; null for a feed without pools): a client sees from them when a round or a swap reached the
-screen (bench/realtime_latency.py does). It takes no input (query
+screen (bench/realtime_latency.py does). `data_label` is the configured label of data that is not
+the chain's own (the local stack's SIMULATED history), else null. It takes no input (query
 parameters are ignored) and returns no secret; when the warehouse cannot be read it answers 503
 with {"error": "..."} and logs the details.
 """
@@ -53,6 +55,7 @@ def freshness(request: Request) -> JSONResponse:
 
     served_at = datetime.now(UTC).isoformat()
     try:
+        label = connection.settings().data_label or None
         version, frame = data.freshness()
     except ConfigurationError as exc:
         log.error("freshness: not configured: %s", exc)
@@ -80,6 +83,7 @@ def freshness(request: Request) -> JSONResponse:
         "served_at": served_at,
         "data_as_of": _iso(oldest),
         "feeds": feeds,
+        "data_label": label,
     }
     return JSONResponse(body, headers=NO_STORE)
 

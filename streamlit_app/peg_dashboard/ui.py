@@ -60,6 +60,12 @@ def status_badge(status: str) -> None:
     st.badge(status, color=color, icon=icon)
 
 
+def data_label_banner(status: connection.ConnectionStatus) -> None:
+    """The configured data label (the local stack's SIMULATED history) above every page, if any."""
+    if status.data_label:
+        st.warning(f"**{status.data_label}**", icon=":material/science:")
+
+
 def connection_panel(status: connection.ConnectionStatus) -> None:
     """The sidebar's live connection check: where the app reads from, never a secret."""
     summary = status.summary

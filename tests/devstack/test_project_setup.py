@@ -4,12 +4,14 @@ run is named."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
 from devstack import project_setup
 from devstack.simulation import history
+from peg_monitor.dbt_project import DbtSettings
 from tests.support.pipeline import DAY, MART_TABLES, create_schema, drop_pipeline, load_days, query
 
 
@@ -26,9 +28,13 @@ def pipeline(monkeypatch, tmp_path) -> str:
 
 
 def test_the_marts_exist_empty_and_a_load_reaches_the_views_without_a_rebuild(
-    stack: history.Scenario, feeds, pipeline: str
+    stack: history.Scenario, feeds, pipeline: str, capsys
 ) -> None:
     project_setup.build_warehouse_models()
+    models = [
+        n for n in json.loads(DbtSettings().manifest.read_text())["nodes"].values() if n["resource_type"] == "model"
+    ]
+    assert f"; {len(models)} dbt models built in" in capsys.readouterr().out
     marts = f"{pipeline}_A_MARTS"
     for table in MART_TABLES:
         assert query(f"select count(*) as n from {marts}.{table}")["n"][0] == 0, table
@@ -42,6 +48,11 @@ def test_the_marts_exist_empty_and_a_load_reaches_the_views_without_a_rebuild(
     assert set(zip(health["chain"], health["proxy_address"], strict=True)) == {(f.chain, f.proxy) for f in feeds}
     # the tables are the daily run's to rebuild: still empty
     assert query(f"select count(*) as n from {marts}.stablecoin_peg_daily")["n"][0] == 0
+
+    # run again (a demo started again, its Airflow perhaps running): every model is there, none is rebuilt
+    project_setup.build_warehouse_models()
+    assert "every dbt model already there" in capsys.readouterr().out
+    assert query(f"select count(*) as n from {marts}.chainlink_feed_staleness")["n"][0] == len(feeds)
 
 
 def test_a_failing_dbt_run_is_named_with_dbts_words(stack: history.Scenario, pipeline: str, monkeypatch) -> None:

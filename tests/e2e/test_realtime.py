@@ -40,6 +40,7 @@ from devstack.cluster.celery import Cluster, ClusterPorts
 from devstack.oracle import service as oracle
 from devstack.services import alert_receiver, dashboard, postgres, processes
 from devstack.settings import PROJECT_DIR
+from devstack.simulation import history
 from tests.support.pipeline import create_schema, dbt_build, drop_pipeline, query
 from tests.support.scratch_chain import free_port, scratch_chain
 from tests.support.short_history import replayed, with_pools
@@ -268,6 +269,7 @@ def test_exactly_one_alert_off_peg_and_one_resolved(live, depeg) -> None:
     assert len(titles) == 2, titles
     assert titles[0].startswith("CRITICAL USDC/USD off peg") and titles[1].startswith("RESOLVED USDC/USD")
     body = received[0]["body"]["message"]
+    assert body.startswith(f"{history.LABEL}\n\n")  # the stack's data is SIMULATED, and its pages say so
     assert f"Round: {depeg['round']['round_id']}" in body
     assert f"Since: {depeg['on_chain']:%Y-%m-%d %H:%M:%S} UTC" in body
     assert "bps" in body and f"Dashboard: {live.dashboard_url}/?feed=USDC%2FUSD+%28ethereum%29" in body

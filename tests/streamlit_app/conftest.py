@@ -70,7 +70,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import streamlit as st
 
     for name in list(os.environ):
-        if name.startswith(("SNOWFLAKE_", "PEG_MARTS", "PEG_DATA_VERSION")):
+        if name.startswith(("SNOWFLAKE_", "PEG_MARTS", "PEG_DATA_VERSION", "PEG_DATA_LABEL")):
             monkeypatch.delenv(name)
     paramstyle = snowflake.connector.paramstyle
     st.cache_data.clear()
@@ -132,7 +132,7 @@ def running_app(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--secrets.files", str(tmp_path / "no-secrets.toml"),
     ]  # fmt: skip
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "PEG_MARTS"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "PEG_MARTS", "PEG_DATA_LABEL"))}
     process = subprocess.Popen(argv, env=base | env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -18,6 +18,7 @@ from tests.streamlit_app.conftest import ARTIFACTS, TEST_PASSWORD, emulator_env,
 from tests.support.pipeline import query
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LABEL = "SIMULATED test history (not real market data)"  # as the local stack labels its data
 PAGES = {
     "": "Peg Deviation",
     "peg_zscore": "Peg Z-Score",
@@ -29,7 +30,7 @@ PAGES = {
 
 @pytest.fixture(scope="module")
 def served(marts, tmp_path_factory) -> Iterator[str]:
-    with running_app(emulator_env(marts), tmp_path_factory.mktemp("app")) as url:
+    with running_app(emulator_env(marts, PEG_DATA_LABEL=LABEL), tmp_path_factory.mktemp("app")) as url:
         yield url
 
 
@@ -53,7 +54,8 @@ def test_freshness_route_reports_what_the_app_serves(served, marts) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
     body = answer.json()
-    assert list(body) == ["app_version", "data_version", "served_at", "data_as_of", "feeds"]
+    assert list(body) == ["app_version", "data_version", "served_at", "data_as_of", "feeds", "data_label"]
+    assert body["data_label"] == LABEL
     from peg_dashboard import __version__
 
     assert body["app_version"] == __version__
@@ -140,6 +142,7 @@ def test_every_page_renders_in_chromium(served, browser, path) -> None:
         assert not errors
         sidebar = page.locator("[data-testid=stSidebar]").inner_text()
         assert "Connected to the local Snowflake emulator" in sidebar
+        assert page.locator("[data-testid=stAlertContentWarning]", has_text=LABEL).count() == 1
         assert TEST_PASSWORD not in page.content()
         version = requests.get(f"{served}/api/freshness", timeout=30).json()["data_version"]
         assert f"Data version {version}" in " ".join(sidebar.split())

@@ -56,6 +56,18 @@ def test_sidebar_shows_filters_connection_and_guide_without_secrets(app, marts) 
     assert TEST_PASSWORD not in all_text(at)
 
 
+def test_a_data_label_is_shown_above_the_page_and_nothing_without_one(app) -> None:
+    label = "SIMULATED Chainlink history (not real market data)"
+    plain = app().run()
+    assert not plain.exception and not [w for w in plain.warning if "SIMULATED" in w.value]
+    labelled = app()
+    labelled.secrets["peg_monitor"] = labelled.secrets["peg_monitor"] | {"data_label": label}
+    labelled.run()
+    assert not labelled.exception and not labelled.error
+    assert [w.value for w in labelled.warning if "SIMULATED" in w.value] == [f"**{label}**"]
+    assert labelled.metric  # the page itself ran below it
+
+
 def test_environment_settings_work_without_secrets(marts, monkeypatch) -> None:
     for name, value in emulator_env(marts).items():
         monkeypatch.setenv(name, value)

@@ -25,6 +25,19 @@ def test_a_failed_run_is_announced_by_the_providers_notifier(receiver, monkeypat
     assert "scheduled__2026-01-01T00:00:00+00:00 of stablecoin_peg_daily failed: task_failure" in alert["message"]
 
 
+def test_a_labelled_deployments_pages_carry_the_label(receiver, monkeypatch) -> None:
+    """The local stack sets PEG_DATA_LABEL to its SIMULATED history's label: each page says so."""
+    monkeypatch.setenv("AIRFLOW_CONN_APPRISE_DEFAULT", json.dumps({"conn_type": "apprise", "extra": {
+        "config": {"path": apprise_url(receiver.port)}
+    }}))  # fmt: skip
+    monkeypatch.setenv("PEG_DATA_LABEL", "SIMULATED Chainlink history (not real market data)")
+    dag_run = SimpleNamespace(dag_id="d", run_id="r", logical_date="", data_interval_start="", data_interval_end="")
+    notify_pipeline_failure({"dag_run": dag_run, "reason": "task_failure"})
+    (alert,) = receiver.received
+    assert alert["title"] == "[peg monitor] d failed"
+    assert alert["message"].startswith("SIMULATED Chainlink history (not real market data)\n\nDAG run r of d failed")
+
+
 def test_a_notice_the_receiver_refuses_is_not_taken_for_delivered(monkeypatch, tmp_path) -> None:
     """The provider's notifier drops apprise's result; ours raises, so the notice can wait in the
     outbox (queued through Airflow Variables in a real run: see tests/e2e/test_realtime.py)."""

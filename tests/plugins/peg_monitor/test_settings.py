@@ -38,12 +38,14 @@ def test_settings_follow_the_environment_after_import(monkeypatch) -> None:
         ("PEG_WAREHOUSE_POOL_SLOTS", "0", "at least one slot"),
         ("PEG_RPC_POOL_SLOTS", "four", "whole number"),
         ("PEG_RAW_SCHEMA", " ", "is set but empty"),
+        ("PEG_DATA_LABEL", "SIMULATED\nsecond line", "one line of at most 200 printable characters"),
+        ("PEG_DATA_LABEL", "S" * 201, "one line of at most 200 printable characters"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(monkeypatch, variable: str, value: str, message: str) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(settings.SettingsError, match=message) as refused:
-        settings.start_date(), settings.end_date(), settings.pools(), settings.raw_schema()
+        settings.start_date(), settings.end_date(), settings.pools(), settings.raw_schema(), settings.data_label()
     assert variable in str(refused.value)
 
 

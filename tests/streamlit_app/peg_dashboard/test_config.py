@@ -25,6 +25,10 @@ def test_secrets_come_first_then_the_environment() -> None:
     assert dict(from_env.connection) == {"account": "env-account", "password": "env-pw"}
     pinned = load_settings({"connections": {"snowflake": SNOWFLAKE}, "peg_monitor": {"marts_schema": "db.m"}}, environ)
     assert (pinned.database, pinned.schema, pinned.qualified_schema) == ("DB", "M", "DB.M")
+    assert from_secrets.data_label == ""  # real data: no label
+    labelled = {"peg_monitor": {"data_label": "SIMULATED (secrets)"}}
+    assert load_settings(labelled, environ | {"PEG_DATA_LABEL": " SIMULATED "}).data_label == "SIMULATED (secrets)"
+    assert load_settings({}, environ | {"PEG_DATA_LABEL": " SIMULATED "}).data_label == "SIMULATED"
 
 
 def test_real_snowflake_is_described_without_secrets() -> None:
@@ -64,6 +68,8 @@ def test_the_emulator_is_recognised() -> None:
         ({}, {"SNOWFLAKE_ACCOUNT": "a", "SNOWFLAKE_PROTOCOL": "ftp"}, "protocol"),
         ({}, {"SNOWFLAKE_ACCOUNT": "a", "PEG_DATA_VERSION_TTL": "600"}, "between 0 and 60"),
         ({}, {"SNOWFLAKE_ACCOUNT": "a", "PEG_DATA_VERSION_TTL": "soon"}, "number of seconds"),
+        ({}, {"SNOWFLAKE_ACCOUNT": "a", "PEG_DATA_LABEL": "SIMULATED\nx"}, "one line of at most 200 printable"),
+        ({}, {"SNOWFLAKE_ACCOUNT": "a", "PEG_DATA_LABEL": "S" * 201}, "one line of at most 200 printable"),
     ],
 )
 def test_bad_settings_say_what_to_change(secrets, environ, message) -> None:
