@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -84,19 +85,26 @@ def dashboard_serving() -> dict:
     return body if body.get("feeds") and body.get("data_as_of") else {}
 
 
-def wait_dashboard_data(days: set[str], timeout: float = 900) -> dict:
+def wait_dashboard_data(days: set[str], timeout: float = 900, grace: float = 30) -> dict:
     """Poll the dashboard's freshness route until it serves the feeds' data (the per-round marts are
-    views, so that is once the first ingest commits) and return it; ServiceError if the runs of
-    `days` all end while it serves none, or after `timeout`."""
+    views, so that is once the first ingest commits) and return it; ServiceError if it still serves
+    none `grace` seconds after the runs of `days` all ended (it re-reads the marts every 10 s), or
+    after `timeout`."""
+    ended: list[float] = []
 
     def served_or_ended() -> dict:
         if served := dashboard_serving():
             return served
-        states = rest.run_states(days)
+        try:
+            states = rest.run_states(days)
+        except requests.RequestException:  # the API server busy: ask again
+            return {}
         if len(states) == len(days) and all(state in rest.FINISHED for state in states.values()):
-            if served := dashboard_serving():  # the last run ended between the two reads
-                return served
-            raise processes.ServiceError(f"the runs {states} ended and the dashboard at {DASHBOARD_URL} serves no data")
+            ended[:] = ended or [time.monotonic()]
+            if time.monotonic() - ended[0] >= grace:
+                raise processes.ServiceError(
+                    f"the runs {states} ended and the dashboard at {DASHBOARD_URL} serves no data"
+                )
         return {}
 
     return processes.wait_until(f"the dashboard at {DASHBOARD_URL} served no data", served_or_ended, timeout, every=2)

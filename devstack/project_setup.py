@@ -5,10 +5,9 @@ models built once. `make airflow-init`, `make dbt-manifest` and `make demo` run 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devstack import clock
 from devstack.cluster.airflow_env import airflow_env
@@ -16,7 +15,11 @@ from devstack.cluster.airflow_init import init_airflow
 from devstack.settings import STACK_DIR
 from peg_monitor import settings
 
+if TYPE_CHECKING:
+    from peg_monitor.dbt_project import DbtSettings
+
 DBT_WORK_DIR = STACK_DIR / "dbt"  # the setup run's target and logs, apart from the manifest Cosmos renders
+EMULATOR_TARGET = "local"  # profiles.yml's output for the stack's emulator, whatever PEG_DBT_TARGET says
 
 
 def init_airflow_db() -> None:
@@ -36,13 +39,11 @@ def build_dbt_manifest() -> None:
 
 
 def build_warehouse_models() -> None:
-    """The emulator's raw tables (as the ingest declares them) and, unless every dbt model is already
-    there, every model built over them in one `dbt run`, timed. On a fresh warehouse the marts are
-    then empty, not missing, and the per-round marts are views over the raw tables
-    (include/dbt/dbt_project.yml): the demo's first rounds reach the dashboard when its ingest
-    commits, not after the run's twenty dbt tasks, which rebuild every model over what was loaded
-    (this run changes no figure). A warehouse that has them (a demo run again, its Airflow perhaps
-    running) is left to Airflow's runs. SystemExit naming dbt's last lines if it fails."""
+    """The emulator's raw tables and the dbt models it lacks (on a fresh warehouse, all: the marts
+    then exist empty), timed. The per-round marts are views over the raw tables, so the demo's first
+    rounds reach the dashboard when its ingest commits, not after the run's twenty dbt tasks (which
+    rebuild every model over what was loaded); models already there are left to Airflow's runs.
+    SystemExit naming dbt's last lines if it fails."""
     import snowflake.connector
 
     from chainlink_feeds.store import RoundStore
@@ -53,16 +54,16 @@ def build_warehouse_models() -> None:
     with clock.step("warehouse"):
         with closing(snowflake.connector.connect(**emulator.connection_params())) as connection:
             RoundStore(connection, dbt.raw_schema).ensure_tables()
-            missing = _missing_models(connection, dbt)
+            missing = missing_models(connection, dbt)
         if missing:
             done = subprocess.run(
                 [
                     dbt.dbt_executable, "run", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-                    str(DBT_PROJECT_DIR), "--profile", PROFILE_NAME, "--target", dbt.target, "--vars",
+                    str(DBT_PROJECT_DIR), "--profile", PROFILE_NAME, "--target", EMULATOR_TARGET, "--vars",
                     json.dumps(dbt.vars), "--target-path", str(DBT_WORK_DIR / "target"), "--log-path",
-                    str(DBT_WORK_DIR / "logs"),
+                    str(DBT_WORK_DIR / "logs"), "--select", *missing,
                 ],
-                capture_output=True, text=True, cwd=DBT_PROJECT_DIR, env=os.environ | {"PEG_DBT_SCHEMA": dbt.schema},
+                capture_output=True, text=True, cwd=DBT_PROJECT_DIR,
             )  # fmt: skip
             if done.returncode:
                 raise SystemExit(f"error: dbt run of the warehouse's models failed:\n{done.stdout[-2000:]}")
@@ -70,15 +71,15 @@ def build_warehouse_models() -> None:
     print(f"warehouse  raw tables in {dbt.raw_schema}; {built} in {dbt.schema}_STAGING and {dbt.schema}_MARTS")
 
 
-def _missing_models(connection: Any, dbt: Any) -> set[tuple[str, str]]:
-    """The (schema, relation) of each model in the manifest the DAGs render that the warehouse lacks."""
-    nodes = json.loads(dbt.manifest.read_text())["nodes"].values()
-    wanted = {
-        (f"{dbt.schema}_{node['config']['schema']}".upper(), (node.get("alias") or node["name"]).upper())
-        for node in nodes
-        if node["resource_type"] == "model"
-    }
-    schemas = sorted({schema for schema, _ in wanted})
+def missing_models(connection: Any, dbt: DbtSettings) -> list[str]:
+    """The models of the manifest the DAGs render that the warehouse lacks, by name."""
+    nodes = [n for n in json.loads(dbt.manifest.read_text())["nodes"].values() if n["resource_type"] == "model"]
+
+    def relation(node: dict) -> tuple[str, str]:  # include/dbt/macros/generate_schema_name.sql
+        custom = node["config"].get("schema")
+        return (f"{dbt.schema}_{custom}" if custom else dbt.schema).upper(), (node.get("alias") or node["name"]).upper()
+
+    schemas = sorted({relation(node)[0] for node in nodes})
     present: set[tuple[str, str]] = set()
     with connection.cursor() as cur:
         for relations in ("tables", "views"):  # the emulator lists views apart only
@@ -88,4 +89,4 @@ def _missing_models(connection: Any, dbt: Any) -> set[tuple[str, str]]:
                 schemas,
             )
             present |= {(schema.upper(), name.upper()) for schema, name in cur.fetchall()}
-    return wanted - present
+    return sorted(node["name"] for node in nodes if relation(node) not in present)

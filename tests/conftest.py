@@ -27,9 +27,9 @@ os.environ.update(
     if "PYTEST_XDIST_WORKER" in os.environ
     else {}
 )
-# The demo's pages carry its data label; these tests compare bodies without it and test the label
-# apart (tests/plugins/peg_alerts/test_notifications.py; the e2e clusters' pages carry it).
-os.environ.pop("PEG_DATA_LABEL")
+# The demo's alerts and dashboard carry its data label; the in-process tests run unlabelled and test
+# the label apart (tests/plugins/peg_alerts/test_notifications.py; the e2e clusters' alerts carry it).
+os.environ.pop("PEG_DATA_LABEL", None)
 
 from chainlink_feeds.registry import Feed, load_registry
 from devstack.chain import contracts, stack_history

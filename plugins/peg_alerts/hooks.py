@@ -4,8 +4,9 @@ The provider's `AppriseHook.notify()` drops apprise's result, so a dead receiver
 success. The alerts must fail loudly instead (the transition then stays un-notified and the next
 run sends it), so `deliver()` checks the result; the connection is read as the provider reads it
 (`config` extra: `{"path": "<apprise URL>", "tag": ...}` or a list of them). Every body starts
-with the data label (PEG_DATA_LABEL) if one is set: the local stack's pages say they are SIMULATED
-(the title stays the alert's, which on-call rules match on).
+with the data label (PEG_DATA_LABEL) if one is set: the local stack's alerts say their data is
+SIMULATED (the title stays the alert's, which on-call rules match on). A malformed label never
+holds an alert back: the body says what is wrong with it instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from airflow.providers.apprise.hooks.apprise import AppriseHook
 
-from peg_monitor.settings import data_label
+from peg_monitor.settings import SettingsError, data_label
 
 if TYPE_CHECKING:
     from apprise import NotifyType
@@ -30,7 +31,11 @@ class PegAppriseHook(AppriseHook):
     def deliver(self, *, title: str, body: str, notify_type: NotifyType) -> None:
         import apprise
 
-        if label := data_label():
+        try:
+            label = data_label()
+        except SettingsError as exc:
+            label = f"({exc})"
+        if label:
             body = f"{label}\n\n{body}"
         services = apprise.Apprise()
         self.set_config_from_conn(conn=self.get_connection(self.apprise_conn_id), apprise_obj=services)

@@ -50,7 +50,9 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
 SESSION_DEFAULTS: dict[str, Any] = {"QUERY_TAG": "peg_monitor_dashboard"}
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
-DATA_LABEL_MAX = 200
+DATA_LABEL_MAX = (
+    200  # as plugins/peg_monitor/settings.py: the app is deployed apart and imports nothing of the pipeline
+)
 
 SETUP_HINT = (
     "Add a `[connections.snowflake]` section (account, user, password or private_key_file, warehouse, "
@@ -63,6 +65,10 @@ SETUP_HINT = (
 
 class ConfigurationError(Exception):
     """The dashboard's settings are missing or invalid; the message says what to change."""
+
+
+class DataLabelError(ConfigurationError):
+    """The data label is malformed (its message holds no secret, so the freshness route may say it)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class DashboardSettings:
         if not 0 < self.data_version_ttl_seconds <= 60:
             raise ConfigurationError("PEG_DATA_VERSION_TTL must be between 0 and 60 seconds.")
         if len(self.data_label) > DATA_LABEL_MAX or not self.data_label.isprintable():
-            raise ConfigurationError(
+            raise DataLabelError(
                 f"The data label (`data_label` under `[peg_monitor]` or `PEG_DATA_LABEL`) must be one line of "
                 f"at most {DATA_LABEL_MAX} printable characters, got {self.data_label[:40]!r}."
             )

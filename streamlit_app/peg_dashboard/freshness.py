@@ -51,12 +51,15 @@ def freshness(request: Request) -> JSONResponse:
     """The freshness document (a plain function: Starlette runs it in its thread pool)."""
     # Imported here, not at the top: the launcher imports this module before Streamlit's runtime exists.
     from peg_dashboard import connection, data
-    from peg_dashboard.config import ConfigurationError
+    from peg_dashboard.config import ConfigurationError, DataLabelError
 
     served_at = datetime.now(UTC).isoformat()
     try:
         label = connection.settings().data_label or None
         version, frame = data.freshness()
+    except DataLabelError as exc:
+        log.error("freshness: %s", exc)
+        return JSONResponse({"error": str(exc)}, 503, NO_STORE)
     except ConfigurationError as exc:
         log.error("freshness: not configured: %s", exc)
         return JSONResponse({"error": "the dashboard has no Snowflake connection configured"}, 503, NO_STORE)

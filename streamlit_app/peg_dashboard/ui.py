@@ -3,6 +3,7 @@ the pages' cards, metric rows and rows of charts."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 REFRESH_EVERY = "60s"
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!$:~|<>])")  # shown as typed, not as markdown
 STATUS_BADGES = {
     "healthy": ("green", ":material/check_circle:"),
     "warning": ("orange", ":material/warning:"),
@@ -63,7 +65,8 @@ def status_badge(status: str) -> None:
 def data_label_banner(status: connection.ConnectionStatus) -> None:
     """The configured data label (the local stack's SIMULATED history) above every page, if any."""
     if status.data_label:
-        st.warning(f"**{status.data_label}**", icon=":material/science:")
+        escaped = MARKDOWN_SPECIAL.sub(r"\\\1", status.data_label)
+        st.warning(f"**{escaped}**", icon=":material/science:")
 
 
 def connection_panel(status: connection.ConnectionStatus) -> None:

@@ -78,4 +78,13 @@ def test_first_runs_that_end_while_the_dashboard_serves_nothing_are_named(monkey
     with pytest.raises(
         ServiceError, match=r"the runs \{'2026-12-06': 'failed'\} ended and the dashboard .* serves no data"
     ):
-        demo.wait_dashboard_data({"2026-12-06"}, timeout=30)
+        demo.wait_dashboard_data({"2026-12-06"}, timeout=30, grace=0)
+
+
+def test_data_served_just_after_the_runs_end_is_waited_for(monkeypatch) -> None:
+    """The dashboard re-reads the marts every few seconds: data may show a little after the run ends."""
+    served = {"feeds": [{"feed_pair": "USDC/USD"}], "data_as_of": "2026-12-07T00:00:00Z"}
+    answers = iter([{}, {}, served])
+    monkeypatch.setattr(demo, "dashboard_serving", lambda: next(answers))
+    monkeypatch.setattr(demo.rest, "run_states", lambda days: dict.fromkeys(days, "success"))
+    assert demo.wait_dashboard_data({"2026-12-06"}, timeout=30, grace=20) == served

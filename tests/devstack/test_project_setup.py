@@ -1,6 +1,6 @@
 """The demo's warehouse setup: every dbt model built once over empty raw tables, so the dashboard's
-marts exist before any load and a load reaches the per-round views without a rebuild; a failing dbt
-run is named."""
+marts exist before any load and a load reaches the per-round views without a rebuild; run again, it
+builds only the models the warehouse lacks; a failing dbt run is named."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import json
 import uuid
 
 import pytest
+import snowflake.connector
 
 from devstack import project_setup
+from devstack.services import emulator
 from devstack.simulation import history
 from peg_monitor.dbt_project import DbtSettings
 from tests.support.pipeline import DAY, MART_TABLES, create_schema, drop_pipeline, load_days, query
@@ -49,13 +51,27 @@ def test_the_marts_exist_empty_and_a_load_reaches_the_views_without_a_rebuild(
     # the tables are the daily run's to rebuild: still empty
     assert query(f"select count(*) as n from {marts}.stablecoin_peg_daily")["n"][0] == 0
 
-    # run again (a demo started again, its Airflow perhaps running): every model is there, none is rebuilt
+    # run again (a demo started again, its Airflow perhaps running): every model is there, none is
+    # rebuilt (a rebuilt daily table would hold the day just loaded)
     project_setup.build_warehouse_models()
     assert "every dbt model already there" in capsys.readouterr().out
+    assert query(f"select count(*) as n from {marts}.stablecoin_peg_daily")["n"][0] == 0
+    # one model gone: that one alone is built again
+    with snowflake.connector.connect(**emulator.connection_params()) as conn:
+        conn.cursor().execute(f"drop view {marts}.chainlink_feed_staleness")
+    project_setup.build_warehouse_models()
+    assert "; 1 dbt models built in" in capsys.readouterr().out
     assert query(f"select count(*) as n from {marts}.chainlink_feed_staleness")["n"][0] == len(feeds)
+    assert query(f"select count(*) as n from {marts}.stablecoin_peg_daily")["n"][0] == 0
 
 
-def test_a_failing_dbt_run_is_named_with_dbts_words(stack: history.Scenario, pipeline: str, monkeypatch) -> None:
-    monkeypatch.setenv("PEG_DBT_TARGET", "no_such_target")
-    with pytest.raises(SystemExit, match="(?s)dbt run of the warehouse's models failed.*no_such_target"):
+def test_a_failing_dbt_run_is_named_with_dbts_words(
+    stack: history.Scenario, pipeline: str, monkeypatch, tmp_path
+) -> None:
+    """dbt failing is injected: a stand-in executable that answers as dbt does on a broken model."""
+    failing = tmp_path / "dbt"
+    failing.write_text("#!/bin/sh\necho 'Database Error in model stg_chainlink__rounds'\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("PEG_DBT_EXECUTABLE", str(failing))
+    with pytest.raises(SystemExit, match="(?s)dbt run of the warehouse's models failed.*Database Error in model"):
         project_setup.build_warehouse_models()

@@ -154,6 +154,13 @@ def test_every_page_renders_in_chromium(served, browser, path) -> None:
         page.close()
 
 
+def test_a_malformed_data_label_answers_503_naming_it(marts, tmp_path) -> None:
+    with running_app(emulator_env(marts, PEG_DATA_LABEL="S" * 201), tmp_path) as url:
+        answer = requests.get(f"{url}/api/freshness", timeout=60)
+    assert answer.status_code == 503
+    assert "PEG_DATA_LABEL" in answer.json()["error"] and "at most 200 printable characters" in answer.json()["error"]
+
+
 def test_unreachable_warehouse_answers_503_and_shows_an_error_without_traceback(marts, browser, tmp_path) -> None:
     env = emulator_env(marts, SNOWFLAKE_PORT=str(free_port()))
     with running_app(env, tmp_path) as url:

@@ -38,6 +38,18 @@ def test_a_labelled_deployments_pages_carry_the_label(receiver, monkeypatch) -> 
     assert alert["message"].startswith("SIMULATED Chainlink history (not real market data)\n\nDAG run r of d failed")
 
 
+def test_a_malformed_label_holds_no_page_back_and_is_named_in_it(receiver, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_APPRISE_DEFAULT", json.dumps({"conn_type": "apprise", "extra": {
+        "config": {"path": apprise_url(receiver.port)}
+    }}))  # fmt: skip
+    monkeypatch.setenv("PEG_DATA_LABEL", "SIMULATED\nsecond line")
+    dag_run = SimpleNamespace(dag_id="d", run_id="r", logical_date="", data_interval_start="", data_interval_end="")
+    notify_pipeline_failure({"dag_run": dag_run, "reason": "task_failure"})
+    (alert,) = receiver.received
+    assert alert["title"] == "[peg monitor] d failed"
+    assert alert["message"].startswith("(PEG_DATA_LABEL must be one line of at most 200 printable characters)\n\n")
+
+
 def test_a_notice_the_receiver_refuses_is_not_taken_for_delivered(monkeypatch, tmp_path) -> None:
     """The provider's notifier drops apprise's result; ours raises, so the notice can wait in the
     outbox (queued through Airflow Variables in a real run: see tests/e2e/test_realtime.py)."""
