@@ -50,9 +50,8 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
 SESSION_DEFAULTS: dict[str, Any] = {"QUERY_TAG": "peg_monitor_dashboard"}
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
-DATA_LABEL_MAX = (
-    200  # as plugins/peg_monitor/settings.py: the app is deployed apart and imports nothing of the pipeline
-)
+# As plugins/peg_monitor/settings.py's: the app is deployed apart and imports nothing of the pipeline.
+DATA_LABEL_MAX = 200
 
 SETUP_HINT = (
     "Add a `[connections.snowflake]` section (account, user, password or private_key_file, warehouse, "
