@@ -25,29 +25,25 @@ def test_a_failed_run_is_announced_by_the_providers_notifier(receiver, monkeypat
     assert "scheduled__2026-01-01T00:00:00+00:00 of stablecoin_peg_daily failed: task_failure" in alert["message"]
 
 
-def test_a_labelled_deployments_pages_carry_the_label(receiver, monkeypatch) -> None:
-    """The local stack sets PEG_DATA_LABEL to its SIMULATED history's label: each page says so."""
+@pytest.mark.parametrize(
+    ("label", "head"),
+    [
+        # the local stack's label: each page says its data is SIMULATED
+        ("SIMULATED Chainlink history (not real market data)", "SIMULATED Chainlink history (not real market data)"),
+        # a malformed label holds no page back: the page names it instead
+        ("SIMULATED\nsecond line", "(PEG_DATA_LABEL must be one line of at most 200 printable characters)"),
+    ],
+)
+def test_a_labelled_deployments_pages_carry_the_label(receiver, monkeypatch, label: str, head: str) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_APPRISE_DEFAULT", json.dumps({"conn_type": "apprise", "extra": {
         "config": {"path": apprise_url(receiver.port)}
     }}))  # fmt: skip
-    monkeypatch.setenv("PEG_DATA_LABEL", "SIMULATED Chainlink history (not real market data)")
+    monkeypatch.setenv("PEG_DATA_LABEL", label)
     dag_run = SimpleNamespace(dag_id="d", run_id="r", logical_date="", data_interval_start="", data_interval_end="")
     notify_pipeline_failure({"dag_run": dag_run, "reason": "task_failure"})
     (alert,) = receiver.received
     assert alert["title"] == "[peg monitor] d failed"
-    assert alert["message"].startswith("SIMULATED Chainlink history (not real market data)\n\nDAG run r of d failed")
-
-
-def test_a_malformed_label_holds_no_page_back_and_is_named_in_it(receiver, monkeypatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_APPRISE_DEFAULT", json.dumps({"conn_type": "apprise", "extra": {
-        "config": {"path": apprise_url(receiver.port)}
-    }}))  # fmt: skip
-    monkeypatch.setenv("PEG_DATA_LABEL", "SIMULATED\nsecond line")
-    dag_run = SimpleNamespace(dag_id="d", run_id="r", logical_date="", data_interval_start="", data_interval_end="")
-    notify_pipeline_failure({"dag_run": dag_run, "reason": "task_failure"})
-    (alert,) = receiver.received
-    assert alert["title"] == "[peg monitor] d failed"
-    assert alert["message"].startswith("(PEG_DATA_LABEL must be one line of at most 200 printable characters)\n\n")
+    assert alert["message"].startswith(f"{head}\n\nDAG run r of d failed")
 
 
 def test_a_notice_the_receiver_refuses_is_not_taken_for_delivered(monkeypatch, tmp_path) -> None:
